@@ -1,0 +1,190 @@
+//! Who may do what. Every check is a method of [`Actor`], the signed-in caller, so that
+//! the HTTP layer never decides a permission itself.
+
+use crate::account::MembershipRole;
+use crate::error::DomainError;
+use crate::ids::{AccountId, UserId};
+use crate::user::StaffRoles;
+
+/// The signed-in caller: who they are, their staff roles and their account memberships.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub staff: StaffRoles,
+    pub memberships: Vec<(AccountId, MembershipRole)>,
+}
+
+/// Which part of the audit log a caller may read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditScope {
+    /// The whole log (admins).
+    All,
+    /// Records concerning these accounts and their offerings.
+    Accounts(Vec<AccountId>),
+}
+
+impl Actor {
+    pub fn new(
+        user_id: UserId,
+        staff: StaffRoles,
+        memberships: Vec<(AccountId, MembershipRole)>,
+    ) -> Self {
+        Self {
+            user_id,
+            staff,
+            memberships,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.staff.admin
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.staff.any()
+    }
+
+    pub fn account_ids(&self) -> Vec<AccountId> {
+        self.memberships.iter().map(|(id, _)| *id).collect()
+    }
+
+    pub fn is_member(&self, account: AccountId) -> bool {
+        self.memberships.iter().any(|(id, _)| *id == account)
+    }
+
+    pub fn is_owner(&self, account: AccountId) -> bool {
+        self.memberships
+            .iter()
+            .any(|(id, role)| *id == account && *role == MembershipRole::Owner)
+    }
+
+    pub fn require_admin(&self, reason: &str) -> Result<(), DomainError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden(reason))
+        }
+    }
+
+    /// Members of an account and staff may see the account; anyone else is told it does
+    /// not exist.
+    pub fn require_can_view_account(&self, account: AccountId) -> Result<(), DomainError> {
+        if self.is_member(account) || self.is_staff() {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound)
+        }
+    }
+
+    /// Owners of an account and admins manage its members and its provider application.
+    pub fn require_account_owner(&self, account: AccountId) -> Result<(), DomainError> {
+        self.require_can_view_account(account)?;
+        if self.is_owner(account) || self.is_admin() {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden(
+                "only an owner of this account or an admin can do this",
+            ))
+        }
+    }
+
+    /// Members of the provider account (and admins) edit its offerings.
+    pub fn require_provider_member(&self, account: AccountId) -> Result<(), DomainError> {
+        self.require_can_view_account(account)?;
+        if self.is_member(account) || self.is_admin() {
+            Ok(())
+        } else {
+            Err(DomainError::forbidden(
+                "only members of the provider account or an admin can do this",
+            ))
+        }
+    }
+
+    pub fn audit_scope(&self) -> AuditScope {
+        if self.is_admin() {
+            AuditScope::All
+        } else {
+            AuditScope::Accounts(self.account_ids())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(staff: StaffRoles, memberships: Vec<(AccountId, MembershipRole)>) -> Actor {
+        Actor::new(UserId::generate(), staff, memberships)
+    }
+
+    #[test]
+    fn account_permissions_by_role() {
+        let acct = AccountId::generate();
+        let admin = actor(
+            StaffRoles {
+                admin: true,
+                validator: false,
+            },
+            vec![],
+        );
+        let validator = actor(
+            StaffRoles {
+                admin: false,
+                validator: true,
+            },
+            vec![],
+        );
+        let owner = actor(StaffRoles::default(), vec![(acct, MembershipRole::Owner)]);
+        let member = actor(StaffRoles::default(), vec![(acct, MembershipRole::Member)]);
+        let stranger = actor(
+            StaffRoles::default(),
+            vec![(AccountId::generate(), MembershipRole::Owner)],
+        );
+
+        // (actor, view, owner action, provider-member action)
+        let table: [(&Actor, bool, bool, bool); 5] = [
+            (&admin, true, true, true),
+            (&validator, true, false, false),
+            (&owner, true, true, true),
+            (&member, true, false, true),
+            (&stranger, false, false, false),
+        ];
+        for (i, (a, view, own, provide)) in table.into_iter().enumerate() {
+            assert_eq!(
+                a.require_can_view_account(acct).is_ok(),
+                view,
+                "row {i} view"
+            );
+            assert_eq!(a.require_account_owner(acct).is_ok(), own, "row {i} owner");
+            assert_eq!(
+                a.require_provider_member(acct).is_ok(),
+                provide,
+                "row {i} provider"
+            );
+        }
+        // Strangers are told the account does not exist, not that they are forbidden.
+        assert_eq!(
+            stranger.require_account_owner(acct),
+            Err(DomainError::NotFound)
+        );
+        assert!(matches!(
+            member.require_account_owner(acct),
+            Err(DomainError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn audit_scope() {
+        let acct = AccountId::generate();
+        let admin = actor(
+            StaffRoles {
+                admin: true,
+                validator: false,
+            },
+            vec![],
+        );
+        let member = actor(StaffRoles::default(), vec![(acct, MembershipRole::Member)]);
+        assert_eq!(admin.audit_scope(), AuditScope::All);
+        assert_eq!(member.audit_scope(), AuditScope::Accounts(vec![acct]));
+    }
+}

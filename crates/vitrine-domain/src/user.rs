@@ -1,0 +1,331 @@
+//! Users: people who sign in. Staff roles (admin, validator) belong to users; account
+//! roles belong to memberships (see [`crate::account`]).
+
+use crate::audit::AuditEvent;
+use crate::error::{DomainError, Problems};
+use crate::ids::UserId;
+use crate::permissions::Actor;
+use crate::{Timestamp, validate};
+use serde::{Deserialize, Serialize};
+
+/// An email address, validated and lowercased.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, format = "email")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(field: &str, value: &str) -> Result<Self, DomainError> {
+        validate::email(field, value).map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The language a user reads vitrine and its emails in.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    En,
+    Fr,
+}
+
+impl Language {
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::En => "en",
+            Language::Fr => "fr",
+        }
+    }
+    pub fn parse(code: &str) -> Option<Self> {
+        match code {
+            "en" => Some(Language::En),
+            "fr" => Some(Language::Fr),
+            _ => None,
+        }
+    }
+}
+
+/// Checks an IANA time zone name against the time zone database.
+pub fn time_zone(field: &str, name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    match jiff::tz::db().get(name) {
+        Ok(_) => Ok(name.to_owned()),
+        Err(_) => Err(DomainError::invalid(
+            field,
+            format!("'{name}' is not an IANA time zone such as Europe/Paris or UTC"),
+        )),
+    }
+}
+
+/// Marketplace staff roles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffRoles {
+    /// Runs the marketplace: approves providers, creates users and accounts, publishes.
+    pub admin: bool,
+    /// Reviews go-live submissions.
+    pub validator: bool,
+}
+
+impl StaffRoles {
+    pub fn any(self) -> bool {
+        self.admin || self.validator
+    }
+}
+
+/// A person who signs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub display_name: String,
+    pub language: Language,
+    /// IANA time zone the user reads dates in.
+    pub time_zone: String,
+    pub staff: StaffRoles,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Increases by one at every change; used to refuse lost updates.
+    pub version: i64,
+}
+
+/// What an admin (or `admin bootstrap`) gives to create a user.
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    pub language: Option<Language>,
+    pub time_zone: Option<String>,
+    pub staff: StaffRoles,
+}
+
+/// A change to a user's profile; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub language: Option<Language>,
+    pub time_zone: Option<String>,
+}
+
+/// The shortest password vitrine accepts. Length is what makes a password hard to guess.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Checks a new password; the caller hashes it.
+pub fn check_password(field: &str, password: &str) -> Result<(), DomainError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        Err(DomainError::invalid(
+            field,
+            format!("must have at least {MIN_PASSWORD_CHARS} characters"),
+        ))
+    } else if n > 1024 {
+        Err(DomainError::invalid(
+            field,
+            "must have at most 1024 characters",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Validates `input` into a new user. `actor` is `None` only for `admin bootstrap`, which
+/// the operator runs on the server itself.
+pub fn create_user(
+    actor: Option<&Actor>,
+    input: NewUser,
+    now: Timestamp,
+) -> Result<(User, AuditEvent), DomainError> {
+    if let Some(actor) = actor {
+        actor.require_admin("only an admin can create users")?;
+    }
+    let mut problems = Problems::new();
+    let email = problems.check(Email::parse("email", &input.email));
+    let display_name = problems.check(validate::text("display_name", &input.display_name, 1, 100));
+    let time_zone = problems.check(time_zone(
+        "time_zone",
+        input.time_zone.as_deref().unwrap_or("UTC"),
+    ));
+    problems.into_result()?;
+    let (Some(email), Some(display_name), Some(time_zone)) = (email, display_name, time_zone)
+    else {
+        unreachable!("Problems is empty only when every check passed")
+    };
+    let user = User {
+        id: UserId::generate(),
+        email,
+        display_name,
+        language: input.language.unwrap_or_default(),
+        time_zone,
+        staff: input.staff,
+        created_at: now,
+        version: 1,
+    };
+    let event = AuditEvent::new(actor.map(|a| a.user_id), "user.created", now)
+        .subject_user(user.id)
+        .after(&user);
+    Ok((user, event))
+}
+
+/// Applies a profile change. A user edits their own profile; an admin edits anyone's.
+pub fn update_user(
+    actor: &Actor,
+    user: &User,
+    patch: UserPatch,
+    now: Timestamp,
+) -> Result<(User, AuditEvent), DomainError> {
+    if actor.user_id != user.id {
+        actor.require_admin("you can only change your own profile")?;
+    }
+    let mut next = user.clone();
+    let mut problems = Problems::new();
+    if let Some(name) = patch.display_name
+        && let Some(v) = problems.check(validate::text("display_name", &name, 1, 100))
+    {
+        next.display_name = v;
+    }
+    if let Some(language) = patch.language {
+        next.language = language;
+    }
+    if let Some(tz) = patch.time_zone
+        && let Some(v) = problems.check(time_zone("time_zone", &tz))
+    {
+        next.time_zone = v;
+    }
+    problems.into_result()?;
+    next.version += 1;
+    let event = AuditEvent::new(Some(actor.user_id), "user.updated", now)
+        .subject_user(user.id)
+        .before(user)
+        .after(&next);
+    Ok((next, event))
+}
+
+/// Grants or removes staff roles. Only admins may, and an admin cannot remove their own
+/// admin role (so the marketplace never locks itself out by accident).
+pub fn set_staff_roles(
+    actor: &Actor,
+    user: &User,
+    staff: StaffRoles,
+    now: Timestamp,
+) -> Result<(User, AuditEvent), DomainError> {
+    actor.require_admin("only an admin can change staff roles")?;
+    if actor.user_id == user.id && user.staff.admin && !staff.admin {
+        return Err(DomainError::conflict(
+            "you cannot remove your own admin role; ask another admin",
+        ));
+    }
+    let mut next = user.clone();
+    next.staff = staff;
+    next.version += 1;
+    let event = AuditEvent::new(Some(actor.user_id), "user.staff_roles_changed", now)
+        .subject_user(user.id)
+        .before(&user.staff)
+        .after(&next.staff);
+    Ok((next, event))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin() -> Actor {
+        Actor::new(
+            UserId::generate(),
+            StaffRoles {
+                admin: true,
+                validator: false,
+            },
+            vec![],
+        )
+    }
+
+    fn input() -> NewUser {
+        NewUser {
+            email: "Ana@Example.com".into(),
+            display_name: "Ana".into(),
+            language: Some(Language::Fr),
+            time_zone: Some("Europe/Paris".into()),
+            staff: StaffRoles::default(),
+        }
+    }
+
+    #[test]
+    fn admin_creates_user_with_normalised_email() {
+        let now = Timestamp::UNIX_EPOCH;
+        let (user, event) = create_user(Some(&admin()), input(), now).expect("valid");
+        assert_eq!(user.email.as_str(), "ana@example.com");
+        assert_eq!(user.language, Language::Fr);
+        assert_eq!(event.action, "user.created");
+        assert!(event.after.is_some());
+    }
+
+    #[test]
+    fn non_admin_cannot_create_users() {
+        let member = Actor::new(UserId::generate(), StaffRoles::default(), vec![]);
+        let err = create_user(Some(&member), input(), Timestamp::UNIX_EPOCH).unwrap_err();
+        assert!(matches!(err, DomainError::Forbidden(_)));
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let bad = NewUser {
+            email: "nope".into(),
+            display_name: " ".into(),
+            language: None,
+            time_zone: Some("Mars/Olympus".into()),
+            staff: StaffRoles::default(),
+        };
+        let Err(DomainError::Invalid(errors)) = create_user(None, bad, Timestamp::UNIX_EPOCH)
+        else {
+            panic!("expected invalid")
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["email", "display_name", "time_zone"]);
+    }
+
+    #[test]
+    fn users_edit_themselves_but_not_others() {
+        let (user, _) = create_user(None, input(), Timestamp::UNIX_EPOCH).expect("valid");
+        let me = Actor::new(user.id, StaffRoles::default(), vec![]);
+        let other = Actor::new(UserId::generate(), StaffRoles::default(), vec![]);
+        let patch = UserPatch {
+            display_name: Some("Ana B".into()),
+            ..Default::default()
+        };
+        let (next, _) = update_user(&me, &user, patch.clone(), Timestamp::UNIX_EPOCH).expect("own");
+        assert_eq!(next.display_name, "Ana B");
+        assert_eq!(next.version, user.version + 1);
+        assert!(matches!(
+            update_user(&other, &user, patch, Timestamp::UNIX_EPOCH),
+            Err(DomainError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn admin_cannot_demote_self() {
+        let a = admin();
+        let me = User {
+            id: a.user_id,
+            email: Email::parse("e", "a@b.co").expect("valid"),
+            display_name: "A".into(),
+            language: Language::En,
+            time_zone: "UTC".into(),
+            staff: a.staff,
+            created_at: Timestamp::UNIX_EPOCH,
+            version: 1,
+        };
+        let err = set_staff_roles(&a, &me, StaffRoles::default(), Timestamp::UNIX_EPOCH);
+        assert!(matches!(err, Err(DomainError::Conflict(_))));
+    }
+
+    #[test]
+    fn passwords_need_length() {
+        assert!(check_password("p", "short").is_err());
+        assert!(check_password("p", "long enough pass").is_ok());
+    }
+}

@@ -1,0 +1,251 @@
+//! Field validators shared by every command. Each returns the cleaned value or an
+//! [`DomainError::Invalid`] naming the field.
+
+use crate::error::DomainError;
+
+/// Trims `value` and checks it has between `min` and `max` characters.
+pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, DomainError> {
+    let trimmed = value.trim();
+    let count = trimmed.chars().count();
+    if count < min {
+        return Err(if min == 1 {
+            DomainError::invalid(field, "must not be empty")
+        } else {
+            DomainError::invalid(field, format!("must have at least {min} characters"))
+        });
+    }
+    if count > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("must have at most {max} characters"),
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Like [`text`] but an empty or missing value becomes `None`.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, DomainError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => text(field, v, 1, max).map(Some),
+    }
+}
+
+/// An absolute `http` or `https` URL with a host.
+pub fn url(field: &str, value: &str) -> Result<String, DomainError> {
+    let v = text(field, value, 1, 2048)?;
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or_else(|| DomainError::invalid(field, "must start with https:// or http://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.contains(char::is_whitespace) || v.contains(char::is_whitespace) {
+        return Err(DomainError::invalid(
+            field,
+            "must be an absolute URL with a host",
+        ));
+    }
+    Ok(v)
+}
+
+/// An email address: one `@`, a non-empty local part, a domain with a dot. Lowercased,
+/// since vitrine treats addresses that differ only in case as the same person.
+pub fn email(field: &str, value: &str) -> Result<String, DomainError> {
+    let v = text(field, value, 3, 254)?.to_lowercase();
+    let (local, domain) = v
+        .split_once('@')
+        .ok_or_else(|| DomainError::invalid(field, "must be an email address"))?;
+    let ok = !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !v.contains(char::is_whitespace);
+    if ok {
+        Ok(v)
+    } else {
+        Err(DomainError::invalid(field, "must be an email address"))
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code (`FR`, `US`), uppercased.
+pub fn country(field: &str, value: &str) -> Result<String, DomainError> {
+    let v = value.trim().to_ascii_uppercase();
+    if v.len() == 2 && v.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(v)
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be a two-letter ISO 3166-1 country code, such as FR",
+        ))
+    }
+}
+
+/// An ISO 4217 currency code (`EUR`, `USD`).
+pub fn currency(field: &str, value: &str) -> Result<String, DomainError> {
+    let v = value.trim();
+    if v.len() == 3 && v.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(v.to_owned())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be a three-letter ISO 4217 currency code in capitals, such as EUR",
+        ))
+    }
+}
+
+/// A non-negative decimal amount written as text (`"12.50"`), so that no precision is
+/// lost to floating point: up to 12 digits before the point and 6 after.
+pub fn decimal_amount(field: &str, value: &str) -> Result<String, DomainError> {
+    let v = value.trim();
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    let ok = !int.is_empty()
+        && int.len() <= 12
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= 6
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_empty() != v.contains('.');
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be a non-negative decimal number such as 12.50 (at most 6 decimals)",
+        ))
+    }
+}
+
+/// A programmatic name: 3 to 32 lowercase ASCII letters, digits and dashes, starting with
+/// a letter, not ending with a dash.
+pub fn programmatic_name(field: &str, value: &str) -> Result<String, DomainError> {
+    let v = value;
+    let valid_chars = v
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok = (3..=32).contains(&v.len())
+        && valid_chars
+        && v.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+        && !v.ends_with('-');
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be 3 to 32 lowercase letters, digits and dashes, starting with a letter and not ending with a dash",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programmatic_names() {
+        for ok in [
+            "abc",
+            "my-service",
+            "a1-b2",
+            "abcdefghijklmnopqrstuvwxyz012345",
+        ] {
+            assert!(programmatic_name("n", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "Abc",
+            "1abc",
+            "-abc",
+            "abc-",
+            "a_bc",
+            "abc def",
+            "ab\u{e9}c",
+            "abcdefghijklmnopqrstuvwxyz0123456",
+        ] {
+            assert!(programmatic_name("n", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(
+            email("e", " Ana@Example.COM ").as_deref(),
+            Ok("ana@example.com")
+        );
+        for bad in [
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "a@b@c.d",
+            "a@.com",
+        ] {
+            assert!(email("e", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_need_a_scheme_and_host() {
+        assert!(url("u", "https://docs.example.com/x?y#z").is_ok());
+        assert!(url("u", "http://localhost:8080").is_ok());
+        for bad in [
+            "docs.example.com",
+            "ftp://x.y",
+            "https://",
+            "https:///path",
+            "https://a b",
+        ] {
+            assert!(url("u", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn amounts_keep_their_digits() {
+        for ok in ["0", "12.5", "12.50", "0.000001", "999999999999.999999"] {
+            assert_eq!(decimal_amount("a", ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "1e3",
+            "1.0000001",
+            "1,5",
+            "1234567890123",
+        ] {
+            assert!(decimal_amount("a", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn codes() {
+        assert_eq!(country("c", "fr").as_deref(), Ok("FR"));
+        assert!(country("c", "FRA").is_err());
+        assert!(currency("c", "EUR").is_ok());
+        assert!(currency("c", "eur").is_err());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(text("t", "  hi ", 1, 5).as_deref(), Ok("hi"));
+        assert!(text("t", "   ", 1, 5).is_err());
+        assert!(text("t", "toolong", 1, 5).is_err());
+        assert!(text("t", "a\u{0}b", 1, 5).is_err());
+        assert_eq!(optional_text("t", Some("  "), 5), Ok(None));
+    }
+}
