@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod calendar;
 pub mod checklist;
 pub mod error;
 pub mod ids;
