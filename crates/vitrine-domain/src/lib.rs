@@ -15,6 +15,7 @@ pub mod ids;
 pub mod offering;
 pub mod permissions;
 pub mod search;
+pub mod submission;
 pub mod user;
 pub mod validate;
 pub mod visibility;
