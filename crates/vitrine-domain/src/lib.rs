@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod offering;
 pub mod permissions;
+pub mod review;
 pub mod search;
 pub mod submission;
 pub mod user;

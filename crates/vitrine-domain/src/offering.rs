@@ -43,6 +43,15 @@ pub struct Localized {
     pub fr: Option<String>,
 }
 
+/// Validates a localized text: English required, French optional, both trimmed and bounded.
+pub fn validate_localized(
+    text: &Localized,
+    field: &str,
+    max: usize,
+) -> Result<Localized, DomainError> {
+    text.validated(field, max)
+}
+
 impl Localized {
     fn validated(&self, field: &str, max: usize) -> Result<Localized, DomainError> {
         let mut problems = Problems::new();
