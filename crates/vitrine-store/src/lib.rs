@@ -170,14 +170,22 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub mod postgres;
+mod shared;
 pub mod sqlite;
 
 /// Opens the store a URL names: `postgres://` or `postgresql://` for PostgreSQL, otherwise
-/// SQLite (`sqlite://path` or `sqlite::memory:`). Runs pending migrations.
+/// SQLite (`sqlite://path` or `sqlite::memory:`; a bare path is taken as a SQLite file).
+/// Runs pending migrations.
 pub async fn open(url: &str) -> Result<Box<dyn Store>> {
-    // STUB until both implementations exist.
-    let _ = url;
-    todo!()
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(postgres::PgStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Box::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Ok(Box::new(
+            sqlite::SqliteStore::connect(&format!("sqlite://{url}")).await?,
+        ))
+    }
 }
 
 pub mod testing;

@@ -1,7 +1,95 @@
-//! STUB: PostgreSQL implementation of [`crate::Store`].
-pub struct PgStore;
+//! The PostgreSQL implementation of [`crate::Store`], for several server instances sharing
+//! one database.
+//!
+//! The queries are shared with SQLite ([`crate::shared::impl_store`]); this file holds the
+//! connection setup and the [`Dialect`] parts: id lists are bound as one `uuid[]` parameter
+//! (`= ANY($n)`), and full-text search matches a GIN-indexed tsvector of the document's words
+//! against a prefix tsquery.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::Result;
+use crate::shared::{Dialect, db, impl_store};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per server instance.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// A vitrine store in a PostgreSQL database.
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
 impl PgStore {
-    pub async fn connect(_url: &str) -> crate::Result<Self> {
-        todo!()
+    const BACKEND: &'static str = "postgres";
+
+    /// Connects to the database `url` names (`postgres://user@host:port/database`) and runs
+    /// pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(db("connect to PostgreSQL"))?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for callers that need SQL of their own (jobs, uploads).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// READ COMMITTED is enough for writes: every update checks the version it read.
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(db("begin a write"))
+    }
+
+    /// One snapshot for every statement of a read (a catalog page and its count agree).
+    async fn begin_read(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(db("begin a read"))
+    }
+
+    fn ids_value(ids: &[Uuid]) -> Vec<Uuid> {
+        ids.to_vec()
     }
 }
+
+impl Dialect for PgStore {
+    fn ids_in(column: &str, param: &str) -> String {
+        format!("{column} = ANY({param})")
+    }
+
+    fn id_rows(param: &str) -> String {
+        format!("(SELECT unnest({param}::uuid[]) AS id)")
+    }
+
+    /// Must match the expression of the `offerings_search` index to use it.
+    fn search_condition(param: &str) -> String {
+        format!(
+            "array_to_tsvector(string_to_array(o.search_document, ' ')) @@ {param}::tsquery"
+        )
+    }
+
+    /// `'term':* & ...`, read by the tsquery input function without any parser or
+    /// dictionary, so terms stay exactly as folded. Quotes and backslashes are escaped.
+    fn search_value(terms: &[String]) -> String {
+        terms
+            .iter()
+            .map(|t| format!("'{}':*", t.replace('\\', "\\\\").replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    }
+}
+
+impl_store!(PgStore, Postgres);

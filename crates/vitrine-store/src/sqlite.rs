@@ -1,7 +1,127 @@
-//! STUB: SQLite implementation of [`crate::Store`].
-pub struct SqliteStore;
+//! The SQLite implementation of [`crate::Store`], the embedded default.
+//!
+//! Settings, and why: WAL, so readers never wait for the writer; `synchronous = NORMAL`,
+//! durable across application crashes and fast (WAL makes it safe); foreign keys on; a busy
+//! timeout, so concurrent writers queue instead of failing. Write transactions start with
+//! `BEGIN IMMEDIATE`: a deferred transaction that reads first and writes later can fail with
+//! `SQLITE_BUSY` when another writer got in between, whatever the timeout.
+//!
+//! The queries are shared with PostgreSQL ([`crate::shared::impl_store`]); this file holds
+//! the connection setup and the [`Dialect`] parts: id lists are bound as a JSON array of hex
+//! strings (`json_each`, `unhex`), and full-text search uses the FTS5 table `offerings_fts`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use uuid::Uuid;
+
+use crate::shared::{Dialect, db, impl_store};
+use crate::{Result, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Connections kept for a file database. Readers run in parallel under WAL; writers queue
+/// on SQLite's single write lock whatever the pool size.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// A vitrine store in a SQLite database.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
 impl SqliteStore {
-    pub async fn connect(_url: &str) -> crate::Result<Self> {
-        todo!()
+    const BACKEND: &'static str = "sqlite";
+
+    /// Opens (creating it if missing, with its directory) the database `url` names
+    /// (`sqlite://path/to/file.db` or `sqlite::memory:`) and runs pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut options = SqliteConnectOptions::from_str(url)
+            .map_err(db("read the SQLite URL"))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .synchronous(SqliteSynchronous::Normal);
+        let mut pool = SqlitePoolOptions::new();
+        if memory {
+            // An in-memory database lives as long as a connection to it: keep exactly one,
+            // forever, so every query sees the same database.
+            pool = pool
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        } else {
+            options = options.journal_mode(SqliteJournalMode::Wal);
+            if let Some(dir) = options.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database {
+                    context: "create the database directory",
+                    source: sqlx::Error::Io(e),
+                })?;
+            }
+            pool = pool.max_connections(MAX_CONNECTIONS);
+        }
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(db("open the SQLite database"))?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for callers that need SQL of their own (jobs, uploads).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db("begin a write"))
+    }
+
+    /// A deferred transaction: its reads see one snapshot, and it never blocks the writer.
+    async fn begin_read(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool.begin().await.map_err(db("begin a read"))
+    }
+
+    /// Ids travel as a JSON array of hex strings, turned back into 16-byte blobs in SQL.
+    fn ids_value(ids: &[Uuid]) -> String {
+        let quoted: Vec<String> = ids.iter().map(|id| format!("\"{}\"", id.simple())).collect();
+        format!("[{}]", quoted.join(","))
     }
 }
+
+impl Dialect for SqliteStore {
+    fn ids_in(column: &str, param: &str) -> String {
+        format!("{column} IN {}", Self::id_rows(param))
+    }
+
+    fn id_rows(param: &str) -> String {
+        format!("(SELECT unhex(value) AS id FROM json_each({param}))")
+    }
+
+    fn search_condition(param: &str) -> String {
+        format!("o.seq IN (SELECT rowid FROM offerings_fts WHERE offerings_fts MATCH {param})")
+    }
+
+    /// `"term"* AND ...`: each term a quoted prefix query. Terms hold only letters and
+    /// digits; a double quote would still be escaped by doubling it.
+    fn search_value(terms: &[String]) -> String {
+        terms
+            .iter()
+            .map(|t| format!("\"{}\"*", t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
+impl_store!(SqliteStore, Sqlite);

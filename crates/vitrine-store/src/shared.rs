@@ -1,0 +1,1394 @@
+//! What the SQLite and PostgreSQL stores share: the rows they read, the conversions between
+//! rows and domain types, the dynamic SQL of the catalog and the audit log, and
+//! [`impl_store!`], which writes the [`crate::Store`] implementation once for both.
+//!
+//! The two schemas are kept column for column identical (see `migrations/`), so nearly all
+//! SQL is the same text on both backends (SQLite accepts `$1` placeholders). What differs is
+//! behind the small [`Dialect`] trait: how a list of ids is bound and tested, how a full-text
+//! search is written, and how transactions start.
+//!
+//! Why a macro rather than generic functions over `sqlx::Database`: every query would need
+//! higher-ranked bounds for each bound and decoded type and for the executor, which hide the
+//! SQL under a page of `where` clauses. The macro expands to plain code per backend, and row
+//! decoding stays generic through `#[derive(sqlx::FromRow)]`.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+use vitrine_domain::account::ProviderStatus;
+use vitrine_domain::audit::{AuditEvent, AuditRecord, SubjectKind};
+use vitrine_domain::checklist::Attestations;
+use vitrine_domain::user::{Email, Language, StaffRoles};
+use vitrine_domain::{
+    Account, AccountId, Audience, Localized, Membership, MembershipRole, Offering, OfferingId,
+    OfferingName, Plan, ProviderApplication, Timestamp, TokenId, User, UserId, Visibility, search,
+};
+
+use crate::{ApiToken, AuditQuery, CatalogQuery, Result, StoreError};
+
+/// The few places where SQLite and PostgreSQL need different SQL.
+pub(crate) trait Dialect {
+    /// A condition on `column` being one of the ids bound at `param` (bound with
+    /// `ids_value`). An empty list matches nothing.
+    fn ids_in(column: &str, param: &str) -> String;
+    /// A subquery yielding one row per id bound at `param`, in a column named `id`.
+    fn id_rows(param: &str) -> String;
+    /// A condition on offering `o` matching the full-text query bound at `param`.
+    fn search_condition(param: &str) -> String;
+    /// The full-text query text for folded, non-empty `terms`, each a word prefix, all
+    /// required (the semantics of [`vitrine_domain::search::matches`]).
+    fn search_value(terms: &[String]) -> String;
+}
+
+/// A value bound to a dynamically built statement.
+#[derive(Clone, Debug)]
+pub(crate) enum Param {
+    Uuid(Uuid),
+    Text(String),
+    Int(i64),
+    /// A list of ids, bound the backend's way (see [`Dialect::ids_in`]).
+    Ids(Vec<Uuid>),
+}
+
+/// Collects the parameters of a dynamically built statement and numbers them.
+#[derive(Default)]
+pub(crate) struct Params(pub Vec<Param>);
+
+impl Params {
+    /// Adds a parameter and returns its placeholder (`$n`).
+    pub fn push(&mut self, param: Param) -> String {
+        self.0.push(param);
+        format!("${}", self.0.len())
+    }
+}
+
+/// Binds [`Param`]s to a `Query`, `QueryAs` or `QueryScalar` of the store type `$store`.
+macro_rules! bind_params {
+    ($query:expr, $params:expr, $store:ty) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                $crate::shared::Param::Uuid(v) => query.bind(*v),
+                $crate::shared::Param::Text(v) => query.bind(v.as_str()),
+                $crate::shared::Param::Int(v) => query.bind(*v),
+                $crate::shared::Param::Ids(v) => query.bind(<$store>::ids_value(v)),
+            };
+        }
+        query
+    }};
+}
+pub(crate) use bind_params;
+
+// --- errors ---
+
+/// Wraps a database error with what the store was doing.
+pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Database { context, source }
+}
+
+/// Like [`db`], but a unique violation becomes [`StoreError::Duplicate`] on `field`.
+pub(crate) fn unique(
+    field: &'static str,
+    context: &'static str,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| match source.as_database_error() {
+        Some(e) if e.is_unique_violation() => StoreError::Duplicate { field },
+        _ => StoreError::Database { context, source },
+    }
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {detail}"))
+}
+
+// --- values ---
+
+/// Times are stored as microseconds since the Unix epoch: an integer sorts and compares the
+/// same way on both backends and needs no time zone. Sub-microsecond precision is dropped.
+pub(crate) fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn timestamp(us: i64) -> Result<Timestamp> {
+    Timestamp::from_microsecond(us).map_err(|e| corrupt("timestamp", e))
+}
+
+fn opt_timestamp(us: Option<i64>) -> Result<Option<Timestamp>> {
+    us.map(timestamp).transpose()
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| corrupt(what, e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+/// The text stored in `offerings.search_document`: [`search::document`] with every word cut
+/// to [`search::MAX_TERM_CHARS`]. Query terms are never longer (see [`search_terms`]), so a
+/// term is a prefix of a cut word exactly when it is a prefix of the whole word; the cut
+/// keeps every indexed word far below PostgreSQL's 2 KiB limit on a tsvector lexeme.
+pub(crate) fn stored_document(offering: &Offering) -> String {
+    let document = search::document(offering);
+    document
+        .split(' ')
+        .map(|w| match w.char_indices().nth(search::MAX_TERM_CHARS) {
+            Some((end, _)) => &w[..end],
+            None => w,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The terms of a catalog query as the index sees them: empty terms dropped (an empty
+/// prefix matches every document), each cut to [`search::MAX_TERM_CHARS`] like
+/// [`search::terms`] does.
+fn search_terms(terms: &[String]) -> Vec<String> {
+    terms
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| t.chars().take(search::MAX_TERM_CHARS).collect())
+        .collect()
+}
+
+// --- rows ---
+
+macro_rules! user_columns {
+    () => {
+        "id, email, display_name, language, time_zone, is_admin, is_validator, password_hash, \
+         created_at, version"
+    };
+}
+pub(crate) use user_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    email: String,
+    display_name: String,
+    language: String,
+    time_zone: String,
+    is_admin: bool,
+    is_validator: bool,
+    password_hash: Option<String>,
+    created_at: i64,
+    version: i64,
+}
+
+impl UserRow {
+    /// The user and their password hash.
+    pub fn into_user(self) -> Result<(User, Option<String>)> {
+        let email = Email::parse("email", &self.email).map_err(|e| corrupt("users.email", e))?;
+        let language = Language::parse(&self.language)
+            .ok_or_else(|| corrupt("users.language", &self.language))?;
+        let user = User {
+            id: UserId(self.id),
+            email,
+            display_name: self.display_name,
+            language,
+            time_zone: self.time_zone,
+            staff: StaffRoles {
+                admin: self.is_admin,
+                validator: self.is_validator,
+            },
+            created_at: timestamp(self.created_at)?,
+            version: self.version,
+        };
+        Ok((user, self.password_hash))
+    }
+}
+
+macro_rules! account_columns {
+    () => {
+        "a.id, a.name, a.provider_application, a.created_at, a.version"
+    };
+}
+pub(crate) use account_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    id: Uuid,
+    name: String,
+    provider_application: Option<String>,
+    created_at: i64,
+    version: i64,
+}
+
+impl AccountRow {
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    account_id: Uuid,
+    user_id: Uuid,
+    role: String,
+}
+
+/// The provider application's columns: status and submission time are queried, the whole
+/// application is JSON.
+pub(crate) struct ProviderColumns {
+    pub status: Option<&'static str>,
+    pub submitted_at: Option<i64>,
+    pub json: Option<String>,
+}
+
+pub(crate) fn provider_columns(account: &Account) -> Result<ProviderColumns> {
+    Ok(match &account.provider {
+        None => ProviderColumns {
+            status: None,
+            submitted_at: None,
+            json: None,
+        },
+        Some(p) => ProviderColumns {
+            status: Some(p.status.as_str()),
+            submitted_at: Some(micros(p.submitted_at)),
+            json: Some(to_json("provider application", p)?),
+        },
+    })
+}
+
+/// Builds accounts from their rows and all their members' rows (ordered by position).
+pub(crate) fn accounts_from_rows(
+    rows: Vec<AccountRow>,
+    members: Vec<MemberRow>,
+) -> Result<Vec<Account>> {
+    let mut by_account: HashMap<Uuid, Vec<Membership>> = HashMap::new();
+    for m in members {
+        let role =
+            MembershipRole::parse(&m.role).ok_or_else(|| corrupt("memberships.role", &m.role))?;
+        by_account.entry(m.account_id).or_default().push(Membership {
+            user_id: UserId(m.user_id),
+            role,
+        });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let provider: Option<ProviderApplication> = row
+                .provider_application
+                .as_deref()
+                .map(|json| from_json("accounts.provider_application", json))
+                .transpose()?;
+            Ok(Account {
+                id: AccountId(row.id),
+                name: row.name,
+                members: by_account.remove(&row.id).unwrap_or_default(),
+                provider,
+                created_at: timestamp(row.created_at)?,
+                version: row.version,
+            })
+        })
+        .collect()
+}
+
+macro_rules! offering_columns {
+    () => {
+        "o.id, o.name, o.provider_account_id, o.display_name, o.description, o.category, \
+         o.documentation_url, o.support_contact, o.plans, o.visibility, o.attestations, \
+         o.created_at, o.updated_at, o.version"
+    };
+}
+pub(crate) use offering_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OfferingRow {
+    id: Uuid,
+    name: String,
+    provider_account_id: Uuid,
+    display_name: String,
+    description: String,
+    category: Option<String>,
+    documentation_url: Option<String>,
+    support_contact: Option<String>,
+    plans: String,
+    visibility: String,
+    attestations: String,
+    created_at: i64,
+    updated_at: i64,
+    version: i64,
+}
+
+impl OfferingRow {
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TagRow {
+    offering_id: Uuid,
+    tag: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AllowRow {
+    offering_id: Uuid,
+    account_id: Uuid,
+}
+
+/// The JSON columns of an offering.
+pub(crate) struct OfferingJson {
+    pub display_name: String,
+    pub description: String,
+    pub plans: String,
+    pub attestations: String,
+    pub search_document: String,
+}
+
+pub(crate) fn offering_json(o: &Offering) -> Result<OfferingJson> {
+    Ok(OfferingJson {
+        display_name: to_json("display name", &o.display_name)?,
+        description: to_json("description", &o.description)?,
+        plans: to_json("plans", &o.plans)?,
+        attestations: to_json("attestations", &o.attestations)?,
+        search_document: stored_document(o),
+    })
+}
+
+/// Builds offerings from their rows and the tags and allowlist entries of all of them
+/// (each ordered), keeping the rows' order.
+pub(crate) fn offerings_from_rows(
+    rows: Vec<OfferingRow>,
+    tags: Vec<TagRow>,
+    allowlist: Vec<AllowRow>,
+) -> Result<Vec<Offering>> {
+    let mut tags_of: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for t in tags {
+        tags_of.entry(t.offering_id).or_default().push(t.tag);
+    }
+    let mut allowed_of: HashMap<Uuid, Vec<AccountId>> = HashMap::new();
+    for a in allowlist {
+        allowed_of
+            .entry(a.offering_id)
+            .or_default()
+            .push(AccountId(a.account_id));
+    }
+    rows.into_iter()
+        .map(|row| {
+            let name = OfferingName::parse("name", &row.name)
+                .map_err(|e| corrupt("offerings.name", e))?;
+            let visibility = Visibility::parse(&row.visibility)
+                .ok_or_else(|| corrupt("offerings.visibility", &row.visibility))?;
+            let display_name: Localized = from_json("offerings.display_name", &row.display_name)?;
+            let description: Localized = from_json("offerings.description", &row.description)?;
+            let plans: Vec<Plan> = from_json("offerings.plans", &row.plans)?;
+            let attestations: Attestations =
+                from_json("offerings.attestations", &row.attestations)?;
+            Ok(Offering {
+                id: OfferingId(row.id),
+                name,
+                provider_account_id: AccountId(row.provider_account_id),
+                display_name,
+                description,
+                category: row.category,
+                tags: tags_of.remove(&row.id).unwrap_or_default(),
+                documentation_url: row.documentation_url,
+                support_contact: row.support_contact,
+                plans,
+                visibility,
+                allowlist: allowed_of.remove(&row.id).unwrap_or_default(),
+                attestations,
+                created_at: timestamp(row.created_at)?,
+                updated_at: timestamp(row.updated_at)?,
+                version: row.version,
+            })
+        })
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    id: Uuid,
+    user_id: Uuid,
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TokenRow {
+    pub fn into_token(self) -> Result<ApiToken> {
+        Ok(ApiToken {
+            id: TokenId(self.id),
+            user_id: UserId(self.user_id),
+            name: self.name,
+            created_at: timestamp(self.created_at)?,
+            last_used_at: opt_timestamp(self.last_used_at)?,
+            revoked_at: opt_timestamp(self.revoked_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    seq: i64,
+    at: i64,
+    actor: Option<Uuid>,
+    action: String,
+    subject_kind: String,
+    subject_id: String,
+    account_id: Option<Uuid>,
+    offering_id: Option<Uuid>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+impl AuditRow {
+    pub fn into_record(self) -> Result<AuditRecord> {
+        let subject_kind = SubjectKind::parse(&self.subject_kind)
+            .ok_or_else(|| corrupt("audit_events.subject_kind", &self.subject_kind))?;
+        let json = |what, v: Option<String>| -> Result<Option<serde_json::Value>> {
+            v.as_deref().map(|t| from_json(what, t)).transpose()
+        };
+        Ok(AuditRecord {
+            seq: self.seq,
+            event: AuditEvent {
+                actor: self.actor.map(UserId),
+                action: self.action,
+                subject_kind,
+                subject_id: self.subject_id,
+                account_id: self.account_id.map(AccountId),
+                offering_id: self.offering_id.map(OfferingId),
+                before: json("audit_events.before", self.before)?,
+                after: json("audit_events.after", self.after)?,
+                at: timestamp(self.at)?,
+            },
+        })
+    }
+}
+
+/// The JSON columns of an audit event.
+pub(crate) fn audit_json(event: &AuditEvent) -> Result<(Option<String>, Option<String>)> {
+    let before = event
+        .before
+        .as_ref()
+        .map(|v| to_json("audit before", v))
+        .transpose()?;
+    let after = event
+        .after
+        .as_ref()
+        .map(|v| to_json("audit after", v))
+        .transpose()?;
+    Ok((before, after))
+}
+
+pub(crate) fn ids<T: Copy>(ids: &[T], uuid: impl Fn(T) -> Uuid) -> Vec<Uuid> {
+    ids.iter().map(|&id| uuid(id)).collect()
+}
+
+pub(crate) fn status_str(status: Option<ProviderStatus>) -> Option<&'static str> {
+    status.map(ProviderStatus::as_str)
+}
+
+// --- dynamic queries ---
+
+/// The two statements of a catalog page. `count` binds the first `count_params` of `params`,
+/// `page` binds them all.
+pub(crate) struct CatalogSql {
+    pub count: String,
+    pub page: String,
+    pub params: Vec<Param>,
+    pub count_params: usize,
+}
+
+/// The catalog query in SQL: [`Audience::admits`], [`search::matches`] and the filters as
+/// one `WHERE` clause, evaluated with indexes (see the migrations).
+pub(crate) fn catalog_sql<D: Dialect>(query: &CatalogQuery) -> CatalogSql {
+    let mut params = Params::default();
+    let mut conditions: Vec<String> = Vec::new();
+    match &query.audience {
+        Audience::Staff => {}
+        Audience::Accounts(accounts) if accounts.is_empty() => {
+            conditions.push("o.visibility = 'public'".to_owned());
+        }
+        Audience::Accounts(accounts) => {
+            let p = params.push(Param::Ids(ids(accounts, |a| a.0)));
+            // Uncorrelated subqueries: each runs once per statement (materialized on
+            // SQLite, hashed on PostgreSQL), not once per offering.
+            conditions.push(format!(
+                "(o.visibility = 'public' OR {provides} OR (o.visibility = 'limited' \
+                 AND o.id IN (SELECT l.offering_id FROM offering_allowlist l WHERE {listed})))",
+                provides = D::ids_in("o.provider_account_id", &p),
+                listed = D::ids_in("l.account_id", &p),
+            ));
+        }
+    }
+    let terms = search_terms(&query.terms);
+    if !terms.is_empty() {
+        let p = params.push(Param::Text(D::search_value(&terms)));
+        conditions.push(D::search_condition(&p));
+    }
+    if let Some(category) = &query.category {
+        let p = params.push(Param::Text(category.clone()));
+        conditions.push(format!("o.category = {p}"));
+    }
+    if let Some(tag) = &query.tag {
+        let p = params.push(Param::Text(tag.clone()));
+        conditions.push(format!(
+            "o.id IN (SELECT t.offering_id FROM offering_tags t WHERE t.tag = {p})"
+        ));
+    }
+    if let Some(provider) = query.provider {
+        let p = params.push(Param::Uuid(provider.0));
+        conditions.push(format!("o.provider_account_id = {p}"));
+    }
+    let count_params = params.0.len();
+    let count = format!("SELECT COUNT(*) FROM offerings o{}", where_clause(&conditions));
+    if let Some(after) = &query.after {
+        let p = params.push(Param::Text(after.as_str().to_owned()));
+        conditions.push(format!("o.name > {p}"));
+    }
+    // One more than asked tells whether another page follows.
+    let limit = params.push(Param::Int(i64::from(query.limit.max(1)) + 1));
+    let page = format!(
+        "SELECT {} FROM offerings o{} ORDER BY o.name LIMIT {limit}",
+        offering_columns!(),
+        where_clause(&conditions)
+    );
+    CatalogSql {
+        count,
+        page,
+        params: params.0,
+        count_params,
+    }
+}
+
+/// An audit log query: newest first, filtered.
+pub(crate) fn audit_sql<D: Dialect>(query: &AuditQuery) -> (String, Vec<Param>) {
+    let mut params = Params::default();
+    let mut conditions = Vec::new();
+    if let Some(accounts) = &query.accounts {
+        let p = params.push(Param::Ids(ids(accounts, |a| a.0)));
+        conditions.push(D::ids_in("account_id", &p));
+    }
+    let mut equal = |column: &str, param: Param| {
+        let p = params.push(param);
+        conditions.push(format!("{column} = {p}"));
+    };
+    if let Some(account) = query.account {
+        equal("account_id", Param::Uuid(account.0));
+    }
+    if let Some(offering) = query.offering {
+        equal("offering_id", Param::Uuid(offering.0));
+    }
+    if let Some(actor) = query.actor {
+        equal("actor", Param::Uuid(actor.0));
+    }
+    if let Some(kind) = query.subject_kind {
+        equal("subject_kind", Param::Text(kind.as_str().to_owned()));
+    }
+    if let Some(action) = &query.action {
+        equal("action", Param::Text(action.clone()));
+    }
+    if let Some(before) = query.before_seq {
+        let p = params.push(Param::Int(before));
+        conditions.push(format!("seq < {p}"));
+    }
+    let limit = params.push(Param::Int(i64::from(query.limit)));
+    let sql = format!(
+        "SELECT seq, at, actor, action, subject_kind, subject_id, account_id, offering_id, \
+         before, after FROM audit_events{} ORDER BY seq DESC LIMIT {limit}",
+        where_clause(&conditions)
+    );
+    (sql, params.0)
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// Writes the [`crate::Store`] implementation for `$store`, whose database is `$db`.
+///
+/// `$store` has a `pool: sqlx::Pool<$db>` field, implements [`Dialect`], and provides:
+/// `const BACKEND: &str`; `async fn begin_write(&self)` and `async fn begin_read(&self)`,
+/// each returning a `Result<sqlx::Transaction<'static, $db>>`; and `fn ids_value(&[Uuid])`,
+/// the value bound for a [`Param::Ids`].
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use async_trait::async_trait;
+            use sqlx::AssertSqlSafe;
+            use uuid::Uuid;
+            use vitrine_domain::account::ProviderStatus;
+            use vitrine_domain::audit::{AuditEvent, AuditRecord};
+            use vitrine_domain::user::Email;
+            use vitrine_domain::{
+                Account, AccountId, Offering, OfferingName, Timestamp, TokenId, User, UserId,
+            };
+            use $crate::shared::{
+                AccountRow, AllowRow, AuditRow, Dialect, MemberRow, OfferingRow, TagRow,
+                TokenRow, UserRow, account_columns, bind_params, db, micros, offering_columns,
+                unique, user_columns,
+            };
+            use $crate::{
+                ApiToken, AuditQuery, CatalogPage, CatalogQuery, Result, SecretHash, StoreError,
+            };
+
+            type Connection = <$db as sqlx::Database>::Connection;
+
+            fn count(n: i64) -> Result<u64> {
+                u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+            }
+
+            impl $store {
+                /// Appends the audit events of a change, in the change's transaction.
+                async fn write_audit(conn: &mut Connection, events: &[AuditEvent]) -> Result<()> {
+                    for e in events {
+                        let (before, after) = $crate::shared::audit_json(e)?;
+                        sqlx::query(
+                            "INSERT INTO audit_events (at, actor, action, subject_kind, \
+                             subject_id, account_id, offering_id, before, after) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind(micros(e.at))
+                        .bind(e.actor.map(|a| a.0))
+                        .bind(e.action.as_str())
+                        .bind(e.subject_kind.as_str())
+                        .bind(e.subject_id.as_str())
+                        .bind(e.account_id.map(|a| a.0))
+                        .bind(e.offering_id.map(|o| o.0))
+                        .bind(before)
+                        .bind(after)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("write an audit event"))?;
+                    }
+                    Ok(())
+                }
+
+                /// Replaces an account's members.
+                async fn write_members(conn: &mut Connection, account: &Account) -> Result<()> {
+                    sqlx::query("DELETE FROM memberships WHERE account_id = $1")
+                        .bind(account.id.0)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("clear members"))?;
+                    for (position, m) in (0_i64..).zip(&account.members) {
+                        sqlx::query(
+                            "INSERT INTO memberships (account_id, user_id, role, position) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(account.id.0)
+                        .bind(m.user_id.0)
+                        .bind(m.role.as_str())
+                        .bind(position)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(unique("members", "write a member"))?;
+                    }
+                    Ok(())
+                }
+
+                /// Loads the members of these accounts and builds them, in the rows' order.
+                async fn complete_accounts(
+                    conn: &mut Connection,
+                    rows: Vec<AccountRow>,
+                ) -> Result<Vec<Account>> {
+                    if rows.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let ids: Vec<Uuid> = rows.iter().map(AccountRow::id).collect();
+                    let sql = format!(
+                        "SELECT account_id, user_id, role FROM memberships WHERE {} \
+                         ORDER BY account_id, position",
+                        <$store>::ids_in("account_id", "$1")
+                    );
+                    let members: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(<$store>::ids_value(&ids))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db("read members"))?;
+                    $crate::shared::accounts_from_rows(rows, members)
+                }
+
+                /// Writes an offering's tags and allowlist (`replace`: over older ones).
+                async fn write_offering_parts(
+                    conn: &mut Connection,
+                    offering: &Offering,
+                    replace: bool,
+                ) -> Result<()> {
+                    let id = offering.id.0;
+                    if replace {
+                        sqlx::query("DELETE FROM offering_tags WHERE offering_id = $1")
+                            .bind(id)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db("clear tags"))?;
+                    }
+                    for tag in &offering.tags {
+                        sqlx::query(
+                            "INSERT INTO offering_tags (offering_id, tag) VALUES ($1, $2) \
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(id)
+                        .bind(tag.as_str())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("write a tag"))?;
+                    }
+                    // An allowlist holds up to 10,000 accounts: change only what changed,
+                    // with one statement each way.
+                    let allowed = <$store>::ids_value(&$crate::shared::ids(
+                        &offering.allowlist,
+                        |a| a.0,
+                    ));
+                    if replace {
+                        let sql = format!(
+                            "DELETE FROM offering_allowlist WHERE offering_id = $1 AND NOT ({})",
+                            <$store>::ids_in("account_id", "$2")
+                        );
+                        sqlx::query(AssertSqlSafe(sql))
+                            .bind(id)
+                            .bind(allowed.clone())
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db("shrink an allowlist"))?;
+                    }
+                    if !offering.allowlist.is_empty() {
+                        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause.
+                        let sql = format!(
+                            "INSERT INTO offering_allowlist (offering_id, account_id) \
+                             SELECT $1, r.id FROM {} r WHERE true ON CONFLICT DO NOTHING",
+                            <$store>::id_rows("$2")
+                        );
+                        sqlx::query(AssertSqlSafe(sql))
+                            .bind(id)
+                            .bind(allowed)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db("grow an allowlist"))?;
+                    }
+                    Ok(())
+                }
+
+                /// Loads the tags and allowlists of these offerings (one query each, not one
+                /// per offering) and builds them, in the rows' order.
+                async fn complete_offerings(
+                    conn: &mut Connection,
+                    rows: Vec<OfferingRow>,
+                ) -> Result<Vec<Offering>> {
+                    if rows.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let ids: Vec<Uuid> = rows.iter().map(OfferingRow::id).collect();
+                    let sql = format!(
+                        "SELECT offering_id, tag FROM offering_tags WHERE {} \
+                         ORDER BY offering_id, tag",
+                        <$store>::ids_in("offering_id", "$1")
+                    );
+                    let tags: Vec<TagRow> = sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(<$store>::ids_value(&ids))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db("read tags"))?;
+                    let sql = format!(
+                        "SELECT offering_id, account_id FROM offering_allowlist WHERE {} \
+                         ORDER BY offering_id, account_id",
+                        <$store>::ids_in("offering_id", "$1")
+                    );
+                    let allowlist: Vec<AllowRow> = sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(<$store>::ids_value(&ids))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db("read allowlists"))?;
+                    $crate::shared::offerings_from_rows(rows, tags, allowlist)
+                }
+            }
+
+            #[async_trait]
+            impl $crate::Store for $store {
+                fn backend(&self) -> &'static str {
+                    <$store>::BACKEND
+                }
+
+                async fn ping(&self) -> Result<()> {
+                    sqlx::query("SELECT 1")
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db("ping"))?;
+                    Ok(())
+                }
+
+                // --- users ---
+
+                async fn insert_user(
+                    &self,
+                    user: &User,
+                    password_hash: Option<&str>,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(concat!(
+                        "INSERT INTO users (",
+                        user_columns!(),
+                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                    ))
+                    .bind(user.id.0)
+                    .bind(user.email.as_str())
+                    .bind(user.display_name.as_str())
+                    .bind(user.language.code())
+                    .bind(user.time_zone.as_str())
+                    .bind(user.staff.admin)
+                    .bind(user.staff.validator)
+                    .bind(password_hash)
+                    .bind(micros(user.created_at))
+                    .bind(user.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique("email", "insert a user"))?;
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit a new user"))
+                }
+
+                async fn update_user(&self, user: &User, events: &[AuditEvent]) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let done = sqlx::query(
+                        "UPDATE users SET email = $2, display_name = $3, language = $4, \
+                         time_zone = $5, is_admin = $6, is_validator = $7, version = $8 \
+                         WHERE id = $1 AND version = $8 - 1",
+                    )
+                    .bind(user.id.0)
+                    .bind(user.email.as_str())
+                    .bind(user.display_name.as_str())
+                    .bind(user.language.code())
+                    .bind(user.time_zone.as_str())
+                    .bind(user.staff.admin)
+                    .bind(user.staff.validator)
+                    .bind(user.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique("email", "update a user"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::Conflict { what: "user" });
+                    }
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit a user change"))
+                }
+
+                async fn set_password_hash(
+                    &self,
+                    user: UserId,
+                    password_hash: &str,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                        .bind(user.0)
+                        .bind(password_hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("set a password"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit a password change"))
+                }
+
+                async fn user(&self, id: UserId) -> Result<Option<User>> {
+                    let row: Option<UserRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users WHERE id = $1"
+                    ))
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("read a user"))?;
+                    row.map(|r| r.into_user().map(|(user, _)| user)).transpose()
+                }
+
+                async fn user_by_email(
+                    &self,
+                    email: &Email,
+                ) -> Result<Option<(User, Option<String>)>> {
+                    let row: Option<UserRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users WHERE email = $1"
+                    ))
+                    .bind(email.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("read a user by email"))?;
+                    row.map(UserRow::into_user).transpose()
+                }
+
+                async fn list_users(
+                    &self,
+                    after_email: Option<&str>,
+                    limit: u32,
+                ) -> Result<Vec<User>> {
+                    let rows: Vec<UserRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        " FROM users WHERE email > $1 ORDER BY email LIMIT $2"
+                    ))
+                    .bind(after_email.unwrap_or(""))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db("list users"))?;
+                    rows.into_iter()
+                        .map(|r| r.into_user().map(|(user, _)| user))
+                        .collect()
+                }
+
+                async fn count_admins(&self) -> Result<u64> {
+                    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db("count admins"))?;
+                    count(n)
+                }
+
+                // --- sessions and tokens ---
+
+                async fn insert_session(
+                    &self,
+                    hash: &SecretHash,
+                    user: UserId,
+                    created_at: Timestamp,
+                    expires_at: Timestamp,
+                ) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO sessions (hash, user_id, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&hash[..])
+                    .bind(user.0)
+                    .bind(micros(created_at))
+                    .bind(micros(expires_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unique("session", "insert a session"))?;
+                    Ok(())
+                }
+
+                async fn session_user(
+                    &self,
+                    hash: &SecretHash,
+                    now: Timestamp,
+                ) -> Result<Option<UserId>> {
+                    let user: Option<Uuid> = sqlx::query_scalar(
+                        "SELECT user_id FROM sessions WHERE hash = $1 AND expires_at > $2",
+                    )
+                    .bind(&hash[..])
+                    .bind(micros(now))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("read a session"))?;
+                    Ok(user.map(UserId))
+                }
+
+                async fn delete_session(&self, hash: &SecretHash) -> Result<()> {
+                    sqlx::query("DELETE FROM sessions WHERE hash = $1")
+                        .bind(&hash[..])
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db("delete a session"))?;
+                    Ok(())
+                }
+
+                async fn insert_api_token(
+                    &self,
+                    token: &ApiToken,
+                    hash: &SecretHash,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(
+                        "INSERT INTO api_tokens (id, user_id, name, hash, created_at, \
+                         last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(token.id.0)
+                    .bind(token.user_id.0)
+                    .bind(token.name.as_str())
+                    .bind(&hash[..])
+                    .bind(micros(token.created_at))
+                    .bind(token.last_used_at.map(micros))
+                    .bind(token.revoked_at.map(micros))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique("token", "insert a token"))?;
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit a new token"))
+                }
+
+                async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
+                    let rows: Vec<TokenRow> = sqlx::query_as(
+                        "SELECT id, user_id, name, created_at, last_used_at, revoked_at \
+                         FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id",
+                    )
+                    .bind(user.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db("list tokens"))?;
+                    rows.into_iter().map(TokenRow::into_token).collect()
+                }
+
+                async fn revoke_api_token(
+                    &self,
+                    user: UserId,
+                    id: TokenId,
+                    now: Timestamp,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let done = sqlx::query(
+                        "UPDATE api_tokens SET revoked_at = $3 \
+                         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(id.0)
+                    .bind(user.0)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("revoke a token"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit a token revocation"))
+                }
+
+                async fn token_user(
+                    &self,
+                    hash: &SecretHash,
+                    now: Timestamp,
+                ) -> Result<Option<UserId>> {
+                    let user: Option<Uuid> = sqlx::query_scalar(
+                        "UPDATE api_tokens SET last_used_at = $2 \
+                         WHERE hash = $1 AND revoked_at IS NULL RETURNING user_id",
+                    )
+                    .bind(&hash[..])
+                    .bind(micros(now))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("use a token"))?;
+                    Ok(user.map(UserId))
+                }
+
+                // --- accounts ---
+
+                async fn insert_account(
+                    &self,
+                    account: &Account,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let provider = $crate::shared::provider_columns(account)?;
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(
+                        "INSERT INTO accounts (id, name, provider_status, provider_submitted_at, \
+                         provider_application, created_at, version) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(account.id.0)
+                    .bind(account.name.as_str())
+                    .bind(provider.status)
+                    .bind(provider.submitted_at)
+                    .bind(provider.json)
+                    .bind(micros(account.created_at))
+                    .bind(account.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique("id", "insert an account"))?;
+                    Self::write_members(&mut tx, account).await?;
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit a new account"))
+                }
+
+                async fn update_account(
+                    &self,
+                    account: &Account,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let provider = $crate::shared::provider_columns(account)?;
+                    let mut tx = self.begin_write().await?;
+                    let done = sqlx::query(
+                        "UPDATE accounts SET name = $2, provider_status = $3, \
+                         provider_submitted_at = $4, provider_application = $5, version = $6 \
+                         WHERE id = $1 AND version = $6 - 1",
+                    )
+                    .bind(account.id.0)
+                    .bind(account.name.as_str())
+                    .bind(provider.status)
+                    .bind(provider.submitted_at)
+                    .bind(provider.json)
+                    .bind(account.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("update an account"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::Conflict { what: "account" });
+                    }
+                    Self::write_members(&mut tx, account).await?;
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit an account change"))
+                }
+
+                async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+                    let mut tx = self.begin_read().await?;
+                    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        account_columns!(),
+                        " FROM accounts a WHERE a.id = $1"
+                    ))
+                    .bind(id.0)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db("read an account"))?;
+                    let accounts = Self::complete_accounts(&mut tx, rows).await?;
+                    tx.commit().await.map_err(db("end a read"))?;
+                    Ok(accounts.into_iter().next())
+                }
+
+                async fn existing_accounts(&self, ids: &[AccountId]) -> Result<Vec<AccountId>> {
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let sql = format!(
+                        "SELECT id FROM accounts WHERE {} ORDER BY id",
+                        <$store>::ids_in("id", "$1")
+                    );
+                    let found: Vec<Uuid> = sqlx::query_scalar(AssertSqlSafe(sql))
+                        .bind(<$store>::ids_value(&$crate::shared::ids(ids, |a| a.0)))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db("check accounts exist"))?;
+                    Ok(found.into_iter().map(AccountId).collect())
+                }
+
+                async fn accounts_of_user(&self, user: UserId) -> Result<Vec<Account>> {
+                    let mut tx = self.begin_read().await?;
+                    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        account_columns!(),
+                        " FROM accounts a JOIN memberships m ON m.account_id = a.id \
+                         WHERE m.user_id = $1 ORDER BY a.name, a.id"
+                    ))
+                    .bind(user.0)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db("read a user's accounts"))?;
+                    let accounts = Self::complete_accounts(&mut tx, rows).await?;
+                    tx.commit().await.map_err(db("end a read"))?;
+                    Ok(accounts)
+                }
+
+                async fn list_accounts(
+                    &self,
+                    after: Option<AccountId>,
+                    limit: u32,
+                ) -> Result<Vec<Account>> {
+                    let mut tx = self.begin_read().await?;
+                    let query = match after {
+                        None => sqlx::query_as(concat!(
+                            "SELECT ",
+                            account_columns!(),
+                            " FROM accounts a ORDER BY a.name, a.id LIMIT $1"
+                        ))
+                        .bind(i64::from(limit)),
+                        Some(after) => sqlx::query_as(concat!(
+                            "SELECT ",
+                            account_columns!(),
+                            " FROM accounts a WHERE (a.name, a.id) > \
+                             (SELECT b.name, b.id FROM accounts b WHERE b.id = $2) \
+                             ORDER BY a.name, a.id LIMIT $1"
+                        ))
+                        .bind(i64::from(limit))
+                        .bind(after.0),
+                    };
+                    let rows: Vec<AccountRow> = query
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db("list accounts"))?;
+                    let accounts = Self::complete_accounts(&mut tx, rows).await?;
+                    tx.commit().await.map_err(db("end a read"))?;
+                    Ok(accounts)
+                }
+
+                async fn provider_applications(
+                    &self,
+                    status: Option<ProviderStatus>,
+                ) -> Result<Vec<Account>> {
+                    let mut tx = self.begin_read().await?;
+                    let query = match $crate::shared::status_str(status) {
+                        None => sqlx::query_as(concat!(
+                            "SELECT ",
+                            account_columns!(),
+                            " FROM accounts a WHERE a.provider_status IS NOT NULL \
+                             ORDER BY a.provider_submitted_at, a.id"
+                        )),
+                        Some(status) => sqlx::query_as(concat!(
+                            "SELECT ",
+                            account_columns!(),
+                            " FROM accounts a WHERE a.provider_status = $1 \
+                             ORDER BY a.provider_submitted_at, a.id"
+                        ))
+                        .bind(status),
+                    };
+                    let rows: Vec<AccountRow> = query
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db("list provider applications"))?;
+                    let accounts = Self::complete_accounts(&mut tx, rows).await?;
+                    tx.commit().await.map_err(db("end a read"))?;
+                    Ok(accounts)
+                }
+
+                // --- offerings ---
+
+                async fn insert_offering(
+                    &self,
+                    offering: &Offering,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let json = $crate::shared::offering_json(offering)?;
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(
+                        "INSERT INTO offerings (id, name, provider_account_id, display_name, \
+                         description, category, documentation_url, support_contact, plans, \
+                         visibility, attestations, search_document, created_at, updated_at, \
+                         version) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    )
+                    .bind(offering.id.0)
+                    .bind(offering.name.as_str())
+                    .bind(offering.provider_account_id.0)
+                    .bind(json.display_name)
+                    .bind(json.description)
+                    .bind(offering.category.as_deref())
+                    .bind(offering.documentation_url.as_deref())
+                    .bind(offering.support_contact.as_deref())
+                    .bind(json.plans)
+                    .bind(offering.visibility.as_str())
+                    .bind(json.attestations)
+                    .bind(json.search_document)
+                    .bind(micros(offering.created_at))
+                    .bind(micros(offering.updated_at))
+                    .bind(offering.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique("name", "insert an offering"))?;
+                    Self::write_offering_parts(&mut tx, offering, false).await?;
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit a new offering"))
+                }
+
+                async fn update_offering(
+                    &self,
+                    offering: &Offering,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let json = $crate::shared::offering_json(offering)?;
+                    let mut tx = self.begin_write().await?;
+                    let done = sqlx::query(
+                        "UPDATE offerings SET name = $2, provider_account_id = $3, \
+                         display_name = $4, description = $5, category = $6, \
+                         documentation_url = $7, support_contact = $8, plans = $9, \
+                         visibility = $10, attestations = $11, search_document = $12, \
+                         updated_at = $13, version = $14 \
+                         WHERE id = $1 AND version = $14 - 1",
+                    )
+                    .bind(offering.id.0)
+                    .bind(offering.name.as_str())
+                    .bind(offering.provider_account_id.0)
+                    .bind(json.display_name)
+                    .bind(json.description)
+                    .bind(offering.category.as_deref())
+                    .bind(offering.documentation_url.as_deref())
+                    .bind(offering.support_contact.as_deref())
+                    .bind(json.plans)
+                    .bind(offering.visibility.as_str())
+                    .bind(json.attestations)
+                    .bind(json.search_document)
+                    .bind(micros(offering.updated_at))
+                    .bind(offering.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique("name", "update an offering"))?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::Conflict { what: "offering" });
+                    }
+                    Self::write_offering_parts(&mut tx, offering, true).await?;
+                    Self::write_audit(&mut tx, events).await?;
+                    tx.commit().await.map_err(db("commit an offering change"))
+                }
+
+                async fn offering_by_name(&self, name: &OfferingName) -> Result<Option<Offering>> {
+                    let mut tx = self.begin_read().await?;
+                    let rows: Vec<OfferingRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        offering_columns!(),
+                        " FROM offerings o WHERE o.name = $1"
+                    ))
+                    .bind(name.as_str())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db("read an offering"))?;
+                    let offerings = Self::complete_offerings(&mut tx, rows).await?;
+                    tx.commit().await.map_err(db("end a read"))?;
+                    Ok(offerings.into_iter().next())
+                }
+
+                async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage> {
+                    let sql = $crate::shared::catalog_sql::<$store>(query);
+                    let limit = usize::try_from(query.limit.max(1)).unwrap_or(usize::MAX);
+                    let mut tx = self.begin_read().await?;
+                    let mut rows: Vec<OfferingRow> = bind_params!(
+                        sqlx::query_as(AssertSqlSafe(sql.page)),
+                        &sql.params,
+                        $store
+                    )
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db("read a catalog page"))?;
+                    let has_more = rows.len() > limit;
+                    rows.truncate(limit);
+                    // A first page that holds everything is its own count.
+                    let total = if query.after.is_none() && !has_more {
+                        rows.len() as u64
+                    } else {
+                        let n: i64 = bind_params!(
+                            sqlx::query_scalar(AssertSqlSafe(sql.count)),
+                            &sql.params[..sql.count_params],
+                            $store
+                        )
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db("count the catalog"))?;
+                        count(n)?
+                    };
+                    let items = Self::complete_offerings(&mut tx, rows).await?;
+                    tx.commit().await.map_err(db("end a read"))?;
+                    Ok(CatalogPage {
+                        items,
+                        total,
+                        has_more,
+                    })
+                }
+
+                // --- audit ---
+
+                async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+                    let (sql, params) = $crate::shared::audit_sql::<$store>(query);
+                    let rows: Vec<AuditRow> =
+                        bind_params!(sqlx::query_as(AssertSqlSafe(sql)), &params, $store)
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(db("read the audit log"))?;
+                    rows.into_iter().map(AuditRow::into_record).collect()
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_store;
