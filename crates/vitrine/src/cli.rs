@@ -1,0 +1,235 @@
+//! The command line: subcommands, options and their help text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+/// vitrine: onboard third-party providers to your service marketplace, from a private
+/// draft through limited visibility to a public listing, behind a human go-live review.
+#[derive(Debug, Parser)]
+#[command(name = "vitrine", version, propagate_version = true)]
+#[command(after_help = "\
+Configuration comes from, in order of precedence: command-line options, VITRINE_* environment \
+variables, the TOML file given by --config, then the defaults shown.
+
+Start with `vitrine admin bootstrap --email you@example.com`, then `vitrine serve`.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand accepts (before or after the subcommand's name).
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// TOML configuration file. Keys: listen, data_dir, database_url, secure_cookies,
+    /// max_body_bytes, log. Command-line options and environment variables override it.
+    #[arg(
+        long,
+        env = "VITRINE_CONFIG",
+        value_name = "FILE",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Directory for local data; created if missing. Holds the SQLite database unless
+    /// --database-url names another one. [default: ./vitrine-data]
+    #[arg(
+        long,
+        env = "VITRINE_DATA_DIR",
+        value_name = "DIR",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database URL: postgres://user[:password]@host[:port]/database for PostgreSQL,
+    /// sqlite://PATH for SQLite. [default: sqlite://<data-dir>/vitrine.db]
+    #[arg(
+        long,
+        env = "VITRINE_DATABASE_URL",
+        value_name = "URL",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub database_url: Option<String>,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `debug`,
+    /// `info,vitrine_server=debug`). Logs go to standard error. [default: info]
+    #[arg(
+        long,
+        env = "VITRINE_LOG",
+        value_name = "FILTER",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (JSON API under /api/v1, /healthz, /readyz, /metrics).
+    ///
+    /// Opens the database (applying pending migrations first), then listens until
+    /// SIGINT (Ctrl-C) or SIGTERM, finishing requests in flight before exiting.
+    Serve(ServeArgs),
+
+    /// Apply pending database migrations, then exit.
+    ///
+    /// `serve` applies them too; run this to migrate ahead of a deployment, or to check
+    /// that the database is reachable.
+    Migrate,
+
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on; use 0.0.0.0:PORT to accept connections from other
+    /// machines, port 0 for any free port. [default: 127.0.0.1:8080]
+    #[arg(long, env = "VITRINE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Mark the session cookie Secure, so browsers send it over HTTPS only. Set this when
+    /// vitrine is served over HTTPS (e.g. behind a TLS-terminating proxy).
+    /// Accepts an optional value: --secure-cookies=false. [default: false]
+    #[arg(
+        long,
+        env = "VITRINE_SECURE_COOKIES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+    )]
+    pub secure_cookies: Option<bool>,
+
+    /// Largest request body accepted, in bytes; larger requests get 413.
+    /// [default: 1048576]
+    #[arg(long, env = "VITRINE_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create the first admin user and print an API token for it.
+    ///
+    /// The token is printed alone on the last line of standard output (explanations go
+    /// to standard error), so `TOKEN=$(vitrine admin bootstrap --email ...)` captures it.
+    /// It is shown only this once. Refuses, with exit status 1, when an admin already
+    /// exists.
+    Bootstrap(BootstrapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// The admin's email address (their sign-in name).
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+
+    /// The admin's display name. [default: Administrator]
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "Administrator",
+        hide_default_value = true
+    )]
+    pub name: String,
+}
+
+impl Cli {
+    /// The values the command line and the environment gave, for [`crate::config`].
+    pub fn overrides(&self) -> Overrides {
+        let serve = match &self.command {
+            Command::Serve(serve) => Some(serve),
+            _ => None,
+        };
+        Overrides {
+            config: self.common.config.clone(),
+            listen: serve.and_then(|s| s.listen),
+            data_dir: self.common.data_dir.clone(),
+            database_url: self.common.database_url.clone(),
+            secure_cookies: serve.and_then(|s| s.secure_cookies),
+            max_body_bytes: serve.and_then(|s| s.max_body_bytes),
+            log: self.common.log.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_option_has_help() {
+        fn check(command: &clap::Command, path: &str) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{path} --{id} has no help text");
+            }
+            for sub in command.get_subcommands() {
+                assert!(
+                    sub.get_about().is_some(),
+                    "{path} {} has no help text",
+                    sub.get_name()
+                );
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        check(&Cli::command(), "vitrine");
+    }
+
+    #[test]
+    fn secure_cookies_is_a_flag_with_an_optional_value() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Serve(serve) => serve.secure_cookies,
+            _ => unreachable!(),
+        };
+        assert_eq!(parse(&["vitrine", "serve"]), None);
+        assert_eq!(parse(&["vitrine", "serve", "--secure-cookies"]), Some(true));
+        assert_eq!(
+            parse(&["vitrine", "serve", "--secure-cookies=false"]),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn common_options_go_before_or_after_the_subcommand() {
+        let before = Cli::try_parse_from(["vitrine", "--data-dir", "/a", "migrate"]).unwrap();
+        let after = Cli::try_parse_from(["vitrine", "migrate", "--data-dir", "/a"]).unwrap();
+        assert_eq!(before.overrides().data_dir, Some(PathBuf::from("/a")));
+        assert_eq!(after.overrides().data_dir, Some(PathBuf::from("/a")));
+    }
+
+    #[test]
+    fn bootstrap_requires_an_email() {
+        assert!(Cli::try_parse_from(["vitrine", "admin", "bootstrap"]).is_err());
+        let cli = Cli::try_parse_from(["vitrine", "admin", "bootstrap", "--email", "a@b.example"])
+            .unwrap();
+        match cli.command {
+            Command::Admin(AdminCommand::Bootstrap(args)) => {
+                assert_eq!(args.email, "a@b.example");
+                assert_eq!(args.name, "Administrator");
+            }
+            _ => unreachable!(),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! What each subcommand does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use tracing_subscriber::EnvFilter;
+use vitrine_server::{BootstrapError, SystemClock};
+use vitrine_store::Store;
+
+use crate::config::{Config, redact_url};
+
+/// How long opening the database (connecting and migrating) may take before we give up
+/// with a message instead of leaving the operator in front of a silent terminal.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Logs go to standard error, filtered by `filter` (EnvFilter syntax).
+pub fn init_logging(filter: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter).map_err(|error| {
+        anyhow!(
+            "invalid log filter {filter:?} ({error}). Use tracing's EnvFilter syntax, such as \
+             `info`, `debug` or `info,vitrine_server=debug` (--log, VITRINE_LOG or log in the \
+             configuration file)."
+        )
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|error| anyhow!("cannot set up logging: {error}"))
+}
+
+/// `vitrine serve`.
+pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    ensure_data_dir(config)?;
+    let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
+    let backend = store.backend();
+    let app = vitrine_server::app(store, Arc::new(SystemClock), config.server_config());
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| {
+            anyhow!(
+                "cannot listen on {} ({error}). Check that no other program uses that port \
+                 and that the address belongs to this machine, or choose another with --listen \
+                 (VITRINE_LISTEN, listen in the configuration file).",
+                config.listen
+            )
+        })?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the address the server listens on")?;
+    tracing::info!(
+        %address,
+        database = backend,
+        data_dir = %config.data_dir.display(),
+        secure_cookies = config.secure_cookies,
+        "vitrine is ready"
+    );
+    // On standard output, so scripts (and the CLI tests) can read the port chosen for
+    // `--listen 127.0.0.1:0`.
+    println!("vitrine listening on http://{address}");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("vitrine stopped");
+    Ok(())
+}
+
+/// `vitrine migrate`.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    if config.uses_default_database() {
+        ensure_data_dir(config)?;
+    }
+    let url = config.database_url()?;
+    let store = open_store(config).await?;
+    println!(
+        "Migrated the {} database at {}: every migration of this version of vitrine is applied.",
+        store.backend(),
+        redact_url(&url)
+    );
+    Ok(())
+}
+
+/// `vitrine admin bootstrap`.
+pub async fn bootstrap(config: &Config, email: &str, name: &str) -> anyhow::Result<()> {
+    if config.uses_default_database() {
+        ensure_data_dir(config)?;
+    }
+    let url = config.database_url()?;
+    let store = open_store(config).await?;
+    match vitrine_server::bootstrap_admin(&*store, &SystemClock, email, name).await {
+        Ok(token) => {
+            eprintln!(
+                "Created the first admin, {email}. Their API token follows on standard output; \
+                 it is shown only this once. Send it as `Authorization: Bearer <token>`."
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Err(BootstrapError::AdminExists) => Err(anyhow!(
+            "an admin already exists in the database at {}, so nothing was changed. `admin \
+             bootstrap` only creates the first admin; an existing admin can create more users \
+             (POST /api/v1/users) and grant staff roles.",
+            redact_url(&url)
+        )),
+        Err(BootstrapError::Invalid(error)) => Err(anyhow!(
+            "cannot create the admin: {error}. Check --email and --name."
+        )),
+        Err(error @ BootstrapError::Store(_)) => Err(anyhow!(
+            "{error}. The database at {} was reachable when vitrine started; check its logs.",
+            redact_url(&url)
+        )),
+    }
+}
+
+/// Creates the data directory if it is missing.
+fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|error| {
+        anyhow!(
+            "cannot create the data directory {} ({error}). Check that its parent exists and is \
+             writable by this user, or choose another directory with --data-dir \
+             (VITRINE_DATA_DIR, data_dir in the configuration file).",
+            config.data_dir.display()
+        )
+    })
+}
+
+/// Opens the store (which applies pending migrations), with a time limit and a message
+/// that says what to check.
+async fn open_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
+    let url = config.database_url()?;
+    let shown = redact_url(&url);
+    let advice = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        "Check that the PostgreSQL server is running and reachable at that host and port, that \
+         the user may connect and that the database exists"
+    } else {
+        "Check that the file's directory exists and is writable by this user and that the file \
+         is a vitrine SQLite database"
+    };
+    tracing::debug!(database = %shown, "opening the database");
+    match tokio::time::timeout(OPEN_TIMEOUT, vitrine_store::open(&url)).await {
+        Ok(Ok(store)) => Ok(store),
+        Ok(Err(error)) => Err(anyhow!(
+            "cannot open the database {shown} ({error}). {advice}; the URL comes from \
+             --database-url, VITRINE_DATABASE_URL or database_url in the configuration file."
+        )),
+        Err(_) => Err(anyhow!(
+            "cannot open the database {shown}: no answer within {} seconds. {advice}; the URL \
+             comes from --database-url, VITRINE_DATABASE_URL or database_url in the \
+             configuration file.",
+            OPEN_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("interrupted; finishing requests in flight"),
+        () = terminate => tracing::info!("terminated; finishing requests in flight"),
+    }
+}
