@@ -6,8 +6,15 @@
 
 use std::sync::Arc;
 
+mod api;
+mod auth;
+mod extract;
+mod metrics;
+mod problem;
 mod secrets;
 
+use axum::Extension;
+use axum::extract::DefaultBodyLimit;
 use vitrine_domain::Timestamp;
 use vitrine_store::Store;
 
@@ -44,10 +51,39 @@ impl Clock for SystemClock {
     }
 }
 
+/// What every handler can reach. The database is the only state shared between server
+/// instances; nothing here caches what it holds.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<ServerConfig>,
+}
+
 /// The whole HTTP application.
 pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -> axum::Router {
-    let _ = (store, clock, config);
-    axum::Router::new()
+    metrics::init();
+    let max_body_bytes = config.max_body_bytes;
+    let state = AppState {
+        store,
+        clock,
+        config: Arc::new(config),
+    };
+    let (router, openapi) = api::router().split_for_parts();
+    let document = match serde_json::to_string(&openapi) {
+        Ok(json) => json,
+        Err(error) => {
+            tracing::error!(%error, "the OpenAPI document could not be serialised");
+            String::from("{}")
+        }
+    };
+    router
+        .fallback(|| async { problem::ApiError::not_found() })
+        .layer(Extension(api::ops::OpenApiDocument(document.into())))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
 }
 
 /// Why `admin bootstrap` failed.
@@ -85,18 +121,6 @@ pub async fn bootstrap_admin(
     let (user, created) =
         vitrine_domain::user::create_user(None, input, now).map_err(BootstrapError::Invalid)?;
     store.insert_user(&user, None, &[created]).await?;
-    let (secret, hash) = secrets::new_secret();
-    let token = vitrine_store::ApiToken {
-        id: vitrine_domain::TokenId::generate(),
-        user_id: user.id,
-        name: "bootstrap".to_owned(),
-        created_at: now,
-        last_used_at: None,
-        revoked_at: None,
-    };
-    let issued = vitrine_domain::AuditEvent::new(None, "api_token.created", now)
-        .subject_token(token.id)
-        .after(&token);
-    store.insert_api_token(&token, &hash, &[issued]).await?;
-    Ok(secret)
+    let created = api::me::issue_token(store, None, user.id, "bootstrap".to_owned(), now).await?;
+    Ok(created.secret)
 }

@@ -1,0 +1,224 @@
+//! Request extractors that answer every failure with a problem document: JSON bodies
+//! (415 wrong content type, 413 too large, 400 not JSON, 422 wrong shape with the field
+//! named), query strings (422 with the parameter named) and path parameters (a path that
+//! cannot name anything is simply not found).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use vitrine_domain::FieldError;
+
+use crate::problem::{ApiError, ProblemKind};
+
+/// A JSON request body. Every request struct refuses unknown fields, so a typo is an error
+/// rather than a silently ignored value.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_json_content_type(&req) {
+            return Err(ApiError::new(
+                ProblemKind::UnsupportedMediaType,
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ProblemKind::PayloadTooLarge,
+                    "the request body is larger than the server accepts",
+                )
+            } else {
+                ApiError::new(
+                    ProblemKind::MalformedBody,
+                    "the request body could not be read",
+                )
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+fn has_json_content_type(req: &Request) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON body, naming the field at fault when its shape is wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = field_path(error.path());
+        let inner = error.into_inner();
+        if inner.classify() == serde_json::error::Category::Data {
+            field_error(field, &without_position(&inner.to_string()))
+        } else {
+            ApiError::new(
+                ProblemKind::MalformedBody,
+                format!(
+                    "the body is not valid JSON: {}",
+                    without_position(&inner.to_string())
+                ),
+            )
+        }
+    })?;
+    deserializer.end().map_err(|error| {
+        ApiError::new(
+            ProblemKind::MalformedBody,
+            format!("the body is not valid JSON: {error}"),
+        )
+    })?;
+    Ok(value)
+}
+
+/// Query string parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let field = field_path(error.path());
+                field_error(field, &error.into_inner().to_string())
+            })
+    }
+}
+
+/// Path parameters. One that does not parse (a malformed id, an impossible name) names
+/// nothing, so the answer is the same 404 as for a missing resource.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::not_found())
+    }
+}
+
+/// Dotted field path (`plans.0.pricing.amount`), as the domain names fields.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(index.to_string()),
+            Segment::Map { key } => Some(key.clone()),
+            Segment::Enum { variant } => Some(variant.clone()),
+            Segment::Unknown => None,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// A 422 naming the field. serde reports a missing or unknown field at its parent, with
+/// the name in backquotes in the message; the name is moved into the path.
+fn field_error(mut field: String, message: &str) -> ApiError {
+    for prefix in ["missing field `", "unknown field `"] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((name, _)) = rest.split_once('`')
+            && field.rsplit('.').next() != Some(name)
+        {
+            if !field.is_empty() {
+                field.push('.');
+            }
+            field.push_str(name);
+        }
+    }
+    let message = if let Some(rest) = message.strip_prefix("unknown field `") {
+        let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or_default();
+        if expected.is_empty() {
+            "is not a known field".to_owned()
+        } else {
+            format!("is not a known field; {expected}")
+        }
+    } else if message.starts_with("missing field `") {
+        "is required".to_owned()
+    } else {
+        message.to_owned()
+    };
+    ApiError::invalid(vec![FieldError::new(field, message)])
+}
+
+/// serde_json appends ` at line 1 column 12`, which means nothing to an API client.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        amount: String,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        plans: Vec<Inner>,
+    }
+
+    fn problem_of(body: &str) -> crate::problem::Problem {
+        match parse_json::<Outer>(body.as_bytes()) {
+            Ok(v) => panic!("expected an error, got {v:?}"),
+            Err(e) => e.problem(),
+        }
+    }
+
+    #[test]
+    fn fields_are_named() {
+        let p = problem_of(r#"{"name":"a","plans":[{"amount":"1","price":2}]}"#);
+        assert_eq!(p.status, 422);
+        assert_eq!(p.errors[0].field, "plans.0.price");
+        let p = problem_of(r#"{"name":"a","plans":[{}]}"#);
+        assert_eq!(p.errors[0].field, "plans.0.amount");
+        assert_eq!(p.errors[0].message, "is required");
+        let p = problem_of(r#"{"name":1,"plans":[]}"#);
+        assert_eq!(p.errors[0].field, "name");
+        let p = problem_of(r#"{"nme":"a","plans":[]}"#);
+        assert_eq!(p.errors[0].field, "nme");
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed() {
+        for body in ["{", "not json", r#"{"name":"a","plans":[]} x"#, ""] {
+            let p = problem_of(body);
+            assert_eq!(p.type_, "/problems/malformed-body", "{body}");
+            assert_eq!(p.status, 400);
+        }
+    }
+}
