@@ -76,9 +76,7 @@ impl Dialect for PgStore {
 
     /// Must match the expression of the `offerings_search` index to use it.
     fn search_condition(param: &str) -> String {
-        format!(
-            "array_to_tsvector(string_to_array(o.search_document, ' ')) @@ {param}::tsquery"
-        )
+        format!("array_to_tsvector(string_to_array(o.search_document, ' ')) @@ {param}::tsquery")
     }
 
     /// `'term':* & ...`, read by the tsquery input function without any parser or

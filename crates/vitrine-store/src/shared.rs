@@ -260,10 +260,13 @@ pub(crate) fn accounts_from_rows(
     for m in members {
         let role =
             MembershipRole::parse(&m.role).ok_or_else(|| corrupt("memberships.role", &m.role))?;
-        by_account.entry(m.account_id).or_default().push(Membership {
-            user_id: UserId(m.user_id),
-            role,
-        });
+        by_account
+            .entry(m.account_id)
+            .or_default()
+            .push(Membership {
+                user_id: UserId(m.user_id),
+                role,
+            });
     }
     rows.into_iter()
         .map(|row| {
@@ -368,8 +371,8 @@ pub(crate) fn offerings_from_rows(
     }
     rows.into_iter()
         .map(|row| {
-            let name = OfferingName::parse("name", &row.name)
-                .map_err(|e| corrupt("offerings.name", e))?;
+            let name =
+                OfferingName::parse("name", &row.name).map_err(|e| corrupt("offerings.name", e))?;
             let visibility = Visibility::parse(&row.visibility)
                 .ok_or_else(|| corrupt("offerings.visibility", &row.visibility))?;
             let display_name: Localized = from_json("offerings.display_name", &row.display_name)?;
@@ -536,7 +539,10 @@ pub(crate) fn catalog_sql<D: Dialect>(query: &CatalogQuery) -> CatalogSql {
         conditions.push(format!("o.provider_account_id = {p}"));
     }
     let count_params = params.0.len();
-    let count = format!("SELECT COUNT(*) FROM offerings o{}", where_clause(&conditions));
+    let count = format!(
+        "SELECT COUNT(*) FROM offerings o{}",
+        where_clause(&conditions)
+    );
     if let Some(after) = &query.after {
         let p = params.push(Param::Text(after.as_str().to_owned()));
         conditions.push(format!("o.name > {p}"));

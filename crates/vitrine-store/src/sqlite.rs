@@ -95,7 +95,10 @@ impl SqliteStore {
 
     /// Ids travel as a JSON array of hex strings, turned back into 16-byte blobs in SQL.
     fn ids_value(ids: &[Uuid]) -> String {
-        let quoted: Vec<String> = ids.iter().map(|id| format!("\"{}\"", id.simple())).collect();
+        let quoted: Vec<String> = ids
+            .iter()
+            .map(|id| format!("\"{}\"", id.simple()))
+            .collect();
         format!("[{}]", quoted.join(","))
     }
 }

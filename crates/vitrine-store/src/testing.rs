@@ -93,9 +93,12 @@ impl TestDatabase {
 
     /// Opens the store on this database (running the migrations).
     pub async fn open(&self) -> Box<dyn crate::Store> {
-        crate::open(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot open {} test database {}: {e}", self.backend, self.url))
+        crate::open(&self.url).await.unwrap_or_else(|e| {
+            panic!(
+                "cannot open {} test database {}: {e}",
+                self.backend, self.url
+            )
+        })
     }
 }
 
