@@ -62,7 +62,8 @@ pub struct CommonArgs {
     pub database_url: Option<String>,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. `info`, `debug`,
-    /// `info,vitrine_server=debug`). Logs go to standard error. [default: info]
+    /// `info,vitrine_server=debug`). Logs go to standard error.
+    /// [default: info, with PostgreSQL notices at warn]
     #[arg(
         long,
         env = "VITRINE_LOG",

@@ -1,5 +1,6 @@
 //! What each subcommand does.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ pub fn init_logging(filter: &str) -> anyhow::Result<()> {
     })?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init()
         .map_err(|error| anyhow!("cannot set up logging: {error}"))
@@ -32,6 +34,8 @@ pub fn init_logging(filter: &str) -> anyhow::Result<()> {
 
 /// `vitrine serve`.
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    // A wrong URL is reported before anything is created.
+    config.database_url()?;
     ensure_data_dir(config)?;
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
     let backend = store.backend();

@@ -13,8 +13,11 @@ use serde::Deserialize;
 
 /// Where local data (the SQLite database, later recordings) lives by default.
 pub const DEFAULT_DATA_DIR: &str = "./vitrine-data";
-/// The default log filter.
-pub const DEFAULT_LOG: &str = "info";
+/// The default log filter: `info`, without PostgreSQL's chatty notices (such as "relation
+/// already exists, skipping" on every start).
+pub const DEFAULT_LOG: &str = "info,sqlx::postgres::notice=warn";
+/// The URL prefixes of the databases vitrine supports.
+const SUPPORTED_SCHEMES: &[&str] = &["postgres://", "postgresql://", "sqlite:"];
 /// The SQLite file inside the data directory used when no database URL is configured.
 pub const SQLITE_FILE: &str = "vitrine.db";
 
@@ -159,7 +162,22 @@ impl Config {
     /// data directory made absolute.
     pub fn database_url(&self) -> anyhow::Result<String> {
         match &self.explicit_database_url {
-            Some(url) => Ok(url.clone()),
+            Some(url) => {
+                let url = url.trim();
+                if !SUPPORTED_SCHEMES
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme))
+                {
+                    bail!(
+                        "unsupported database URL {}: vitrine stores its data in PostgreSQL \
+                         (postgres://user@host:5432/database) or SQLite (sqlite://path/to/file.db). \
+                         Fix --database-url, VITRINE_DATABASE_URL or database_url in the \
+                         configuration file.",
+                        redact_url(url)
+                    );
+                }
+                Ok(url.to_owned())
+            }
             None => sqlite_url(&self.data_dir.join(SQLITE_FILE)),
         }
     }
@@ -236,7 +254,7 @@ mod tests {
             config.max_body_bytes,
             vitrine_server::ServerConfig::default().max_body_bytes
         );
-        assert_eq!(config.log, "info");
+        assert_eq!(config.log, DEFAULT_LOG);
     }
 
     #[test]
@@ -338,7 +356,7 @@ mod tests {
         );
         assert_eq!(config.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(config.data_dir, PathBuf::from("/file"));
-        assert_eq!(config.log, "info");
+        assert_eq!(config.log, DEFAULT_LOG);
     }
 
     #[test]
@@ -351,6 +369,36 @@ mod tests {
             FileConfig::default(),
         );
         assert!(config.uses_default_database());
+    }
+
+    #[test]
+    fn unsupported_database_urls_are_refused() {
+        for url in ["mysql://db/vitrine", "vitrine.db", "http://x"] {
+            let config = Config::merge(
+                Overrides {
+                    database_url: Some(url.into()),
+                    ..Overrides::default()
+                },
+                FileConfig::default(),
+            );
+            let error = config.database_url().unwrap_err().to_string();
+            assert!(error.contains("unsupported database URL"), "{error}");
+        }
+        for url in [
+            "postgres://h/db",
+            "postgresql://h/db",
+            "sqlite:///tmp/x.db",
+            "sqlite::memory:",
+        ] {
+            let config = Config::merge(
+                Overrides {
+                    database_url: Some(url.into()),
+                    ..Overrides::default()
+                },
+                FileConfig::default(),
+            );
+            assert_eq!(config.database_url().unwrap(), url);
+        }
     }
 
     #[test]

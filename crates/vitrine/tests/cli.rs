@@ -1,0 +1,550 @@
+//! The `vitrine` binary as an operator runs it: help, bootstrap, migrations, errors, and
+//! `serve` answering HTTP, on SQLite and (when `VITRINE_TEST_DATABASE_URL` is set) on
+//! PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use vitrine_store::testing::TestDatabase;
+
+const VITRINE: &str = env!("CARGO_BIN_EXE_vitrine");
+
+/// Configuration variables of the binary: removed from the child's environment so the
+/// developer's own settings cannot change what a test sees.
+const CONFIG_VARS: &[&str] = &[
+    "VITRINE_CONFIG",
+    "VITRINE_LISTEN",
+    "VITRINE_DATA_DIR",
+    "VITRINE_DATABASE_URL",
+    "VITRINE_SECURE_COOKIES",
+    "VITRINE_MAX_BODY_BYTES",
+    "VITRINE_LOG",
+];
+
+/// `vitrine` with a clean environment.
+fn vitrine() -> Command {
+    let mut command = Command::new(VITRINE);
+    for var in CONFIG_VARS {
+        command.env_remove(var);
+    }
+    command.stdin(Stdio::null());
+    command
+}
+
+/// Runs the command to completion.
+fn run(command: &mut Command) -> Output {
+    command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {VITRINE}: {e}"))
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        stdout(output),
+        stderr(output)
+    )
+}
+
+/// Where a test's database lives: a data directory (SQLite by default) and, optionally, a
+/// database URL.
+struct Target {
+    data_dir: PathBuf,
+    database_url: Option<String>,
+}
+
+impl Target {
+    fn sqlite(dir: &tempfile::TempDir) -> Target {
+        Target {
+            data_dir: dir.path().join("data"),
+            database_url: None,
+        }
+    }
+
+    fn apply<'c>(&self, command: &'c mut Command) -> &'c mut Command {
+        command.arg("--data-dir").arg(&self.data_dir);
+        if let Some(url) = &self.database_url {
+            command.arg("--database-url").arg(url);
+        }
+        command
+    }
+
+    /// Runs `admin bootstrap` and returns the token from the last line of its output.
+    fn bootstrap(&self, email: &str) -> String {
+        let output = run(self.apply(&mut vitrine()).args([
+            "admin",
+            "bootstrap",
+            "--email",
+            email,
+            "--name",
+            "First Admin",
+        ]));
+        assert!(
+            output.status.success(),
+            "bootstrap failed\n{}",
+            describe(&output)
+        );
+        let out = stdout(&output);
+        let token = out.lines().last().unwrap_or_default().trim().to_owned();
+        assert!(
+            !token.is_empty() && !token.contains(char::is_whitespace),
+            "the last line of standard output is not a token\n{}",
+            describe(&output)
+        );
+        token
+    }
+}
+
+/// A running `vitrine serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `serve` on a free port and waits until it prints where it listens.
+    fn start(target: &Target, log_dir: &Path) -> Server {
+        let log = log_dir.join("serve.log");
+        let log_file = std::fs::File::create(&log).expect("create the server log");
+        let mut child = target
+            .apply(&mut vitrine())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("start vitrine serve");
+        let stdout = child.stdout.take().expect("serve's stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(address) = line.strip_prefix("vitrine listening on ") {
+                    let _ = sender.send(address.trim().to_owned());
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            base: String::new(),
+            log,
+        };
+        match receiver.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => server.base = base,
+            Err(_) => panic!(
+                "vitrine serve did not print its address within 60 s\n{}",
+                server.log()
+            ),
+        }
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for serve") {
+                assert!(
+                    status.success(),
+                    "serve did not exit cleanly on SIGTERM: {status}\n{}",
+                    self.log()
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not stop within 30 s of SIGTERM\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Checks the server answers health checks and that `token` signs in as `email`.
+async fn check_server_answers(server: &Server, token: &str, email: &str) {
+    let client = reqwest::Client::new();
+
+    let healthz = client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("GET /healthz");
+    assert_eq!(healthz.status(), 200, "/healthz\n{}", server.log());
+
+    let readyz = client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .expect("GET /readyz");
+    assert_eq!(readyz.status(), 200, "/readyz\n{}", server.log());
+
+    let anonymous = client
+        .get(server.url("/api/v1/me"))
+        .send()
+        .await
+        .expect("GET /api/v1/me");
+    assert_eq!(anonymous.status(), 401, "/api/v1/me without a token");
+
+    let me = client
+        .get(server.url("/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET /api/v1/me with a token");
+    assert_eq!(
+        me.status(),
+        200,
+        "/api/v1/me with the bootstrap token\n{}",
+        server.log()
+    );
+    let body: serde_json::Value = me.json().await.expect("/api/v1/me returns JSON");
+    let text = body.to_string();
+    assert!(
+        text.contains(email),
+        "/api/v1/me does not name {email}: {text}"
+    );
+    assert!(
+        text.contains("\"admin\":true"),
+        "the bootstrap user is not an admin: {text}"
+    );
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let output = run(vitrine().arg("--help"));
+    assert!(output.status.success(), "{}", describe(&output));
+    let help = stdout(&output);
+    for command in ["serve", "migrate", "admin"] {
+        assert!(
+            help.lines()
+                .any(|line| line.trim_start().starts_with(command)),
+            "`vitrine --help` does not list {command}\n{help}"
+        );
+    }
+
+    let output = run(vitrine().args(["admin", "--help"]));
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(
+        stdout(&output).contains("bootstrap"),
+        "{}",
+        describe(&output)
+    );
+
+    for (args, options) in [
+        (
+            &["serve", "--help"][..],
+            &[
+                "--listen",
+                "--data-dir",
+                "--database-url",
+                "--config",
+                "--secure-cookies",
+                "VITRINE_LISTEN",
+            ][..],
+        ),
+        (&["migrate", "--help"][..], &["--database-url"][..]),
+        (
+            &["admin", "bootstrap", "--help"][..],
+            &["--email", "--name"][..],
+        ),
+    ] {
+        let output = run(vitrine().args(args));
+        assert!(output.status.success(), "{args:?}\n{}", describe(&output));
+        let help = stdout(&output);
+        for option in options {
+            assert!(
+                help.contains(option),
+                "{args:?} does not mention {option}\n{help}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bootstrap_prints_a_token_then_refuses_a_second_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::sqlite(&dir);
+    target.bootstrap("first@example.com");
+    assert!(
+        target.data_dir.join("vitrine.db").exists(),
+        "the data directory was not created with the database in it"
+    );
+
+    let second = run(target.apply(&mut vitrine()).args([
+        "admin",
+        "bootstrap",
+        "--email",
+        "second@example.com",
+    ]));
+    assert_eq!(second.status.code(), Some(1), "{}", describe(&second));
+    assert!(
+        stdout(&second).trim().is_empty(),
+        "a refused bootstrap printed something that looks like a token\n{}",
+        describe(&second)
+    );
+    assert!(
+        stderr(&second).contains("already exists"),
+        "{}",
+        describe(&second)
+    );
+}
+
+#[test]
+fn bootstrap_refuses_an_invalid_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::sqlite(&dir);
+    let output =
+        run(target
+            .apply(&mut vitrine())
+            .args(["admin", "bootstrap", "--email", "not an email"]));
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(stdout(&output).trim().is_empty(), "{}", describe(&output));
+    // And the refusal left no admin behind: a valid bootstrap still works.
+    target.bootstrap("ok@example.com");
+}
+
+#[test]
+fn migrate_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::sqlite(&dir);
+    for _ in 0..2 {
+        let output = run(target.apply(&mut vitrine()).arg("migrate"));
+        assert!(output.status.success(), "{}", describe(&output));
+        let out = stdout(&output);
+        assert!(out.contains("sqlite"), "{}", describe(&output));
+        assert!(
+            out.contains(&target.data_dir.join("vitrine.db").display().to_string()),
+            "migrate does not say which database\n{}",
+            describe(&output)
+        );
+    }
+}
+
+#[test]
+fn unreachable_postgres_fails_fast_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: [&[&str]; 3] = [
+        &["migrate"],
+        &["admin", "bootstrap", "--email", "a@example.com"],
+        &["serve", "--listen", "127.0.0.1:0"],
+    ];
+    // All three at once: each waits for the store's connect timeout.
+    let started = Instant::now();
+    let children: Vec<_> = commands
+        .iter()
+        .map(|args| {
+            let child = vitrine()
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                .args(["--database-url", "postgres://postgres:secret@127.0.0.1:1/x"])
+                .args(*args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (args, child)
+        })
+        .collect();
+    for (args, child) in children {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}\n{}",
+            describe(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains("cannot open the database postgres://postgres:***@127.0.0.1:1/x"),
+            "{args:?}: the message does not name the database\n{}",
+            describe(&output)
+        );
+        assert!(
+            !message.contains("secret"),
+            "{args:?}: the password leaked\n{message}"
+        );
+        assert!(message.contains("Check that"), "{args:?}\n{message}");
+        assert!(
+            stdout(&output).is_empty(),
+            "{args:?}\n{}",
+            describe(&output)
+        );
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "took {elapsed:?} to give up on an unreachable database"
+    );
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(vitrine().current_dir(dir.path()).args([
+        "--database-url",
+        "mysql://db/vitrine",
+        "migrate",
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("unsupported database URL mysql://db/vitrine"),
+        "{}",
+        describe(&output)
+    );
+    let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(created.is_empty(), "files were created: {created:?}");
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_created_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let data_dir = file.join("data");
+    let output = run(vitrine().arg("--data-dir").arg(&data_dir).arg("migrate"));
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!(
+            "cannot create the data directory {}",
+            data_dir.display()
+        )),
+        "{}",
+        describe(&output)
+    );
+    assert!(message.contains("--data-dir"), "{message}");
+}
+
+#[test]
+fn a_bad_configuration_file_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vitrine.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:8080\"\ndata_dir = [\n").unwrap();
+    let output = run(vitrine().arg("--config").arg(&config).arg("migrate"));
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&config.display().to_string()) && message.contains("line 2"),
+        "{}",
+        describe(&output)
+    );
+}
+
+/// Where the database lands shows which data directory won: the command line beats the
+/// environment, which beats the configuration file.
+#[test]
+fn command_line_beats_environment_beats_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from_file, from_env, from_cli) = (
+        dir.path().join("from-file"),
+        dir.path().join("from-env"),
+        dir.path().join("from-cli"),
+    );
+    let config = dir.path().join("vitrine.toml");
+    std::fs::write(
+        &config,
+        format!("data_dir = {:?}\n", from_file.display().to_string()),
+    )
+    .unwrap();
+    let db = |d: &Path| d.join("vitrine.db").exists();
+
+    let output = run(vitrine().env("VITRINE_CONFIG", &config).arg("migrate"));
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(db(&from_file) && !db(&from_env) && !db(&from_cli));
+
+    let output = run(vitrine()
+        .env("VITRINE_CONFIG", &config)
+        .env("VITRINE_DATA_DIR", &from_env)
+        .arg("migrate"));
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(db(&from_env) && !db(&from_cli));
+
+    let output = run(vitrine()
+        .env("VITRINE_CONFIG", &config)
+        .env("VITRINE_DATA_DIR", &from_env)
+        .arg("migrate")
+        .arg("--data-dir")
+        .arg(&from_cli));
+    assert!(output.status.success(), "{}", describe(&output));
+    assert!(db(&from_cli));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_answers_health_checks_and_the_bootstrap_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::sqlite(&dir);
+    let token = target.bootstrap("admin@example.com");
+    let server = Server::start(&target, dir.path());
+    check_server_answers(&server, &token, "admin@example.com").await;
+    server.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_and_serve_on_postgres() {
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target {
+        data_dir: dir.path().join("data"),
+        database_url: Some(database.url.clone()),
+    };
+    let token = target.bootstrap("admin@example.com");
+    let second = run(target.apply(&mut vitrine()).args([
+        "admin",
+        "bootstrap",
+        "--email",
+        "second@example.com",
+    ]));
+    assert_eq!(second.status.code(), Some(1), "{}", describe(&second));
+
+    let migrate = run(target.apply(&mut vitrine()).arg("migrate"));
+    assert!(migrate.status.success(), "{}", describe(&migrate));
+    assert!(
+        stdout(&migrate).contains("postgres"),
+        "{}",
+        describe(&migrate)
+    );
+
+    let server = Server::start(&target, dir.path());
+    check_server_answers(&server, &token, "admin@example.com").await;
+    server.terminate();
+    // Only the server's data directory is created; the database is elsewhere.
+    assert!(!target.data_dir.join("vitrine.db").exists());
+}
