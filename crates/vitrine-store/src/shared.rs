@@ -638,9 +638,76 @@ macro_rules! impl_store {
             };
 
             type Connection = <$db as sqlx::Database>::Connection;
+            type Args = <$db as sqlx::Database>::Arguments;
+            type Query<'q> = sqlx::query::Query<'q, $db, Args>;
+            type QueryAs<'q, T> = sqlx::query::QueryAs<'q, $db, T, Args>;
+            type Done = <$db as sqlx::Database>::QueryResult;
 
             fn count(n: i64) -> Result<u64> {
                 u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+            }
+
+            /// Ends an optimistic update: nothing matched the id and the previous version.
+            fn changed(done: Done, what: &'static str) -> Result<()> {
+                if done.rows_affected() == 0 {
+                    Err(StoreError::Conflict { what })
+                } else {
+                    Ok(())
+                }
+            }
+
+            /// Ends a change of a row that must exist.
+            fn found(done: Done) -> Result<()> {
+                if done.rows_affected() == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            }
+
+            // The columns an insert and an optimistic update both write, as `$1`...: the
+            // id first and the version last (updates match on `version = $last - 1`).
+
+            fn bind_user<'q>(query: Query<'q>, user: &User) -> Query<'q> {
+                query
+                    .bind(user.id.0)
+                    .bind(user.email.as_str())
+                    .bind(user.display_name.as_str())
+                    .bind(user.language.code())
+                    .bind(user.time_zone.as_str())
+                    .bind(user.staff.admin)
+                    .bind(user.staff.validator)
+                    .bind(user.version)
+            }
+
+            fn bind_account<'q>(query: Query<'q>, account: &Account) -> Result<Query<'q>> {
+                let provider = $crate::shared::provider_columns(account)?;
+                Ok(query
+                    .bind(account.id.0)
+                    .bind(account.name.as_str())
+                    .bind(provider.status)
+                    .bind(provider.submitted_at)
+                    .bind(provider.json)
+                    .bind(account.version))
+            }
+
+            fn bind_offering<'q>(query: Query<'q>, offering: &Offering) -> Result<Query<'q>> {
+                let json = $crate::shared::offering_json(offering)?;
+                Ok(query
+                    .bind(offering.id.0)
+                    .bind(offering.name.as_str())
+                    .bind(offering.provider_account_id.0)
+                    .bind(json.display_name)
+                    .bind(json.description)
+                    .bind(offering.category.as_deref())
+                    .bind(offering.documentation_url.as_deref())
+                    .bind(offering.support_contact.as_deref())
+                    .bind(json.plans)
+                    .bind(offering.visibility.as_str())
+                    .bind(json.attestations)
+                    .bind(json.search_document)
+                    .bind(micros(offering.updated_at))
+                    .bind(offering.version))
             }
 
             impl $store {
@@ -669,6 +736,48 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
+                /// Runs a write statement and the change's audit events in one transaction.
+                /// `check` sees the statement's result: an error rolls everything back.
+                async fn write(
+                    &self,
+                    statement: Query<'_>,
+                    map_err: impl FnOnce(sqlx::Error) -> StoreError,
+                    check: impl FnOnce(Done) -> Result<()>,
+                    events: &[AuditEvent],
+                ) -> Result<sqlx::Transaction<'static, $db>> {
+                    let mut tx = self.begin_write().await?;
+                    check(statement.execute(&mut *tx).await.map_err(map_err)?)?;
+                    Self::write_audit(&mut tx, events).await?;
+                    Ok(tx)
+                }
+
+                /// Rows of `table` whose `column` is one of `ids`, in `order`: one query for
+                /// all the aggregates of a page, not one per aggregate.
+                async fn rows_for<T>(
+                    conn: &mut Connection,
+                    columns: &str,
+                    table: &str,
+                    column: &str,
+                    order: &str,
+                    ids: &[Uuid],
+                ) -> Result<Vec<T>>
+                where
+                    T: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+                {
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let sql = format!(
+                        "SELECT {columns} FROM {table} WHERE {} ORDER BY {order}",
+                        <$store>::ids_in(column, "$1")
+                    );
+                    sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(<$store>::ids_value(ids))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db("read the parts of aggregates"))
+                }
+
                 /// Replaces an account's members.
                 async fn write_members(conn: &mut Connection, account: &Account) -> Result<()> {
                     sqlx::query("DELETE FROM memberships WHERE account_id = $1")
@@ -692,25 +801,27 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
-                /// Loads the members of these accounts and builds them, in the rows' order.
-                async fn complete_accounts(
-                    conn: &mut Connection,
-                    rows: Vec<AccountRow>,
+                /// Reads accounts and their members in one snapshot, in the query's order.
+                async fn read_accounts(
+                    &self,
+                    query: QueryAs<'_, AccountRow>,
                 ) -> Result<Vec<Account>> {
-                    if rows.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    let ids: Vec<Uuid> = rows.iter().map(AccountRow::id).collect();
-                    let sql = format!(
-                        "SELECT account_id, user_id, role FROM memberships WHERE {} \
-                         ORDER BY account_id, position",
-                        <$store>::ids_in("account_id", "$1")
-                    );
-                    let members: Vec<MemberRow> = sqlx::query_as(AssertSqlSafe(sql))
-                        .bind(<$store>::ids_value(&ids))
-                        .fetch_all(&mut *conn)
+                    let mut tx = self.begin_read().await?;
+                    let rows = query
+                        .fetch_all(&mut *tx)
                         .await
-                        .map_err(db("read members"))?;
+                        .map_err(db("read accounts"))?;
+                    let ids: Vec<Uuid> = rows.iter().map(AccountRow::id).collect();
+                    let members: Vec<MemberRow> = Self::rows_for(
+                        &mut tx,
+                        "account_id, user_id, role",
+                        "memberships",
+                        "account_id",
+                        "account_id, position",
+                        &ids,
+                    )
+                    .await?;
+                    tx.commit().await.map_err(db("end a read"))?;
                     $crate::shared::accounts_from_rows(rows, members)
                 }
 
@@ -741,10 +852,7 @@ macro_rules! impl_store {
                     }
                     // An allowlist holds up to 10,000 accounts: change only what changed,
                     // with one statement each way.
-                    let allowed = <$store>::ids_value(&$crate::shared::ids(
-                        &offering.allowlist,
-                        |a| a.0,
-                    ));
+                    let allowed = $crate::shared::ids(&offering.allowlist, |a| a.0);
                     if replace {
                         let sql = format!(
                             "DELETE FROM offering_allowlist WHERE offering_id = $1 AND NOT ({})",
@@ -752,12 +860,12 @@ macro_rules! impl_store {
                         );
                         sqlx::query(AssertSqlSafe(sql))
                             .bind(id)
-                            .bind(allowed.clone())
+                            .bind(<$store>::ids_value(&allowed))
                             .execute(&mut *conn)
                             .await
                             .map_err(db("shrink an allowlist"))?;
                     }
-                    if !offering.allowlist.is_empty() {
+                    if !allowed.is_empty() {
                         // `WHERE true` keeps SQLite from reading ON CONFLICT as a join clause.
                         let sql = format!(
                             "INSERT INTO offering_allowlist (offering_id, account_id) \
@@ -766,7 +874,7 @@ macro_rules! impl_store {
                         );
                         sqlx::query(AssertSqlSafe(sql))
                             .bind(id)
-                            .bind(allowed)
+                            .bind(<$store>::ids_value(&allowed))
                             .execute(&mut *conn)
                             .await
                             .map_err(db("grow an allowlist"))?;
@@ -784,26 +892,24 @@ macro_rules! impl_store {
                         return Ok(Vec::new());
                     }
                     let ids: Vec<Uuid> = rows.iter().map(OfferingRow::id).collect();
-                    let sql = format!(
-                        "SELECT offering_id, tag FROM offering_tags WHERE {} \
-                         ORDER BY offering_id, tag",
-                        <$store>::ids_in("offering_id", "$1")
-                    );
-                    let tags: Vec<TagRow> = sqlx::query_as(AssertSqlSafe(sql))
-                        .bind(<$store>::ids_value(&ids))
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(db("read tags"))?;
-                    let sql = format!(
-                        "SELECT offering_id, account_id FROM offering_allowlist WHERE {} \
-                         ORDER BY offering_id, account_id",
-                        <$store>::ids_in("offering_id", "$1")
-                    );
-                    let allowlist: Vec<AllowRow> = sqlx::query_as(AssertSqlSafe(sql))
-                        .bind(<$store>::ids_value(&ids))
-                        .fetch_all(&mut *conn)
-                        .await
-                        .map_err(db("read allowlists"))?;
+                    let tags: Vec<TagRow> = Self::rows_for(
+                        conn,
+                        "offering_id, tag",
+                        "offering_tags",
+                        "offering_id",
+                        "offering_id, tag",
+                        &ids,
+                    )
+                    .await?;
+                    let allowlist: Vec<AllowRow> = Self::rows_for(
+                        conn,
+                        "offering_id, account_id",
+                        "offering_allowlist",
+                        "offering_id",
+                        "offering_id, account_id",
+                        &ids,
+                    )
+                    .await?;
                     $crate::shared::offerings_from_rows(rows, tags, allowlist)
                 }
             }
@@ -830,51 +936,33 @@ macro_rules! impl_store {
                     password_hash: Option<&str>,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    sqlx::query(concat!(
-                        "INSERT INTO users (",
-                        user_columns!(),
-                        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                    ))
-                    .bind(user.id.0)
-                    .bind(user.email.as_str())
-                    .bind(user.display_name.as_str())
-                    .bind(user.language.code())
-                    .bind(user.time_zone.as_str())
-                    .bind(user.staff.admin)
-                    .bind(user.staff.validator)
-                    .bind(password_hash)
-                    .bind(micros(user.created_at))
-                    .bind(user.version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique("email", "insert a user"))?;
-                    Self::write_audit(&mut tx, events).await?;
+                    let statement = sqlx::query(
+                        "INSERT INTO users (id, email, display_name, language, time_zone, \
+                         is_admin, is_validator, version, password_hash, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    );
+                    let statement = bind_user(statement, user)
+                        .bind(password_hash)
+                        .bind(micros(user.created_at));
+                    let tx = self
+                        .write(statement, unique("email", "insert a user"), |_| Ok(()), events)
+                        .await?;
                     tx.commit().await.map_err(db("commit a new user"))
                 }
 
                 async fn update_user(&self, user: &User, events: &[AuditEvent]) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    let done = sqlx::query(
-                        "UPDATE users SET email = $2, display_name = $3, language = $4, \
-                         time_zone = $5, is_admin = $6, is_validator = $7, version = $8 \
-                         WHERE id = $1 AND version = $8 - 1",
-                    )
-                    .bind(user.id.0)
-                    .bind(user.email.as_str())
-                    .bind(user.display_name.as_str())
-                    .bind(user.language.code())
-                    .bind(user.time_zone.as_str())
-                    .bind(user.staff.admin)
-                    .bind(user.staff.validator)
-                    .bind(user.version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique("email", "update a user"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::Conflict { what: "user" });
-                    }
-                    Self::write_audit(&mut tx, events).await?;
+                    let statement = bind_user(
+                        sqlx::query(
+                            "UPDATE users SET email = $2, display_name = $3, language = $4, \
+                             time_zone = $5, is_admin = $6, is_validator = $7, version = $8 \
+                             WHERE id = $1 AND version = $8 - 1",
+                        ),
+                        user,
+                    );
+                    let map_err = unique("email", "update a user");
+                    let tx = self
+                        .write(statement, map_err, |d| changed(d, "user"), events)
+                        .await?;
                     tx.commit().await.map_err(db("commit a user change"))
                 }
 
@@ -884,17 +972,12 @@ macro_rules! impl_store {
                     password_hash: &str,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                    let statement = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
                         .bind(user.0)
-                        .bind(password_hash)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("set a password"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Self::write_audit(&mut tx, events).await?;
+                        .bind(password_hash);
+                    let tx = self
+                        .write(statement, db("set a password"), found, events)
+                        .await?;
                     tx.commit().await.map_err(db("commit a password change"))
                 }
 
@@ -1009,8 +1092,7 @@ macro_rules! impl_store {
                     hash: &SecretHash,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    sqlx::query(
+                    let statement = sqlx::query(
                         "INSERT INTO api_tokens (id, user_id, name, hash, created_at, \
                          last_used_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
@@ -1020,11 +1102,9 @@ macro_rules! impl_store {
                     .bind(&hash[..])
                     .bind(micros(token.created_at))
                     .bind(token.last_used_at.map(micros))
-                    .bind(token.revoked_at.map(micros))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique("token", "insert a token"))?;
-                    Self::write_audit(&mut tx, events).await?;
+                    .bind(token.revoked_at.map(micros));
+                    let map_err = unique("token", "insert a token");
+                    let tx = self.write(statement, map_err, |_| Ok(()), events).await?;
                     tx.commit().await.map_err(db("commit a new token"))
                 }
 
@@ -1047,21 +1127,16 @@ macro_rules! impl_store {
                     now: Timestamp,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    let done = sqlx::query(
+                    let statement = sqlx::query(
                         "UPDATE api_tokens SET revoked_at = $3 \
                          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
                     )
                     .bind(id.0)
                     .bind(user.0)
-                    .bind(micros(now))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("revoke a token"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    Self::write_audit(&mut tx, events).await?;
+                    .bind(micros(now));
+                    let tx = self
+                        .write(statement, db("revoke a token"), found, events)
+                        .await?;
                     tx.commit().await.map_err(db("commit a token revocation"))
                 }
 
@@ -1089,25 +1164,18 @@ macro_rules! impl_store {
                     account: &Account,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let provider = $crate::shared::provider_columns(account)?;
-                    let mut tx = self.begin_write().await?;
-                    sqlx::query(
-                        "INSERT INTO accounts (id, name, provider_status, provider_submitted_at, \
-                         provider_application, created_at, version) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(account.id.0)
-                    .bind(account.name.as_str())
-                    .bind(provider.status)
-                    .bind(provider.submitted_at)
-                    .bind(provider.json)
-                    .bind(micros(account.created_at))
-                    .bind(account.version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique("id", "insert an account"))?;
+                    let statement = bind_account(
+                        sqlx::query(
+                            "INSERT INTO accounts (id, name, provider_status, \
+                             provider_submitted_at, provider_application, version, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        ),
+                        account,
+                    )?
+                    .bind(micros(account.created_at));
+                    let map_err = unique("id", "insert an account");
+                    let mut tx = self.write(statement, map_err, |_| Ok(()), events).await?;
                     Self::write_members(&mut tx, account).await?;
-                    Self::write_audit(&mut tx, events).await?;
                     tx.commit().await.map_err(db("commit a new account"))
                 }
 
@@ -1116,44 +1184,30 @@ macro_rules! impl_store {
                     account: &Account,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let provider = $crate::shared::provider_columns(account)?;
-                    let mut tx = self.begin_write().await?;
-                    let done = sqlx::query(
-                        "UPDATE accounts SET name = $2, provider_status = $3, \
-                         provider_submitted_at = $4, provider_application = $5, version = $6 \
-                         WHERE id = $1 AND version = $6 - 1",
-                    )
-                    .bind(account.id.0)
-                    .bind(account.name.as_str())
-                    .bind(provider.status)
-                    .bind(provider.submitted_at)
-                    .bind(provider.json)
-                    .bind(account.version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("update an account"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::Conflict { what: "account" });
-                    }
+                    let statement = bind_account(
+                        sqlx::query(
+                            "UPDATE accounts SET name = $2, provider_status = $3, \
+                             provider_submitted_at = $4, provider_application = $5, \
+                             version = $6 WHERE id = $1 AND version = $6 - 1",
+                        ),
+                        account,
+                    )?;
+                    let check = |d| changed(d, "account");
+                    let mut tx = self
+                        .write(statement, db("update an account"), check, events)
+                        .await?;
                     Self::write_members(&mut tx, account).await?;
-                    Self::write_audit(&mut tx, events).await?;
                     tx.commit().await.map_err(db("commit an account change"))
                 }
 
                 async fn account(&self, id: AccountId) -> Result<Option<Account>> {
-                    let mut tx = self.begin_read().await?;
-                    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+                    let query = sqlx::query_as(concat!(
                         "SELECT ",
                         account_columns!(),
                         " FROM accounts a WHERE a.id = $1"
                     ))
-                    .bind(id.0)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db("read an account"))?;
-                    let accounts = Self::complete_accounts(&mut tx, rows).await?;
-                    tx.commit().await.map_err(db("end a read"))?;
-                    Ok(accounts.into_iter().next())
+                    .bind(id.0);
+                    Ok(self.read_accounts(query).await?.into_iter().next())
                 }
 
                 async fn existing_accounts(&self, ids: &[AccountId]) -> Result<Vec<AccountId>> {
@@ -1173,20 +1227,14 @@ macro_rules! impl_store {
                 }
 
                 async fn accounts_of_user(&self, user: UserId) -> Result<Vec<Account>> {
-                    let mut tx = self.begin_read().await?;
-                    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+                    let query = sqlx::query_as(concat!(
                         "SELECT ",
                         account_columns!(),
                         " FROM accounts a JOIN memberships m ON m.account_id = a.id \
                          WHERE m.user_id = $1 ORDER BY a.name, a.id"
                     ))
-                    .bind(user.0)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db("read a user's accounts"))?;
-                    let accounts = Self::complete_accounts(&mut tx, rows).await?;
-                    tx.commit().await.map_err(db("end a read"))?;
-                    Ok(accounts)
+                    .bind(user.0);
+                    self.read_accounts(query).await
                 }
 
                 async fn list_accounts(
@@ -1194,7 +1242,6 @@ macro_rules! impl_store {
                     after: Option<AccountId>,
                     limit: u32,
                 ) -> Result<Vec<Account>> {
-                    let mut tx = self.begin_read().await?;
                     let query = match after {
                         None => sqlx::query_as(concat!(
                             "SELECT ",
@@ -1212,20 +1259,13 @@ macro_rules! impl_store {
                         .bind(i64::from(limit))
                         .bind(after.0),
                     };
-                    let rows: Vec<AccountRow> = query
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db("list accounts"))?;
-                    let accounts = Self::complete_accounts(&mut tx, rows).await?;
-                    tx.commit().await.map_err(db("end a read"))?;
-                    Ok(accounts)
+                    self.read_accounts(query).await
                 }
 
                 async fn provider_applications(
                     &self,
                     status: Option<ProviderStatus>,
                 ) -> Result<Vec<Account>> {
-                    let mut tx = self.begin_read().await?;
                     let query = match $crate::shared::status_str(status) {
                         None => sqlx::query_as(concat!(
                             "SELECT ",
@@ -1241,13 +1281,7 @@ macro_rules! impl_store {
                         ))
                         .bind(status),
                     };
-                    let rows: Vec<AccountRow> = query
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db("list provider applications"))?;
-                    let accounts = Self::complete_accounts(&mut tx, rows).await?;
-                    tx.commit().await.map_err(db("end a read"))?;
-                    Ok(accounts)
+                    self.read_accounts(query).await
                 }
 
                 // --- offerings ---
@@ -1257,35 +1291,20 @@ macro_rules! impl_store {
                     offering: &Offering,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let json = $crate::shared::offering_json(offering)?;
-                    let mut tx = self.begin_write().await?;
-                    sqlx::query(
-                        "INSERT INTO offerings (id, name, provider_account_id, display_name, \
-                         description, category, documentation_url, support_contact, plans, \
-                         visibility, attestations, search_document, created_at, updated_at, \
-                         version) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                    )
-                    .bind(offering.id.0)
-                    .bind(offering.name.as_str())
-                    .bind(offering.provider_account_id.0)
-                    .bind(json.display_name)
-                    .bind(json.description)
-                    .bind(offering.category.as_deref())
-                    .bind(offering.documentation_url.as_deref())
-                    .bind(offering.support_contact.as_deref())
-                    .bind(json.plans)
-                    .bind(offering.visibility.as_str())
-                    .bind(json.attestations)
-                    .bind(json.search_document)
-                    .bind(micros(offering.created_at))
-                    .bind(micros(offering.updated_at))
-                    .bind(offering.version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique("name", "insert an offering"))?;
+                    let statement = bind_offering(
+                        sqlx::query(
+                            "INSERT INTO offerings (id, name, provider_account_id, \
+                             display_name, description, category, documentation_url, \
+                             support_contact, plans, visibility, attestations, search_document, \
+                             updated_at, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, \
+                             $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                        ),
+                        offering,
+                    )?
+                    .bind(micros(offering.created_at));
+                    let map_err = unique("name", "insert an offering");
+                    let mut tx = self.write(statement, map_err, |_| Ok(()), events).await?;
                     Self::write_offering_parts(&mut tx, offering, false).await?;
-                    Self::write_audit(&mut tx, events).await?;
                     tx.commit().await.map_err(db("commit a new offering"))
                 }
 
@@ -1294,38 +1313,21 @@ macro_rules! impl_store {
                     offering: &Offering,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let json = $crate::shared::offering_json(offering)?;
-                    let mut tx = self.begin_write().await?;
-                    let done = sqlx::query(
-                        "UPDATE offerings SET name = $2, provider_account_id = $3, \
-                         display_name = $4, description = $5, category = $6, \
-                         documentation_url = $7, support_contact = $8, plans = $9, \
-                         visibility = $10, attestations = $11, search_document = $12, \
-                         updated_at = $13, version = $14 \
-                         WHERE id = $1 AND version = $14 - 1",
-                    )
-                    .bind(offering.id.0)
-                    .bind(offering.name.as_str())
-                    .bind(offering.provider_account_id.0)
-                    .bind(json.display_name)
-                    .bind(json.description)
-                    .bind(offering.category.as_deref())
-                    .bind(offering.documentation_url.as_deref())
-                    .bind(offering.support_contact.as_deref())
-                    .bind(json.plans)
-                    .bind(offering.visibility.as_str())
-                    .bind(json.attestations)
-                    .bind(json.search_document)
-                    .bind(micros(offering.updated_at))
-                    .bind(offering.version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique("name", "update an offering"))?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::Conflict { what: "offering" });
-                    }
+                    let statement = bind_offering(
+                        sqlx::query(
+                            "UPDATE offerings SET name = $2, provider_account_id = $3, \
+                             display_name = $4, description = $5, category = $6, \
+                             documentation_url = $7, support_contact = $8, plans = $9, \
+                             visibility = $10, attestations = $11, search_document = $12, \
+                             updated_at = $13, version = $14 \
+                             WHERE id = $1 AND version = $14 - 1",
+                        ),
+                        offering,
+                    )?;
+                    let map_err = unique("name", "update an offering");
+                    let check = |d| changed(d, "offering");
+                    let mut tx = self.write(statement, map_err, check, events).await?;
                     Self::write_offering_parts(&mut tx, offering, true).await?;
-                    Self::write_audit(&mut tx, events).await?;
                     tx.commit().await.map_err(db("commit an offering change"))
                 }
 
