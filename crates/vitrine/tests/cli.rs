@@ -548,3 +548,116 @@ async fn bootstrap_and_serve_on_postgres() {
     // Only the server's data directory is created; the database is elsewhere.
     assert!(!target.data_dir.join("vitrine.db").exists());
 }
+
+/// The repository's root, where README.md and scripts/ live.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The part of scripts/walkthrough.sh that README.md shows.
+fn walkthrough_section() -> String {
+    let script = std::fs::read_to_string(repo_root().join("scripts/walkthrough.sh"))
+        .expect("read scripts/walkthrough.sh");
+    let start = script
+        .find("# --- walkthrough start")
+        .and_then(|i| script[i..].find('\n').map(|j| i + j + 1))
+        .expect("scripts/walkthrough.sh marks where the walkthrough starts");
+    let end = script
+        .find("# --- walkthrough end")
+        .expect("scripts/walkthrough.sh marks where the walkthrough ends");
+    script[start..end].to_owned()
+}
+
+#[test]
+fn readme_shows_the_walkthrough_script_verbatim() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("read README.md");
+    let section = walkthrough_section();
+    assert!(
+        readme.contains(&format!("```sh\n{section}```")),
+        "README.md must show the walkthrough section of scripts/walkthrough.sh verbatim, \
+         in one ```sh block:\n{section}"
+    );
+}
+
+/// Whether the programs the walkthrough needs are installed; `VITRINE_TEST_REQUIRE_TOOLS=1`
+/// (set by .ci/run) turns their absence into a failure.
+fn walkthrough_tools_present() -> bool {
+    let missing: Vec<&str> = ["bash", "curl", "jq"]
+        .into_iter()
+        .filter(|tool| {
+            Command::new(tool)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_err()
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("VITRINE_TEST_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+        panic!("VITRINE_TEST_REQUIRE_TOOLS=1 but {missing:?} are not installed");
+    }
+    eprintln!("skipped: the README walkthrough needs {missing:?} (install them to run it)");
+    false
+}
+
+/// Runs scripts/walkthrough.sh against a live server on `target`'s database.
+fn run_walkthrough(target: &Target, log_dir: &Path) {
+    let server = Server::start(target, log_dir);
+    let mut command = Command::new("bash");
+    command
+        .arg(repo_root().join("scripts/walkthrough.sh"))
+        .env("VITRINE_BIN", VITRINE)
+        .env("VITRINE_URL", &server.base)
+        .env("VITRINE_DATA_DIR", &target.data_dir)
+        .stdin(Stdio::null());
+    for var in CONFIG_VARS {
+        if *var != "VITRINE_DATA_DIR" {
+            command.env_remove(var);
+        }
+    }
+    if let Some(url) = &target.database_url {
+        command.env("VITRINE_DATABASE_URL", url);
+    }
+    let output = command.output().expect("run scripts/walkthrough.sh");
+    assert!(
+        output.status.success(),
+        "scripts/walkthrough.sh failed\n{}\n--- server log ---\n{}",
+        describe(&output),
+        server.log()
+    );
+    assert_eq!(
+        stdout(&output),
+        "acme-db\n{\"items\":[],\"total\":0}\n404\n",
+        "the walkthrough's outcome differs from what README.md promises\n{}",
+        describe(&output)
+    );
+    server.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_walkthrough_works_on_sqlite() {
+    if !walkthrough_tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    run_walkthrough(&Target::sqlite(&dir), dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_walkthrough_works_on_postgres() {
+    if !walkthrough_tools_present() {
+        return;
+    }
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target {
+        data_dir: dir.path().join("data"),
+        database_url: Some(database.url.clone()),
+    };
+    run_walkthrough(&target, dir.path());
+}
