@@ -61,31 +61,20 @@ fn has_json_content_type(req: &Request) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses a JSON body, naming the field at fault when its shape is wrong.
+/// Parses a JSON body, naming the field at fault when its shape is wrong. The syntax is
+/// checked on the whole body first, so that broken JSON is always a 400 and never
+/// reported as a missing field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let field = field_path(error.path());
-        let inner = error.into_inner();
-        if inner.classify() == serde_json::error::Category::Data {
-            field_error(field, &without_position(&inner.to_string()))
-        } else {
-            ApiError::new(
-                ProblemKind::MalformedBody,
-                format!(
-                    "the body is not valid JSON: {}",
-                    without_position(&inner.to_string())
-                ),
-            )
-        }
-    })?;
-    deserializer.end().map_err(|error| {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::new(
             ProblemKind::MalformedBody,
             format!("the body is not valid JSON: {error}"),
         )
     })?;
-    Ok(value)
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let field = field_path(error.path());
+        field_error(field, &error.into_inner().to_string())
+    })
 }
 
 /// Query string parameters.
@@ -163,14 +152,6 @@ fn field_error(mut field: String, message: &str) -> ApiError {
         message.to_owned()
     };
     ApiError::invalid(vec![FieldError::new(field, message)])
-}
-
-/// serde_json appends ` at line 1 column 12`, which means nothing to an API client.
-fn without_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -69,7 +69,8 @@ pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -
         clock,
         config: Arc::new(config),
     };
-    let (router, openapi) = api::router().split_for_parts();
+    let (router, mut openapi) = api::router().split_for_parts();
+    api::document_common_problems(&mut openapi);
     let document = match serde_json::to_string(&openapi) {
         Ok(json) => json,
         Err(error) => {

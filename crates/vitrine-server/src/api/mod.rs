@@ -111,6 +111,35 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_audit))
 }
 
+/// Adds the problems any operation can answer to every operation of the document: those of
+/// the JSON body extractor where there is a body, and 500 everywhere. Run after the routes
+/// are collected (the derive's modifiers run before).
+pub fn document_common_problems(openapi: &mut utoipa::openapi::OpenApi) {
+    let problem = || utoipa::openapi::Ref::new("#/components/responses/Problem");
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            if operation.request_body.is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem().into());
+                }
+            }
+            responses
+                .entry("500".to_owned())
+                .or_insert_with(|| problem().into());
+        }
+    }
+}
+
 /// Page sizes: 20 unless asked, at most 100.
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;

@@ -1,6 +1,13 @@
 //! HTTP tests of the vitrine API: the real application on a loopback port, over every
 //! available database backend (SQLite always; PostgreSQL with VITRINE_TEST_DATABASE_URL).
 
+mod audit;
 mod authz;
+mod bad_input;
+mod catalog;
+mod ops;
+mod providers;
+mod sign_in;
 mod support;
+mod visibility;
 mod world;

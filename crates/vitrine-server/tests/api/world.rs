@@ -35,7 +35,6 @@ pub const ROLES: [Role; 8] = [
 pub struct World {
     pub app: TestApp,
     pub provider: String,
-    pub other_provider: String,
     pub customer_account: String,
     pub other_customer_account: String,
     pub owner: TestUser,
@@ -62,7 +61,7 @@ impl World {
             .await;
         let provider = app.provider("Provider P", &owner).await;
         app.add_member(&provider, &member, "member").await;
-        let other_provider = app.provider("Provider Q", &other_member).await;
+        app.provider("Provider Q", &other_member).await;
         let customer_account = app.account("Customer C", &customer).await;
         let other_customer_account = app.account("Customer D", &other_customer).await;
         app.offering(
@@ -95,7 +94,6 @@ impl World {
         World {
             app,
             provider,
-            other_provider,
             customer_account,
             other_customer_account,
             owner,

@@ -1,0 +1,69 @@
+//! Health, readiness, metrics, problem type pages and the OpenAPI document.
+
+use vitrine_server::ServerConfig;
+use vitrine_store::testing::TestDatabase;
+
+use crate::support::{TestApp, each_backend};
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    each_backend(|app| async move {
+        let c = app.anonymous();
+        let health = c.get("/healthz").await.expect_status(200);
+        assert_eq!(health.body, b"ok\n");
+        c.get("/readyz").await.expect_status(200);
+        c.get("/api/v1/catalog/some-svc").await.expect_status(404);
+        let metrics = c.get("/metrics").await.expect_status(200);
+        let text = String::from_utf8_lossy(&metrics.body);
+        assert!(
+            text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"}"#),
+            "{text}"
+        );
+        // Route templates, never raw paths (one series per offering name would explode).
+        assert!(
+            text.contains(r#"route="/api/v1/catalog/{name}",status="404""#),
+            "{text}"
+        );
+        assert!(!text.contains("some-svc"));
+        assert!(
+            text.contains("http_request_duration_seconds_bucket"),
+            "{text}"
+        );
+
+        let page = c.get("/problems/not-found").await.expect_status(200);
+        assert!(String::from_utf8_lossy(&page.body).contains("hidden"));
+        c.get("/problems/no-such-problem")
+            .await
+            .problem(404, "not-found");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn openapi_document_snapshot() {
+    let app = TestApp::start(TestDatabase::sqlite().await, ServerConfig::default()).await;
+    let document = app
+        .anonymous()
+        .get("/api/openapi.json")
+        .await
+        .expect_status(200)
+        .json();
+    assert!(
+        document["openapi"]
+            .as_str()
+            .expect("version")
+            .starts_with("3.")
+    );
+    // Every route the server answers is documented.
+    let paths = document["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/catalog",
+        "/api/v1/catalog/{name}",
+        "/api/v1/audit",
+        "/api/v1/offerings/{name}/allowlist/{account_id}",
+        "/api/v1/auth/sign-in",
+    ] {
+        assert!(paths.contains_key(path), "{path}");
+    }
+    insta::assert_json_snapshot!("openapi", document);
+}
