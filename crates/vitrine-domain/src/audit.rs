@@ -14,6 +14,7 @@ pub enum SubjectKind {
     Account,
     Offering,
     ApiToken,
+    Submission,
 }
 
 impl SubjectKind {
@@ -23,6 +24,7 @@ impl SubjectKind {
             SubjectKind::Account => "account",
             SubjectKind::Offering => "offering",
             SubjectKind::ApiToken => "api_token",
+            SubjectKind::Submission => "submission",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -31,6 +33,7 @@ impl SubjectKind {
             "account" => SubjectKind::Account,
             "offering" => SubjectKind::Offering,
             "api_token" => SubjectKind::ApiToken,
+            "submission" => SubjectKind::Submission,
             _ => return None,
         })
     }
@@ -92,6 +95,18 @@ impl AuditEvent {
     pub fn subject_token(mut self, id: crate::ids::TokenId) -> Self {
         self.subject_kind = SubjectKind::ApiToken;
         self.subject_id = id.to_string();
+        self
+    }
+    pub fn subject_submission(
+        mut self,
+        id: crate::ids::SubmissionId,
+        offering: OfferingId,
+        account: AccountId,
+    ) -> Self {
+        self.subject_kind = SubjectKind::Submission;
+        self.subject_id = id.to_string();
+        self.account_id = Some(account);
+        self.offering_id = Some(offering);
         self
     }
     pub fn before<T: Serialize>(mut self, value: &T) -> Self {

@@ -55,3 +55,11 @@ id_type!(
     /// A personal API token.
     TokenId
 );
+id_type!(
+    /// A go-live submission of an offering.
+    SubmissionId
+);
+id_type!(
+    /// A demo recording (a video file).
+    RecordingId
+);

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod calendar;
 pub mod checklist;
 pub mod error;
+pub mod go_live;
 pub mod ids;
 pub mod offering;
 pub mod permissions;
@@ -25,7 +26,7 @@ pub use account::{Account, Membership, MembershipRole, ProviderApplication, Prov
 pub use audit::AuditEvent;
 pub use checklist::{Checklist, ChecklistStep, StepState};
 pub use error::{DomainError, FieldError};
-pub use ids::{AccountId, OfferingId, TokenId, UserId};
+pub use ids::{AccountId, OfferingId, RecordingId, SubmissionId, TokenId, UserId};
 pub use offering::{Localized, Offering, OfferingName, Plan, Pricing, Visibility};
 pub use permissions::Actor;
 pub use user::{Email, Language, StaffRoles, User};

@@ -1,0 +1,818 @@
+//! The go-live submission aggregate: its rounds, verdicts, decision and publication, and the
+//! commands that move it. The state machine itself is in [`crate::submission`]; this module
+//! adds the data each transition carries and the rules around it.
+
+use crate::account::Account;
+use crate::audit::AuditEvent;
+use crate::checklist::go_live_blockers;
+use crate::error::{DomainError, Problems};
+use crate::ids::{AccountId, OfferingId, RecordingId, SubmissionId, UserId};
+use crate::offering::{Offering, Visibility};
+use crate::permissions::Actor;
+use crate::review::{RequirementSet, Verdict, check_decision};
+use crate::submission::{Decision, Party, SubmissionState, Transition, transition};
+use crate::{Timestamp, validate};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+/// A changed aggregate with the audit event of the change.
+pub type Changed<T> = (T, AuditEvent);
+
+/// Most recordings one round may carry.
+pub const MAX_RECORDINGS_PER_ROUND: usize = 10;
+
+/// A decision as recorded by the validator (held until decision day).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordedDecision {
+    pub decision: Decision,
+    pub verdicts: Vec<Verdict>,
+    pub reason: Option<String>,
+    pub by: UserId,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// When the provider was shown it; `None` while held.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub released_at: Option<Timestamp>,
+}
+
+/// One round: what the provider submitted, and what came back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Round {
+    /// 1 for the first submission, 2 for the first resubmission, …
+    pub number: u32,
+    pub recordings: Vec<RecordingId>,
+    pub notes: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub requested_go_live: Option<Date>,
+    /// The requirement list version this round is judged against, fixed at submission.
+    pub requirements_version: Option<u32>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub submitted_at: Option<Timestamp>,
+    pub decision: Option<RecordedDecision>,
+}
+
+impl Round {
+    fn new(number: u32) -> Self {
+        Self {
+            number,
+            recordings: vec![],
+            notes: String::new(),
+            requested_go_live: None,
+            requirements_version: None,
+            submitted_at: None,
+            decision: None,
+        }
+    }
+    /// Frozen rounds cannot change: submitting freezes a round.
+    pub fn is_frozen(&self) -> bool {
+        self.submitted_at.is_some()
+    }
+}
+
+/// A go-live submission of an offering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Submission {
+    pub id: SubmissionId,
+    pub offering_id: OfferingId,
+    pub provider_account_id: AccountId,
+    pub state: SubmissionState,
+    /// Every round, oldest first; the last is the current one.
+    pub rounds: Vec<Round>,
+    /// The validator reviewing it; kept across rounds so resubmissions go back to them.
+    pub validator: Option<UserId>,
+    /// When the offering is to become public, once scheduled.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub publication_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    pub version: i64,
+}
+
+impl Submission {
+    pub fn current_round(&self) -> &Round {
+        // A submission always has at least one round: `create` makes the first and rounds
+        // are never removed.
+        &self.rounds[self.rounds.len() - 1]
+    }
+
+    fn current_round_mut(&mut self) -> &mut Round {
+        let last = self.rounds.len() - 1;
+        &mut self.rounds[last]
+    }
+
+    /// Whether this round is a resubmission (goes ahead in the queue).
+    pub fn is_resubmission(&self) -> bool {
+        self.current_round().number > 1
+    }
+
+    /// The party `actor` plays for this submission.
+    pub fn party_of(&self, actor: &Actor) -> Option<Party> {
+        if actor.is_member(self.provider_account_id) {
+            Some(Party::Provider)
+        } else if actor.staff.validator && self.validator == Some(actor.user_id) {
+            Some(Party::AssignedValidator)
+        } else if actor.is_admin() {
+            Some(Party::Admin)
+        } else if actor.staff.validator {
+            Some(Party::OtherValidator)
+        } else {
+            None
+        }
+    }
+
+    /// Who may read the submission: its provider's members and staff; anyone else is told
+    /// it does not exist.
+    pub fn require_visible_to(&self, actor: &Actor) -> Result<Party, DomainError> {
+        self.party_of(actor).ok_or(DomainError::NotFound)
+    }
+}
+
+fn step(
+    actor: Option<&Actor>,
+    before: &Submission,
+    move_: Transition,
+    party: Party,
+    now: Timestamp,
+    change: impl FnOnce(&mut Submission) -> Result<(), DomainError>,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    let recorded = before.current_round().decision.as_ref().map(|d| d.decision);
+    let state = transition(before.state, move_, party, recorded)?;
+    let mut next = before.clone();
+    change(&mut next)?;
+    next.state = state;
+    next.version = before.version + 1;
+    next.updated_at = now;
+    let event = AuditEvent::new(
+        actor.map(|a| a.user_id),
+        &format!("submission.{}", move_.as_str()),
+        now,
+    )
+    .subject_submission(before.id, before.offering_id, before.provider_account_id)
+    .before(&summary(before))
+    .after(&summary(&next));
+    Ok((next, event))
+}
+
+/// What the audit log keeps of a submission: enough to see what changed, without copying
+/// every round each time.
+fn summary(s: &Submission) -> serde_json::Value {
+    serde_json::json!({
+        "state": s.state,
+        "round": s.current_round(),
+        "validator": s.validator,
+        "publication_at": s.publication_at,
+    })
+}
+
+fn party(actor: &Actor, s: &Submission) -> Result<Party, DomainError> {
+    s.require_visible_to(actor)
+}
+
+/// Starts a draft submission for an offering. The gate of PRODUCT.md applies here: an
+/// approved provider and the checklist held; a refusal lists every missing item.
+pub fn create(
+    actor: &Actor,
+    offering: &Offering,
+    provider: &Account,
+    open_submission_exists: bool,
+    now: Timestamp,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    actor.require_provider_member(offering.provider_account_id)?;
+    if !actor.is_member(offering.provider_account_id) {
+        return Err(DomainError::forbidden(
+            "only members of the provider account submit for go-live",
+        ));
+    }
+    if offering.visibility == Visibility::Public {
+        return Err(DomainError::conflict("this offering is already public"));
+    }
+    if open_submission_exists {
+        return Err(DomainError::conflict(
+            "this offering already has a submission in progress; continue that one",
+        ));
+    }
+    let blockers = go_live_blockers(offering, provider);
+    if !blockers.is_empty() {
+        return Err(DomainError::Invalid(
+            blockers
+                .into_iter()
+                .map(|b| crate::error::FieldError::new("offering", b))
+                .collect(),
+        ));
+    }
+    let submission = Submission {
+        id: SubmissionId::generate(),
+        offering_id: offering.id,
+        provider_account_id: offering.provider_account_id,
+        state: SubmissionState::Draft,
+        rounds: vec![Round::new(1)],
+        validator: None,
+        publication_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let event = AuditEvent::new(Some(actor.user_id), "submission.created", now)
+        .subject_submission(
+            submission.id,
+            submission.offering_id,
+            submission.provider_account_id,
+        )
+        .after(&summary(&submission));
+    Ok((submission, event))
+}
+
+/// What the provider edits in the current round before submitting it.
+#[derive(Clone, Debug, Default)]
+pub struct RoundInput {
+    pub recordings: Option<Vec<RecordingId>>,
+    pub notes: Option<String>,
+    /// `Some(None)` clears the requested date.
+    pub requested_go_live: Option<Option<Date>>,
+}
+
+/// Edits the current round while it is open (a draft, or the next round after changes were
+/// requested). The caller checks that the recordings belong to the submission.
+pub fn edit_round(
+    actor: &Actor,
+    before: &Submission,
+    input: RoundInput,
+    today: Date,
+    now: Timestamp,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    if party(actor, before)? != Party::Provider {
+        return Err(DomainError::forbidden(
+            "only members of the provider account edit a submission",
+        ));
+    }
+    if !matches!(
+        before.state,
+        SubmissionState::Draft | SubmissionState::ChangesRequested
+    ) {
+        return Err(DomainError::conflict(format!(
+            "a submission that is {} cannot be edited; it is frozen until a decision asks for changes",
+            before.state.as_str().replace('_', " ")
+        )));
+    }
+    let mut next = before.clone();
+    if before.state == SubmissionState::ChangesRequested && before.current_round().is_frozen() {
+        let number = before.current_round().number + 1;
+        let previous = before.current_round().clone();
+        let mut round = Round::new(number);
+        round.requested_go_live = previous.requested_go_live;
+        next.rounds.push(round);
+    }
+    let mut problems = Problems::new();
+    let round = next.current_round_mut();
+    if let Some(recordings) = input.recordings {
+        if recordings.len() > MAX_RECORDINGS_PER_ROUND {
+            problems.push(
+                "recordings",
+                format!("at most {MAX_RECORDINGS_PER_ROUND} recordings per round"),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        round.recordings = recordings.into_iter().filter(|r| seen.insert(*r)).collect();
+    }
+    if let Some(notes) = input.notes {
+        if notes.trim().is_empty() {
+            round.notes = String::new();
+        } else if let Some(n) = problems.check(validate::text("notes", &notes, 1, 10_000)) {
+            round.notes = n;
+        }
+    }
+    if let Some(date) = input.requested_go_live {
+        if let Some(d) = date
+            && d <= today
+        {
+            problems.push("requested_go_live", "must be a date in the future");
+        }
+        round.requested_go_live = date;
+    }
+    problems.into_result()?;
+    next.version = before.version + 1;
+    next.updated_at = now;
+    let event = AuditEvent::new(Some(actor.user_id), "submission.round_edited", now)
+        .subject_submission(before.id, before.offering_id, before.provider_account_id)
+        .before(&summary(before))
+        .after(&summary(&next));
+    Ok((next, event))
+}
+
+/// Submits the current round: freezes it, fixes the requirement version it is judged
+/// against, and queues it. Works for the first round and for resubmissions.
+pub fn submit(
+    actor: &Actor,
+    before: &Submission,
+    requirements: &RequirementSet,
+    now: Timestamp,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    let p = party(actor, before)?;
+    let move_ = if before.state == SubmissionState::ChangesRequested {
+        Transition::Resubmit
+    } else {
+        Transition::Submit
+    };
+    // A resubmission needs a new round with its own recordings.
+    if before.state == SubmissionState::ChangesRequested && before.current_round().is_frozen() {
+        return Err(DomainError::invalid(
+            "recordings",
+            "upload new recordings for this round before resubmitting",
+        ));
+    }
+    step(Some(actor), before, move_, p, now, |next| {
+        let round = next.current_round_mut();
+        if round.recordings.is_empty() {
+            return Err(DomainError::invalid(
+                "recordings",
+                "add at least one demo recording",
+            ));
+        }
+        round.requirements_version = Some(requirements.version);
+        round.submitted_at = Some(now);
+        Ok(())
+    })
+}
+
+/// The scheduler (or an admin by hand) opens the session: the submission goes in review
+/// with its validator.
+pub fn open_session(
+    actor: Option<&Actor>,
+    before: &Submission,
+    validator: UserId,
+    now: Timestamp,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    let p = match actor {
+        Some(a) if a.is_admin() => Party::Admin,
+        Some(_) => Party::Provider,
+        None => Party::Scheduler,
+    };
+    step(actor, before, Transition::OpenSession, p, now, |next| {
+        next.validator = Some(validator);
+        Ok(())
+    })
+}
+
+/// The assigned validator records a decision; it is held until decision day.
+pub fn decide(
+    actor: &Actor,
+    before: &Submission,
+    requirements: &RequirementSet,
+    verdicts: &[Verdict],
+    decision: Decision,
+    reason: Option<&str>,
+    now: Timestamp,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    let p = party(actor, before)?;
+    if before.current_round().requirements_version != Some(requirements.version) {
+        return Err(DomainError::conflict(
+            "judge this round against the requirement version it was submitted under",
+        ));
+    }
+    step(
+        Some(actor),
+        before,
+        Transition::Decide(decision),
+        p,
+        now,
+        |next| {
+            let verdicts = check_decision(requirements, verdicts, decision, reason)?;
+            let reason = validate::optional_text("reason", reason, 4000)?;
+            next.current_round_mut().decision = Some(RecordedDecision {
+                decision,
+                verdicts,
+                reason,
+                by: actor.user_id,
+                at: now,
+                released_at: None,
+            });
+            Ok(())
+        },
+    )
+}
+
+/// Decision day: the held decision reaches the provider.
+pub fn release(
+    actor: Option<&Actor>,
+    before: &Submission,
+    now: Timestamp,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    let p = match actor {
+        Some(a) if a.is_admin() => Party::Admin,
+        Some(_) => Party::Provider,
+        None => Party::Scheduler,
+    };
+    step(actor, before, Transition::ReleaseDecision, p, now, |next| {
+        if let Some(d) = next.current_round_mut().decision.as_mut() {
+            d.released_at = Some(now);
+        }
+        Ok(())
+    })
+}
+
+/// The provider withdraws the submission (until its decision is released).
+pub fn withdraw(
+    actor: &Actor,
+    before: &Submission,
+    now: Timestamp,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    let p = party(actor, before)?;
+    step(
+        Some(actor),
+        before,
+        Transition::Withdraw,
+        p,
+        now,
+        |_| Ok(()),
+    )
+}
+
+/// An admin schedules the publication of an approved submission: at the provider's
+/// requested date (start of that day in the marketplace's time zone, given by the caller)
+/// or at a time the admin chooses, which may not be in the past.
+pub fn schedule_publication(
+    actor: &Actor,
+    before: &Submission,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<(Submission, AuditEvent), DomainError> {
+    let p = party(actor, before)?;
+    step(
+        Some(actor),
+        before,
+        Transition::SchedulePublication,
+        p,
+        now,
+        |next| {
+            if at < now {
+                return Err(DomainError::invalid(
+                    "at",
+                    "the publication time is in the past",
+                ));
+            }
+            next.publication_at = Some(at);
+            Ok(())
+        },
+    )
+}
+
+/// Publication time: the submission is published and the offering becomes public, in one
+/// step (the store writes both in one transaction).
+pub fn publish(
+    actor: Option<&Actor>,
+    before: &Submission,
+    offering: &Offering,
+    now: Timestamp,
+) -> Result<(Changed<Submission>, Changed<Offering>), DomainError> {
+    let p = match actor {
+        Some(a) if a.is_admin() => Party::Admin,
+        Some(_) => Party::Provider,
+        None => Party::Scheduler,
+    };
+    if offering.id != before.offering_id {
+        return Err(DomainError::conflict(
+            "this offering is not the submission's",
+        ));
+    }
+    let submission = step(actor, before, Transition::Publish, p, now, |_| Ok(()))?;
+    let mut next = offering.clone();
+    next.visibility = Visibility::Public;
+    next.version = offering.version + 1;
+    next.updated_at = now;
+    let event = AuditEvent::new(actor.map(|a| a.user_id), "offering.published", now)
+        .subject_offering(offering.id, offering.provider_account_id)
+        .before(offering)
+        .after(&next);
+    Ok((submission, (next, event)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{MembershipRole, ProviderApplication, ProviderStatus};
+    use crate::checklist::{Attestation, Attestations, StepState};
+    use crate::offering::{Localized, OfferingName, Plan, Pricing};
+    use crate::review::{VerdictOutcome, default_requirements};
+    use crate::user::{Email, StaffRoles};
+    use jiff::ToSpan;
+
+    fn t(hours: i64) -> Timestamp {
+        Timestamp::UNIX_EPOCH
+            .checked_add(hours.hours())
+            .expect("time")
+    }
+
+    struct World {
+        provider: Account,
+        offering: Offering,
+        member: Actor,
+        validator: Actor,
+        other_validator: Actor,
+        admin: Actor,
+        stranger: Actor,
+    }
+
+    fn world() -> World {
+        let provider_id = AccountId::generate();
+        let member = Actor::new(
+            UserId::generate(),
+            StaffRoles::default(),
+            vec![(provider_id, MembershipRole::Owner)],
+        );
+        let provider = Account {
+            id: provider_id,
+            name: "Acme".into(),
+            members: vec![],
+            provider: Some(ProviderApplication {
+                legal_name: "Acme".into(),
+                contact_email: Email::parse("e", "ops@acme.example").expect("valid"),
+                country: "FR".into(),
+                website: "https://acme.example".into(),
+                status: ProviderStatus::Approved,
+                reason: None,
+                submitted_at: t(0),
+                decided_at: Some(t(0)),
+                decided_by: None,
+            }),
+            created_at: t(0),
+            version: 3,
+        };
+        let by = member.user_id;
+        let offering = Offering {
+            id: OfferingId::generate(),
+            name: OfferingName::parse("n", "obj-store").expect("valid"),
+            provider_account_id: provider_id,
+            display_name: Localized {
+                en: "Obj".into(),
+                fr: None,
+            },
+            description: Localized {
+                en: "Store".into(),
+                fr: None,
+            },
+            category: Some("storage".into()),
+            tags: vec![],
+            documentation_url: Some("https://docs.acme.example".into()),
+            support_contact: Some("help@acme.example".into()),
+            plans: vec![Plan {
+                name: "lite".into(),
+                display_name: Localized {
+                    en: "Lite".into(),
+                    fr: None,
+                },
+                description: Localized::default(),
+                pricing: Pricing::Free,
+            }],
+            visibility: Visibility::Limited,
+            allowlist: vec![],
+            attestations: Attestations {
+                documentation: Some(Attestation {
+                    state: StepState::InProgress,
+                    by,
+                    at: t(0),
+                }),
+                broker_hosted: Some(Attestation {
+                    state: StepState::Complete,
+                    by,
+                    at: t(0),
+                }),
+                authentication_flow: Some(Attestation {
+                    state: StepState::Complete,
+                    by,
+                    at: t(0),
+                }),
+            },
+            created_at: t(0),
+            updated_at: t(0),
+            version: 5,
+        };
+        World {
+            provider,
+            offering,
+            member,
+            validator: Actor::new(
+                UserId::generate(),
+                StaffRoles {
+                    admin: false,
+                    validator: true,
+                },
+                vec![],
+            ),
+            other_validator: Actor::new(
+                UserId::generate(),
+                StaffRoles {
+                    admin: false,
+                    validator: true,
+                },
+                vec![],
+            ),
+            admin: Actor::new(
+                UserId::generate(),
+                StaffRoles {
+                    admin: true,
+                    validator: false,
+                },
+                vec![],
+            ),
+            stranger: Actor::new(
+                UserId::generate(),
+                StaffRoles::default(),
+                vec![(AccountId::generate(), MembershipRole::Owner)],
+            ),
+        }
+    }
+
+    fn verdicts(set: &RequirementSet, unmet: &[&str]) -> Vec<Verdict> {
+        set.requirements
+            .iter()
+            .map(|r| {
+                let bad = unmet.contains(&r.key.as_str());
+                Verdict {
+                    requirement: r.key.clone(),
+                    outcome: if bad {
+                        VerdictOutcome::NotMet
+                    } else {
+                        VerdictOutcome::Met
+                    },
+                    comment: bad.then(|| "not shown".into()),
+                }
+            })
+            .collect()
+    }
+
+    fn today() -> Date {
+        Date::constant(1970, 1, 1)
+    }
+
+    #[test]
+    fn two_rounds_then_publication() {
+        let w = world();
+        let set = default_requirements();
+        let (s, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate holds");
+        assert_eq!(s.state, SubmissionState::Draft);
+        // Nothing to submit yet.
+        assert!(matches!(
+            submit(&w.member, &s, &set, t(2)),
+            Err(DomainError::Invalid(_))
+        ));
+        let input = RoundInput {
+            recordings: Some(vec![RecordingId::generate()]),
+            notes: Some("Demo".into()),
+            requested_go_live: Some(Some(Date::constant(1970, 3, 1))),
+        };
+        let (s, _) = edit_round(&w.member, &s, input, today(), t(2)).expect("edit");
+        let (s, event) = submit(&w.member, &s, &set, t(3)).expect("submit");
+        assert_eq!(
+            (s.state, event.action.as_str()),
+            (SubmissionState::Queued, "submission.submit")
+        );
+        assert!(s.current_round().is_frozen());
+        // Frozen: no more edits.
+        assert!(matches!(
+            edit_round(&w.member, &s, RoundInput::default(), today(), t(4)),
+            Err(DomainError::Conflict(_))
+        ));
+        let (s, _) = open_session(None, &s, w.validator.user_id, t(5)).expect("open");
+        assert_eq!(s.party_of(&w.validator), Some(Party::AssignedValidator));
+        assert_eq!(s.party_of(&w.other_validator), Some(Party::OtherValidator));
+        // Only the assigned validator decides.
+        assert!(matches!(
+            decide(
+                &w.other_validator,
+                &s,
+                &set,
+                &verdicts(&set, &[]),
+                Decision::Approve,
+                None,
+                t(6)
+            ),
+            Err(DomainError::Forbidden(_))
+        ));
+        let (s, _) = decide(
+            &w.validator,
+            &s,
+            &set,
+            &verdicts(&set, &["provision"]),
+            Decision::RequestChanges,
+            None,
+            t(6),
+        )
+        .expect("decide");
+        assert_eq!(s.state, SubmissionState::DecidedPendingRelease);
+        let (s, _) = release(None, &s, t(7)).expect("release");
+        assert_eq!(s.state, SubmissionState::ChangesRequested);
+        // Round 2: resubmitting without new recordings is refused.
+        assert!(matches!(
+            submit(&w.member, &s, &set, t(8)),
+            Err(DomainError::Invalid(_))
+        ));
+        let input = RoundInput {
+            recordings: Some(vec![RecordingId::generate()]),
+            ..Default::default()
+        };
+        let (s, _) = edit_round(&w.member, &s, input, today(), t(8)).expect("edit round 2");
+        assert_eq!(s.rounds.len(), 2);
+        assert_eq!(
+            s.current_round().requested_go_live,
+            Some(Date::constant(1970, 3, 1)),
+            "the requested date carries over"
+        );
+        assert!(s.is_resubmission());
+        let (s, event) = submit(&w.member, &s, &set, t(9)).expect("resubmit");
+        assert_eq!(event.action, "submission.resubmit");
+        let (s, _) = open_session(None, &s, w.validator.user_id, t(10)).expect("open 2");
+        let (s, _) = decide(
+            &w.validator,
+            &s,
+            &set,
+            &verdicts(&set, &[]),
+            Decision::Approve,
+            None,
+            t(11),
+        )
+        .expect("approve");
+        let (s, _) = release(None, &s, t(12)).expect("release 2");
+        assert_eq!(s.state, SubmissionState::Approved);
+        assert!(matches!(
+            schedule_publication(&w.admin, &s, t(11), t(12)),
+            Err(DomainError::Invalid(_))
+        ));
+        assert!(matches!(
+            schedule_publication(&w.member, &s, t(20), t(12)),
+            Err(DomainError::Forbidden(_))
+        ));
+        let (s, _) = schedule_publication(&w.admin, &s, t(20), t(12)).expect("schedule");
+        let ((s, _), (o, oe)) = publish(None, &s, &w.offering, t(20)).expect("publish");
+        assert_eq!(
+            (s.state, o.visibility, oe.action.as_str()),
+            (
+                SubmissionState::Published,
+                Visibility::Public,
+                "offering.published"
+            )
+        );
+        assert_eq!(
+            s.rounds[0].decision.as_ref().map(|d| d.decision),
+            Some(Decision::RequestChanges)
+        );
+    }
+
+    #[test]
+    fn gate_lists_everything_missing() {
+        let mut w = world();
+        w.offering.visibility = Visibility::Private;
+        w.offering.plans.clear();
+        w.provider.provider.as_mut().expect("applied").status = ProviderStatus::Pending;
+        let Err(DomainError::Invalid(errors)) =
+            create(&w.member, &w.offering, &w.provider, false, t(1))
+        else {
+            panic!("refused")
+        };
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        let w = world();
+        assert!(matches!(
+            create(&w.member, &w.offering, &w.provider, true, t(1)),
+            Err(DomainError::Conflict(_))
+        ));
+        assert!(matches!(
+            create(&w.stranger, &w.offering, &w.provider, false, t(1)),
+            Err(DomainError::NotFound)
+        ));
+        assert!(matches!(
+            create(&w.admin, &w.offering, &w.provider, false, t(1)),
+            Err(DomainError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn strangers_do_not_see_submissions() {
+        let w = world();
+        let (s, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate holds");
+        assert_eq!(
+            s.require_visible_to(&w.stranger),
+            Err(DomainError::NotFound)
+        );
+        assert!(matches!(
+            withdraw(&w.stranger, &s, t(2)),
+            Err(DomainError::NotFound)
+        ));
+        let (s, _) = withdraw(&w.member, &s, t(2)).expect("withdraw draft");
+        assert_eq!(s.state, SubmissionState::Withdrawn);
+    }
+
+    #[test]
+    fn requested_date_must_be_future() {
+        let w = world();
+        let (s, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate holds");
+        let input = RoundInput {
+            requested_go_live: Some(Some(today())),
+            ..Default::default()
+        };
+        assert!(matches!(
+            edit_round(&w.member, &s, input, today(), t(2)),
+            Err(DomainError::Invalid(_))
+        ));
+    }
+}
