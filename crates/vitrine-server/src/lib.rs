@@ -80,6 +80,12 @@ pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -
     };
     router
         .fallback(|| async { problem::ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            problem::ApiError::new(
+                problem::ProblemKind::MethodNotAllowed,
+                "this path does not take this method",
+            )
+        })
         .layer(Extension(api::ops::OpenApiDocument(document.into())))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))

@@ -22,6 +22,7 @@ pub enum ProblemKind {
     Unauthenticated,
     Forbidden,
     NotFound,
+    MethodNotAllowed,
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -30,12 +31,13 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 10] = [
+    pub const ALL: [ProblemKind; 11] = [
         ProblemKind::ValidationFailed,
         ProblemKind::MalformedBody,
         ProblemKind::Unauthenticated,
         ProblemKind::Forbidden,
         ProblemKind::NotFound,
+        ProblemKind::MethodNotAllowed,
         ProblemKind::Conflict,
         ProblemKind::PayloadTooLarge,
         ProblemKind::UnsupportedMediaType,
@@ -50,6 +52,7 @@ impl ProblemKind {
             ProblemKind::Unauthenticated => "unauthenticated",
             ProblemKind::Forbidden => "forbidden",
             ProblemKind::NotFound => "not-found",
+            ProblemKind::MethodNotAllowed => "method-not-allowed",
             ProblemKind::Conflict => "conflict",
             ProblemKind::PayloadTooLarge => "payload-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
@@ -65,6 +68,7 @@ impl ProblemKind {
             ProblemKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ProblemKind::Forbidden => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
+            ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::Conflict => StatusCode::CONFLICT,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -80,6 +84,7 @@ impl ProblemKind {
             ProblemKind::Unauthenticated => "Sign-in required",
             ProblemKind::Forbidden => "Not allowed",
             ProblemKind::NotFound => "Not found",
+            ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::Conflict => "Conflict with the current state",
             ProblemKind::PayloadTooLarge => "The request body is too large",
             ProblemKind::UnsupportedMediaType => "The request body must be JSON",
@@ -109,6 +114,10 @@ impl ProblemKind {
             ProblemKind::NotFound => {
                 "There is no such resource, or you may not see it. vitrine answers both cases \
                  the same way so that hidden offerings and accounts stay hidden."
+            }
+            ProblemKind::MethodNotAllowed => {
+                "This path exists but does not take this method; the OpenAPI document \
+                 (/api/openapi.json) lists the methods of each path."
             }
             ProblemKind::Conflict => {
                 "The change cannot be made in the current state (a taken name, a state that \

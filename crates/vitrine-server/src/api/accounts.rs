@@ -31,9 +31,8 @@ async fn save(state: &AppState, (next, event): (Account, AuditEvent)) -> ApiResu
 
 /// Admins: every account, by name. Others: the accounts they belong to.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     params(PageParams),
-    responses((status = 200, body = AccountPage), (status = 401, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = AccountPage), (status = 422, response = Problem)))]
 pub async fn list_accounts(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -62,9 +61,8 @@ pub struct CreateAccount {
 
 /// Creates an account with its first owner.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     request_body = CreateAccount,
-    responses((status = 201, body = Account), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Account), (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub async fn create_account(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -88,9 +86,8 @@ pub async fn create_account(
 
 /// An account with its members and provider application (with the admin's reason).
 #[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = AccountId, Path)),
-    responses((status = 200, body = Account), (status = 401, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = Account), (status = 404, response = Problem)))]
 pub async fn get_account(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -118,10 +115,9 @@ pub struct NewMember {
 /// Adds a user (named by email) to the account. Tells the owner whether a user has this
 /// email, which is what lets them add colleagues.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/members", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = AccountId, Path)),
     request_body = NewMember,
-    responses((status = 200, body = Account), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = Account), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn add_member_by_email(
     State(state): State<AppState>,
@@ -150,10 +146,9 @@ pub async fn add_member_by_email(
 
 /// Adds a member or changes their role.
 #[utoipa::path(put, path = "/api/v1/accounts/{id}/members/{user_id}", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = AccountId, Path), ("user_id" = UserId, Path)),
     request_body = MemberRole,
-    responses((status = 200, body = Account), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = Account), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn put_member(
     State(state): State<AppState>,
@@ -177,10 +172,8 @@ pub async fn put_member(
 
 /// Removes a member (never the last owner).
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}/members/{user_id}", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = AccountId, Path), ("user_id" = UserId, Path)),
-    responses((status = 200, description = "The account without the member", body = Account), (status = 401, response = Problem),
-        (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem)))]
+    responses((status = 200, description = "The account without the member", body = Account), (status = 403, response = Problem), (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -204,10 +197,9 @@ pub struct ProviderApplicationRequest {
 /// Applies to become a provider (again after a rejection); the application is pending
 /// until an admin decides.
 #[utoipa::path(put, path = "/api/v1/accounts/{id}/provider-application", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = AccountId, Path)),
     request_body = ProviderApplicationRequest,
-    responses((status = 200, body = Account), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = Account), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn apply_as_provider(
     State(state): State<AppState>,
@@ -236,10 +228,9 @@ pub struct ProviderDecisionRequest {
 
 /// Approves or rejects a pending provider application.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/provider-application/decision", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = AccountId, Path)),
     request_body = ProviderDecisionRequest,
-    responses((status = 200, body = Account), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = Account), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn decide_provider(
     State(state): State<AppState>,
@@ -278,9 +269,8 @@ pub struct ApplicationList {
 
 /// Provider applications, for admins.
 #[utoipa::path(get, path = "/api/v1/provider-applications", tag = tags::ACCOUNTS,
-    security(("session" = []), ("bearer" = [])),
     params(ApplicationFilter),
-    responses((status = 200, body = ApplicationList), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = ApplicationList), (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub async fn list_provider_applications(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -302,9 +292,8 @@ pub struct ManagedOfferingPage {
 
 /// The account's offerings with their checklist progress, by name.
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/offerings", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = AccountId, Path), PageParams),
-    responses((status = 200, body = ManagedOfferingPage), (status = 401, response = Problem), (status = 404, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = ManagedOfferingPage), (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub async fn account_offerings(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,

@@ -89,7 +89,6 @@ pub struct CatalogPage {
     responses(
         (status = 200, body = CatalogPage, headers(("ETag" = String, description = "Strong validator of the body"))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
-        (status = 401, response = Problem),
         (status = 422, response = Problem),
     ))]
 pub async fn list_catalog(
@@ -105,11 +104,9 @@ pub async fn list_catalog(
     let query = CatalogQuery {
         audience: caller.audience(),
         terms: params.q.as_deref().map(search::terms).unwrap_or_default(),
-        category: params.category.filter(|c| !c.is_empty()),
-        tag: params
-            .tag
-            .map(|t| t.trim().to_lowercase())
-            .filter(|t| !t.is_empty()),
+        // Categories and tags are stored lowercase and trimmed; compare them the same way.
+        category: normalised_filter(params.category),
+        tag: normalised_filter(params.tag),
         provider: None,
         after,
         limit,
@@ -127,6 +124,12 @@ pub async fn list_catalog(
     json_with_etag(&headers, &body)
 }
 
+fn normalised_filter(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_lowercase())
+        .filter(|v| !v.is_empty())
+}
+
 /// One offering you may see; 404, identical to a missing name, otherwise.
 #[utoipa::path(get, path = "/api/v1/catalog/{name}", tag = tags::CATALOG,
     security((), ("session" = []), ("bearer" = [])),
@@ -134,7 +137,6 @@ pub async fn list_catalog(
     responses(
         (status = 200, body = CatalogOffering, headers(("ETag" = String, description = "Strong validator of the body"))),
         (status = 304, description = "Unchanged since the `If-None-Match` ETag"),
-        (status = 401, response = Problem),
         (status = 404, response = Problem),
     ))]
 pub async fn catalog_offering(

@@ -56,8 +56,7 @@ impl MeView {
 
 /// Who am I.
 #[utoipa::path(get, path = "/api/v1/me", tag = tags::USERS,
-    security(("session" = []), ("bearer" = [])),
-    responses((status = 200, body = MeView), (status = 401, response = Problem)))]
+    responses((status = 200, body = MeView)))]
 pub async fn get_me(SignedIn(caller): SignedIn) -> Json<MeView> {
     Json(MeView::of(&caller))
 }
@@ -84,9 +83,8 @@ impl From<ProfilePatch> for UserPatch {
 
 /// Edits my profile.
 #[utoipa::path(patch, path = "/api/v1/me", tag = tags::USERS,
-    security(("session" = []), ("bearer" = [])),
     request_body = ProfilePatch,
-    responses((status = 200, body = User), (status = 401, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = User), (status = 422, response = Problem)))]
 pub async fn update_me(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -108,9 +106,8 @@ pub struct PasswordChange {
 
 /// Sets or changes my password.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = tags::USERS,
-    security(("session" = []), ("bearer" = [])),
     request_body = PasswordChange,
-    responses((status = 204, description = "Changed"), (status = 401, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 204, description = "Changed"), (status = 422, response = Problem)))]
 pub async fn change_password(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -160,8 +157,7 @@ pub struct TokenList {
 
 /// My personal API tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/me/tokens", tag = tags::AUTH,
-    security(("session" = []), ("bearer" = [])),
-    responses((status = 200, body = TokenList), (status = 401, response = Problem)))]
+    responses((status = 200, body = TokenList)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -187,9 +183,8 @@ pub struct CreatedToken {
 
 /// Creates a personal API token.
 #[utoipa::path(post, path = "/api/v1/me/tokens", tag = tags::AUTH,
-    security(("session" = []), ("bearer" = [])),
     request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 401, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = CreatedToken), (status = 422, response = Problem)))]
 pub async fn create_token(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -234,9 +229,8 @@ pub(crate) async fn issue_token(
 
 /// Revokes one of my tokens; it stops working at once.
 #[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = tags::AUTH,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = TokenId, Path)),
-    responses((status = 204, description = "Revoked"), (status = 401, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 204, description = "Revoked"), (status = 404, response = Problem)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,

@@ -42,6 +42,8 @@ pub mod tags {
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
     modifiers(&SecuritySchemes),
+    // Operations need a session or a token unless they say otherwise.
+    security(("session" = []), ("bearer" = [])),
     components(schemas(Problem), responses(Problem)),
 )]
 struct ApiDoc;
@@ -111,12 +113,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_audit))
 }
 
-/// Adds the problems any operation can answer to every operation of the document: those of
-/// the JSON body extractor where there is a body, and 500 everywhere. Run after the routes
-/// are collected (the derive's modifiers run before).
+/// Adds the problems any operation can answer to every operation of the document: 401 under
+/// `/api/v1` (a wrong token is refused even where signing in is optional), those of the JSON
+/// body extractor where there is a body, and 500 everywhere. Run after the routes are
+/// collected (the derive's modifiers run before).
 pub fn document_common_problems(openapi: &mut utoipa::openapi::OpenApi) {
     let problem = || utoipa::openapi::Ref::new("#/components/responses/Problem");
-    for item in openapi.paths.paths.values_mut() {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let under_api = path.starts_with("/api/v1/");
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -126,6 +130,11 @@ pub fn document_common_problems(openapi: &mut utoipa::openapi::OpenApi) {
         ];
         for operation in operations.into_iter().flatten() {
             let responses = &mut operation.responses.responses;
+            if under_api {
+                responses
+                    .entry("401".to_owned())
+                    .or_insert_with(|| problem().into());
+            }
             if operation.request_body.is_some() {
                 for status in ["400", "413", "415", "422"] {
                     responses

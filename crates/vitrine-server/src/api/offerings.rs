@@ -75,9 +75,8 @@ impl From<ListingPatch> for ListingInput {
 /// Creates a private offering for a provider account (one that applied and was not
 /// rejected).
 #[utoipa::path(post, path = "/api/v1/offerings", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     request_body = CreateOffering,
-    responses((status = 201, body = ManagedOffering), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 201, body = ManagedOffering), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn create_offering(
     State(state): State<AppState>,
@@ -121,9 +120,8 @@ async fn managed_offering(
 
 /// The management view: everything, with the checklist and the allowlist.
 #[utoipa::path(get, path = "/api/v1/offerings/{name}", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     params(("name" = String, Path)),
-    responses((status = 200, body = ManagedOffering), (status = 401, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = ManagedOffering), (status = 404, response = Problem)))]
 pub async fn get_offering(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -134,10 +132,9 @@ pub async fn get_offering(
 
 /// Edits the listing and plans.
 #[utoipa::path(patch, path = "/api/v1/offerings/{name}", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     params(("name" = String, Path)),
     request_body = ListingPatch,
-    responses((status = 200, body = ManagedOffering), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn update_offering(
     State(state): State<AppState>,
@@ -161,10 +158,9 @@ pub struct VisibilityChange {
 
 /// Moves between private and limited (provider members), or to and from public (admins).
 #[utoipa::path(put, path = "/api/v1/offerings/{name}/visibility", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     params(("name" = String, Path)),
     request_body = VisibilityChange,
-    responses((status = 200, body = ManagedOffering), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn set_visibility(
     State(state): State<AppState>,
@@ -220,10 +216,9 @@ async fn change_allowlist(
 
 /// Replaces the allowlist: the accounts that see the offering while it is limited.
 #[utoipa::path(put, path = "/api/v1/offerings/{name}/allowlist", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     params(("name" = String, Path)),
     request_body = Allowlist,
-    responses((status = 200, body = ManagedOffering), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn set_allowlist(
     State(state): State<AppState>,
@@ -240,10 +235,9 @@ pub async fn set_allowlist(
 
 /// Adds one account to the allowlist.
 #[utoipa::path(post, path = "/api/v1/offerings/{name}/allowlist", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     params(("name" = String, Path)),
     request_body = AllowlistEntry,
-    responses((status = 200, body = ManagedOffering), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn add_to_allowlist(
     State(state): State<AppState>,
@@ -267,9 +261,8 @@ pub async fn add_to_allowlist(
 
 /// Removes one account from the allowlist.
 #[utoipa::path(delete, path = "/api/v1/offerings/{name}/allowlist/{account_id}", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     params(("name" = String, Path), ("account_id" = AccountId, Path)),
-    responses((status = 200, body = ManagedOffering), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
         (status = 404, response = Problem)))]
 pub async fn remove_from_allowlist(
     State(state): State<AppState>,
@@ -302,10 +295,9 @@ pub struct StepAttestation {
 /// Attests a checklist step the platform cannot check (documentation, broker_hosted,
 /// authentication_flow).
 #[utoipa::path(put, path = "/api/v1/offerings/{name}/checklist/{step}", tag = tags::OFFERINGS,
-    security(("session" = []), ("bearer" = [])),
     params(("name" = String, Path), ("step" = ChecklistStep, Path)),
     request_body = StepAttestation,
-    responses((status = 200, body = ManagedOffering), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn attest_step(
     State(state): State<AppState>,

@@ -26,14 +26,14 @@ fn text(body: impl Into<String>) -> Response {
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/healthz", tag = tags::OPS,
+#[utoipa::path(get, path = "/healthz", tag = tags::OPS, security(()),
     responses((status = 200, description = "Alive", body = String, content_type = "text/plain")))]
 pub async fn healthz() -> Response {
     text("ok\n")
 }
 
 /// The server can reach its database.
-#[utoipa::path(get, path = "/readyz", tag = tags::OPS,
+#[utoipa::path(get, path = "/readyz", tag = tags::OPS, security(()),
     responses(
         (status = 200, description = "Ready", body = String, content_type = "text/plain"),
         (status = 503, response = crate::problem::Problem),
@@ -52,7 +52,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 /// Prometheus metrics: request counts by method, route and status, and request latency.
-#[utoipa::path(get, path = "/metrics", tag = tags::OPS,
+#[utoipa::path(get, path = "/metrics", tag = tags::OPS, security(()),
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics() -> Response {
     let mut response = crate::metrics::render().into_response();
@@ -64,7 +64,7 @@ pub async fn metrics() -> Response {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = tags::OPS,
+#[utoipa::path(get, path = "/api/openapi.json", tag = tags::OPS, security(()),
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn openapi_json(Extension(document): Extension<OpenApiDocument>) -> Response {
     let mut response = document.0.to_string().into_response();
@@ -76,7 +76,7 @@ pub async fn openapi_json(Extension(document): Extension<OpenApiDocument>) -> Re
 }
 
 /// What a problem type means.
-#[utoipa::path(get, path = "/problems/{slug}", tag = tags::OPS,
+#[utoipa::path(get, path = "/problems/{slug}", tag = tags::OPS, security(()),
     params(("slug" = String, Path, description = "Problem type, such as `not-found`")),
     responses(
         (status = 200, description = "Explanation", body = String, content_type = "text/plain"),

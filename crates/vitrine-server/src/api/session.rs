@@ -38,11 +38,10 @@ fn with_cookie(mut response: Response, cookie: &str) -> ApiResult<Response> {
 }
 
 /// Signs in with email and password; sets the session cookie.
-#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = tags::AUTH,
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = tags::AUTH, security(()),
     request_body = SignIn,
     responses(
         (status = 200, description = "Signed in; `Set-Cookie: vitrine_session=…`", body = MeView),
-        (status = 401, response = Problem),
         (status = 422, response = Problem),
     ))]
 pub async fn sign_in(
@@ -88,11 +87,9 @@ pub async fn sign_in(
 /// Ends the current session and clears the cookie. With an API token, nothing is ended
 /// (revoke the token instead).
 #[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = tags::AUTH,
-    security(("session" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, response = Problem),
-    ))]
+        ))]
 pub async fn sign_out(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,

@@ -25,9 +25,8 @@ pub struct UserPage {
 
 /// All users, by email.
 #[utoipa::path(get, path = "/api/v1/users", tag = tags::USERS,
-    security(("session" = []), ("bearer" = [])),
     params(PageParams),
-    responses((status = 200, body = UserPage), (status = 401, response = Problem), (status = 403, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 200, body = UserPage), (status = 403, response = Problem), (status = 422, response = Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -62,9 +61,8 @@ pub struct CreateUser {
 
 /// Creates a user.
 #[utoipa::path(post, path = "/api/v1/users", tag = tags::USERS,
-    security(("session" = []), ("bearer" = [])),
     request_body = CreateUser,
-    responses((status = 201, body = User), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 201, body = User), (status = 403, response = Problem),
         (status = 409, response = Problem), (status = 422, response = Problem)))]
 pub async fn create_user(
     State(state): State<AppState>,
@@ -115,9 +113,8 @@ pub async fn create_user(
 
 /// One user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = tags::USERS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = UserId, Path)),
-    responses((status = 200, body = User), (status = 401, response = Problem), (status = 403, response = Problem), (status = 404, response = Problem)))]
+    responses((status = 200, body = User), (status = 403, response = Problem), (status = 404, response = Problem)))]
 pub async fn get_user(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -129,10 +126,9 @@ pub async fn get_user(
 
 /// Edits a user's profile.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = tags::USERS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = UserId, Path)),
     request_body = ProfilePatch,
-    responses((status = 200, body = User), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = User), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 422, response = Problem)))]
 pub async fn update_user(
     State(state): State<AppState>,
@@ -150,10 +146,9 @@ pub async fn update_user(
 
 /// Grants or removes staff roles.
 #[utoipa::path(put, path = "/api/v1/users/{id}/staff-roles", tag = tags::USERS,
-    security(("session" = []), ("bearer" = [])),
     params(("id" = UserId, Path)),
     request_body = StaffRoles,
-    responses((status = 200, body = User), (status = 401, response = Problem), (status = 403, response = Problem),
+    responses((status = 200, body = User), (status = 403, response = Problem),
         (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn set_staff_roles(
     State(state): State<AppState>,

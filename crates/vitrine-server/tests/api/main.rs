@@ -5,6 +5,7 @@ mod audit;
 mod authz;
 mod bad_input;
 mod catalog;
+mod down;
 mod ops;
 mod providers;
 mod sign_in;

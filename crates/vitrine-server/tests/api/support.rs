@@ -19,6 +19,12 @@ pub const START: &str = "2026-03-02T09:00:00Z";
 
 pub struct TestClock(Mutex<jiff::Timestamp>);
 
+impl Default for TestClock {
+    fn default() -> Self {
+        TestClock(Mutex::new(START.parse().expect("start time")))
+    }
+}
+
 impl TestClock {
     pub fn advance(&self, by: jiff::SignedDuration) {
         let mut now = self.0.lock().expect("clock lock");
@@ -71,8 +77,7 @@ pub async fn serve(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerC
 impl TestApp {
     pub async fn start(db: TestDatabase, config: ServerConfig) -> TestApp {
         let store: Arc<dyn Store> = Arc::from(db.open().await);
-        let start: jiff::Timestamp = START.parse().expect("start time");
-        let clock = Arc::new(TestClock(Mutex::new(start)));
+        let clock = Arc::new(TestClock::default());
         let base = serve(store.clone(), clock.clone(), config).await;
         let secret = vitrine_server::bootstrap_admin(
             store.as_ref(),
@@ -414,5 +419,15 @@ pub fn names(page: &Value) -> Vec<String> {
         .expect("items")
         .iter()
         .map(|o| o["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// The fields a validation problem names, in order.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field").to_owned())
         .collect()
 }
