@@ -6,6 +6,7 @@
 //! (`= ANY($n)`), and full-text search matches a GIN-indexed tsvector of the document's words
 //! against a prefix tsquery.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -13,7 +14,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::Result;
-use crate::shared::{Dialect, db, impl_store};
+use crate::shared::{Dialect, TotalsCache, db, impl_store};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -24,6 +25,7 @@ const MAX_CONNECTIONS: u32 = 16;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    totals: Arc<TotalsCache>,
 }
 
 impl PgStore {
@@ -39,7 +41,10 @@ impl PgStore {
             .await
             .map_err(db("connect to PostgreSQL"))?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            totals: Arc::default(),
+        })
     }
 
     /// The connection pool, for callers that need SQL of their own (jobs, uploads).
@@ -74,9 +79,14 @@ impl Dialect for PgStore {
         format!("(SELECT unnest({param}::uuid[]) AS id)")
     }
 
-    /// Must match the expression of the `offerings_search` index to use it.
+    /// PostgreSQL's planner weighs the `LIMIT` against the name index itself.
+    fn unindexed(column: &str) -> String {
+        column.to_owned()
+    }
+
+    /// `search_words` holds the document's words exactly (see the migrations).
     fn search_condition(param: &str) -> String {
-        format!("array_to_tsvector(string_to_array(o.search_document, ' ')) @@ {param}::tsquery")
+        format!("o.search_words @@ {param}::tsquery")
     }
 
     /// `'term':* & ...`, read by the tsquery input function without any parser or

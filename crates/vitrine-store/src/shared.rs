@@ -33,6 +33,11 @@ pub(crate) trait Dialect {
     fn ids_in(column: &str, param: &str) -> String;
     /// A subquery yielding one row per id bound at `param`, in a column named `id`.
     fn id_rows(param: &str) -> String;
+    /// `column` in an expression the planner will not answer from an index. The catalog
+    /// page is best read by walking the name index in order and stopping after `limit`
+    /// rows; SQLite would otherwise gather every visible offering through the visibility
+    /// and provider indexes and sort them all.
+    fn unindexed(column: &str) -> String;
     /// A condition on offering `o` matching the full-text query bound at `param`.
     fn search_condition(param: &str) -> String;
     /// The full-text query text for folded, non-empty `terms`, each a word prefix, all
@@ -486,11 +491,63 @@ pub(crate) fn status_str(status: Option<ProviderStatus>) -> Option<&'static str>
     status.map(ProviderStatus::as_str)
 }
 
+// --- catalog totals ---
+
+/// Most totals kept for one catalog generation.
+const MAX_CACHED_TOTALS: usize = 4096;
+
+/// Catalog totals by query, for one catalog generation (see the `catalog_state` table).
+///
+/// Why: a page reads at most `limit + 1` offerings along the name index, but its total has
+/// to visit every visible offering, which is most of the work of a catalog request. Totals
+/// change only when an offering is written, and every such write increases the generation
+/// in its transaction, so a total is reused as long as the reader's snapshot shows the
+/// generation it was computed at. Correct across server instances: the generation is read
+/// from the database, in the same snapshot as the page.
+#[derive(Debug, Default)]
+pub(crate) struct TotalsCache {
+    state: std::sync::Mutex<TotalsState>,
+}
+
+#[derive(Debug, Default)]
+struct TotalsState {
+    generation: i64,
+    totals: HashMap<String, u64>,
+}
+
+impl TotalsCache {
+    pub fn get(&self, generation: i64, key: &str) -> Option<u64> {
+        // A poisoned lock only costs a recount.
+        let state = self.state.lock().ok()?;
+        if state.generation == generation {
+            state.totals.get(key).copied()
+        } else {
+            None
+        }
+    }
+
+    pub fn put(&self, generation: i64, key: String, total: u64) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if generation < state.generation {
+            return; // computed in an older snapshot than what is cached
+        }
+        if generation > state.generation || state.totals.len() >= MAX_CACHED_TOTALS {
+            state.generation = generation;
+            state.totals.clear();
+        }
+        state.totals.insert(key, total);
+    }
+}
+
 // --- dynamic queries ---
 
 /// The two statements of a catalog page. `count` binds the first `count_params` of `params`,
 /// `page` binds them all.
 pub(crate) struct CatalogSql {
+    /// Identifies the count (its SQL and parameters) in the [`TotalsCache`].
+    pub count_key: String,
     pub count: String,
     pub page: String,
     pub params: Vec<Param>,
@@ -505,16 +562,18 @@ pub(crate) fn catalog_sql<D: Dialect>(query: &CatalogQuery) -> CatalogSql {
     match &query.audience {
         Audience::Staff => {}
         Audience::Accounts(accounts) if accounts.is_empty() => {
-            conditions.push("o.visibility = 'public'".to_owned());
+            conditions.push(format!("{} = 'public'", D::unindexed("o.visibility")));
         }
         Audience::Accounts(accounts) => {
             let p = params.push(Param::Ids(ids(accounts, |a| a.0)));
             // Uncorrelated subqueries: each runs once per statement (materialized on
             // SQLite, hashed on PostgreSQL), not once per offering.
             conditions.push(format!(
-                "(o.visibility = 'public' OR {provides} OR (o.visibility = 'limited' \
-                 AND o.id IN (SELECT l.offering_id FROM offering_allowlist l WHERE {listed})))",
-                provides = D::ids_in("o.provider_account_id", &p),
+                "({visibility} = 'public' OR {provides} OR ({visibility} = 'limited' \
+                 AND {id} IN (SELECT l.offering_id FROM offering_allowlist l WHERE {listed})))",
+                visibility = D::unindexed("o.visibility"),
+                provides = D::ids_in(&D::unindexed("o.provider_account_id"), &p),
+                id = D::unindexed("o.id"),
                 listed = D::ids_in("l.account_id", &p),
             ));
         }
@@ -555,6 +614,7 @@ pub(crate) fn catalog_sql<D: Dialect>(query: &CatalogQuery) -> CatalogSql {
         where_clause(&conditions)
     );
     CatalogSql {
+        count_key: format!("{count}\n{:?}", &params.0[..count_params]),
         count,
         page,
         params: params.0,
@@ -612,7 +672,8 @@ fn where_clause(conditions: &[String]) -> String {
 
 /// Writes the [`crate::Store`] implementation for `$store`, whose database is `$db`.
 ///
-/// `$store` has a `pool: sqlx::Pool<$db>` field, implements [`Dialect`], and provides:
+/// `$store` has a `pool: sqlx::Pool<$db>` field and a `totals: Arc<TotalsCache>` field,
+/// implements [`Dialect`], and provides:
 /// `const BACKEND: &str`; `async fn begin_write(&self)` and `async fn begin_read(&self)`,
 /// each returning a `Result<sqlx::Transaction<'static, $db>>`; and `fn ids_value(&[Uuid])`,
 /// the value bound for a [`Param::Ids`].
@@ -825,12 +886,17 @@ macro_rules! impl_store {
                     $crate::shared::accounts_from_rows(rows, members)
                 }
 
-                /// Writes an offering's tags and allowlist (`replace`: over older ones).
+                /// Writes an offering's tags and allowlist (`replace`: over older ones), and moves the
+                /// catalog to its next generation.
                 async fn write_offering_parts(
                     conn: &mut Connection,
                     offering: &Offering,
                     replace: bool,
                 ) -> Result<()> {
+                    sqlx::query("UPDATE catalog_state SET generation = generation + 1")
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("move the catalog to its next generation"))?;
                     let id = offering.id.0;
                     if replace {
                         sqlx::query("DELETE FROM offering_tags WHERE offering_id = $1")
@@ -1351,6 +1417,11 @@ macro_rules! impl_store {
                     let sql = $crate::shared::catalog_sql::<$store>(query);
                     let limit = usize::try_from(query.limit.max(1)).unwrap_or(usize::MAX);
                     let mut tx = self.begin_read().await?;
+                    let generation: i64 =
+                        sqlx::query_scalar("SELECT generation FROM catalog_state WHERE id = 1")
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db("read the catalog generation"))?;
                     let mut rows: Vec<OfferingRow> = bind_params!(
                         sqlx::query_as(AssertSqlSafe(sql.page)),
                         &sql.params,
@@ -1364,6 +1435,8 @@ macro_rules! impl_store {
                     // A first page that holds everything is its own count.
                     let total = if query.after.is_none() && !has_more {
                         rows.len() as u64
+                    } else if let Some(total) = self.totals.get(generation, &sql.count_key) {
+                        total
                     } else {
                         let n: i64 = bind_params!(
                             sqlx::query_scalar(AssertSqlSafe(sql.count)),
@@ -1373,7 +1446,9 @@ macro_rules! impl_store {
                         .fetch_one(&mut *tx)
                         .await
                         .map_err(db("count the catalog"))?;
-                        count(n)?
+                        let total = count(n)?;
+                        self.totals.put(generation, sql.count_key, total);
+                        total
                     };
                     let items = Self::complete_offerings(&mut tx, rows).await?;
                     tx.commit().await.map_err(db("end a read"))?;

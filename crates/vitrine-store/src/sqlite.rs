@@ -11,6 +11,7 @@
 //! strings (`json_each`, `unhex`), and full-text search uses the FTS5 table `offerings_fts`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -19,7 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
-use crate::shared::{Dialect, db, impl_store};
+use crate::shared::{Dialect, TotalsCache, db, impl_store};
 use crate::{Result, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -32,6 +33,7 @@ const MAX_CONNECTIONS: u32 = 8;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    totals: Arc<TotalsCache>,
 }
 
 impl SqliteStore {
@@ -73,7 +75,10 @@ impl SqliteStore {
             .await
             .map_err(db("open the SQLite database"))?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            totals: Arc::default(),
+        })
     }
 
     /// The connection pool, for callers that need SQL of their own (jobs, uploads).
@@ -110,6 +115,11 @@ impl Dialect for SqliteStore {
 
     fn id_rows(param: &str) -> String {
         format!("(SELECT unhex(value) AS id FROM json_each({param}))")
+    }
+
+    /// A unary `+` keeps SQLite's planner from using an index for the term.
+    fn unindexed(column: &str) -> String {
+        format!("+{column}")
     }
 
     fn search_condition(param: &str) -> String {

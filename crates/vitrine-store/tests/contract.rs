@@ -43,6 +43,7 @@ contract! {
     stale_writes_change_nothing => check_conflicts;
     audit_log_filters_and_pages => check_audit;
     catalog_search_folds_and_prefixes => check_search;
+    catalog_totals_follow_writes => check_totals;
 }
 
 // --- builders ---
@@ -879,6 +880,57 @@ async fn check_search(store: &dyn Store) {
     ] {
         assert_eq!(names(missing).await, Vec::<String>::new(), "{missing:?}");
     }
+}
+
+/// Totals stay right on every page while offerings come, change and leave the audience.
+async fn check_totals(store: &dyn Store) {
+    let provider = new_account("Provider", &[]);
+    let customer = new_account("Customer", &[]);
+    for a in [&provider, &customer] {
+        store.insert_account(a, &[]).await.expect("account");
+    }
+    let publish = |name: &str| {
+        let mut o = new_offering(name, provider.id);
+        o.visibility = Visibility::Public;
+        o
+    };
+    for name in ["aaa", "bbb", "ccc"] {
+        store
+            .insert_offering(&publish(name), &[])
+            .await
+            .expect("offering");
+    }
+    let second_page = |audience: Audience| {
+        let query = CatalogQuery {
+            audience,
+            terms: vec![],
+            category: None,
+            tag: None,
+            provider: None,
+            after: Some(OfferingName::parse("n", "aaa").expect("valid")),
+            limit: 1,
+        };
+        async move { store.catalog(&query).await.expect("catalog").total }
+    };
+    assert_eq!(second_page(Audience::anonymous()).await, 3);
+    assert_eq!(second_page(Audience::anonymous()).await, 3, "asked again");
+    let ddd = publish("ddd");
+    store.insert_offering(&ddd, &[]).await.expect("offering");
+    assert_eq!(second_page(Audience::anonymous()).await, 4);
+    let mut limited = ddd.clone();
+    limited.visibility = Visibility::Limited;
+    limited.allowlist = vec![customer.id];
+    limited.version = 2;
+    store.update_offering(&limited, &[]).await.expect("update");
+    assert_eq!(second_page(Audience::anonymous()).await, 3);
+    assert_eq!(second_page(Audience::Accounts(vec![customer.id])).await, 4);
+    let mut unlisted = limited.clone();
+    unlisted.allowlist.clear();
+    unlisted.version = 3;
+    store.update_offering(&unlisted, &[]).await.expect("update");
+    assert_eq!(second_page(Audience::Accounts(vec![customer.id])).await, 3);
+    assert_eq!(second_page(Audience::Accounts(vec![provider.id])).await, 4);
+    assert_eq!(second_page(Audience::Staff).await, 4);
 }
 
 /// Small vocabulary, with accents and mixed case, so random searches often match.
