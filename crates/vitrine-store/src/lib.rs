@@ -5,6 +5,17 @@
 //! in one transaction. Updates carry the version the aggregate was read at; if someone
 //! changed it meanwhile the write is refused with [`StoreError::Conflict`] and nothing is
 //! written (optimistic concurrency: two concurrent changes cannot both win).
+//!
+//! What callers should know:
+//! - Times are stored as whole microseconds (UTC): a [`Timestamp`] with nanoseconds comes
+//!   back cut to the microsecond. Clocks that feed the store should tick in microseconds so
+//!   that what is read equals what was written.
+//! - Search follows [`vitrine_domain::search`] exactly on both backends (every term a prefix
+//!   of a word of the folded document); the contract tests compare the two on random data.
+//! - Catalog totals are cached per catalog generation, a counter every offering write
+//!   increases in its transaction, so they are always those of the page's snapshot.
+//! - The schemas live in `migrations/sqlite` and `migrations/postgres`, kept column for
+//!   column alike; `open` (and each store's `connect`) applies pending migrations.
 
 use async_trait::async_trait;
 use vitrine_domain::account::ProviderStatus;

@@ -1,8 +1,8 @@
 //! The PostgreSQL implementation of [`crate::Store`], for several server instances sharing
 //! one database.
 //!
-//! The queries are shared with SQLite ([`crate::shared::impl_store`]); this file holds the
-//! connection setup and the [`Dialect`] parts: id lists are bound as one `uuid[]` parameter
+//! The queries are shared with SQLite (`shared::impl_store!`); this file holds the
+//! connection setup and the `Dialect` parts: id lists are bound as one `uuid[]` parameter
 //! (`= ANY($n)`), and full-text search matches a GIN-indexed tsvector of the document's words
 //! against a prefix tsquery.
 

@@ -6,8 +6,8 @@
 //! `BEGIN IMMEDIATE`: a deferred transaction that reads first and writes later can fail with
 //! `SQLITE_BUSY` when another writer got in between, whatever the timeout.
 //!
-//! The queries are shared with PostgreSQL ([`crate::shared::impl_store`]); this file holds
-//! the connection setup and the [`Dialect`] parts: id lists are bound as a JSON array of hex
+//! The queries are shared with PostgreSQL (`shared::impl_store!`); this file holds
+//! the connection setup and the `Dialect` parts: id lists are bound as a JSON array of hex
 //! strings (`json_each`, `unhex`), and full-text search uses the FTS5 table `offerings_fts`.
 
 use std::str::FromStr;
