@@ -11,8 +11,8 @@ use vitrine_store::CatalogQuery;
 
 use crate::AppState;
 use crate::api::{
-    ManagedOffering, PageParams, account_or_404, decode_cursor_as, encode_cursor, next_cursor,
-    page_limit, tags, user_or_404,
+    ManagedOffering, PageParams, account_or_404, catalog_next_cursor, decode_cursor_as,
+    next_cursor, page_limit, tags, user_or_404,
 };
 use crate::auth::SignedIn;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -62,7 +62,7 @@ pub struct CreateAccount {
 /// Creates an account with its first owner.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = tags::ACCOUNTS,
     request_body = CreateAccount,
-    responses((status = 201, body = Account), (status = 403, response = Problem), (status = 422, response = Problem)))]
+    responses((status = 201, body = Account), (status = 403, response = Problem)))]
 pub async fn create_account(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -118,7 +118,7 @@ pub struct NewMember {
     params(("id" = AccountId, Path)),
     request_body = NewMember,
     responses((status = 200, body = Account), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn add_member_by_email(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -200,7 +200,7 @@ pub struct ProviderApplicationRequest {
     params(("id" = AccountId, Path)),
     request_body = ProviderApplicationRequest,
     responses((status = 200, body = Account), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn apply_as_provider(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -231,7 +231,7 @@ pub struct ProviderDecisionRequest {
     params(("id" = AccountId, Path)),
     request_body = ProviderDecisionRequest,
     responses((status = 200, body = Account), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn decide_provider(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -318,10 +318,7 @@ pub async fn account_offerings(
             limit,
         })
         .await?;
-    let next_cursor = page
-        .has_more
-        .then(|| page.items.last().map(|o| encode_cursor(o.name.as_str())))
-        .flatten();
+    let next_cursor = catalog_next_cursor(&page);
     Ok(Json(ManagedOfferingPage {
         items: page.items.into_iter().map(ManagedOffering::from).collect(),
         total: page.total,

@@ -16,7 +16,7 @@ use vitrine_domain::{AccountId, Localized, Offering, OfferingName, Plan, Timesta
 use vitrine_store::CatalogQuery;
 
 use crate::AppState;
-use crate::api::{decode_cursor_as, encode_cursor, offering_or_404, page_limit, tags};
+use crate::api::{catalog_next_cursor, decode_cursor_as, offering_or_404, page_limit, tags};
 use crate::auth::MaybeSignedIn;
 use crate::extract::{ApiPath, ApiQuery};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -112,10 +112,7 @@ pub async fn list_catalog(
         limit,
     };
     let page = state.store.catalog(&query).await?;
-    let next_cursor = page
-        .has_more
-        .then(|| page.items.last().map(|o| encode_cursor(o.name.as_str())))
-        .flatten();
+    let next_cursor = catalog_next_cursor(&page);
     let body = CatalogPage {
         items: page.items.into_iter().map(CatalogOffering::from).collect(),
         total: page.total,

@@ -84,7 +84,7 @@ impl From<ProfilePatch> for UserPatch {
 /// Edits my profile.
 #[utoipa::path(patch, path = "/api/v1/me", tag = tags::USERS,
     request_body = ProfilePatch,
-    responses((status = 200, body = User), (status = 422, response = Problem)))]
+    responses((status = 200, body = User)))]
 pub async fn update_me(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -107,7 +107,7 @@ pub struct PasswordChange {
 /// Sets or changes my password.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = tags::USERS,
     request_body = PasswordChange,
-    responses((status = 204, description = "Changed"), (status = 422, response = Problem)))]
+    responses((status = 204, description = "Changed")))]
 pub async fn change_password(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -184,7 +184,7 @@ pub struct CreatedToken {
 /// Creates a personal API token.
 #[utoipa::path(post, path = "/api/v1/me/tokens", tag = tags::AUTH,
     request_body = NewToken,
-    responses((status = 201, body = CreatedToken), (status = 422, response = Problem)))]
+    responses((status = 201, body = CreatedToken)))]
 pub async fn create_token(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,

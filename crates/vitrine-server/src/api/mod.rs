@@ -219,6 +219,14 @@ pub fn next_cursor<T>(
     }
 }
 
+/// The cursor of the page after a catalog page, if there is one.
+pub fn catalog_next_cursor(page: &vitrine_store::CatalogPage) -> Option<String> {
+    page.items
+        .last()
+        .filter(|_| page.has_more)
+        .map(|last| encode_cursor(last.name.as_str()))
+}
+
 /// The offering with this name, or 404 (also for a name that cannot exist).
 pub async fn offering_or_404(state: &AppState, name: &str) -> ApiResult<Offering> {
     let name = OfferingName::parse("name", name).map_err(|_| ApiError::not_found())?;

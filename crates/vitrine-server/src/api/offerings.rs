@@ -77,7 +77,7 @@ impl From<ListingPatch> for ListingInput {
 #[utoipa::path(post, path = "/api/v1/offerings", tag = tags::OFFERINGS,
     request_body = CreateOffering,
     responses((status = 201, body = ManagedOffering), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn create_offering(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -135,7 +135,7 @@ pub async fn get_offering(
     params(("name" = String, Path)),
     request_body = ListingPatch,
     responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn update_offering(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -161,7 +161,7 @@ pub struct VisibilityChange {
     params(("name" = String, Path)),
     request_body = VisibilityChange,
     responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn set_visibility(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -219,7 +219,7 @@ async fn change_allowlist(
     params(("name" = String, Path)),
     request_body = Allowlist,
     responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn set_allowlist(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -238,7 +238,7 @@ pub async fn set_allowlist(
     params(("name" = String, Path)),
     request_body = AllowlistEntry,
     responses((status = 200, body = ManagedOffering), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem), (status = 409, response = Problem)))]
 pub async fn add_to_allowlist(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,

@@ -13,7 +13,7 @@ use crate::auth::{
     Credential, SESSION_DAYS, SignedIn, caller, clear_session_cookie_header, session_cookie_header,
 };
 use crate::extract::ApiJson;
-use crate::problem::{ApiError, ApiResult, Problem, ProblemKind};
+use crate::problem::{ApiError, ApiResult, ProblemKind};
 use crate::secrets;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -42,7 +42,6 @@ fn with_cookie(mut response: Response, cookie: &str) -> ApiResult<Response> {
     request_body = SignIn,
     responses(
         (status = 200, description = "Signed in; `Set-Cookie: vitrine_session=…`", body = MeView),
-        (status = 422, response = Problem),
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,

@@ -63,7 +63,7 @@ pub struct CreateUser {
 #[utoipa::path(post, path = "/api/v1/users", tag = tags::USERS,
     request_body = CreateUser,
     responses((status = 201, body = User), (status = 403, response = Problem),
-        (status = 409, response = Problem), (status = 422, response = Problem)))]
+        (status = 409, response = Problem)))]
 pub async fn create_user(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
@@ -129,7 +129,7 @@ pub async fn get_user(
     params(("id" = UserId, Path)),
     request_body = ProfilePatch,
     responses((status = 200, body = User), (status = 403, response = Problem),
-        (status = 404, response = Problem), (status = 422, response = Problem)))]
+        (status = 404, response = Problem)))]
 pub async fn update_user(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
