@@ -199,6 +199,23 @@ mod tests {
     }
 
     #[test]
+    fn documented_defaults_match_the_server_defaults() {
+        let serve = Cli::command()
+            .find_subcommand_mut("serve")
+            .map(|c| c.render_long_help().to_string())
+            .unwrap();
+        let defaults = vitrine_server::ServerConfig::default();
+        assert!(
+            serve.contains(&format!("[default: {}]", defaults.max_body_bytes)),
+            "{serve}"
+        );
+        assert!(
+            serve.contains(&format!("[default: {}]", defaults.secure_cookies)),
+            "{serve}"
+        );
+    }
+
+    #[test]
     fn secure_cookies_is_a_flag_with_an_optional_value() {
         let parse = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
             Command::Serve(serve) => serve.secure_cookies,
