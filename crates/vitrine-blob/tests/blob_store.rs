@@ -326,8 +326,9 @@ async fn checksum_mismatch_leaves_the_offset_unchanged() {
         .unwrap_err();
     assert!(matches!(error, BlobError::ChecksumMismatch), "{error}");
     assert_eq!(error.http_status(), 460);
-    assert_eq!(check.store.upload_offset(&key).await.unwrap(), stored);
     assert_eq!(check.part_len(&key), stored);
+    assert_eq!(check.store.upload_offset(&key).await.unwrap(), stored);
+    assert!(!check.root.join("uploads/checksummed.unverified").exists());
 
     // A checksummed body cut short cannot be verified: none of it is kept.
     let error = send(stored, second, frames_then_failure(&second[..MIB / 2]))
@@ -798,4 +799,47 @@ async fn recordings_are_served_listed_and_deleted() {
         Err(BlobError::RecordingNotFound { .. })
     ));
     assert!(check.files().is_empty());
+}
+
+#[tokio::test]
+async fn a_checksummed_request_dropped_half_way_counts_for_nothing() {
+    let check = check();
+    let (key, video, declared) = check.start_upload("dropped", 3 * MIB).await;
+    let (frames_tx, frames_rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(1);
+    let body = stream::unfold(frames_rx, |mut frames_rx| async move {
+        frames_rx.recv().await.map(|frame| (frame, frames_rx))
+    });
+    let store = check.store.clone();
+    let writing_key = key.clone();
+    let request = AppendRequest {
+        checksum: Some(tus_checksum(&video)),
+        ..request(0, declared)
+    };
+    let writing = tokio::spawn(async move { store.append(&writing_key, request, body).await });
+    // Two megabytes in: at least one batch has gone to disk. Then the server drops the
+    // request (shutdown, or the handler cancelled) before the body is complete.
+    for frame in video[..2 * MIB].chunks(64 * 1024) {
+        frames_tx
+            .send(Ok(Bytes::copy_from_slice(frame)))
+            .await
+            .unwrap();
+    }
+    writing.abort();
+    assert!(writing.await.unwrap_err().is_cancelled());
+
+    // Whether or not the last write is still finishing, none of it counts.
+    assert_eq!(check.store.upload_offset(&key).await.unwrap(), 0);
+    let outcome = loop {
+        match check.append(&key, 0, declared, &video).await {
+            Err(BlobError::UploadBusy { .. }) => tokio::task::yield_now().await,
+            other => break other.unwrap(),
+        }
+    };
+    assert!(outcome.complete);
+    let info = check
+        .store
+        .finish(&key, &recording_key("dropped"))
+        .await
+        .unwrap();
+    assert_eq!(info.sha256_hex, sha256_hex(&video));
 }
