@@ -1,0 +1,362 @@
+//! What each email says: one variant per email of PRODUCT.md's table, each carrying plain
+//! data (strings, dates, numbers) that the caller has already put in the recipient's
+//! language where it has a choice (an offering's display name, say).
+//!
+//! Calendar days ([`Date`]) are the marketplace's days: a review on Tuesday is on Tuesday
+//! wherever the reader lives, so they are shown as they are. Instants ([`Timestamp`]) are
+//! shown in the reader's time zone.
+
+use crate::message::ThreadKey;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The account an application to become a provider belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApplicationRef {
+    pub account_id: Uuid,
+    pub account_name: String,
+    /// The legal name given in the application.
+    pub legal_name: String,
+}
+
+/// The submission an email is about: names its thread and its page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubmissionRef {
+    pub submission_id: Uuid,
+    /// The offering's programmatic name, as in its address (`postgres-plus`).
+    pub offering_name: String,
+    /// The offering's display name, in the recipient's language.
+    pub offering_title: String,
+    /// The provider account's name.
+    pub provider_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApplicationReceived {
+    pub application: ApplicationRef,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApplicationApproved {
+    pub application: ApplicationRef,
+    /// The admin's optional word with the approval.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApplicationRejected {
+    pub application: ApplicationRef,
+    pub reason: String,
+}
+
+/// A round joined the queue: when it will be reviewed and decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubmissionQueued {
+    pub submission: SubmissionRef,
+    /// 1 for a first submission, 2 and more for resubmissions.
+    pub round: u32,
+    pub review_date: Date,
+    pub decision_date: Date,
+    /// 1-based position in the session's queue.
+    pub queue_position: u32,
+}
+
+/// Why a queued submission's dates moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatesMovedReason {
+    /// A holiday fell on the review or decision day.
+    Holiday,
+    /// The session was full; the submission moved to a later one.
+    Capacity,
+    /// The marketplace changed its review calendar.
+    CalendarChange,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DatesMoved {
+    pub submission: SubmissionRef,
+    pub reason: DatesMovedReason,
+    pub old_review_date: Date,
+    pub old_decision_date: Date,
+    pub new_review_date: Date,
+    pub new_decision_date: Date,
+    pub queue_position: u32,
+}
+
+/// One submission assigned to a validator when a session opens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Assignment {
+    pub submission: SubmissionRef,
+    pub round: u32,
+}
+
+/// A session opened: the validator's assignments.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionAssignments {
+    pub review_date: Date,
+    pub decision_date: Date,
+    pub assignments: Vec<Assignment>,
+}
+
+/// Which side of a submission's thread wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadSide {
+    /// A member of the provider account.
+    Provider,
+    /// A validator or an admin.
+    Marketplace,
+}
+
+/// A message in a submission's thread, sent to the other side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ThreadMessage {
+    pub submission: SubmissionRef,
+    pub author_name: String,
+    pub author_side: ThreadSide,
+    /// The whole message: the email is where most readers will read it.
+    pub text: String,
+    pub sent_at: Timestamp,
+}
+
+/// A requirement the recording did not meet, with the validator's comment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnmetRequirement {
+    /// In the recipient's language.
+    pub title: String,
+    pub comment: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChangesRequested {
+    pub submission: SubmissionRef,
+    pub round: u32,
+    pub validator_name: String,
+    pub unmet: Vec<UnmetRequirement>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DecisionApproved {
+    pub submission: SubmissionRef,
+    pub round: u32,
+    pub validator_name: String,
+    /// The go-live date the provider asked for, if any.
+    pub requested_go_live: Option<Date>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DecisionRejected {
+    pub submission: SubmissionRef,
+    pub round: u32,
+    pub validator_name: String,
+    pub reason: String,
+}
+
+/// To admins: a decision was not recorded by the end of its decision day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DecisionOverdue {
+    pub submission: SubmissionRef,
+    pub round: u32,
+    /// The assigned validator, if one was assigned.
+    pub validator_name: Option<String>,
+    pub decision_date: Date,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PublicationScheduled {
+    pub submission: SubmissionRef,
+    pub publish_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Published {
+    pub submission: SubmissionRef,
+    pub published_at: Timestamp,
+}
+
+/// An admin took a public offering back to limited visibility. It belongs to the thread of
+/// the submission that published it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unpublished {
+    pub submission: SubmissionRef,
+    pub reason: String,
+    pub unpublished_at: Timestamp,
+}
+
+/// Every email vitrine sends.
+///
+/// Serialized untagged, so a template sees the variant's fields at the top level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Email {
+    ProviderApplicationReceived(ApplicationReceived),
+    ProviderApplicationApproved(ApplicationApproved),
+    ProviderApplicationRejected(ApplicationRejected),
+    SubmissionQueued(SubmissionQueued),
+    DatesMoved(DatesMoved),
+    SessionOpenedAssignments(SessionAssignments),
+    ThreadMessage(ThreadMessage),
+    DecisionChangesRequested(ChangesRequested),
+    DecisionApproved(DecisionApproved),
+    DecisionRejected(DecisionRejected),
+    DecisionOverdue(DecisionOverdue),
+    PublicationScheduled(PublicationScheduled),
+    Published(Published),
+    Unpublished(Unpublished),
+}
+
+/// The kind of an [`Email`], without its data: names its templates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EmailKind {
+    ProviderApplicationReceived,
+    ProviderApplicationApproved,
+    ProviderApplicationRejected,
+    SubmissionQueued,
+    DatesMoved,
+    SessionOpenedAssignments,
+    ThreadMessage,
+    DecisionChangesRequested,
+    DecisionApproved,
+    DecisionRejected,
+    DecisionOverdue,
+    PublicationScheduled,
+    Published,
+    Unpublished,
+}
+
+impl EmailKind {
+    pub const ALL: [EmailKind; 14] = [
+        EmailKind::ProviderApplicationReceived,
+        EmailKind::ProviderApplicationApproved,
+        EmailKind::ProviderApplicationRejected,
+        EmailKind::SubmissionQueued,
+        EmailKind::DatesMoved,
+        EmailKind::SessionOpenedAssignments,
+        EmailKind::ThreadMessage,
+        EmailKind::DecisionChangesRequested,
+        EmailKind::DecisionApproved,
+        EmailKind::DecisionRejected,
+        EmailKind::DecisionOverdue,
+        EmailKind::PublicationScheduled,
+        EmailKind::Published,
+        EmailKind::Unpublished,
+    ];
+
+    /// The directory of its templates under `templates/<lang>/`; also a stable name for
+    /// the outbox and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            EmailKind::ProviderApplicationReceived => "provider_application_received",
+            EmailKind::ProviderApplicationApproved => "provider_application_approved",
+            EmailKind::ProviderApplicationRejected => "provider_application_rejected",
+            EmailKind::SubmissionQueued => "submission_queued",
+            EmailKind::DatesMoved => "dates_moved",
+            EmailKind::SessionOpenedAssignments => "session_opened_assignments",
+            EmailKind::ThreadMessage => "thread_message",
+            EmailKind::DecisionChangesRequested => "decision_changes_requested",
+            EmailKind::DecisionApproved => "decision_approved",
+            EmailKind::DecisionRejected => "decision_rejected",
+            EmailKind::DecisionOverdue => "decision_overdue",
+            EmailKind::PublicationScheduled => "publication_scheduled",
+            EmailKind::Published => "published",
+            EmailKind::Unpublished => "unpublished",
+        }
+    }
+}
+
+/// Web pages the emails link to, relative to the server's base URL. Kept here, in one
+/// place, so the web pages and the emails can be checked against each other.
+pub mod paths {
+    use uuid::Uuid;
+
+    pub fn provider_application(account_id: Uuid) -> String {
+        format!("/accounts/{account_id}/provider-application")
+    }
+    pub fn submission(submission_id: Uuid) -> String {
+        format!("/submissions/{submission_id}")
+    }
+    pub fn submission_thread(submission_id: Uuid) -> String {
+        format!("/submissions/{submission_id}#thread")
+    }
+    pub fn offering(offering_name: &str) -> String {
+        format!("/offerings/{offering_name}")
+    }
+    pub const REVIEW_ASSIGNMENTS: &str = "/review/assignments";
+}
+
+impl Email {
+    pub fn kind(&self) -> EmailKind {
+        match self {
+            Email::ProviderApplicationReceived(_) => EmailKind::ProviderApplicationReceived,
+            Email::ProviderApplicationApproved(_) => EmailKind::ProviderApplicationApproved,
+            Email::ProviderApplicationRejected(_) => EmailKind::ProviderApplicationRejected,
+            Email::SubmissionQueued(_) => EmailKind::SubmissionQueued,
+            Email::DatesMoved(_) => EmailKind::DatesMoved,
+            Email::SessionOpenedAssignments(_) => EmailKind::SessionOpenedAssignments,
+            Email::ThreadMessage(_) => EmailKind::ThreadMessage,
+            Email::DecisionChangesRequested(_) => EmailKind::DecisionChangesRequested,
+            Email::DecisionApproved(_) => EmailKind::DecisionApproved,
+            Email::DecisionRejected(_) => EmailKind::DecisionRejected,
+            Email::DecisionOverdue(_) => EmailKind::DecisionOverdue,
+            Email::PublicationScheduled(_) => EmailKind::PublicationScheduled,
+            Email::Published(_) => EmailKind::Published,
+            Email::Unpublished(_) => EmailKind::Unpublished,
+        }
+    }
+
+    /// The submission this email is about, if it is about one.
+    pub fn submission(&self) -> Option<&SubmissionRef> {
+        match self {
+            Email::ProviderApplicationReceived(_)
+            | Email::ProviderApplicationApproved(_)
+            | Email::ProviderApplicationRejected(_)
+            | Email::SessionOpenedAssignments(_) => None,
+            Email::SubmissionQueued(e) => Some(&e.submission),
+            Email::DatesMoved(e) => Some(&e.submission),
+            Email::ThreadMessage(e) => Some(&e.submission),
+            Email::DecisionChangesRequested(e) => Some(&e.submission),
+            Email::DecisionApproved(e) => Some(&e.submission),
+            Email::DecisionRejected(e) => Some(&e.submission),
+            Email::DecisionOverdue(e) => Some(&e.submission),
+            Email::PublicationScheduled(e) => Some(&e.submission),
+            Email::Published(e) => Some(&e.submission),
+            Email::Unpublished(e) => Some(&e.submission),
+        }
+    }
+
+    /// The thread this email belongs to: the submission's, if it is about one. An email
+    /// about several submissions (a validator's assignments) starts no thread.
+    pub fn thread(&self) -> Option<ThreadKey> {
+        self.submission()
+            .map(|submission| ThreadKey::submission(submission.submission_id))
+    }
+
+    /// The page the email links to, relative to the base URL.
+    pub fn path(&self) -> String {
+        match self {
+            Email::ProviderApplicationReceived(ApplicationReceived { application })
+            | Email::ProviderApplicationApproved(ApplicationApproved { application, .. })
+            | Email::ProviderApplicationRejected(ApplicationRejected { application, .. }) => {
+                paths::provider_application(application.account_id)
+            }
+            Email::SessionOpenedAssignments(_) => paths::REVIEW_ASSIGNMENTS.to_owned(),
+            Email::ThreadMessage(e) => paths::submission_thread(e.submission.submission_id),
+            Email::Published(Published { submission, .. })
+            | Email::Unpublished(Unpublished { submission, .. }) => {
+                paths::offering(&submission.offering_name)
+            }
+            Email::SubmissionQueued(SubmissionQueued { submission, .. })
+            | Email::DatesMoved(DatesMoved { submission, .. })
+            | Email::DecisionChangesRequested(ChangesRequested { submission, .. })
+            | Email::DecisionApproved(DecisionApproved { submission, .. })
+            | Email::DecisionRejected(DecisionRejected { submission, .. })
+            | Email::DecisionOverdue(DecisionOverdue { submission, .. })
+            | Email::PublicationScheduled(PublicationScheduled { submission, .. }) => {
+                paths::submission(submission.submission_id)
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Outgoing messages and their threading.
+//!
+//! Every email about one submission names the same root, `<submission-{uuid}@{domain}>`,
+//! in `In-Reply-To` and `References`, and has its own unique `Message-ID`. The root is never
+//! sent as a message of its own: mail clients (Thunderbird, Gmail, Apple Mail, Outlook)
+//! group by `References`, and a missing parent is shown as a thread all the same. Pointing
+//! every email at the root, rather than at the previous email, keeps the headers
+//! computable from the submission alone: the outbox writer needs no knowledge of what was
+//! sent before, emails written in one transaction need no order, and a lost or failed email
+//! never breaks the chain. Replies by email (later) will carry the root in `References`,
+//! which is how they will find their submission.
+
+use crate::error::MailError;
+use crate::render::Rendered;
+use lettre::Message;
+use lettre::message::MultiPart;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use lettre::message::Mailbox;
+
+/// The thread an email belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ThreadKey {
+    /// All emails about one go-live submission.
+    Submission(Uuid),
+}
+
+impl ThreadKey {
+    pub fn submission(submission_id: Uuid) -> Self {
+        ThreadKey::Submission(submission_id)
+    }
+
+    /// The Message-ID every email of the thread refers to, with its angle brackets.
+    pub fn root_message_id(&self, domain: &str) -> String {
+        match self {
+            ThreadKey::Submission(id) => format!("<submission-{id}@{domain}>"),
+        }
+    }
+}
+
+/// An email ready to send, as the outbox keeps it: sending it again (after a failure, or a
+/// crash before the outbox row was marked sent) sends the same Message-ID, so a recipient's
+/// client can recognise the duplicate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutgoingEmail {
+    pub from: Mailbox,
+    pub to: Vec<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// With its angle brackets, as in the header.
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub thread: Option<ThreadKey>,
+}
+
+impl OutgoingEmail {
+    pub fn builder(from: Mailbox, rendered: Rendered) -> OutgoingEmailBuilder {
+        OutgoingEmailBuilder {
+            from,
+            rendered,
+            to: Vec::new(),
+            reply_to: None,
+            thread: None,
+            domain: None,
+        }
+    }
+
+    /// The MIME message: multipart/alternative, plain text first then HTML (clients show
+    /// the last part they can display), UTF-8 throughout, subject encoded as RFC 2047
+    /// words when it is not ASCII.
+    pub fn to_message(&self) -> Result<Message, MailError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(self.subject.clone())
+            .message_id(Some(self.message_id.clone()));
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        if let Some(in_reply_to) = &self.in_reply_to {
+            builder = builder.in_reply_to(in_reply_to.clone());
+        }
+        if !self.references.is_empty() {
+            // One header, ids separated by spaces (RFC 5322 3.6.4); lettre's `references`
+            // replaces rather than appends.
+            builder = builder.references(self.references.join(" "));
+        }
+        let body = MultiPart::alternative_plain_html(self.text.clone(), self.html.clone());
+        Ok(builder.multipart(body)?)
+    }
+
+    /// The message as it goes on the wire and into an `.eml` file.
+    pub fn formatted(&self) -> Result<Vec<u8>, MailError> {
+        Ok(self.to_message()?.formatted())
+    }
+}
+
+/// Builds an [`OutgoingEmail`] with its Message-ID and threading headers.
+#[derive(Clone, Debug)]
+pub struct OutgoingEmailBuilder {
+    from: Mailbox,
+    rendered: Rendered,
+    to: Vec<Mailbox>,
+    reply_to: Option<Mailbox>,
+    thread: Option<ThreadKey>,
+    domain: Option<String>,
+}
+
+impl OutgoingEmailBuilder {
+    pub fn to(mut self, mailbox: Mailbox) -> Self {
+        self.to.push(mailbox);
+        self
+    }
+
+    pub fn to_all(mut self, mailboxes: impl IntoIterator<Item = Mailbox>) -> Self {
+        self.to.extend(mailboxes);
+        self
+    }
+
+    pub fn reply_to(mut self, mailbox: Mailbox) -> Self {
+        self.reply_to = Some(mailbox);
+        self
+    }
+
+    /// Puts the email in a thread; `None` sends it on its own.
+    pub fn thread(mut self, thread: Option<ThreadKey>) -> Self {
+        self.thread = thread;
+        self
+    }
+
+    /// The domain Message-IDs are made in. By default the sender's: a domain the
+    /// marketplace controls, so ids cannot collide with anyone else's.
+    pub fn message_id_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    pub fn build(self) -> Result<OutgoingEmail, MailError> {
+        if self.to.is_empty() {
+            return Err(MailError::NoRecipient);
+        }
+        let domain = match self.domain {
+            Some(domain) => domain,
+            None => self.from.email.domain().to_owned(),
+        };
+        if domain.is_empty() {
+            return Err(MailError::NoDomain {
+                address: self.from.email.to_string(),
+            });
+        }
+        // UUID v7: unique without coordination between servers, and sorts by creation.
+        let message_id = format!("<{}@{domain}>", Uuid::now_v7());
+        let root = self.thread.map(|thread| thread.root_message_id(&domain));
+        Ok(OutgoingEmail {
+            from: self.from,
+            to: self.to,
+            reply_to: self.reply_to,
+            subject: self.rendered.subject,
+            text: self.rendered.text,
+            html: self.rendered.html,
+            message_id,
+            in_reply_to: root.clone(),
+            references: root.into_iter().collect(),
+            thread: self.thread,
+        })
+    }
+}
