@@ -131,3 +131,15 @@ pub async fn bootstrap_admin(
     let created = api::me::issue_token(store, None, user.id, "bootstrap".to_owned(), now).await?;
     Ok(created.secret)
 }
+
+/// Issues an API token for `user` on the operator's behalf (command line, benchmarks);
+/// returns the secret, shown once. The audit log records no acting user.
+pub async fn issue_api_token(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    user: vitrine_domain::UserId,
+    name: &str,
+) -> Result<String, vitrine_store::StoreError> {
+    let created = api::me::issue_token(store, None, user, name.to_owned(), clock.now()).await?;
+    Ok(created.secret)
+}
