@@ -12,8 +12,9 @@
 //!   that what is read equals what was written.
 //! - Search follows [`vitrine_domain::search`] exactly on both backends (every term a prefix
 //!   of a word of the folded document); the contract tests compare the two on random data.
-//! - Catalog totals are cached per catalog generation, a counter every offering write
-//!   increases in its transaction, so they are always those of the page's snapshot.
+//! - Catalog pages and totals are cached per catalog generation, a counter every offering
+//!   write increases in its transaction and every catalog read checks, so a cached answer is
+//!   always the one the database would give (on every server instance).
 //! - The schemas live in `migrations/sqlite` and `migrations/postgres`, kept column for
 //!   column alike; `open` (and each store's `connect`) applies pending migrations.
 

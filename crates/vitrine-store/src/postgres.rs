@@ -14,7 +14,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::Result;
-use crate::shared::{Dialect, TotalsCache, db, impl_store};
+use crate::shared::{CatalogCache, Dialect, db, impl_store};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -25,7 +25,7 @@ const MAX_CONNECTIONS: u32 = 16;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
-    totals: Arc<TotalsCache>,
+    catalog: Arc<CatalogCache>,
 }
 
 impl PgStore {
@@ -43,7 +43,7 @@ impl PgStore {
         MIGRATOR.run(&pool).await?;
         Ok(Self {
             pool,
-            totals: Arc::default(),
+            catalog: Arc::default(),
         })
     }
 

@@ -491,53 +491,99 @@ pub(crate) fn status_str(status: Option<ProviderStatus>) -> Option<&'static str>
     status.map(ProviderStatus::as_str)
 }
 
-// --- catalog totals ---
+// --- catalog cache ---
 
 /// Most totals kept for one catalog generation.
 const MAX_CACHED_TOTALS: usize = 4096;
+/// Most offerings plus allowlist entries held in cached pages (allowlists can be long).
+const MAX_CACHED_PAGE_WEIGHT: usize = 200_000;
 
-/// Catalog totals by query, for one catalog generation (see the `catalog_state` table).
+/// Catalog pages and totals by query, for one catalog generation (see the `catalog_state`
+/// table).
 ///
-/// Why: a page reads at most `limit + 1` offerings along the name index, but its total has
-/// to visit every visible offering, which is most of the work of a catalog request. Totals
-/// change only when an offering is written, and every such write increases the generation
-/// in its transaction, so a total is reused as long as the reader's snapshot shows the
-/// generation it was computed at. Correct across server instances: the generation is read
-/// from the database, in the same snapshot as the page.
+/// Why: the catalog is read far more than it is written, by many callers asking the same
+/// pages, and its total has to visit every visible offering. Only offering writes change
+/// what the catalog shows, and each one increases the generation in its transaction; so a
+/// page or total computed in a snapshot at generation G is exactly what any read that sees
+/// G would compute. The generation is read from the database on every call, which keeps
+/// the cache right across server instances; a new generation empties it.
 #[derive(Debug, Default)]
-pub(crate) struct TotalsCache {
-    state: std::sync::Mutex<TotalsState>,
+pub(crate) struct CatalogCache {
+    state: std::sync::Mutex<CacheState>,
 }
 
 #[derive(Debug, Default)]
-struct TotalsState {
+struct CacheState {
     generation: i64,
     totals: HashMap<String, u64>,
+    pages: HashMap<String, crate::CatalogPage>,
+    page_weight: usize,
 }
 
-impl TotalsCache {
-    pub fn get(&self, generation: i64, key: &str) -> Option<u64> {
-        // A poisoned lock only costs a recount.
-        let state = self.state.lock().ok()?;
-        if state.generation == generation {
-            state.totals.get(key).copied()
-        } else {
-            None
+impl CacheState {
+    /// The state for `generation`, or `None` for an older one (computed in an older
+    /// snapshot than what is cached: not worth keeping).
+    fn at(&mut self, generation: i64) -> Option<&mut Self> {
+        if generation < self.generation {
+            return None;
         }
+        if generation > self.generation {
+            *self = CacheState {
+                generation,
+                ..CacheState::default()
+            };
+        }
+        Some(self)
+    }
+}
+
+impl CatalogCache {
+    // A poisoned lock only costs a recomputation: every method treats it as a miss.
+
+    pub fn total(&self, generation: i64, key: &str) -> Option<u64> {
+        let state = self.state.lock().ok()?;
+        (state.generation == generation)
+            .then(|| state.totals.get(key).copied())
+            .flatten()
     }
 
-    pub fn put(&self, generation: i64, key: String, total: u64) {
+    pub fn put_total(&self, generation: i64, key: String, total: u64) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if generation < state.generation {
-            return; // computed in an older snapshot than what is cached
-        }
-        if generation > state.generation || state.totals.len() >= MAX_CACHED_TOTALS {
-            state.generation = generation;
+        let Some(state) = state.at(generation) else {
+            return;
+        };
+        if state.totals.len() >= MAX_CACHED_TOTALS {
             state.totals.clear();
         }
         state.totals.insert(key, total);
+    }
+
+    pub fn page(&self, generation: i64, key: &str) -> Option<crate::CatalogPage> {
+        let state = self.state.lock().ok()?;
+        (state.generation == generation)
+            .then(|| state.pages.get(key).cloned())
+            .flatten()
+    }
+
+    pub fn put_page(&self, generation: i64, key: String, page: &crate::CatalogPage) {
+        let weight: usize = page.items.iter().map(|o| 1 + o.allowlist.len()).sum();
+        if weight > MAX_CACHED_PAGE_WEIGHT / 16 {
+            return; // a page this heavy would push out many others
+        }
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let Some(state) = state.at(generation) else {
+            return;
+        };
+        if state.page_weight + weight > MAX_CACHED_PAGE_WEIGHT {
+            state.pages.clear();
+            state.page_weight = 0;
+        }
+        state.page_weight += weight;
+        state.pages.insert(key, page.clone());
     }
 }
 
@@ -546,7 +592,9 @@ impl TotalsCache {
 /// The two statements of a catalog page. `count` binds the first `count_params` of `params`,
 /// `page` binds them all.
 pub(crate) struct CatalogSql {
-    /// Identifies the count (its SQL and parameters) in the [`TotalsCache`].
+    /// Identifies the page (its SQL and parameters) in the [`CatalogCache`].
+    pub page_key: String,
+    /// Identifies the count (its SQL and parameters) in the [`CatalogCache`].
     pub count_key: String,
     pub count: String,
     pub page: String,
@@ -614,6 +662,7 @@ pub(crate) fn catalog_sql<D: Dialect>(query: &CatalogQuery) -> CatalogSql {
         where_clause(&conditions)
     );
     CatalogSql {
+        page_key: format!("{page}\n{:?}", params.0),
         count_key: format!("{count}\n{:?}", &params.0[..count_params]),
         count,
         page,
@@ -672,7 +721,7 @@ fn where_clause(conditions: &[String]) -> String {
 
 /// Writes the [`crate::Store`] implementation for `$store`, whose database is `$db`.
 ///
-/// `$store` has a `pool: sqlx::Pool<$db>` field and a `totals: Arc<TotalsCache>` field,
+/// `$store` has a `pool: sqlx::Pool<$db>` field and a `catalog: Arc<CatalogCache>` field,
 /// implements [`Dialect`], and provides:
 /// `const BACKEND: &str`; `async fn begin_write(&self)` and `async fn begin_read(&self)`,
 /// each returning a `Result<sqlx::Transaction<'static, $db>>`; and `fn ids_value(&[Uuid])`,
@@ -1416,12 +1465,22 @@ macro_rules! impl_store {
                 async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage> {
                     let sql = $crate::shared::catalog_sql::<$store>(query);
                     let limit = usize::try_from(query.limit.max(1)).unwrap_or(usize::MAX);
+                    const GENERATION: &str = "SELECT generation FROM catalog_state WHERE id = 1";
+                    // The common case, a page asked before since the last offering write,
+                    // costs one single-row read.
+                    let generation: i64 = sqlx::query_scalar(GENERATION)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db("read the catalog generation"))?;
+                    if let Some(page) = self.catalog.page(generation, &sql.page_key) {
+                        return Ok(page);
+                    }
                     let mut tx = self.begin_read().await?;
-                    let generation: i64 =
-                        sqlx::query_scalar("SELECT generation FROM catalog_state WHERE id = 1")
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(db("read the catalog generation"))?;
+                    // Again, in the snapshot the page is read in.
+                    let generation: i64 = sqlx::query_scalar(GENERATION)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db("read the catalog generation"))?;
                     let mut rows: Vec<OfferingRow> = bind_params!(
                         sqlx::query_as(AssertSqlSafe(sql.page)),
                         &sql.params,
@@ -1435,7 +1494,7 @@ macro_rules! impl_store {
                     // A first page that holds everything is its own count.
                     let total = if query.after.is_none() && !has_more {
                         rows.len() as u64
-                    } else if let Some(total) = self.totals.get(generation, &sql.count_key) {
+                    } else if let Some(total) = self.catalog.total(generation, &sql.count_key) {
                         total
                     } else {
                         let n: i64 = bind_params!(
@@ -1447,16 +1506,18 @@ macro_rules! impl_store {
                         .await
                         .map_err(db("count the catalog"))?;
                         let total = count(n)?;
-                        self.totals.put(generation, sql.count_key, total);
+                        self.catalog.put_total(generation, sql.count_key, total);
                         total
                     };
                     let items = Self::complete_offerings(&mut tx, rows).await?;
                     tx.commit().await.map_err(db("end a read"))?;
-                    Ok(CatalogPage {
+                    let page = CatalogPage {
                         items,
                         total,
                         has_more,
-                    })
+                    };
+                    self.catalog.put_page(generation, sql.page_key, &page);
+                    Ok(page)
                 }
 
                 // --- audit ---

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
-use crate::shared::{Dialect, TotalsCache, db, impl_store};
+use crate::shared::{CatalogCache, Dialect, db, impl_store};
 use crate::{Result, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -33,7 +33,7 @@ const MAX_CONNECTIONS: u32 = 8;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    totals: Arc<TotalsCache>,
+    catalog: Arc<CatalogCache>,
 }
 
 impl SqliteStore {
@@ -77,7 +77,7 @@ impl SqliteStore {
         MIGRATOR.run(&pool).await?;
         Ok(Self {
             pool,
-            totals: Arc::default(),
+            catalog: Arc::default(),
         })
     }
 
@@ -122,8 +122,14 @@ impl Dialect for SqliteStore {
         format!("+{column}")
     }
 
+    /// The matches are gathered once per statement; the page still walks the name index
+    /// (`unindexed`): sorting every match of a broad search costs more than skipping the
+    /// offerings that do not match.
     fn search_condition(param: &str) -> String {
-        format!("o.seq IN (SELECT rowid FROM offerings_fts WHERE offerings_fts MATCH {param})")
+        format!(
+            "{} IN (SELECT rowid FROM offerings_fts WHERE offerings_fts MATCH {param})",
+            Self::unindexed("o.seq")
+        )
     }
 
     /// `"term"* AND ...`: each term a quoted prefix query. Terms hold only letters and

@@ -917,11 +917,29 @@ async fn check_totals(store: &dyn Store) {
     let ddd = publish("ddd");
     store.insert_offering(&ddd, &[]).await.expect("offering");
     assert_eq!(second_page(Audience::anonymous()).await, 4);
+    let staff_view = || {
+        let query = CatalogQuery {
+            audience: Audience::Staff,
+            terms: vec![],
+            category: None,
+            tag: None,
+            provider: None,
+            after: None,
+            limit: 10,
+        };
+        async move { store.catalog(&query).await.expect("catalog").items }
+    };
+    assert_eq!(staff_view().await.last(), Some(&ddd));
     let mut limited = ddd.clone();
     limited.visibility = Visibility::Limited;
     limited.allowlist = vec![customer.id];
     limited.version = 2;
     store.update_offering(&limited, &[]).await.expect("update");
+    assert_eq!(
+        staff_view().await.last(),
+        Some(&limited),
+        "a page asked before a change shows the change"
+    );
     assert_eq!(second_page(Audience::anonymous()).await, 3);
     assert_eq!(second_page(Audience::Accounts(vec![customer.id])).await, 4);
     let mut unlisted = limited.clone();
