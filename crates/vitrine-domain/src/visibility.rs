@@ -10,7 +10,7 @@ use crate::offering::{Offering, Visibility};
 use crate::permissions::Actor;
 
 /// The set of offerings a caller may see, described by who the caller is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Audience {
     /// Staff (validators and admins): every offering.
     Staff,

@@ -1,13 +1,14 @@
 //! Who is calling: a personal API token (`Authorization: Bearer vit_…`) or a session
 //! cookie (`vitrine_session`). Both are random secrets of which only the SHA-256 is
-//! stored. The caller's memberships are read on every request, so a removed member loses
-//! access at once, on every server.
+//! stored. Who a secret belongs to, with their memberships, is kept for at most the cache
+//! time-to-live (see [`crate::cache`]): a removed member or a revoked token loses access at
+//! once on the server that made the change, and within that time on every other.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use vitrine_domain::account::MembershipRole;
-use vitrine_domain::{Account, AccountId, Actor, Audience, User, UserId};
+use vitrine_domain::{Account, AccountId, Actor, Audience, Timestamp, User, UserId};
 use vitrine_store::SecretHash;
 
 use crate::AppState;
@@ -76,37 +77,66 @@ impl FromRequestParts<AppState> for MaybeSignedIn {
 }
 
 async fn authenticate(headers: &HeaderMap, state: &AppState) -> ApiResult<Option<Caller>> {
+    let key = if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+        bearer_token(authorization).map(|token| (true, hash_secret(token)))
+    } else {
+        session_cookie(headers).map(|secret| (false, hash_secret(secret)))
+    };
+    if let Some(key) = &key
+        && let Some((caller, expires_at)) = state.caches.callers.get(key)
+        // A session that ended by the injected clock is not served from the cache.
+        && expires_at.is_none_or(|at| at > state.clock.now())
+    {
+        return Ok(Some(caller));
+    }
+    let generation = state.caches.callers.generation();
+    let (caller, expires_at) = authenticate_uncached(headers, state).await?;
+    if let (Some(key), Some(caller)) = (key, &caller) {
+        state
+            .caches
+            .callers
+            .insert(key, (caller.clone(), expires_at), generation);
+    }
+    Ok(caller)
+}
+
+/// The caller, and when their credential expires (sessions; tokens do not expire).
+async fn authenticate_uncached(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> ApiResult<(Option<Caller>, Option<Timestamp>)> {
     let now = state.clock.now();
-    let (user_id, credential) = if let Some(authorization) = headers.get(header::AUTHORIZATION) {
-        let token = bearer_token(authorization).ok_or_else(|| {
-            ApiError::new(
-                ProblemKind::Unauthenticated,
-                "the Authorization header must be `Bearer <token>`",
-            )
-        })?;
-        let user = state
-            .store
-            .token_user(&hash_secret(token), now)
-            .await?
-            .ok_or_else(|| {
+    let (user_id, credential, expires_at) =
+        if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+            let token = bearer_token(authorization).ok_or_else(|| {
                 ApiError::new(
                     ProblemKind::Unauthenticated,
-                    "the API token is unknown or revoked",
+                    "the Authorization header must be `Bearer <token>`",
                 )
             })?;
-        (user, Credential::ApiToken)
-    } else if let Some(secret) = session_cookie(headers) {
-        let hash = hash_secret(secret);
-        // A stale cookie (expired, or ended on another device) is not an error: the
-        // browser is simply anonymous now.
-        match state.store.session_user(&hash, now).await? {
-            Some(user) => (user, Credential::Session(hash)),
-            None => return Ok(None),
-        }
-    } else {
-        return Ok(None);
-    };
-    caller(state, user_id, credential).await
+            let user = state
+                .store
+                .token_user(&hash_secret(token), now)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ProblemKind::Unauthenticated,
+                        "the API token is unknown or revoked",
+                    )
+                })?;
+            (user, Credential::ApiToken, None)
+        } else if let Some(secret) = session_cookie(headers) {
+            let hash = hash_secret(secret);
+            // A stale cookie (expired, or ended on another device) is not an error: the
+            // browser is simply anonymous now.
+            match state.store.session_user(&hash, now).await? {
+                Some((user, expires_at)) => (user, Credential::Session(hash), Some(expires_at)),
+                None => return Ok((None, None)),
+            }
+        } else {
+            return Ok((None, None));
+        };
+    Ok((caller(state, user_id, credential).await?, expires_at))
 }
 
 /// Loads the user and their memberships. `None` if the user no longer exists.

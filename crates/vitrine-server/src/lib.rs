@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 mod api;
 mod auth;
+mod cache;
 mod extract;
 mod metrics;
 mod problem;
@@ -25,6 +26,10 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// Largest request body accepted, in bytes; larger ones get 413.
     pub max_body_bytes: usize,
+    /// How long catalog pages and token/session lookups are reused, at most. Writes
+    /// through this server end reuse at once; through another server sharing the
+    /// database, after this long. Zero turns the caches off.
+    pub cache_ttl: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -32,6 +37,7 @@ impl Default for ServerConfig {
         Self {
             secure_cookies: false,
             max_body_bytes: 1024 * 1024,
+            cache_ttl: std::time::Duration::from_millis(500),
         }
     }
 }
@@ -52,22 +58,41 @@ impl Clock for SystemClock {
 }
 
 /// What every handler can reach. The database is the only state shared between server
-/// instances; nothing here caches what it holds.
+/// instances; the caches here hold answers for at most `ServerConfig::cache_ttl`.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ServerConfig>,
+    pub caches: Arc<Caches>,
+}
+
+/// The short-lived caches (see [`cache`]).
+pub(crate) struct Caches {
+    /// Catalog pages, serialised, with their ETag.
+    pub catalog: cache::ShortCache<api::catalog::CatalogKey, (bytes::Bytes, Arc<str>)>,
+    /// Who a token or session belongs to, by the hash of its secret.
+    /// The expiry is the session's, by the injected clock (tokens have none).
+    pub callers: cache::ShortCache<
+        (bool, vitrine_store::SecretHash),
+        (auth::Caller, Option<vitrine_domain::Timestamp>),
+    >,
 }
 
 /// The whole HTTP application.
 pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -> axum::Router {
     metrics::init();
     let max_body_bytes = config.max_body_bytes;
+    let generation = Arc::new(cache::WriteGeneration::default());
+    let caches = Caches {
+        catalog: cache::ShortCache::new(10_000, config.cache_ttl, generation.clone()),
+        callers: cache::ShortCache::new(10_000, config.cache_ttl, generation.clone()),
+    };
     let state = AppState {
         store,
         clock,
         config: Arc::new(config),
+        caches: Arc::new(caches),
     };
     let (router, mut openapi) = api::router().split_for_parts();
     api::document_common_problems(&mut openapi);
@@ -87,6 +112,10 @@ pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -
             )
         })
         .layer(Extension(api::ops::OpenApiDocument(document.into())))
+        .layer(axum::middleware::from_fn_with_state(
+            generation,
+            cache::bump_on_write,
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -130,8 +130,12 @@ pub trait Store: Send + Sync + 'static {
         created_at: Timestamp,
         expires_at: Timestamp,
     ) -> Result<()>;
-    /// The user of an unexpired session.
-    async fn session_user(&self, hash: &SecretHash, now: Timestamp) -> Result<Option<UserId>>;
+    /// The user of an unexpired session, and when the session expires.
+    async fn session_user(
+        &self,
+        hash: &SecretHash,
+        now: Timestamp,
+    ) -> Result<Option<(UserId, Timestamp)>>;
     async fn delete_session(&self, hash: &SecretHash) -> Result<()>;
     async fn insert_api_token(
         &self,

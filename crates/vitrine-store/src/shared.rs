@@ -1180,16 +1180,18 @@ macro_rules! impl_store {
                     &self,
                     hash: &SecretHash,
                     now: Timestamp,
-                ) -> Result<Option<UserId>> {
-                    let user: Option<Uuid> = sqlx::query_scalar(
-                        "SELECT user_id FROM sessions WHERE hash = $1 AND expires_at > $2",
+                ) -> Result<Option<(UserId, Timestamp)>> {
+                    let row: Option<(Uuid, i64)> = sqlx::query_as(
+                        "SELECT user_id, expires_at FROM sessions \
+                         WHERE hash = $1 AND expires_at > $2",
                     )
                     .bind(&hash[..])
                     .bind(micros(now))
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db("read a session"))?;
-                    Ok(user.map(UserId))
+                    row.map(|(user, expires)| Ok((UserId(user), $crate::shared::timestamp(expires)?)))
+                        .transpose()
                 }
 
                 async fn delete_session(&self, hash: &SecretHash) -> Result<()> {

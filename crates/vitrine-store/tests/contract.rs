@@ -255,7 +255,7 @@ async fn check_sessions(store: &dyn Store) {
         .expect("session");
     assert_eq!(
         store.session_user(&hash, at(10)).await.expect("read"),
-        Some(user.id)
+        Some((user.id, at(3600)))
     );
     assert_eq!(
         store.session_user(&hash, at(3600)).await.expect("read"),

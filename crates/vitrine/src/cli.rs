@@ -118,6 +118,12 @@ pub struct ServeArgs {
     /// [default: 1048576]
     #[arg(long, env = "VITRINE_MAX_BODY_BYTES", value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+
+    /// How long catalog pages and token lookups are reused, in milliseconds. A change made
+    /// through this server is visible at once; through another server sharing the
+    /// database, after at most this long. 0 turns caching off. [default: 500]
+    #[arg(long, env = "VITRINE_CACHE_TTL_MS", value_name = "MS")]
+    pub cache_ttl_ms: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +167,7 @@ impl Cli {
             database_url: self.common.database_url.clone(),
             secure_cookies: serve.and_then(|s| s.secure_cookies),
             max_body_bytes: serve.and_then(|s| s.max_body_bytes),
+            cache_ttl_ms: serve.and_then(|s| s.cache_ttl_ms),
             log: self.common.log.clone(),
         }
     }
@@ -211,6 +218,10 @@ mod tests {
         );
         assert!(
             serve.contains(&format!("[default: {}]", defaults.secure_cookies)),
+            "{serve}"
+        );
+        assert!(
+            serve.contains(&format!("[default: {}]", defaults.cache_ttl.as_millis())),
             "{serve}"
         );
     }

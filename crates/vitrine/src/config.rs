@@ -31,6 +31,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub secure_cookies: Option<bool>,
     pub max_body_bytes: Option<usize>,
+    pub cache_ttl_ms: Option<u64>,
     pub log: Option<String>,
 }
 
@@ -94,6 +95,7 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub secure_cookies: Option<bool>,
     pub max_body_bytes: Option<usize>,
+    pub cache_ttl_ms: Option<u64>,
     pub log: Option<String>,
 }
 
@@ -107,6 +109,7 @@ pub struct Config {
     pub explicit_database_url: Option<String>,
     pub secure_cookies: bool,
     pub max_body_bytes: usize,
+    pub cache_ttl_ms: u64,
     pub log: String,
 }
 
@@ -145,6 +148,10 @@ impl Config {
                 .max_body_bytes
                 .or(file.max_body_bytes)
                 .unwrap_or(defaults.max_body_bytes),
+            cache_ttl_ms: overrides
+                .cache_ttl_ms
+                .or(file.cache_ttl_ms)
+                .unwrap_or(u64::try_from(defaults.cache_ttl.as_millis()).unwrap_or(500)),
             log: overrides
                 .log
                 .or(file.log)
@@ -187,6 +194,7 @@ impl Config {
         vitrine_server::ServerConfig {
             secure_cookies: self.secure_cookies,
             max_body_bytes: self.max_body_bytes,
+            cache_ttl: std::time::Duration::from_millis(self.cache_ttl_ms),
         }
     }
 }
@@ -298,6 +306,7 @@ mod tests {
                 database_url = "postgres://vitrine@db/vitrine"
                 secure_cookies = true
                 max_body_bytes = 4096
+                cache_ttl_ms = 250
                 log = "debug"
                 "#,
             ),
@@ -310,6 +319,7 @@ mod tests {
         );
         assert!(config.secure_cookies);
         assert_eq!(config.max_body_bytes, 4096);
+        assert_eq!(config.cache_ttl_ms, 250);
         assert_eq!(config.log, "debug");
     }
 
@@ -324,6 +334,7 @@ mod tests {
                 // An explicit false beats the file's true.
                 secure_cookies: Some(false),
                 max_body_bytes: Some(10),
+                cache_ttl_ms: Some(0),
                 log: Some("warn".into()),
             },
             file(
@@ -342,6 +353,7 @@ mod tests {
         assert_eq!(config.database_url().unwrap(), "sqlite:///cli/x.db");
         assert!(!config.secure_cookies);
         assert_eq!(config.max_body_bytes, 10);
+        assert_eq!(config.cache_ttl_ms, 0);
         assert_eq!(config.log, "warn");
     }
 

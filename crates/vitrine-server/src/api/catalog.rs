@@ -2,15 +2,17 @@
 //! the caller's audience do not exist here: they are left out of lists and counts, and a
 //! read answers exactly as for a missing name.
 //!
-//! Nothing is cached between requests: every answer is read from the database, so a change
-//! made through one server is visible through every other at once. Responses carry a strong
-//! ETag (hash of the body) so clients can revalidate cheaply with `If-None-Match`.
+//! Pages are kept in a short-lived cache (see [`crate::cache`]): a change through this
+//! server is visible at once, through another server sharing the database within the cache
+//! time-to-live. Responses carry a strong ETag (hash of the body) so clients can revalidate
+//! cheaply with `If-None-Match`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use vitrine_domain::search;
 use vitrine_domain::{AccountId, Localized, Offering, OfferingName, Plan, Timestamp, Visibility};
 use vitrine_store::CatalogQuery;
@@ -101,14 +103,26 @@ pub async fn list_catalog(
     let after = decode_cursor_as(params.cursor.as_deref(), |s| {
         OfferingName::parse("cursor", s).ok()
     })?;
-    let query = CatalogQuery {
+    let key = CatalogKey {
         audience: caller.audience(),
         terms: params.q.as_deref().map(search::terms).unwrap_or_default(),
         // Categories and tags are stored lowercase and trimmed; compare them the same way.
         category: normalised_filter(params.category),
         tag: normalised_filter(params.tag),
-        provider: None,
         after,
+        limit,
+    };
+    if let Some((body, etag)) = state.caches.catalog.get(&key) {
+        return etagged(&headers, body, &etag);
+    }
+    let generation = state.caches.catalog.generation();
+    let query = CatalogQuery {
+        audience: key.audience.clone(),
+        terms: key.terms.clone(),
+        category: key.category.clone(),
+        tag: key.tag.clone(),
+        provider: None,
+        after: key.after.clone(),
         limit,
     };
     let page = state.store.catalog(&query).await?;
@@ -118,7 +132,23 @@ pub async fn list_catalog(
         total: page.total,
         next_cursor,
     };
-    json_with_etag(&headers, &body)
+    let (body, etag) = serialise_with_etag(&body)?;
+    state
+        .caches
+        .catalog
+        .insert(key, (body.clone(), etag.clone()), generation);
+    etagged(&headers, body, &etag)
+}
+
+/// What a catalog page depends on: who asks and what they ask.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CatalogKey {
+    audience: vitrine_domain::Audience,
+    terms: Vec<String>,
+    category: Option<String>,
+    tag: Option<String>,
+    after: Option<OfferingName>,
+    limit: u32,
 }
 
 fn normalised_filter(value: Option<String>) -> Option<String> {
@@ -150,12 +180,22 @@ pub async fn catalog_offering(
 }
 
 /// Serialises `body`, tags it with a strong ETag and answers 304 when the client has it.
-/// The answer depends on who asks, so shared caches must not reuse it for someone else.
 fn json_with_etag<T: Serialize>(request: &HeaderMap, body: &T) -> ApiResult<Response> {
+    let (bytes, etag) = serialise_with_etag(body)?;
+    etagged(request, bytes, &etag)
+}
+
+/// The JSON bytes of `body` and their strong ETag.
+fn serialise_with_etag<T: Serialize>(body: &T) -> ApiResult<(bytes::Bytes, Arc<str>)> {
     let bytes = serde_json::to_vec(body).map_err(|e| ApiError::internal("serialising", e))?;
     let digest = Sha256::digest(&bytes);
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    let etag = format!("\"{hex}\"");
+    Ok((bytes.into(), format!("\"{hex}\"").into()))
+}
+
+/// Answers `bytes` tagged with `etag`, or 304 when the client has it. The answer depends on
+/// who asks, so shared caches must not reuse it for someone else.
+fn etagged(request: &HeaderMap, bytes: bytes::Bytes, etag: &str) -> ApiResult<Response> {
     let not_modified = request
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -176,7 +216,7 @@ fn json_with_etag<T: Serialize>(request: &HeaderMap, body: &T) -> ApiResult<Resp
     let headers = response.headers_mut();
     headers.insert(
         header::ETAG,
-        HeaderValue::from_str(&etag).map_err(|e| ApiError::internal("etag header", e))?,
+        HeaderValue::from_str(etag).map_err(|e| ApiError::internal("etag header", e))?,
     );
     headers.insert(
         header::CACHE_CONTROL,

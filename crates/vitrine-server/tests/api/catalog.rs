@@ -153,11 +153,21 @@ async fn changes_through_one_server_show_through_another() {
             )
             .await
             .expect_status(200);
-        let after = through_second
-            .get("/api/v1/catalog")
-            .await
-            .expect_status(200);
-        assert_eq!(names(&after.json()), ["svc-one"]);
+        // The second server reuses answers for at most its cache time-to-live (500 ms by
+        // default): the change must show there within one second.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let after = loop {
+            let page = through_second
+                .get("/api/v1/catalog")
+                .await
+                .expect_status(200)
+                .json();
+            if page["total"] == 1 || std::time::Instant::now() > deadline {
+                break page;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(names(&after), ["svc-one"]);
         through_second
             .get("/api/v1/catalog/svc-one")
             .await

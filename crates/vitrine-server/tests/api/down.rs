@@ -71,7 +71,11 @@ impl Store for DownStore {
     ) -> Result<()> {
         Err(down())
     }
-    async fn session_user(&self, _hash: &SecretHash, _now: Timestamp) -> Result<Option<UserId>> {
+    async fn session_user(
+        &self,
+        _hash: &SecretHash,
+        _now: Timestamp,
+    ) -> Result<Option<(UserId, Timestamp)>> {
         Err(down())
     }
     async fn delete_session(&self, _hash: &SecretHash) -> Result<()> {
