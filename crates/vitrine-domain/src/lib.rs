@@ -7,6 +7,7 @@
 //! an argument.
 
 pub mod account;
+pub mod assignment;
 pub mod audit;
 pub mod calendar;
 pub mod checklist;
@@ -15,9 +16,11 @@ pub mod go_live;
 pub mod ids;
 pub mod offering;
 pub mod permissions;
+pub mod recording;
 pub mod review;
 pub mod search;
 pub mod submission;
+pub mod thread;
 pub mod user;
 pub mod validate;
 pub mod visibility;
