@@ -82,29 +82,36 @@ async fn authenticate(headers: &HeaderMap, state: &AppState) -> ApiResult<Option
     } else {
         session_cookie(headers).map(|secret| (false, hash_secret(secret)))
     };
-    if let Some(key) = &key
-        && let Some((caller, expires_at)) = state.caches.callers.get(key)
-        // A session that ended by the injected clock is not served from the cache.
-        && expires_at.is_none_or(|at| at > state.clock.now())
-    {
-        return Ok(Some(caller));
-    }
-    let generation = state.caches.callers.generation();
-    let (caller, expires_at) = authenticate_uncached(headers, state).await?;
-    if let (Some(key), Some(caller)) = (key, &caller) {
-        state
-            .caches
-            .callers
-            .insert(key, (caller.clone(), expires_at), generation);
+    let Some(key) = key else {
+        // No credential, or a malformed Authorization header (which is an error).
+        return Ok(authenticate_uncached(headers, state).await?.0);
+    };
+    let (caller, expires_at) = state
+        .caches
+        .callers
+        .get_or_compute(key, || authenticate_uncached(headers, state))
+        .await?;
+    // A session that ended by the injected clock is not taken from the cache.
+    if expires_at.is_some_and(|at| at <= state.clock.now()) {
+        return Ok(authenticate_uncached(headers, state).await?.0);
     }
     Ok(caller)
+}
+
+/// Who a secret belongs to, and when the credential expires (sessions; tokens do not).
+pub(crate) type Authenticated = (Option<Caller>, Option<Timestamp>);
+
+impl crate::cache::Weigh for Authenticated {
+    fn weight(&self) -> u64 {
+        1
+    }
 }
 
 /// The caller, and when their credential expires (sessions; tokens do not expire).
 async fn authenticate_uncached(
     headers: &HeaderMap,
     state: &AppState,
-) -> ApiResult<(Option<Caller>, Option<Timestamp>)> {
+) -> ApiResult<Authenticated> {
     let now = state.clock.now();
     let (user_id, credential, expires_at) =
         if let Some(authorization) = headers.get(header::AUTHORIZATION) {

@@ -49,51 +49,67 @@ pub(crate) async fn bump_on_write(
     response
 }
 
-#[derive(Clone)]
-struct Entry<V> {
-    value: V,
-    stored: Instant,
-    generation: u64,
+/// What an entry costs in the cache's budget (bytes for responses, 1 for small values).
+pub(crate) trait Weigh {
+    fn weight(&self) -> u64;
 }
 
-/// A bounded cache whose entries expire after `ttl` or at the next write.
+#[derive(Clone, Debug, Default)]
+struct ByWeight;
+
+impl<K, V: Weigh> quick_cache::Weighter<K, V> for ByWeight {
+    fn weight(&self, _key: &K, value: &V) -> u64 {
+        value.weight().max(1)
+    }
+}
+
+/// A bounded cache whose entries are served for at most `ttl` and never after a write.
+///
+/// Entries are keyed by the write generation and by the `ttl`-long time slice they were
+/// computed in, so a write or the end of the slice makes them unreachable (eviction then
+/// reclaims them). A miss is computed once: concurrent requests for the same key wait for
+/// that computation instead of all reaching the database together.
 pub(crate) struct ShortCache<K, V> {
-    entries: Option<quick_cache::sync::Cache<K, Entry<V>>>,
+    entries: Option<quick_cache::sync::Cache<(K, u64, u64), V, ByWeight>>,
     ttl: Duration,
+    started: Instant,
     generation: Arc<WriteGeneration>,
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> ShortCache<K, V> {
-    pub fn new(capacity: usize, ttl: Duration, generation: Arc<WriteGeneration>) -> Self {
+impl<K: Eq + Hash + Clone, V: Clone + Weigh> ShortCache<K, V> {
+    /// `items` is the expected number of entries; `budget` the total weight kept.
+    pub fn new(items: usize, budget: u64, ttl: Duration, generation: Arc<WriteGeneration>) -> Self {
         Self {
-            entries: (!ttl.is_zero()).then(|| quick_cache::sync::Cache::new(capacity)),
+            entries: (!ttl.is_zero())
+                .then(|| quick_cache::sync::Cache::with_weighter(items, budget, ByWeight)),
             ttl,
+            started: Instant::now(),
             generation,
         }
     }
 
-    /// The generation to store a value under: read it before computing the value, so that
-    /// a write racing with the computation makes the entry stale rather than wrong.
-    pub fn generation(&self) -> u64 {
-        self.generation.current()
-    }
-
-    pub fn get(&self, key: &K) -> Option<V> {
-        let entry = self.entries.as_ref()?.get(key)?;
-        (entry.generation == self.generation.current() && entry.stored.elapsed() < self.ttl)
-            .then_some(entry.value)
-    }
-
-    pub fn insert(&self, key: K, value: V, generation: u64) {
-        if let Some(entries) = &self.entries {
-            entries.insert(
-                key,
-                Entry {
-                    value,
-                    stored: Instant::now(),
-                    generation,
-                },
-            );
+    /// The cached value for `key`, or the one `compute` gives (then cached). Errors are not
+    /// cached.
+    pub async fn get_or_compute<E, F>(&self, key: K, compute: impl FnOnce() -> F) -> Result<V, E>
+    where
+        F: Future<Output = Result<V, E>>,
+    {
+        let Some(entries) = &self.entries else {
+            return compute().await;
+        };
+        // Read the generation before computing, so that a write racing with the
+        // computation files the result under a generation no one asks for any more.
+        let generation = self.generation.current();
+        let slice = self.started.elapsed().as_nanos() / self.ttl.as_nanos().max(1);
+        let slice = u64::try_from(slice).unwrap_or(u64::MAX);
+        match entries.get_value_or_guard_async(&(key, generation, slice)).await {
+            Ok(value) => Ok(value),
+            Err(guard) => {
+                let value = compute().await?;
+                // Fails only if the entry was filled meanwhile; either value is right.
+                let _ = guard.insert(value.clone());
+                Ok(value)
+            }
         }
     }
 }
@@ -102,28 +118,67 @@ impl<K: Eq + Hash + Clone, V: Clone> ShortCache<K, V> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_and_time_expire_entries() {
-        let generation = Arc::new(WriteGeneration::default());
-        let cache = ShortCache::new(10, Duration::from_millis(50), generation.clone());
-        let g = cache.generation();
-        cache.insert("k", 1, g);
-        assert_eq!(cache.get(&"k"), Some(1));
-        generation.bump();
-        assert_eq!(cache.get(&"k"), None, "a write makes it stale");
-        // A value computed before the write, stored after it, is never served.
-        cache.insert("k", 2, g);
-        assert_eq!(cache.get(&"k"), None);
-        cache.insert("k", 3, cache.generation());
-        assert_eq!(cache.get(&"k"), Some(3));
-        std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(cache.get(&"k"), None, "expired");
+    impl Weigh for u32 {
+        fn weight(&self) -> u64 {
+            1
+        }
     }
 
-    #[test]
-    fn zero_ttl_disables() {
-        let cache = ShortCache::new(10, Duration::ZERO, Arc::new(WriteGeneration::default()));
-        cache.insert("k", 1, cache.generation());
-        assert_eq!(cache.get(&"k"), None);
+    async fn value(cache: &ShortCache<&'static str, u32>, v: u32) -> u32 {
+        cache
+            .get_or_compute("k", || async move { Ok::<_, ()>(v) })
+            .await
+            .expect("computed")
+    }
+
+    #[tokio::test]
+    async fn writes_and_time_expire_entries() {
+        let generation = Arc::new(WriteGeneration::default());
+        let cache = ShortCache::new(10, 10, Duration::from_millis(100), generation.clone());
+        // Stay inside one time slice for the first checks.
+        while cache.started.elapsed().as_millis() % 100 > 50 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(value(&cache, 1).await, 1);
+        assert_eq!(value(&cache, 2).await, 1, "served from the cache");
+        generation.bump();
+        assert_eq!(value(&cache, 3).await, 3, "a write makes it stale");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(value(&cache, 4).await, 4, "expired with its time slice");
+    }
+
+    #[tokio::test]
+    async fn errors_are_not_cached_and_zero_ttl_disables() {
+        let cache = ShortCache::new(10, 10, Duration::from_secs(60), Arc::default());
+        let failed: Result<u32, &str> = cache.get_or_compute("k", || async { Err("down") }).await;
+        assert_eq!(failed, Err("down"));
+        assert_eq!(value(&cache, 7).await, 7);
+        let off = ShortCache::new(10, 10, Duration::ZERO, Arc::default());
+        assert_eq!(value(&off, 1).await, 1);
+        assert_eq!(value(&off, 2).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_miss_is_computed_once() {
+        let cache = Arc::new(ShortCache::new(10, 10, Duration::from_secs(60), Arc::default()));
+        let computed = Arc::new(AtomicU64::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, computed) = (cache.clone(), computed.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_compute("k", || async move {
+                            computed.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Ok::<u32, ()>(5)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), Ok(5));
+        }
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
     }
 }

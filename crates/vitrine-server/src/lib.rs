@@ -70,13 +70,10 @@ pub(crate) struct AppState {
 /// The short-lived caches (see [`cache`]).
 pub(crate) struct Caches {
     /// Catalog pages, serialised, with their ETag.
-    pub catalog: cache::ShortCache<api::catalog::CatalogKey, (bytes::Bytes, Arc<str>)>,
+    pub catalog: cache::ShortCache<api::catalog::CatalogKey, api::catalog::SerialisedPage>,
     /// Who a token or session belongs to, by the hash of its secret.
     /// The expiry is the session's, by the injected clock (tokens have none).
-    pub callers: cache::ShortCache<
-        (bool, vitrine_store::SecretHash),
-        (auth::Caller, Option<vitrine_domain::Timestamp>),
-    >,
+    pub callers: cache::ShortCache<(bool, vitrine_store::SecretHash), auth::Authenticated>,
 }
 
 /// The whole HTTP application.
@@ -85,8 +82,9 @@ pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -
     let max_body_bytes = config.max_body_bytes;
     let generation = Arc::new(cache::WriteGeneration::default());
     let caches = Caches {
-        catalog: cache::ShortCache::new(10_000, config.cache_ttl, generation.clone()),
-        callers: cache::ShortCache::new(10_000, config.cache_ttl, generation.clone()),
+        // Up to 64 MiB of serialised catalog pages, and 10,000 callers.
+        catalog: cache::ShortCache::new(4096, 64 << 20, config.cache_ttl, generation.clone()),
+        callers: cache::ShortCache::new(10_000, 10_000, config.cache_ttl, generation.clone()),
     };
     let state = AppState {
         store,

@@ -112,18 +112,32 @@ pub async fn list_catalog(
         after,
         limit,
     };
-    if let Some((body, etag)) = state.caches.catalog.get(&key) {
-        return etagged(&headers, body, &etag);
+    let (body, etag) = state
+        .caches
+        .catalog
+        .get_or_compute(key.clone(), || catalog_page(&state, key))
+        .await?;
+    etagged(&headers, body, &etag)
+}
+
+/// A serialised catalog page and its ETag.
+pub(crate) type SerialisedPage = (bytes::Bytes, Arc<str>);
+
+impl crate::cache::Weigh for SerialisedPage {
+    fn weight(&self) -> u64 {
+        u64::try_from(self.0.len()).unwrap_or(u64::MAX)
     }
-    let generation = state.caches.catalog.generation();
+}
+
+async fn catalog_page(state: &AppState, key: CatalogKey) -> ApiResult<SerialisedPage> {
     let query = CatalogQuery {
-        audience: key.audience.clone(),
-        terms: key.terms.clone(),
-        category: key.category.clone(),
-        tag: key.tag.clone(),
+        audience: key.audience,
+        terms: key.terms,
+        category: key.category,
+        tag: key.tag,
         provider: None,
-        after: key.after.clone(),
-        limit,
+        after: key.after,
+        limit: key.limit,
     };
     let page = state.store.catalog(&query).await?;
     let next_cursor = catalog_next_cursor(&page);
@@ -132,12 +146,7 @@ pub async fn list_catalog(
         total: page.total,
         next_cursor,
     };
-    let (body, etag) = serialise_with_etag(&body)?;
-    state
-        .caches
-        .catalog
-        .insert(key, (body.clone(), etag.clone()), generation);
-    etagged(&headers, body, &etag)
+    serialise_with_etag(&body)
 }
 
 /// What a catalog page depends on: who asks and what they ask.
