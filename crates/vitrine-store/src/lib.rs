@@ -15,15 +15,38 @@
 //! - Catalog pages and totals are cached per catalog generation, a counter every offering
 //!   write increases in its transaction and every catalog read checks, so a cached answer is
 //!   always the one the database would give (on every server instance).
+//! - The go-live review's writes take, besides their audit events, the emails the change
+//!   causes ([`NewEmail`]): they are rows of the `outbox` table written in the same
+//!   transaction, so a change and its emails are kept or lost together. A dispatcher claims
+//!   due rows with a lease ([`Store::claim_outbox`]) and marks each sent or failed.
+//! - Scheduled steps happen once even with several servers on one database. A step that
+//!   concerns a whole review session (opening it, alerting admins that it is overdue) writes
+//!   a mark in `review_sessions` in the same transaction as its effects; the mark is unique,
+//!   so of two servers running the step the second gets [`StoreError::Conflict`] and
+//!   nothing of its work is kept. Steps on one submission (releasing a decision, publishing)
+//!   are transitions, version-checked like any update: of two servers, one wins. Why not a
+//!   lease taken before the work: a server that took the lease and died half way would
+//!   leave the step to be done again after the lease ran out, possibly after some of its
+//!   effects (emails) were sent; a mark committed with the effects cannot be half done.
+//!   The cost is that two servers may both compute a step and one throws its work away,
+//!   which the scheduler keeps rare by running each step shortly after it falls due.
 //! - The schemas live in `migrations/sqlite` and `migrations/postgres`, kept column for
 //!   column alike; `open` (and each store's `connect`) applies pending migrations.
 
 use async_trait::async_trait;
+use jiff::civil::Date;
 use vitrine_domain::account::ProviderStatus;
 use vitrine_domain::audit::{AuditEvent, AuditRecord, SubjectKind};
+use vitrine_domain::calendar::CalendarSettings;
+use vitrine_domain::go_live::Submission;
+use vitrine_domain::recording::{Recording, Upload, UploadId};
+use vitrine_domain::review::RequirementSet;
+use vitrine_domain::submission::SubmissionState;
+use vitrine_domain::thread::Message;
 use vitrine_domain::user::Email;
 use vitrine_domain::{
-    Account, AccountId, Audience, Offering, OfferingName, Timestamp, TokenId, User, UserId,
+    Account, AccountId, Audience, Offering, OfferingId, OfferingName, RecordingId, SubmissionId,
+    Timestamp, TokenId, User, UserId,
 };
 
 mod error;
@@ -89,6 +112,132 @@ pub struct AuditQuery {
     /// Newest first; start strictly before this sequence number.
     pub before_seq: Option<i64>,
     pub limit: u32,
+}
+
+/// A value with the version it was stored at, for an optimistic update (0: never stored,
+/// the value is the default).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: i64,
+}
+
+/// A user with the validator role and their per-session capacity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Validator {
+    pub user: User,
+    /// What the validator reviews per session: their own capacity, or the calendar's default.
+    pub capacity: u32,
+    /// Their own capacity, when an admin set one.
+    pub own_capacity: Option<u32>,
+}
+
+/// An email to write to the outbox with the change that causes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEmail {
+    /// Who it goes to, for admins reading the outbox (`a@x.example, b@y.example`).
+    pub recipients: String,
+    /// Its subject, for admins reading the outbox.
+    pub subject: String,
+    /// The submission whose thread it belongs to, if any.
+    pub submission_id: Option<SubmissionId>,
+    /// The email as the dispatcher will send it (a serialised `vitrine_mail::OutgoingEmail`).
+    pub payload: serde_json::Value,
+    /// When it was written; it is first due then.
+    pub created_at: Timestamp,
+}
+
+impl NewEmail {
+    /// An outbox email carrying `email` (anything the dispatcher can read back) as its payload.
+    pub fn new<T: serde::Serialize>(
+        recipients: impl Into<String>,
+        subject: impl Into<String>,
+        submission_id: Option<SubmissionId>,
+        email: &T,
+        created_at: Timestamp,
+    ) -> Result<Self> {
+        Ok(Self {
+            recipients: recipients.into(),
+            subject: subject.into(),
+            submission_id,
+            payload: serde_json::to_value(email)
+                .map_err(|e| StoreError::Corrupt(format!("outgoing email: {e}")))?,
+            created_at,
+        })
+    }
+}
+
+/// Where an outbox email stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    /// Waiting to be sent (first attempt, or a retry after a transient failure).
+    Pending,
+    Sent,
+    /// Given up on (a permanent failure); an admin may retry it.
+    Failed,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Sent => "sent",
+            OutboxStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Sent, Self::Failed]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+}
+
+/// An email in the outbox.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct OutboxEmail {
+    /// Position in the outbox; strictly increasing.
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    pub recipients: String,
+    pub subject: String,
+    pub submission_id: Option<SubmissionId>,
+    /// The email as it will be sent.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub status: OutboxStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When it is due (again).
+    #[schema(value_type = String, format = DateTime)]
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub sent_at: Option<Timestamp>,
+    /// While a dispatcher holds it: no other dispatcher claims it before this instant.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub locked_until: Option<Timestamp>,
+}
+
+/// Which outbox emails to read, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct OutboxQuery {
+    pub status: Option<OutboxStatus>,
+    /// Start strictly before this id.
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+/// A review session that opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewSessionRecord {
+    /// The session's nominal date ([`vitrine_domain::calendar::Session::nominal_date`]).
+    pub nominal_date: Date,
+    pub opened_at: Timestamp,
+    /// When admins were alerted that decisions of this session are overdue.
+    pub overdue_flagged_at: Option<Timestamp>,
 }
 
 /// The storage interface. Implementations: [`sqlite::SqliteStore`], [`postgres::PgStore`].
@@ -183,6 +332,172 @@ pub trait Store: Send + Sync + 'static {
 
     // --- audit ---
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
+
+    // --- marketplace settings ---
+    /// The review calendar's settings; the defaults at version 0 when never set.
+    async fn calendar_settings(&self) -> Result<Versioned<CalendarSettings>>;
+    /// Writes the calendar settings if they are still at `expected_version`
+    /// ([`StoreError::Conflict`] otherwise), with the emails of the dates it moves. Returns
+    /// the new version.
+    async fn put_calendar_settings(
+        &self,
+        settings: &CalendarSettings,
+        expected_version: i64,
+        now: Timestamp,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<i64>;
+    /// Users with the validator role, ordered by email, with their capacities.
+    async fn validators(&self) -> Result<Vec<Validator>>;
+    /// Sets a validator's own capacity (`None`: back to the calendar's default);
+    /// [`StoreError::NotFound`] if the user is not a validator.
+    async fn set_validator_capacity(
+        &self,
+        user: UserId,
+        capacity: Option<u32>,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+
+    // --- demo requirements ---
+    /// The current (highest) version of the requirement list.
+    async fn current_requirements(&self) -> Result<RequirementSet>;
+    async fn requirements(&self, version: u32) -> Result<Option<RequirementSet>>;
+    /// Stores a new version, which must be the current one plus one
+    /// ([`StoreError::Conflict`] otherwise: someone else changed the list).
+    async fn put_requirements(
+        &self,
+        set: &RequirementSet,
+        now: Timestamp,
+        events: &[AuditEvent],
+    ) -> Result<()>;
+
+    // --- recordings and uploads ---
+    async fn insert_recording(&self, recording: &Recording, events: &[AuditEvent]) -> Result<()>;
+    async fn recording(&self, id: RecordingId) -> Result<Option<Recording>>;
+    /// A submission's recordings, oldest first.
+    async fn recordings_of(&self, submission: SubmissionId) -> Result<Vec<Recording>>;
+    async fn insert_upload(&self, upload: &Upload) -> Result<()>;
+    async fn upload(&self, id: UploadId) -> Result<Option<Upload>>;
+    /// [`StoreError::NotFound`] if there is no such upload.
+    async fn delete_upload(&self, id: UploadId) -> Result<()>;
+    /// Uploads whose `expires_at` is at or before `now`, oldest first.
+    async fn expired_uploads(&self, now: Timestamp) -> Result<Vec<UploadId>>;
+    /// Turns a finished upload into a recording in one transaction: the upload row goes, the
+    /// recording and its events are written. [`StoreError::NotFound`] if the upload is gone
+    /// (finished by another request, terminated or expired): then nothing is written.
+    async fn finish_upload(
+        &self,
+        upload: UploadId,
+        recording: &Recording,
+        events: &[AuditEvent],
+    ) -> Result<()>;
+
+    // --- submissions ---
+    /// Inserts a new submission; [`StoreError::Duplicate`] (field `offering`) if the offering
+    /// already has one in progress (not rejected, published or withdrawn).
+    async fn insert_submission(
+        &self,
+        submission: &Submission,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+    /// Writes `submission`, whose `version` is one more than the stored one
+    /// ([`StoreError::Conflict`] otherwise, and nothing is written).
+    async fn update_submission(
+        &self,
+        submission: &Submission,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+    async fn submission(&self, id: SubmissionId) -> Result<Option<Submission>>;
+    /// Every submission of an offering, oldest first.
+    async fn submissions_of_offering(&self, offering: OfferingId) -> Result<Vec<Submission>>;
+    /// Every submission of a provider account, oldest first.
+    async fn submissions_of_account(&self, account: AccountId) -> Result<Vec<Submission>>;
+    /// The offering's submission in progress (not rejected, published or withdrawn).
+    async fn open_submission_for(&self, offering: OfferingId) -> Result<Option<Submission>>;
+    /// Submissions in `state`, in queue order: resubmissions first, then by the time their
+    /// current round was submitted (then by id).
+    async fn submissions_in_state(&self, state: SubmissionState) -> Result<Vec<Submission>>;
+    /// The queue: queued submissions in queue order.
+    async fn queued_submissions(&self) -> Result<Vec<Submission>> {
+        self.submissions_in_state(SubmissionState::Queued).await
+    }
+    /// Submissions assigned to a validator, oldest change first.
+    async fn submissions_for_validator(&self, validator: UserId) -> Result<Vec<Submission>>;
+    /// Submissions whose publication is scheduled at or before `now`.
+    async fn due_publications(&self, now: Timestamp) -> Result<Vec<Submission>>;
+    /// Publication: writes the published submission and the now public offering in one
+    /// transaction, each version-checked; if either is stale, nothing is written.
+    async fn publish(
+        &self,
+        submission: &Submission,
+        offering: &Offering,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+
+    // --- review sessions (scheduled steps; see the crate docs) ---
+    /// Opens the session of `nominal_date`: marks it opened and writes the submissions it
+    /// moves (each version-checked), in one transaction. [`StoreError::Conflict`] if the
+    /// session was already opened or a submission changed meanwhile: nothing is written.
+    async fn open_review_session(
+        &self,
+        nominal_date: Date,
+        opened_at: Timestamp,
+        submissions: &[Submission],
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+    async fn review_session(&self, nominal_date: Date) -> Result<Option<ReviewSessionRecord>>;
+    /// Marks the session's decisions overdue (admins alerted by `emails`), once:
+    /// [`StoreError::Conflict`] if already marked, [`StoreError::NotFound`] if the session
+    /// never opened.
+    async fn flag_session_overdue(
+        &self,
+        nominal_date: Date,
+        at: Timestamp,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+
+    // --- thread ---
+    async fn insert_message(
+        &self,
+        message: &Message,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+    /// A submission's messages, oldest first.
+    async fn messages(&self, submission: SubmissionId) -> Result<Vec<Message>>;
+
+    // --- outbox ---
+    /// Claims up to `limit` due emails (pending, `next_attempt_at` ≤ `now`, not held by
+    /// another dispatcher), oldest first, and holds them until `now + lease`. Two
+    /// dispatchers never claim the same email at the same time.
+    async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxEmail>>;
+    /// Records a successful send. [`StoreError::NotFound`] unless the email is pending.
+    async fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()>;
+    /// Records a failed attempt: `permanent` gives up (status failed), otherwise the email
+    /// is due again at `next_attempt_at`. [`StoreError::NotFound`] unless it is pending.
+    async fn mark_failed_attempt(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: Timestamp,
+        permanent: bool,
+    ) -> Result<()>;
+    /// The outbox, newest first, for admins.
+    async fn outbox(&self, query: &OutboxQuery) -> Result<Vec<OutboxEmail>>;
+    /// Makes a failed email pending again, due at `now`. [`StoreError::NotFound`] unless it
+    /// failed.
+    async fn retry_outbox(&self, id: i64, now: Timestamp, events: &[AuditEvent]) -> Result<()>;
 }
 
 pub mod postgres;

@@ -41,10 +41,12 @@ impl PgStore {
             .await
             .map_err(db("connect to PostgreSQL"))?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self {
+        let store = Self {
             pool,
             catalog: Arc::default(),
-        })
+        };
+        store.seed().await?;
+        Ok(store)
     }
 
     /// The connection pool, for callers that need SQL of their own (jobs, uploads).
@@ -82,6 +84,10 @@ impl Dialect for PgStore {
     /// PostgreSQL's planner weighs the `LIMIT` against the name index itself.
     fn unindexed(column: &str) -> String {
         column.to_owned()
+    }
+
+    fn skip_locked() -> &'static str {
+        " FOR UPDATE SKIP LOCKED"
     }
 
     /// `search_words` holds the document's words exactly (see the migrations).

@@ -24,7 +24,19 @@ use vitrine_domain::{
     OfferingName, Plan, ProviderApplication, Timestamp, TokenId, User, UserId, Visibility, search,
 };
 
-use crate::{ApiToken, AuditQuery, CatalogQuery, Result, StoreError};
+use jiff::civil::Date;
+use vitrine_domain::calendar::CalendarSettings;
+use vitrine_domain::go_live::{Round, Submission};
+use vitrine_domain::recording::{Recording, Upload, UploadId};
+use vitrine_domain::review::RequirementSet;
+use vitrine_domain::submission::SubmissionState;
+use vitrine_domain::thread::{Message, MessageId, Side};
+use vitrine_domain::{RecordingId, SubmissionId};
+
+use crate::{
+    ApiToken, AuditQuery, CatalogQuery, OutboxEmail, OutboxQuery, OutboxStatus, Result,
+    ReviewSessionRecord, StoreError, Validator, Versioned,
+};
 
 /// The few places where SQLite and PostgreSQL need different SQL.
 pub(crate) trait Dialect {
@@ -38,6 +50,10 @@ pub(crate) trait Dialect {
     /// rows; SQLite would otherwise gather every visible offering through the visibility
     /// and provider indexes and sort them all.
     fn unindexed(column: &str) -> String;
+    /// What a `SELECT` ends with to lock the rows it picks, skipping rows another
+    /// transaction holds (PostgreSQL); empty where a write transaction already holds the
+    /// whole database (SQLite).
+    fn skip_locked() -> &'static str;
     /// A condition on offering `o` matching the full-text query bound at `param`.
     fn search_condition(param: &str) -> String;
     /// The full-text query text for folded, non-empty `terms`, each a word prefix, all
@@ -491,6 +507,318 @@ pub(crate) fn status_str(status: Option<ProviderStatus>) -> Option<&'static str>
     status.map(ProviderStatus::as_str)
 }
 
+// --- go-live review rows ---
+
+/// Like [`db`], but a unique violation means someone else wrote first:
+/// [`StoreError::Conflict`] on `what`.
+pub(crate) fn taken(
+    what: &'static str,
+    context: &'static str,
+) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| match source.as_database_error() {
+        Some(e) if e.is_unique_violation() => StoreError::Conflict { what },
+        _ => StoreError::Database { context, source },
+    }
+}
+
+/// A count or size read back from a signed column.
+pub(crate) fn unsigned<T: TryFrom<i64>>(what: &str, n: i64) -> Result<T> {
+    T::try_from(n).map_err(|_| corrupt(what, n))
+}
+
+/// A count or size to store in a signed column.
+pub(crate) fn signed(what: &str, n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| corrupt(what, n))
+}
+
+pub(crate) fn date(text: &str) -> Result<Date> {
+    text.parse().map_err(|e| corrupt("date", e))
+}
+
+/// The key of the calendar settings in `marketplace_settings`.
+pub(crate) const CALENDAR_KEY: &str = "calendar";
+
+pub(crate) fn settings_from_row(row: Option<(String, i64)>) -> Result<Versioned<CalendarSettings>> {
+    match row {
+        None => Ok(Versioned {
+            value: CalendarSettings::default(),
+            version: 0,
+        }),
+        Some((json, version)) => Ok(Versioned {
+            value: from_json("marketplace_settings.value", &json)?,
+            version,
+        }),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ValidatorRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    capacity: Option<i64>,
+}
+
+impl ValidatorRow {
+    pub fn into_validator(self, default_capacity: u32) -> Result<Validator> {
+        let own_capacity = self
+            .capacity
+            .map(|c| unsigned("validator_capacities.capacity", c))
+            .transpose()?;
+        Ok(Validator {
+            user: self.user.into_user()?.0,
+            capacity: own_capacity.unwrap_or(default_capacity),
+            own_capacity,
+        })
+    }
+}
+
+pub(crate) fn requirements_from_row(version: i64, json: &str) -> Result<RequirementSet> {
+    Ok(RequirementSet {
+        version: unsigned("requirement_sets.version", version)?,
+        requirements: from_json("requirement_sets.requirements", json)?,
+    })
+}
+
+macro_rules! submission_columns {
+    () => {
+        "s.id, s.offering_id, s.provider_account_id, s.state, s.validator_id, s.publication_at, \
+         s.rounds, s.created_at, s.updated_at, s.version"
+    };
+}
+pub(crate) use submission_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SubmissionRow {
+    id: Uuid,
+    offering_id: Uuid,
+    provider_account_id: Uuid,
+    state: String,
+    validator_id: Option<Uuid>,
+    publication_at: Option<i64>,
+    rounds: String,
+    created_at: i64,
+    updated_at: i64,
+    version: i64,
+}
+
+impl SubmissionRow {
+    pub fn into_submission(self) -> Result<Submission> {
+        let state = SubmissionState::parse(&self.state)
+            .ok_or_else(|| corrupt("submissions.state", &self.state))?;
+        let rounds: Vec<Round> = from_json("submissions.rounds", &self.rounds)?;
+        if rounds.is_empty() {
+            return Err(corrupt("submissions.rounds", "no round"));
+        }
+        Ok(Submission {
+            id: SubmissionId(self.id),
+            offering_id: OfferingId(self.offering_id),
+            provider_account_id: AccountId(self.provider_account_id),
+            state,
+            rounds,
+            validator: self.validator_id.map(UserId),
+            publication_at: opt_timestamp(self.publication_at)?,
+            created_at: timestamp(self.created_at)?,
+            updated_at: timestamp(self.updated_at)?,
+            version: self.version,
+        })
+    }
+}
+
+/// The columns of a submission that are queried, besides its JSON rounds.
+pub(crate) struct SubmissionColumns {
+    pub round_number: i64,
+    pub submitted_at: Option<i64>,
+    pub rounds: String,
+}
+
+pub(crate) fn submission_values(s: &Submission) -> Result<SubmissionColumns> {
+    let current = s
+        .rounds
+        .last()
+        .ok_or_else(|| corrupt("submission", "no round"))?;
+    Ok(SubmissionColumns {
+        round_number: i64::from(current.number),
+        submitted_at: current.submitted_at.map(micros),
+        rounds: to_json("rounds", &s.rounds)?,
+    })
+}
+
+macro_rules! recording_columns {
+    () => {
+        "id, submission_id, uploaded_by, file_name, size, sha256, media_type, duration_seconds, \
+         created_at"
+    };
+}
+pub(crate) use recording_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RecordingRow {
+    id: Uuid,
+    submission_id: Uuid,
+    uploaded_by: Uuid,
+    file_name: String,
+    size: i64,
+    sha256: String,
+    media_type: String,
+    duration_seconds: Option<f64>,
+    created_at: i64,
+}
+
+impl RecordingRow {
+    pub fn into_recording(self) -> Result<Recording> {
+        Ok(Recording {
+            id: RecordingId(self.id),
+            submission_id: SubmissionId(self.submission_id),
+            uploaded_by: UserId(self.uploaded_by),
+            file_name: self.file_name,
+            size: unsigned("recordings.size", self.size)?,
+            sha256: self.sha256,
+            media_type: self.media_type,
+            duration_seconds: self.duration_seconds,
+            created_at: timestamp(self.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UploadRow {
+    id: Uuid,
+    submission_id: Uuid,
+    user_id: Uuid,
+    declared_length: Option<i64>,
+    file_name: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl UploadRow {
+    pub fn into_upload(self) -> Result<Upload> {
+        Ok(Upload {
+            id: UploadId(self.id),
+            submission_id: SubmissionId(self.submission_id),
+            user_id: UserId(self.user_id),
+            declared_length: self
+                .declared_length
+                .map(|n| unsigned("uploads.declared_length", n))
+                .transpose()?,
+            file_name: self.file_name,
+            created_at: timestamp(self.created_at)?,
+            expires_at: timestamp(self.expires_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    id: Uuid,
+    submission_id: Uuid,
+    author: Uuid,
+    side: String,
+    body: String,
+    created_at: i64,
+}
+
+impl MessageRow {
+    pub fn into_message(self) -> Result<Message> {
+        Ok(Message {
+            id: MessageId(self.id),
+            submission_id: SubmissionId(self.submission_id),
+            author: UserId(self.author),
+            side: Side::parse(&self.side).ok_or_else(|| corrupt("messages.side", &self.side))?,
+            body: self.body,
+            created_at: timestamp(self.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReviewSessionRow {
+    nominal_date: String,
+    opened_at: i64,
+    overdue_flagged_at: Option<i64>,
+}
+
+impl ReviewSessionRow {
+    pub fn into_record(self) -> Result<ReviewSessionRecord> {
+        Ok(ReviewSessionRecord {
+            nominal_date: date(&self.nominal_date)?,
+            opened_at: timestamp(self.opened_at)?,
+            overdue_flagged_at: opt_timestamp(self.overdue_flagged_at)?,
+        })
+    }
+}
+
+macro_rules! outbox_columns {
+    () => {
+        "id, created_at, recipients, subject, submission_id, payload, status, attempts, \
+         next_attempt_at, last_error, sent_at, locked_until"
+    };
+}
+pub(crate) use outbox_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutboxRow {
+    id: i64,
+    created_at: i64,
+    recipients: String,
+    subject: String,
+    submission_id: Option<Uuid>,
+    payload: String,
+    status: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    sent_at: Option<i64>,
+    locked_until: Option<i64>,
+}
+
+impl OutboxRow {
+    pub fn into_email(self) -> Result<OutboxEmail> {
+        Ok(OutboxEmail {
+            id: self.id,
+            created_at: timestamp(self.created_at)?,
+            recipients: self.recipients,
+            subject: self.subject,
+            submission_id: self.submission_id.map(SubmissionId),
+            payload: from_json("outbox.payload", &self.payload)?,
+            status: OutboxStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("outbox.status", &self.status))?,
+            attempts: unsigned("outbox.attempts", self.attempts)?,
+            next_attempt_at: timestamp(self.next_attempt_at)?,
+            last_error: self.last_error,
+            sent_at: opt_timestamp(self.sent_at)?,
+            locked_until: opt_timestamp(self.locked_until)?,
+        })
+    }
+}
+
+/// `now + lease` in stored microseconds.
+pub(crate) fn lease_end(now: Timestamp, lease: std::time::Duration) -> i64 {
+    let lease = i64::try_from(lease.as_micros()).unwrap_or(i64::MAX);
+    micros(now).saturating_add(lease)
+}
+
+/// An admin's outbox query: newest first, filtered.
+pub(crate) fn outbox_sql(query: &OutboxQuery) -> (String, Vec<Param>) {
+    let mut params = Params::default();
+    let mut conditions = Vec::new();
+    if let Some(status) = query.status {
+        let p = params.push(Param::Text(status.as_str().to_owned()));
+        conditions.push(format!("status = {p}"));
+    }
+    if let Some(before) = query.before_id {
+        let p = params.push(Param::Int(before));
+        conditions.push(format!("id < {p}"));
+    }
+    let limit = params.push(Param::Int(i64::from(query.limit)));
+    let sql = format!(
+        "SELECT {} FROM outbox{} ORDER BY id DESC LIMIT {limit}",
+        outbox_columns!(),
+        where_clause(&conditions)
+    );
+    (sql, params.0)
+}
+
 // --- catalog cache ---
 
 /// Most totals kept for one catalog generation.
@@ -738,13 +1066,25 @@ macro_rules! impl_store {
             use vitrine_domain::{
                 Account, AccountId, Offering, OfferingName, Timestamp, TokenId, User, UserId,
             };
+            use jiff::civil::Date;
+            use vitrine_domain::calendar::CalendarSettings;
+            use vitrine_domain::go_live::Submission;
+            use vitrine_domain::recording::{Recording, Upload, UploadId};
+            use vitrine_domain::review::RequirementSet;
+            use vitrine_domain::submission::SubmissionState;
+            use vitrine_domain::thread::Message;
+            use vitrine_domain::{OfferingId, RecordingId, SubmissionId};
             use $crate::shared::{
-                AccountRow, AllowRow, AuditRow, Dialect, MemberRow, OfferingRow, TagRow,
-                TokenRow, UserRow, account_columns, bind_params, db, micros, offering_columns,
+                AccountRow, AllowRow, AuditRow, Dialect, MemberRow, MessageRow, OfferingRow,
+                OutboxRow, RecordingRow, ReviewSessionRow, SubmissionRow, TagRow, TokenRow,
+                UploadRow, UserRow, ValidatorRow, account_columns, bind_params, db, micros,
+                offering_columns, outbox_columns, recording_columns, submission_columns, taken,
                 unique, user_columns,
             };
             use $crate::{
-                ApiToken, AuditQuery, CatalogPage, CatalogQuery, Result, SecretHash, StoreError,
+                ApiToken, AuditQuery, CatalogPage, CatalogQuery, NewEmail, OutboxEmail,
+                OutboxQuery, Result, ReviewSessionRecord, SecretHash, StoreError, Validator,
+                Versioned,
             };
 
             type Connection = <$db as sqlx::Database>::Connection;
@@ -820,6 +1160,22 @@ macro_rules! impl_store {
                     .bind(offering.version))
             }
 
+            fn bind_submission<'q>(query: Query<'q>, s: &Submission) -> Result<Query<'q>> {
+                let columns = $crate::shared::submission_values(s)?;
+                Ok(query
+                    .bind(s.id.0)
+                    .bind(s.offering_id.0)
+                    .bind(s.provider_account_id.0)
+                    .bind(s.state.as_str())
+                    .bind(s.validator.map(|v| v.0))
+                    .bind(columns.round_number)
+                    .bind(columns.submitted_at)
+                    .bind(s.publication_at.map(micros))
+                    .bind(columns.rounds)
+                    .bind(micros(s.updated_at))
+                    .bind(s.version))
+            }
+
             impl $store {
                 /// Appends the audit events of a change, in the change's transaction.
                 async fn write_audit(conn: &mut Connection, events: &[AuditEvent]) -> Result<()> {
@@ -859,6 +1215,159 @@ macro_rules! impl_store {
                     check(statement.execute(&mut *tx).await.map_err(map_err)?)?;
                     Self::write_audit(&mut tx, events).await?;
                     Ok(tx)
+                }
+
+                /// Writes the emails a change causes to the outbox, in the change's
+                /// transaction: they are sent only if the change is kept.
+                async fn write_outbox(conn: &mut Connection, emails: &[NewEmail]) -> Result<()> {
+                    for e in emails {
+                        sqlx::query(
+                            "INSERT INTO outbox (created_at, recipients, subject, submission_id, \
+                             payload, status, attempts, next_attempt_at) \
+                             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $1)",
+                        )
+                        .bind(micros(e.created_at))
+                        .bind(e.recipients.as_str())
+                        .bind(e.subject.as_str())
+                        .bind(e.submission_id.map(|s| s.0))
+                        .bind($crate::shared::to_json("outgoing email", &e.payload)?)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("write an email to the outbox"))?;
+                    }
+                    Ok(())
+                }
+
+                /// [`Self::write`], then the change's emails; commits.
+                async fn write_all(
+                    &self,
+                    statement: Query<'_>,
+                    map_err: impl FnOnce(sqlx::Error) -> StoreError,
+                    check: impl FnOnce(Done) -> Result<()>,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                    context: &'static str,
+                ) -> Result<()> {
+                    let mut tx = self.write(statement, map_err, check, events).await?;
+                    Self::write_outbox(&mut tx, emails).await?;
+                    tx.commit().await.map_err(db(context))
+                }
+
+                /// Ends a transaction of several statements: the change's events and emails,
+                /// then commit.
+                async fn commit_all(
+                    mut tx: sqlx::Transaction<'static, $db>,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                    context: &'static str,
+                ) -> Result<()> {
+                    Self::write_audit(&mut tx, events).await?;
+                    Self::write_outbox(&mut tx, emails).await?;
+                    tx.commit().await.map_err(db(context))
+                }
+
+                /// Writes an offering over the stored one if that is still at the previous
+                /// version.
+                async fn update_offering_row(conn: &mut Connection, offering: &Offering) -> Result<()> {
+                    let statement = bind_offering(
+                        sqlx::query(
+                            "UPDATE offerings SET name = $2, provider_account_id = $3, \
+                             display_name = $4, description = $5, category = $6, \
+                             documentation_url = $7, support_contact = $8, plans = $9, \
+                             visibility = $10, attestations = $11, search_document = $12, \
+                             updated_at = $13, version = $14 \
+                             WHERE id = $1 AND version = $14 - 1",
+                        ),
+                        offering,
+                    )?;
+                    let done = statement
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(unique("name", "update an offering"))?;
+                    changed(done, "offering")?;
+                    Self::write_offering_parts(conn, offering, true).await
+                }
+
+                /// Writes a submission over the stored one if that is still at the previous
+                /// version.
+                async fn update_submission_row(conn: &mut Connection, s: &Submission) -> Result<()> {
+                    let statement = bind_submission(
+                        sqlx::query(
+                            "UPDATE submissions SET offering_id = $2, provider_account_id = $3, \
+                             state = $4, validator_id = $5, round_number = $6, \
+                             submitted_at = $7, publication_at = $8, rounds = $9, \
+                             updated_at = $10, version = $11 \
+                             WHERE id = $1 AND version = $11 - 1",
+                        ),
+                        s,
+                    )?;
+                    let done = statement
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(unique("offering", "update a submission"))?;
+                    changed(done, "submission")
+                }
+
+                async fn read_submissions(
+                    &self,
+                    query: QueryAs<'_, SubmissionRow>,
+                ) -> Result<Vec<Submission>> {
+                    let rows = query
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db("read submissions"))?;
+                    rows.into_iter().map(SubmissionRow::into_submission).collect()
+                }
+
+                async fn calendar_settings_in(
+                    conn: &mut Connection,
+                ) -> Result<Versioned<CalendarSettings>> {
+                    let row: Option<(String, i64)> = sqlx::query_as(
+                        "SELECT value, version FROM marketplace_settings WHERE key = $1",
+                    )
+                    .bind($crate::shared::CALENDAR_KEY)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db("read the calendar settings"))?;
+                    $crate::shared::settings_from_row(row)
+                }
+
+                async fn insert_recording_row(conn: &mut Connection, r: &Recording) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO recordings (id, submission_id, uploaded_by, file_name, size, \
+                         sha256, media_type, duration_seconds, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(r.id.0)
+                    .bind(r.submission_id.0)
+                    .bind(r.uploaded_by.0)
+                    .bind(r.file_name.as_str())
+                    .bind($crate::shared::signed("recording size", r.size)?)
+                    .bind(r.sha256.as_str())
+                    .bind(r.media_type.as_str())
+                    .bind(r.duration_seconds)
+                    .bind(micros(r.created_at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(unique("id", "insert a recording"))?;
+                    Ok(())
+                }
+
+                /// Writes the default requirement list as version 1 if no version exists
+                /// (run when the store opens; safe to run on several servers at once).
+                async fn seed(&self) -> Result<()> {
+                    let default = vitrine_domain::review::default_requirements();
+                    sqlx::query(
+                        "INSERT INTO requirement_sets (version, requirements, created_at) \
+                         SELECT $1, $2, 0 WHERE NOT EXISTS (SELECT 1 FROM requirement_sets) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(i64::from(default.version))
+                    .bind($crate::shared::to_json("requirements", &default.requirements)?)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db("seed the demo requirements"))?;
+                    Ok(())
                 }
 
                 /// Rows of `table` whose `column` is one of `ids`, in `order`: one query for
@@ -1430,22 +1939,9 @@ macro_rules! impl_store {
                     offering: &Offering,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let statement = bind_offering(
-                        sqlx::query(
-                            "UPDATE offerings SET name = $2, provider_account_id = $3, \
-                             display_name = $4, description = $5, category = $6, \
-                             documentation_url = $7, support_contact = $8, plans = $9, \
-                             visibility = $10, attestations = $11, search_document = $12, \
-                             updated_at = $13, version = $14 \
-                             WHERE id = $1 AND version = $14 - 1",
-                        ),
-                        offering,
-                    )?;
-                    let map_err = unique("name", "update an offering");
-                    let check = |d| changed(d, "offering");
-                    let mut tx = self.write(statement, map_err, check, events).await?;
-                    Self::write_offering_parts(&mut tx, offering, true).await?;
-                    tx.commit().await.map_err(db("commit an offering change"))
+                    let mut tx = self.begin_write().await?;
+                    Self::update_offering_row(&mut tx, offering).await?;
+                    Self::commit_all(tx, events, &[], "commit an offering change").await
                 }
 
                 async fn offering_by_name(&self, name: &OfferingName) -> Result<Option<Offering>> {
@@ -1532,6 +2028,601 @@ macro_rules! impl_store {
                             .await
                             .map_err(db("read the audit log"))?;
                     rows.into_iter().map(AuditRow::into_record).collect()
+                }
+
+                // --- marketplace settings ---
+
+                async fn calendar_settings(&self) -> Result<Versioned<CalendarSettings>> {
+                    let mut conn = self.pool.acquire().await.map_err(db("connect"))?;
+                    Self::calendar_settings_in(&mut conn).await
+                }
+
+                async fn put_calendar_settings(
+                    &self,
+                    settings: &CalendarSettings,
+                    expected_version: i64,
+                    now: Timestamp,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<i64> {
+                    let value = $crate::shared::to_json("calendar settings", settings)?;
+                    let version = expected_version + 1;
+                    // Version 0 means "never stored": the first writer inserts the row, and a
+                    // second one finds it taken.
+                    let statement = if expected_version == 0 {
+                        sqlx::query(
+                            "INSERT INTO marketplace_settings (key, value, version, updated_at) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                    } else {
+                        sqlx::query(
+                            "UPDATE marketplace_settings SET value = $2, version = $3, \
+                             updated_at = $4 WHERE key = $1 AND version = $3 - 1",
+                        )
+                    }
+                    .bind($crate::shared::CALENDAR_KEY)
+                    .bind(value)
+                    .bind(version)
+                    .bind(micros(now));
+                    let map_err = taken("calendar settings", "write calendar settings");
+                    let check = |d| changed(d, "calendar settings");
+                    let context = "commit calendar settings";
+                    self.write_all(statement, map_err, check, events, emails, context)
+                        .await?;
+                    Ok(version)
+                }
+
+                async fn validators(&self) -> Result<Vec<Validator>> {
+                    let mut tx = self.begin_read().await?;
+                    let settings = Self::calendar_settings_in(&mut tx).await?;
+                    let rows: Vec<ValidatorRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        user_columns!(),
+                        ", c.capacity FROM users LEFT JOIN validator_capacities c \
+                         ON c.user_id = users.id WHERE is_validator ORDER BY email"
+                    ))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db("list validators"))?;
+                    tx.commit().await.map_err(db("end a read"))?;
+                    let default = settings.value.default_validator_capacity;
+                    rows.into_iter().map(|r| r.into_validator(default)).collect()
+                }
+
+                async fn set_validator_capacity(
+                    &self,
+                    user: UserId,
+                    capacity: Option<u32>,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let validator: Option<bool> =
+                        sqlx::query_scalar("SELECT is_validator FROM users WHERE id = $1")
+                            .bind(user.0)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db("read a validator"))?;
+                    if validator != Some(true) {
+                        return Err(StoreError::NotFound);
+                    }
+                    match capacity {
+                        Some(capacity) => sqlx::query(
+                            "INSERT INTO validator_capacities (user_id, capacity) VALUES ($1, $2) \
+                             ON CONFLICT (user_id) DO UPDATE SET capacity = excluded.capacity",
+                        )
+                        .bind(user.0)
+                        .bind(i64::from(capacity)),
+                        None => sqlx::query("DELETE FROM validator_capacities WHERE user_id = $1")
+                            .bind(user.0),
+                    }
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("set a validator's capacity"))?;
+                    Self::commit_all(tx, events, emails, "commit a validator's capacity").await
+                }
+
+                // --- demo requirements ---
+
+                async fn current_requirements(&self) -> Result<RequirementSet> {
+                    let (version, json): (i64, String) = sqlx::query_as(
+                        "SELECT version, requirements FROM requirement_sets \
+                         ORDER BY version DESC LIMIT 1",
+                    )
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db("read the current requirements"))?;
+                    $crate::shared::requirements_from_row(version, &json)
+                }
+
+                async fn requirements(&self, version: u32) -> Result<Option<RequirementSet>> {
+                    let row: Option<(i64, String)> = sqlx::query_as(
+                        "SELECT version, requirements FROM requirement_sets WHERE version = $1",
+                    )
+                    .bind(i64::from(version))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("read requirements"))?;
+                    row.map(|(v, json)| $crate::shared::requirements_from_row(v, &json))
+                        .transpose()
+                }
+
+                async fn put_requirements(
+                    &self,
+                    set: &RequirementSet,
+                    now: Timestamp,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    // Only the version after the current one; two writers of the same version:
+                    // the second finds it taken.
+                    let statement = sqlx::query(
+                        "INSERT INTO requirement_sets (version, requirements, created_at) \
+                         SELECT $1, $2, $3 \
+                         WHERE (SELECT MAX(version) FROM requirement_sets) = $1 - 1",
+                    )
+                    .bind(i64::from(set.version))
+                    .bind($crate::shared::to_json("requirements", &set.requirements)?)
+                    .bind(micros(now));
+                    let map_err = taken("requirements", "write requirements");
+                    let check = |d| changed(d, "requirements");
+                    let tx = self.write(statement, map_err, check, events).await?;
+                    tx.commit().await.map_err(db("commit requirements"))
+                }
+
+                // --- recordings and uploads ---
+
+                async fn insert_recording(
+                    &self,
+                    recording: &Recording,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::insert_recording_row(&mut tx, recording).await?;
+                    Self::commit_all(tx, events, &[], "commit a recording").await
+                }
+
+                async fn recording(&self, id: RecordingId) -> Result<Option<Recording>> {
+                    let row: Option<RecordingRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        recording_columns!(),
+                        " FROM recordings WHERE id = $1"
+                    ))
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("read a recording"))?;
+                    row.map(RecordingRow::into_recording).transpose()
+                }
+
+                async fn recordings_of(&self, submission: SubmissionId) -> Result<Vec<Recording>> {
+                    let rows: Vec<RecordingRow> = sqlx::query_as(concat!(
+                        "SELECT ",
+                        recording_columns!(),
+                        " FROM recordings WHERE submission_id = $1 ORDER BY created_at, id"
+                    ))
+                    .bind(submission.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db("list recordings"))?;
+                    rows.into_iter().map(RecordingRow::into_recording).collect()
+                }
+
+                async fn insert_upload(&self, upload: &Upload) -> Result<()> {
+                    sqlx::query(
+                        "INSERT INTO uploads (id, submission_id, user_id, declared_length, \
+                         file_name, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(upload.id.0)
+                    .bind(upload.submission_id.0)
+                    .bind(upload.user_id.0)
+                    .bind(
+                        upload
+                            .declared_length
+                            .map(|n| $crate::shared::signed("declared length", n))
+                            .transpose()?,
+                    )
+                    .bind(upload.file_name.as_deref())
+                    .bind(micros(upload.created_at))
+                    .bind(micros(upload.expires_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unique("id", "insert an upload"))?;
+                    Ok(())
+                }
+
+                async fn upload(&self, id: UploadId) -> Result<Option<Upload>> {
+                    let row: Option<UploadRow> = sqlx::query_as(
+                        "SELECT id, submission_id, user_id, declared_length, file_name, \
+                         created_at, expires_at FROM uploads WHERE id = $1",
+                    )
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("read an upload"))?;
+                    row.map(UploadRow::into_upload).transpose()
+                }
+
+                async fn delete_upload(&self, id: UploadId) -> Result<()> {
+                    let done = sqlx::query("DELETE FROM uploads WHERE id = $1")
+                        .bind(id.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db("delete an upload"))?;
+                    found(done)
+                }
+
+                async fn expired_uploads(&self, now: Timestamp) -> Result<Vec<UploadId>> {
+                    let ids: Vec<Uuid> = sqlx::query_scalar(
+                        "SELECT id FROM uploads WHERE expires_at <= $1 ORDER BY expires_at, id",
+                    )
+                    .bind(micros(now))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db("list expired uploads"))?;
+                    Ok(ids.into_iter().map(UploadId).collect())
+                }
+
+                async fn finish_upload(
+                    &self,
+                    upload: UploadId,
+                    recording: &Recording,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let done = sqlx::query("DELETE FROM uploads WHERE id = $1")
+                        .bind(upload.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("finish an upload"))?;
+                    found(done)?;
+                    Self::insert_recording_row(&mut tx, recording).await?;
+                    Self::commit_all(tx, events, &[], "commit a finished upload").await
+                }
+
+                // --- submissions ---
+
+                async fn insert_submission(
+                    &self,
+                    submission: &Submission,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let statement = bind_submission(
+                        sqlx::query(
+                            "INSERT INTO submissions (id, offering_id, provider_account_id, \
+                             state, validator_id, round_number, submitted_at, publication_at, \
+                             rounds, updated_at, version, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                        ),
+                        submission,
+                    )?
+                    .bind(micros(submission.created_at));
+                    let map_err = unique("offering", "insert a submission");
+                    let context = "commit a new submission";
+                    self.write_all(statement, map_err, |_| Ok(()), events, emails, context)
+                        .await
+                }
+
+                async fn update_submission(
+                    &self,
+                    submission: &Submission,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::update_submission_row(&mut tx, submission).await?;
+                    Self::commit_all(tx, events, emails, "commit a submission change").await
+                }
+
+                async fn submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
+                    let query = sqlx::query_as(concat!(
+                        "SELECT ",
+                        submission_columns!(),
+                        " FROM submissions s WHERE s.id = $1"
+                    ))
+                    .bind(id.0);
+                    Ok(self.read_submissions(query).await?.into_iter().next())
+                }
+
+                async fn submissions_of_offering(
+                    &self,
+                    offering: OfferingId,
+                ) -> Result<Vec<Submission>> {
+                    let query = sqlx::query_as(concat!(
+                        "SELECT ",
+                        submission_columns!(),
+                        " FROM submissions s WHERE s.offering_id = $1 ORDER BY s.created_at, s.id"
+                    ))
+                    .bind(offering.0);
+                    self.read_submissions(query).await
+                }
+
+                async fn submissions_of_account(
+                    &self,
+                    account: AccountId,
+                ) -> Result<Vec<Submission>> {
+                    let query = sqlx::query_as(concat!(
+                        "SELECT ",
+                        submission_columns!(),
+                        " FROM submissions s WHERE s.provider_account_id = $1 \
+                         ORDER BY s.created_at, s.id"
+                    ))
+                    .bind(account.0);
+                    self.read_submissions(query).await
+                }
+
+                async fn open_submission_for(
+                    &self,
+                    offering: OfferingId,
+                ) -> Result<Option<Submission>> {
+                    let query = sqlx::query_as(concat!(
+                        "SELECT ",
+                        submission_columns!(),
+                        " FROM submissions s WHERE s.offering_id = $1 \
+                         AND s.state NOT IN ('rejected', 'published', 'withdrawn')"
+                    ))
+                    .bind(offering.0);
+                    Ok(self.read_submissions(query).await?.into_iter().next())
+                }
+
+                async fn submissions_in_state(
+                    &self,
+                    state: SubmissionState,
+                ) -> Result<Vec<Submission>> {
+                    let query = sqlx::query_as(concat!(
+                        "SELECT ",
+                        submission_columns!(),
+                        " FROM submissions s WHERE s.state = $1 \
+                         ORDER BY CASE WHEN s.round_number > 1 THEN 0 ELSE 1 END, \
+                         s.submitted_at, s.id"
+                    ))
+                    .bind(state.as_str());
+                    self.read_submissions(query).await
+                }
+
+                async fn submissions_for_validator(
+                    &self,
+                    validator: UserId,
+                ) -> Result<Vec<Submission>> {
+                    let query = sqlx::query_as(concat!(
+                        "SELECT ",
+                        submission_columns!(),
+                        " FROM submissions s WHERE s.validator_id = $1 ORDER BY s.updated_at, s.id"
+                    ))
+                    .bind(validator.0);
+                    self.read_submissions(query).await
+                }
+
+                async fn due_publications(&self, now: Timestamp) -> Result<Vec<Submission>> {
+                    let query = sqlx::query_as(concat!(
+                        "SELECT ",
+                        submission_columns!(),
+                        " FROM submissions s WHERE s.state = 'publication_scheduled' \
+                         AND s.publication_at <= $1 ORDER BY s.publication_at, s.id"
+                    ))
+                    .bind(micros(now));
+                    self.read_submissions(query).await
+                }
+
+                async fn publish(
+                    &self,
+                    submission: &Submission,
+                    offering: &Offering,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::update_submission_row(&mut tx, submission).await?;
+                    Self::update_offering_row(&mut tx, offering).await?;
+                    Self::commit_all(tx, events, emails, "commit a publication").await
+                }
+
+                // --- review sessions ---
+
+                async fn open_review_session(
+                    &self,
+                    nominal_date: Date,
+                    opened_at: Timestamp,
+                    submissions: &[Submission],
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    // The mark first: a second server running the same step waits here for
+                    // the first to finish, then finds the mark taken, before any other work.
+                    let statement = sqlx::query(
+                        "INSERT INTO review_sessions (nominal_date, opened_at) VALUES ($1, $2)",
+                    )
+                    .bind(nominal_date.to_string())
+                    .bind(micros(opened_at));
+                    let map_err = taken("review session", "mark a session opened");
+                    let mut tx = self.write(statement, map_err, |_| Ok(()), events).await?;
+                    for s in submissions {
+                        Self::update_submission_row(&mut tx, s).await?;
+                    }
+                    Self::write_outbox(&mut tx, emails).await?;
+                    tx.commit().await.map_err(db("commit a session opening"))
+                }
+
+                async fn review_session(
+                    &self,
+                    nominal_date: Date,
+                ) -> Result<Option<ReviewSessionRecord>> {
+                    let row: Option<ReviewSessionRow> = sqlx::query_as(
+                        "SELECT nominal_date, opened_at, overdue_flagged_at FROM review_sessions \
+                         WHERE nominal_date = $1",
+                    )
+                    .bind(nominal_date.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("read a review session"))?;
+                    row.map(ReviewSessionRow::into_record).transpose()
+                }
+
+                async fn flag_session_overdue(
+                    &self,
+                    nominal_date: Date,
+                    at: Timestamp,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let flagged: Option<Option<i64>> = sqlx::query_scalar(
+                        "SELECT overdue_flagged_at FROM review_sessions WHERE nominal_date = $1",
+                    )
+                    .bind(nominal_date.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db("read a review session"))?;
+                    match flagged {
+                        None => return Err(StoreError::NotFound),
+                        Some(Some(_)) => return Err(StoreError::Conflict { what: "review session" }),
+                        Some(None) => {}
+                    }
+                    let done = sqlx::query(
+                        "UPDATE review_sessions SET overdue_flagged_at = $2 \
+                         WHERE nominal_date = $1 AND overdue_flagged_at IS NULL",
+                    )
+                    .bind(nominal_date.to_string())
+                    .bind(micros(at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("flag a session overdue"))?;
+                    changed(done, "review session")?;
+                    Self::commit_all(tx, events, emails, "commit an overdue flag").await
+                }
+
+                // --- thread ---
+
+                async fn insert_message(
+                    &self,
+                    message: &Message,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let statement = sqlx::query(
+                        "INSERT INTO messages (id, submission_id, author, side, body, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(message.id.0)
+                    .bind(message.submission_id.0)
+                    .bind(message.author.0)
+                    .bind(message.side.as_str())
+                    .bind(message.body.as_str())
+                    .bind(micros(message.created_at));
+                    let map_err = unique("id", "insert a message");
+                    let context = "commit a message";
+                    self.write_all(statement, map_err, |_| Ok(()), events, emails, context)
+                        .await
+                }
+
+                async fn messages(&self, submission: SubmissionId) -> Result<Vec<Message>> {
+                    let rows: Vec<MessageRow> = sqlx::query_as(
+                        "SELECT id, submission_id, author, side, body, created_at FROM messages \
+                         WHERE submission_id = $1 ORDER BY created_at, id",
+                    )
+                    .bind(submission.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db("list messages"))?;
+                    rows.into_iter().map(MessageRow::into_message).collect()
+                }
+
+                // --- outbox ---
+
+                async fn claim_outbox(
+                    &self,
+                    now: Timestamp,
+                    lease: std::time::Duration,
+                    limit: u32,
+                ) -> Result<Vec<OutboxEmail>> {
+                    let sql = format!(
+                        "UPDATE outbox SET locked_until = $2 WHERE id IN (SELECT id FROM outbox \
+                         WHERE status = 'pending' AND next_attempt_at <= $1 \
+                         AND (locked_until IS NULL OR locked_until <= $1) \
+                         ORDER BY id LIMIT $3{}) RETURNING {}",
+                        <$store>::skip_locked(),
+                        outbox_columns!()
+                    );
+                    let mut tx = self.begin_write().await?;
+                    let rows: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(micros(now))
+                        .bind($crate::shared::lease_end(now, lease))
+                        .bind(i64::from(limit))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db("claim outbox emails"))?;
+                    tx.commit().await.map_err(db("commit an outbox claim"))?;
+                    let mut emails = rows
+                        .into_iter()
+                        .map(OutboxRow::into_email)
+                        .collect::<Result<Vec<_>>>()?;
+                    emails.sort_by_key(|e| e.id);
+                    Ok(emails)
+                }
+
+                async fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()> {
+                    let done = sqlx::query(
+                        "UPDATE outbox SET status = 'sent', sent_at = $2, \
+                         attempts = attempts + 1, last_error = NULL, locked_until = NULL \
+                         WHERE id = $1 AND status = 'pending'",
+                    )
+                    .bind(id)
+                    .bind(micros(now))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db("mark an email sent"))?;
+                    found(done)
+                }
+
+                async fn mark_failed_attempt(
+                    &self,
+                    id: i64,
+                    error: &str,
+                    next_attempt_at: Timestamp,
+                    permanent: bool,
+                ) -> Result<()> {
+                    let status = if permanent { "failed" } else { "pending" };
+                    let done = sqlx::query(
+                        "UPDATE outbox SET status = $4, attempts = attempts + 1, \
+                         last_error = $2, next_attempt_at = $3, locked_until = NULL \
+                         WHERE id = $1 AND status = 'pending'",
+                    )
+                    .bind(id)
+                    .bind(error)
+                    .bind(micros(next_attempt_at))
+                    .bind(status)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db("record a failed send"))?;
+                    found(done)
+                }
+
+                async fn outbox(&self, query: &OutboxQuery) -> Result<Vec<OutboxEmail>> {
+                    let (sql, params) = $crate::shared::outbox_sql(query);
+                    let rows: Vec<OutboxRow> =
+                        bind_params!(sqlx::query_as(AssertSqlSafe(sql)), &params, $store)
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(db("read the outbox"))?;
+                    rows.into_iter().map(OutboxRow::into_email).collect()
+                }
+
+                async fn retry_outbox(
+                    &self,
+                    id: i64,
+                    now: Timestamp,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let statement = sqlx::query(
+                        "UPDATE outbox SET status = 'pending', next_attempt_at = $2, \
+                         locked_until = NULL WHERE id = $1 AND status = 'failed'",
+                    )
+                    .bind(id)
+                    .bind(micros(now));
+                    let tx = self
+                        .write(statement, db("retry an email"), found, events)
+                        .await?;
+                    tx.commit().await.map_err(db("commit an email retry"))
                 }
             }
         };

@@ -75,10 +75,12 @@ impl SqliteStore {
             .await
             .map_err(db("open the SQLite database"))?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self {
+        let store = Self {
             pool,
             catalog: Arc::default(),
-        })
+        };
+        store.seed().await?;
+        Ok(store)
     }
 
     /// The connection pool, for callers that need SQL of their own (jobs, uploads).
@@ -120,6 +122,11 @@ impl Dialect for SqliteStore {
     /// A unary `+` keeps SQLite's planner from using an index for the term.
     fn unindexed(column: &str) -> String {
         format!("+{column}")
+    }
+
+    /// `BEGIN IMMEDIATE` holds the database's write lock for the whole transaction.
+    fn skip_locked() -> &'static str {
+        ""
     }
 
     /// The matches are gathered once per statement; the page still walks the name index

@@ -4,15 +4,24 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use jiff::civil::Date;
 use vitrine_domain::account::ProviderStatus;
 use vitrine_domain::audit::{AuditEvent, AuditRecord};
+use vitrine_domain::calendar::CalendarSettings;
+use vitrine_domain::go_live::Submission;
+use vitrine_domain::recording::{Recording, Upload, UploadId};
+use vitrine_domain::review::RequirementSet;
+use vitrine_domain::submission::SubmissionState;
+use vitrine_domain::thread::Message;
 use vitrine_domain::user::Email;
 use vitrine_domain::{
-    Account, AccountId, Offering, OfferingName, Timestamp, TokenId, User, UserId,
+    Account, AccountId, Offering, OfferingId, OfferingName, RecordingId, SubmissionId, Timestamp,
+    TokenId, User, UserId,
 };
 use vitrine_server::ServerConfig;
 use vitrine_store::{
-    ApiToken, AuditQuery, CatalogPage, CatalogQuery, Result, SecretHash, Store, StoreError,
+    ApiToken, AuditQuery, CatalogPage, CatalogQuery, NewEmail, OutboxEmail, OutboxQuery, Result,
+    ReviewSessionRecord, SecretHash, Store, StoreError, Validator, Versioned,
 };
 
 use crate::support::{Client, TestClock, serve};
@@ -138,6 +147,179 @@ impl Store for DownStore {
         Err(down())
     }
     async fn audit(&self, _query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        Err(down())
+    }
+    async fn calendar_settings(&self) -> Result<Versioned<CalendarSettings>> {
+        Err(down())
+    }
+    async fn put_calendar_settings(
+        &self,
+        _settings: &CalendarSettings,
+        _expected_version: i64,
+        _now: Timestamp,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<i64> {
+        Err(down())
+    }
+    async fn validators(&self) -> Result<Vec<Validator>> {
+        Err(down())
+    }
+    async fn set_validator_capacity(
+        &self,
+        _user: UserId,
+        _capacity: Option<u32>,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn current_requirements(&self) -> Result<RequirementSet> {
+        Err(down())
+    }
+    async fn requirements(&self, _version: u32) -> Result<Option<RequirementSet>> {
+        Err(down())
+    }
+    async fn put_requirements(
+        &self,
+        _set: &RequirementSet,
+        _now: Timestamp,
+        _events: &[AuditEvent],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn insert_recording(&self, _recording: &Recording, _events: &[AuditEvent]) -> Result<()> {
+        Err(down())
+    }
+    async fn recording(&self, _id: RecordingId) -> Result<Option<Recording>> {
+        Err(down())
+    }
+    async fn recordings_of(&self, _submission: SubmissionId) -> Result<Vec<Recording>> {
+        Err(down())
+    }
+    async fn insert_upload(&self, _upload: &Upload) -> Result<()> {
+        Err(down())
+    }
+    async fn upload(&self, _id: UploadId) -> Result<Option<Upload>> {
+        Err(down())
+    }
+    async fn delete_upload(&self, _id: UploadId) -> Result<()> {
+        Err(down())
+    }
+    async fn expired_uploads(&self, _now: Timestamp) -> Result<Vec<UploadId>> {
+        Err(down())
+    }
+    async fn finish_upload(
+        &self,
+        _upload: UploadId,
+        _recording: &Recording,
+        _events: &[AuditEvent],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn insert_submission(
+        &self,
+        _submission: &Submission,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn update_submission(
+        &self,
+        _submission: &Submission,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn submission(&self, _id: SubmissionId) -> Result<Option<Submission>> {
+        Err(down())
+    }
+    async fn submissions_of_offering(&self, _offering: OfferingId) -> Result<Vec<Submission>> {
+        Err(down())
+    }
+    async fn submissions_of_account(&self, _account: AccountId) -> Result<Vec<Submission>> {
+        Err(down())
+    }
+    async fn open_submission_for(&self, _offering: OfferingId) -> Result<Option<Submission>> {
+        Err(down())
+    }
+    async fn submissions_in_state(&self, _state: SubmissionState) -> Result<Vec<Submission>> {
+        Err(down())
+    }
+    async fn submissions_for_validator(&self, _validator: UserId) -> Result<Vec<Submission>> {
+        Err(down())
+    }
+    async fn due_publications(&self, _now: Timestamp) -> Result<Vec<Submission>> {
+        Err(down())
+    }
+    async fn publish(
+        &self,
+        _submission: &Submission,
+        _offering: &Offering,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn open_review_session(
+        &self,
+        _nominal_date: Date,
+        _opened_at: Timestamp,
+        _submissions: &[Submission],
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn review_session(&self, _nominal_date: Date) -> Result<Option<ReviewSessionRecord>> {
+        Err(down())
+    }
+    async fn flag_session_overdue(
+        &self,
+        _nominal_date: Date,
+        _at: Timestamp,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn insert_message(
+        &self,
+        _message: &Message,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn messages(&self, _submission: SubmissionId) -> Result<Vec<Message>> {
+        Err(down())
+    }
+    async fn claim_outbox(
+        &self,
+        _now: Timestamp,
+        _lease: std::time::Duration,
+        _limit: u32,
+    ) -> Result<Vec<OutboxEmail>> {
+        Err(down())
+    }
+    async fn mark_sent(&self, _id: i64, _now: Timestamp) -> Result<()> {
+        Err(down())
+    }
+    async fn mark_failed_attempt(
+        &self,
+        _id: i64,
+        _error: &str,
+        _next_attempt_at: Timestamp,
+        _permanent: bool,
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn outbox(&self, _query: &OutboxQuery) -> Result<Vec<OutboxEmail>> {
+        Err(down())
+    }
+    async fn retry_outbox(&self, _id: i64, _now: Timestamp, _events: &[AuditEvent]) -> Result<()> {
         Err(down())
     }
 }
