@@ -5,46 +5,46 @@
 use crate::Timestamp;
 use crate::ids::{RecordingId, SubmissionId, UserId};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use uuid::Uuid;
 
-/// A resumable (tus) upload in progress.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-#[schema(value_type = String, format = Uuid)]
-pub struct UploadId(pub Uuid);
+/// Defines an identifier like those of [`crate::ids`]: a UUID v7 newtype.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize,
+            serde::Deserialize, utoipa::ToSchema,
+        )]
+        #[serde(transparent)]
+        #[schema(value_type = String, format = Uuid)]
+        pub struct $name(pub uuid::Uuid);
 
-impl UploadId {
-    /// A new identifier, ordered after every one made before on this machine.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
+        impl $name {
+            /// A new identifier, ordered after every one made before on this machine.
+            pub fn generate() -> Self {
+                Self(uuid::Uuid::now_v7())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                uuid::Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
 }
+pub(crate) use uuid_id;
 
-impl fmt::Display for UploadId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for UploadId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self)
-    }
-}
+uuid_id!(
+    /// A resumable (tus) upload in progress.
+    UploadId
+);
 
 /// A finished demo recording attached to a submission.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

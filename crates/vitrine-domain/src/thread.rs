@@ -5,39 +5,11 @@
 use crate::Timestamp;
 use crate::ids::{SubmissionId, UserId};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use uuid::Uuid;
 
-/// A message in a submission's thread.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(transparent)]
-#[schema(value_type = String, format = Uuid)]
-pub struct MessageId(pub Uuid);
-
-impl MessageId {
-    /// A new identifier, ordered after every one made before on this machine.
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-}
-
-impl fmt::Display for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::recording::uuid_id!(
+    /// A message in a submission's thread.
+    MessageId
+);
 
 /// Which side of the thread wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

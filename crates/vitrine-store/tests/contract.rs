@@ -1200,3 +1200,6 @@ async fn sqlite_urls() {
     let store = vitrine_store::open(&nested).await.expect("nested file");
     store.ping().await.expect("ping");
 }
+
+#[path = "contract/review.rs"]
+mod review;
