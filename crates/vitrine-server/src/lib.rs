@@ -9,6 +9,7 @@ use std::sync::Arc;
 mod api;
 mod auth;
 mod cache;
+mod dispatcher;
 mod extract;
 mod metrics;
 mod problem;
@@ -18,6 +19,9 @@ use axum::Extension;
 use axum::extract::DefaultBodyLimit;
 use vitrine_domain::Timestamp;
 use vitrine_store::Store;
+
+pub use api::uploads::{UPLOAD_TTL, spawn_upload_sweeper, sweep_expired_uploads};
+pub use dispatcher::{DispatchReport, Dispatcher, DispatcherSettings, drain_outbox_once};
 
 /// Settings of the HTTP layer.
 #[derive(Clone, Debug)]
@@ -30,6 +34,13 @@ pub struct ServerConfig {
     /// through this server end reuse at once; through another server sharing the
     /// database, after this long. Zero turns the caches off.
     pub cache_ttl: std::time::Duration,
+    /// Where recordings and partial uploads are kept (the binary passes `<data_dir>/blobs`).
+    pub blob_dir: std::path::PathBuf,
+    /// Largest demo recording accepted, in bytes; refused before its bytes are kept. Upload
+    /// routes have this limit instead of `max_body_bytes`.
+    pub max_recording_bytes: u64,
+    /// The From address of the emails the server writes (`vitrine <noreply@example.com>`).
+    pub mail_from: String,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +49,9 @@ impl Default for ServerConfig {
             secure_cookies: false,
             max_body_bytes: 1024 * 1024,
             cache_ttl: std::time::Duration::from_millis(500),
+            blob_dir: std::path::PathBuf::from("./vitrine-data/blobs"),
+            max_recording_bytes: 2 * 1024 * 1024 * 1024,
+            mail_from: "vitrine <vitrine@localhost>".to_owned(),
         }
     }
 }
@@ -65,6 +79,9 @@ pub(crate) struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ServerConfig>,
     pub caches: Arc<Caches>,
+    /// Recordings on disk; `None` if the blob directory could not be opened (logged at
+    /// start-up; upload and recording routes then answer 503).
+    pub blobs: Option<vitrine_blob::LocalBlobStore>,
 }
 
 /// The short-lived caches (see [`cache`]).
@@ -78,6 +95,28 @@ pub(crate) struct Caches {
 
 /// The whole HTTP application.
 pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -> axum::Router {
+    build(store, clock, config, None)
+}
+
+/// The application with its background work on the application's clock (the test clock
+/// with `ServerConfig::test_clock`): the outbox dispatcher, sending through `mail`, and the
+/// sweep of expired uploads. What `vitrine serve` runs; tests use [`app`] and drive both by
+/// hand ([`Dispatcher::drain_once`], [`sweep_expired_uploads`]).
+pub fn app_with_mail(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: ServerConfig,
+    mail: Arc<dyn vitrine_mail::MailTransport>,
+) -> axum::Router {
+    build(store, clock, config, Some(mail))
+}
+
+fn build(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: ServerConfig,
+    transport: Option<Arc<dyn vitrine_mail::MailTransport>>,
+) -> axum::Router {
     metrics::init();
     let max_body_bytes = config.max_body_bytes;
     let generation = Arc::new(cache::WriteGeneration::default());
@@ -86,12 +125,23 @@ pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -
         catalog: cache::ShortCache::new(4096, 64 << 20, config.cache_ttl, generation.clone()),
         callers: cache::ShortCache::new(10_000, 10_000, config.cache_ttl, generation.clone()),
     };
+    let blobs = match vitrine_blob::LocalBlobStore::open(&config.blob_dir) {
+        Ok(blobs) => Some(blobs),
+        Err(error) => {
+            tracing::error!(%error, "the recording store cannot be opened; uploads are refused");
+            None
+        }
+    };
     let state = AppState {
         store,
         clock,
         config: Arc::new(config),
         caches: Arc::new(caches),
+        blobs,
     };
+    if let Some(transport) = transport {
+        spawn_background(&state, transport);
+    }
     let (router, mut openapi) = api::router().split_for_parts();
     api::document_common_problems(&mut openapi);
     let document = match serde_json::to_string(&openapi) {
@@ -118,6 +168,29 @@ pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// How often expired uploads are looked for.
+const UPLOAD_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Starts the outbox dispatcher and the upload sweep; both run until the runtime stops
+/// (an email being sent when it stops is sent again after its lease: at least once).
+fn spawn_background(state: &AppState, mail: Arc<dyn vitrine_mail::MailTransport>) {
+    let dispatcher = Dispatcher::new(
+        state.store.clone(),
+        state.clock.clone(),
+        mail,
+        DispatcherSettings::default(),
+    );
+    tokio::spawn(dispatcher.run(std::future::pending()));
+    if let Some(blobs) = &state.blobs {
+        spawn_upload_sweeper(
+            state.store.clone(),
+            state.clock.clone(),
+            blobs.clone(),
+            UPLOAD_SWEEP_EVERY,
+        );
+    }
 }
 
 /// Why `admin bootstrap` failed.

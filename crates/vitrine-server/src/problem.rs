@@ -28,10 +28,15 @@ pub enum ProblemKind {
     UnsupportedMediaType,
     Unavailable,
     Internal,
+    BadRequest,
+    PreconditionFailed,
+    RangeNotSatisfiable,
+    Locked,
+    ChecksumMismatch,
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 11] = [
+    pub const ALL: [ProblemKind; 16] = [
         ProblemKind::ValidationFailed,
         ProblemKind::MalformedBody,
         ProblemKind::Unauthenticated,
@@ -43,6 +48,11 @@ impl ProblemKind {
         ProblemKind::UnsupportedMediaType,
         ProblemKind::Unavailable,
         ProblemKind::Internal,
+        ProblemKind::BadRequest,
+        ProblemKind::PreconditionFailed,
+        ProblemKind::RangeNotSatisfiable,
+        ProblemKind::Locked,
+        ProblemKind::ChecksumMismatch,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -58,6 +68,11 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::Unavailable => "unavailable",
             ProblemKind::Internal => "internal",
+            ProblemKind::BadRequest => "bad-request",
+            ProblemKind::PreconditionFailed => "precondition-failed",
+            ProblemKind::RangeNotSatisfiable => "range-not-satisfiable",
+            ProblemKind::Locked => "locked",
+            ProblemKind::ChecksumMismatch => "checksum-mismatch",
         }
     }
 
@@ -74,6 +89,14 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ProblemKind::BadRequest => StatusCode::BAD_REQUEST,
+            ProblemKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ProblemKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+            ProblemKind::Locked => StatusCode::LOCKED,
+            // tus checksum extension: 460 Checksum Mismatch.
+            ProblemKind::ChecksumMismatch => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
+            }
         }
     }
 
@@ -90,6 +113,11 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => "The request body must be JSON",
             ProblemKind::Unavailable => "Temporarily unavailable",
             ProblemKind::Internal => "Internal error",
+            ProblemKind::BadRequest => "The request is malformed",
+            ProblemKind::PreconditionFailed => "Unsupported protocol version",
+            ProblemKind::RangeNotSatisfiable => "The range is outside the file",
+            ProblemKind::Locked => "Busy with another request",
+            ProblemKind::ChecksumMismatch => "Checksum mismatch",
         }
     }
 
@@ -127,13 +155,36 @@ impl ProblemKind {
                 "The request body is larger than the server accepts. Nothing was changed."
             }
             ProblemKind::UnsupportedMediaType => {
-                "Send request bodies as JSON with `Content-Type: application/json`."
+                "The body is not of a type this operation takes: JSON with `Content-Type: \
+                 application/json` for the API, `application/offset+octet-stream` for a tus \
+                 PATCH, and for recordings a video in MP4, QuickTime, WebM or Matroska \
+                 (sniffed from the bytes; nothing of a refused upload is kept)."
             }
             ProblemKind::Unavailable => {
                 "The server cannot reach its database right now. Retry later."
             }
             ProblemKind::Internal => {
                 "Something failed on the server. It was logged; retry later or contact the operator."
+            }
+            ProblemKind::BadRequest => {
+                "A header or parameter is missing or malformed; `detail` names it. Nothing was \
+                 changed."
+            }
+            ProblemKind::PreconditionFailed => {
+                "Uploads speak tus 1.0.0: send `Tus-Resumable: 1.0.0` (the `Tus-Version` \
+                 header lists the versions this server speaks)."
+            }
+            ProblemKind::RangeNotSatisfiable => {
+                "The requested byte range starts past the end of the recording; \
+                 `Content-Range` gives its length."
+            }
+            ProblemKind::Locked => {
+                "Another request is writing to this upload right now. Wait, ask the offset \
+                 with HEAD, and resume from there."
+            }
+            ProblemKind::ChecksumMismatch => {
+                "The body's SHA-256 is not the one `Upload-Checksum` announced; its bytes were \
+                 dropped and the offset is where it was. Resend the chunk."
             }
         }
     }
@@ -228,7 +279,7 @@ impl ApiError {
 
     /// Logs `error` with its context and answers a bare 500.
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
-        tracing::error!(%error, "{context}");
+        tracing::error!(%error, "{context}"); eprintln!("INTERNAL {context}: {error}");
         Self {
             kind: ProblemKind::Internal,
             detail: None,

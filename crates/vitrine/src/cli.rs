@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand};
 
+use vitrine_mail::TlsMode;
+
 use crate::config::Overrides;
 
 /// vitrine: onboard third-party providers to your service marketplace, from a private
@@ -29,7 +31,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, secure_cookies,
-    /// max_body_bytes, log. Command-line options and environment variables override it.
+    /// max_body_bytes, cache_ttl_ms, max_recording_bytes, mail_from, smtp_host, smtp_port,
+    /// smtp_tls, smtp_username, smtp_password, log. Command-line options and environment variables override it.
     #[arg(
         long,
         env = "VITRINE_CONFIG",
@@ -124,6 +127,70 @@ pub struct ServeArgs {
     /// database, after at most this long. 0 turns caching off. [default: 500]
     #[arg(long, env = "VITRINE_CACHE_TTL_MS", value_name = "MS")]
     pub cache_ttl_ms: Option<u64>,
+
+    /// Largest demo recording accepted, in bytes; a larger upload is refused before its
+    /// bytes are kept. [default: 2147483648]
+    #[arg(long, env = "VITRINE_MAX_RECORDING_BYTES", value_name = "BYTES")]
+    pub max_recording_bytes: Option<u64>,
+
+    /// The From address of every email, such as `vitrine <noreply@example.com>`; its domain
+    /// also names the Message-IDs. [default: vitrine <vitrine@localhost>]
+    #[arg(
+        long,
+        env = "VITRINE_MAIL_FROM",
+        value_name = "ADDRESS",
+        help_heading = "Mail"
+    )]
+    pub mail_from: Option<String>,
+
+    /// SMTP server to send email through. Without it, emails are written as .eml files into
+    /// <data-dir>/mail/.
+    #[arg(
+        long,
+        env = "VITRINE_SMTP_HOST",
+        value_name = "HOST",
+        help_heading = "Mail"
+    )]
+    pub smtp_host: Option<String>,
+
+    /// SMTP port. [default: 25 with --smtp-tls none, 587 with starttls, 465 with tls]
+    #[arg(
+        long,
+        env = "VITRINE_SMTP_PORT",
+        value_name = "PORT",
+        help_heading = "Mail"
+    )]
+    pub smtp_port: Option<u16>,
+
+    /// How the SMTP connection is protected: none (a local relay only), starttls (required
+    /// upgrade) or tls (TLS from the first byte). [default: starttls]
+    #[arg(
+        long,
+        env = "VITRINE_SMTP_TLS",
+        value_name = "MODE",
+        help_heading = "Mail"
+    )]
+    pub smtp_tls: Option<TlsMode>,
+
+    /// SMTP user name, for servers that require AUTH (give --smtp-password too).
+    #[arg(
+        long,
+        env = "VITRINE_SMTP_USERNAME",
+        value_name = "USER",
+        help_heading = "Mail"
+    )]
+    pub smtp_username: Option<String>,
+
+    /// SMTP password. Prefer the environment variable to the command line, where other
+    /// users of the machine can read it. Never logged.
+    #[arg(
+        long,
+        env = "VITRINE_SMTP_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true,
+        help_heading = "Mail"
+    )]
+    pub smtp_password: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +235,15 @@ impl Cli {
             secure_cookies: serve.and_then(|s| s.secure_cookies),
             max_body_bytes: serve.and_then(|s| s.max_body_bytes),
             cache_ttl_ms: serve.and_then(|s| s.cache_ttl_ms),
+            max_recording_bytes: serve.and_then(|s| s.max_recording_bytes),
+            mail: crate::config::MailOverrides {
+                from: serve.and_then(|s| s.mail_from.clone()),
+                smtp_host: serve.and_then(|s| s.smtp_host.clone()),
+                smtp_port: serve.and_then(|s| s.smtp_port),
+                smtp_tls: serve.and_then(|s| s.smtp_tls),
+                smtp_username: serve.and_then(|s| s.smtp_username.clone()),
+                smtp_password: serve.and_then(|s| s.smtp_password.clone()),
+            },
             log: self.common.log.clone(),
         }
     }
@@ -224,6 +300,46 @@ mod tests {
             serve.contains(&format!("[default: {}]", defaults.cache_ttl.as_millis())),
             "{serve}"
         );
+        assert!(
+            serve.contains(&format!("[default: {}]", defaults.max_recording_bytes)),
+            "{serve}"
+        );
+        assert!(
+            serve.contains(&format!("[default: {}]", crate::config::DEFAULT_MAIL_FROM)),
+            "{serve}"
+        );
+    }
+
+    #[test]
+    fn mail_and_recording_options_default_to_unset() {
+        let cli = Cli::try_parse_from(["vitrine", "serve"]).unwrap();
+        let overrides = cli.overrides();
+        assert_eq!(overrides.max_recording_bytes, None);
+        assert_eq!(overrides.mail, crate::config::MailOverrides::default());
+        let cli = Cli::try_parse_from([
+            "vitrine",
+            "serve",
+            "--max-recording-bytes",
+            "1000",
+            "--mail-from",
+            "ops@example.com",
+            "--smtp-host",
+            "mail.example.com",
+            "--smtp-port",
+            "2525",
+            "--smtp-tls",
+            "tls",
+            "--smtp-username",
+            "u",
+            "--smtp-password",
+            "p",
+        ])
+        .unwrap();
+        let overrides = cli.overrides();
+        assert_eq!(overrides.max_recording_bytes, Some(1000));
+        assert_eq!(overrides.mail.smtp_tls, Some(TlsMode::Tls));
+        assert_eq!(overrides.mail.smtp_port, Some(2525));
+        assert!(Cli::try_parse_from(["vitrine", "serve", "--smtp-tls", "ssl"]).is_err());
     }
 
     #[test]

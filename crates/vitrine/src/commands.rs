@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use tracing_subscriber::EnvFilter;
+use vitrine_mail::{FileTransport, MailTransport, SmtpTransport};
 use vitrine_server::{BootstrapError, SystemClock};
 use vitrine_store::Store;
 
@@ -39,7 +40,32 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     ensure_data_dir(config)?;
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
     let backend = store.backend();
-    let app = vitrine_server::app(store, Arc::new(SystemClock), config.server_config());
+    let server_config = config.server_config();
+    // Opened here too, so that a directory that cannot be created stops the start with a
+    // clear message rather than leaving uploads refused.
+    vitrine_blob::LocalBlobStore::open(&server_config.blob_dir).map_err(|error| {
+        anyhow!(
+            "cannot open the recording store in {} ({error}). Check that the data directory is \
+             writable by this user, or choose another with --data-dir.",
+            server_config.blob_dir.display()
+        )
+    })?;
+    let (transport, mail_destination): (Arc<dyn MailTransport>, String) = match &config.mail.smtp {
+        Some(smtp) => (
+            Arc::new(SmtpTransport::new(smtp).map_err(|error| {
+                anyhow!(
+                    "cannot set up SMTP to {} ({error}); check --smtp-host and --smtp-tls",
+                    smtp.host
+                )
+            })?),
+            format!("smtp://{}:{} ({})", smtp.host, smtp.port, smtp.tls),
+        ),
+        None => (
+            Arc::new(FileTransport::new(config.mail_dir())),
+            config.mail_dir().display().to_string(),
+        ),
+    };
+    let app = vitrine_server::app_with_mail(store, Arc::new(SystemClock), server_config, transport);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -59,6 +85,9 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         database = backend,
         data_dir = %config.data_dir.display(),
         secure_cookies = config.secure_cookies,
+        mail = %mail_destination,
+        mail_from = %config.mail.from,
+        max_recording_bytes = config.max_recording_bytes,
         "vitrine is ready"
     );
     // On standard output, so scripts (and the CLI tests) can read the port chosen for

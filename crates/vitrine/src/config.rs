@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use vitrine_mail::{SmtpConfig, SmtpCredentials, TlsMode};
 
 /// Where local data (the SQLite database, later recordings) lives by default.
 pub const DEFAULT_DATA_DIR: &str = "./vitrine-data";
@@ -32,6 +33,13 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub max_body_bytes: Option<usize>,
     pub cache_ttl_ms: Option<u64>,
+    pub max_recording_bytes: Option<u64>,
+    pub mail_from: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: Option<TlsMode>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
     pub log: Option<String>,
 }
 
@@ -96,7 +104,36 @@ pub struct Overrides {
     pub secure_cookies: Option<bool>,
     pub max_body_bytes: Option<usize>,
     pub cache_ttl_ms: Option<u64>,
+    pub max_recording_bytes: Option<u64>,
+    pub mail: MailOverrides,
     pub log: Option<String>,
+}
+
+/// Mail settings from the command line or the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailOverrides {
+    pub from: Option<String>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: Option<TlsMode>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+}
+
+/// The From address when none is configured.
+pub const DEFAULT_MAIL_FROM: &str = "vitrine <vitrine@localhost>";
+/// Where emails go, inside the data directory, when no SMTP server is configured.
+pub const MAIL_DIR: &str = "mail";
+/// Where recordings and partial uploads go, inside the data directory.
+pub const BLOB_DIR: &str = "blobs";
+
+/// Where outgoing email goes. The SMTP password is inside [`SmtpConfig`], whose `Debug`
+/// hides it, so the resolved configuration can be logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailConfig {
+    pub from: String,
+    /// `None`: `.eml` files in `<data_dir>/mail/`.
+    pub smtp: Option<SmtpConfig>,
 }
 
 /// The resolved configuration.
@@ -110,6 +147,8 @@ pub struct Config {
     pub secure_cookies: bool,
     pub max_body_bytes: usize,
     pub cache_ttl_ms: u64,
+    pub max_recording_bytes: u64,
+    pub mail: MailConfig,
     pub log: String,
 }
 
@@ -121,12 +160,16 @@ impl Config {
             Some(path) => FileConfig::load(path)?,
             None => FileConfig::default(),
         };
-        Ok(Self::merge(overrides, file))
+        check_smtp_credentials(&overrides.mail, &file)?;
+        let config = Self::merge(overrides, file);
+        config.check_mail()?;
+        Ok(config)
     }
 
     /// Command line/environment over file over defaults.
     pub fn merge(overrides: Overrides, file: FileConfig) -> Config {
         let defaults = vitrine_server::ServerConfig::default();
+        let mail = MailConfig::merge(overrides.mail.clone(), &file);
         Config {
             listen: overrides
                 .listen
@@ -152,6 +195,11 @@ impl Config {
                 .cache_ttl_ms
                 .or(file.cache_ttl_ms)
                 .unwrap_or(u64::try_from(defaults.cache_ttl.as_millis()).unwrap_or(500)),
+            max_recording_bytes: overrides
+                .max_recording_bytes
+                .or(file.max_recording_bytes)
+                .unwrap_or(defaults.max_recording_bytes),
+            mail,
             log: overrides
                 .log
                 .or(file.log)
@@ -189,14 +237,89 @@ impl Config {
         }
     }
 
-    /// The HTTP layer's settings.
+    /// The HTTP layer's settings; those not configured here keep the server's defaults.
+    #[allow(clippy::needless_update)]
     pub fn server_config(&self) -> vitrine_server::ServerConfig {
         vitrine_server::ServerConfig {
             secure_cookies: self.secure_cookies,
             max_body_bytes: self.max_body_bytes,
             cache_ttl: std::time::Duration::from_millis(self.cache_ttl_ms),
+            blob_dir: self.data_dir.join(BLOB_DIR),
+            max_recording_bytes: self.max_recording_bytes,
+            mail_from: self.mail.from.clone(),
+            ..vitrine_server::ServerConfig::default()
         }
     }
+
+    /// Where `.eml` files go when no SMTP server is configured.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join(MAIL_DIR)
+    }
+
+    /// Refuses mail settings that cannot work, naming the setting.
+    fn check_mail(&self) -> anyhow::Result<()> {
+        if self.mail.from.parse::<vitrine_mail::Mailbox>().is_err() {
+            bail!(
+                "the mail From address {:?} is not an email address (such as `vitrine \
+                 <noreply@example.com>`); fix --mail-from, VITRINE_MAIL_FROM or mail_from in \
+                 the configuration file",
+                self.mail.from
+            );
+        }
+        Ok(())
+    }
+}
+
+impl MailConfig {
+    /// Command line/environment over file over defaults, key by key. A user name without a
+    /// password (or the reverse) gives no credentials: [`Config::load`] refuses it first.
+    fn merge(overrides: MailOverrides, file: &FileConfig) -> MailConfig {
+        let from = overrides
+            .from
+            .or_else(|| file.mail_from.clone())
+            .filter(|from| !from.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
+        let host = overrides
+            .smtp_host
+            .or_else(|| file.smtp_host.clone())
+            .filter(|host| !host.trim().is_empty());
+        let smtp = host.map(|host| {
+            let tls = overrides.smtp_tls.or(file.smtp_tls).unwrap_or_default();
+            let mut smtp = SmtpConfig::new(host, tls);
+            if let Some(port) = overrides.smtp_port.or(file.smtp_port) {
+                smtp.port = port;
+            }
+            let username = overrides
+                .smtp_username
+                .or_else(|| file.smtp_username.clone());
+            let password = overrides
+                .smtp_password
+                .or_else(|| file.smtp_password.clone());
+            if let (Some(username), Some(password)) = (username, password) {
+                smtp.credentials = Some(SmtpCredentials { username, password });
+            }
+            smtp.hello_name = from
+                .parse::<vitrine_mail::Mailbox>()
+                .ok()
+                .map(|mailbox| mailbox.email.domain().to_owned());
+            smtp
+        });
+        MailConfig { from, smtp }
+    }
+}
+
+/// A user name needs a password and the reverse; checked before merging loses which is which.
+fn check_smtp_credentials(overrides: &MailOverrides, file: &FileConfig) -> anyhow::Result<()> {
+    let username = overrides.smtp_username.is_some() || file.smtp_username.is_some();
+    let password = overrides.smtp_password.is_some() || file.smtp_password.is_some();
+    if username != password {
+        bail!(
+            "SMTP authentication needs both a user name and a password: give --smtp-username \
+             and --smtp-password (VITRINE_SMTP_USERNAME and VITRINE_SMTP_PASSWORD, or \
+             smtp_username and smtp_password in the configuration file)"
+        );
+    }
+    Ok(())
 }
 
 /// Where `serve` listens when nothing says otherwise.
@@ -263,6 +386,52 @@ mod tests {
             vitrine_server::ServerConfig::default().max_body_bytes
         );
         assert_eq!(config.log, DEFAULT_LOG);
+        assert_eq!(
+            config.max_recording_bytes,
+            vitrine_server::ServerConfig::default().max_recording_bytes
+        );
+        assert_eq!(config.mail.from, DEFAULT_MAIL_FROM);
+        assert_eq!(config.mail.smtp, None);
+        assert_eq!(config.mail_dir(), PathBuf::from("./vitrine-data/mail"));
+        assert_eq!(
+            config.server_config().blob_dir,
+            PathBuf::from("./vitrine-data/blobs")
+        );
+    }
+
+    #[test]
+    fn smtp_defaults_follow_the_tls_mode() {
+        let config = Config::merge(
+            Overrides::default(),
+            file("smtp_host = \"relay\"\nsmtp_tls = \"none\"\nmail_from = \"a@ops.example\""),
+        );
+        let smtp = config.mail.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.tls), (25, TlsMode::None));
+        assert_eq!(smtp.credentials, None);
+        assert_eq!(smtp.hello_name.as_deref(), Some("ops.example"));
+    }
+
+    #[test]
+    fn half_smtp_credentials_and_bad_from_addresses_are_refused() {
+        let error = Config::load(Overrides {
+            mail: MailOverrides {
+                smtp_host: Some("relay".into()),
+                smtp_username: Some("u".into()),
+                ..MailOverrides::default()
+            },
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("--smtp-password"), "{error}");
+        let error = Config::load(Overrides {
+            mail: MailOverrides {
+                from: Some("not an address".into()),
+                ..MailOverrides::default()
+            },
+            ..Overrides::default()
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("--mail-from"), "{error}");
     }
 
     #[test]
@@ -335,6 +504,12 @@ mod tests {
                 secure_cookies: Some(false),
                 max_body_bytes: Some(10),
                 cache_ttl_ms: Some(0),
+                max_recording_bytes: Some(5000),
+                mail: MailOverrides {
+                    smtp_host: Some("smtp.cli.example".into()),
+                    smtp_password: Some("from-env".into()),
+                    ..MailOverrides::default()
+                },
                 log: Some("warn".into()),
             },
             file(
@@ -344,10 +519,25 @@ mod tests {
                 database_url = "postgres://file/db"
                 secure_cookies = true
                 max_body_bytes = 4096
+                max_recording_bytes = 9000
+                smtp_host = "smtp.file.example"
+                smtp_port = 2525
+                smtp_tls = "tls"
+                smtp_username = "mailer"
+                smtp_password = "from-file"
                 log = "debug"
                 "#,
             ),
         );
+        assert_eq!(config.max_recording_bytes, 5000);
+        let smtp = config.mail.smtp.clone().unwrap();
+        assert_eq!(smtp.host, "smtp.cli.example");
+        assert_eq!(smtp.port, 2525);
+        assert_eq!(smtp.tls, TlsMode::Tls);
+        let credentials = smtp.credentials.unwrap();
+        assert_eq!(credentials.username, "mailer");
+        assert_eq!(credentials.password, "from-env");
+        assert!(!format!("{config:?}").contains("from-env"));
         assert_eq!(config.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(config.data_dir, PathBuf::from("/cli"));
         assert_eq!(config.database_url().unwrap(), "sqlite:///cli/x.db");

@@ -19,7 +19,9 @@ pub mod catalog;
 pub mod me;
 pub mod offerings;
 pub mod ops;
+pub mod outbox;
 pub mod session;
+pub mod uploads;
 pub mod users;
 
 /// Tags group the operations in the OpenAPI document.
@@ -111,6 +113,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::list_catalog))
         .routes(routes!(catalog::catalog_offering))
         .routes(routes!(audit::list_audit))
+        .merge(uploads::router())
+        .merge(outbox::router())
 }
 
 /// Adds the problems any operation can answer to every operation of the document: 401 under

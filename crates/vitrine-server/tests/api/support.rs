@@ -45,6 +45,9 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     pub admin: Client,
     pub db_url: String,
+    /// Where this app keeps recordings (a temporary directory unless the test chose one).
+    pub blob_dir: std::path::PathBuf,
+    _blob_dir: Option<tempfile::TempDir>,
     _db: TestDatabase,
 }
 
@@ -75,7 +78,13 @@ pub async fn serve(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerC
 }
 
 impl TestApp {
-    pub async fn start(db: TestDatabase, config: ServerConfig) -> TestApp {
+    pub async fn start(db: TestDatabase, mut config: ServerConfig) -> TestApp {
+        let temporary_blobs = (config.blob_dir == ServerConfig::default().blob_dir)
+            .then(|| tempfile::tempdir().expect("temporary blob directory"));
+        if let Some(dir) = &temporary_blobs {
+            config.blob_dir = dir.path().to_owned();
+        }
+        let blob_dir = config.blob_dir.clone();
         let store: Arc<dyn Store> = Arc::from(db.open().await);
         let clock = Arc::new(TestClock::default());
         let base = serve(store.clone(), clock.clone(), config).await;
@@ -94,6 +103,8 @@ impl TestApp {
             store,
             clock,
             db_url: db.url.clone(),
+            blob_dir,
+            _blob_dir: temporary_blobs,
             _db: db,
         }
     }

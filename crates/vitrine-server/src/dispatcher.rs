@@ -1,0 +1,211 @@
+//! The outbox dispatcher: sends the emails the store wrote to its outbox with the changes
+//! that caused them.
+//!
+//! Each round claims the due emails with a lease (`Store::claim_outbox`), so two servers
+//! never send one email at the same time, sends each through the configured
+//! [`MailTransport`], and marks it sent, or records the failure: a transient one is retried
+//! with exponential backoff (`base × 2^(attempts-1)`, capped), a permanent one, or the last
+//! allowed attempt, leaves the email `failed` for an admin to see and retry. A server that
+//! dies between sending and marking leaves the email claimed; when the lease runs out it is
+//! sent again: at least once, never lost. A failed send changes nothing but the email's row.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vitrine_mail::{MailTransport, OutgoingEmail, SendError};
+use vitrine_store::{OutboxEmail, Store, StoreError};
+
+use crate::Clock;
+
+/// How the dispatcher paces itself.
+#[derive(Clone, Debug)]
+pub struct DispatcherSettings {
+    /// How long a claimed email is held before another dispatcher may take it; longer than
+    /// one send can take.
+    pub lease: Duration,
+    /// Emails claimed at once.
+    pub batch: u32,
+    /// Delay after the first failed attempt; doubles with each further one.
+    pub base_backoff: Duration,
+    /// Longest delay between attempts.
+    pub max_backoff: Duration,
+    /// After this many failed attempts the email is `failed`.
+    pub max_attempts: u32,
+    /// How often the outbox is polled when it was found empty.
+    pub poll_interval: Duration,
+}
+
+impl Default for DispatcherSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(5 * 60),
+            batch: 50,
+            base_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(60 * 60),
+            max_attempts: 10,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl DispatcherSettings {
+    /// The delay before the next attempt, after `attempts` failed ones (at least 1).
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(31);
+        self.base_backoff
+            .checked_mul(1 << exponent)
+            .unwrap_or(self.max_backoff)
+            .min(self.max_backoff)
+    }
+}
+
+/// What one drain did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub sent: u32,
+    /// Failed this time, due again later.
+    pub retrying: u32,
+    /// Given up on (permanent failure or the last allowed attempt).
+    pub failed: u32,
+}
+
+/// Sends outbox emails. Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    transport: Arc<dyn MailTransport>,
+    settings: DispatcherSettings,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        transport: Arc<dyn MailTransport>,
+        settings: DispatcherSettings,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            transport,
+            settings,
+        }
+    }
+
+    /// Sends every email due now, batch after batch, until none is due (emails that fail are
+    /// due later, so this ends). Deterministic: what tests call.
+    pub async fn drain_once(&self) -> Result<DispatchReport, StoreError> {
+        let mut report = DispatchReport::default();
+        loop {
+            let claimed = self
+                .store
+                .claim_outbox(self.clock.now(), self.settings.lease, self.settings.batch)
+                .await?;
+            if claimed.is_empty() {
+                return Ok(report);
+            }
+            for email in claimed {
+                self.dispatch(email, &mut report).await?;
+            }
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        email: OutboxEmail,
+        report: &mut DispatchReport,
+    ) -> Result<(), StoreError> {
+        let outcome = match serde_json::from_value::<OutgoingEmail>(email.payload.clone()) {
+            Ok(message) => self.transport.send(&message).await,
+            Err(error) => Err(SendError::permanent(format!(
+                "the stored email cannot be read: {error}"
+            ))),
+        };
+        let now = self.clock.now();
+        let result = match outcome {
+            Ok(()) => {
+                report.sent += 1;
+                tracing::info!(outbox_id = email.id, subject = %email.subject, "email sent");
+                self.store.mark_sent(email.id, now).await
+            }
+            Err(error) => {
+                let attempts = email.attempts.saturating_add(1);
+                let give_up = error.permanent || attempts >= self.settings.max_attempts;
+                let delay = self.settings.backoff(attempts);
+                let next = jiff::SignedDuration::try_from(delay)
+                    .ok()
+                    .and_then(|delay| now.checked_add(delay).ok())
+                    .unwrap_or(now);
+                if give_up {
+                    report.failed += 1;
+                    tracing::warn!(outbox_id = email.id, attempts, %error, "email failed; an admin may retry it");
+                } else {
+                    report.retrying += 1;
+                    tracing::info!(outbox_id = email.id, attempts, %error, retry_at = %next, "email send failed; will retry");
+                }
+                self.store
+                    .mark_failed_attempt(email.id, &error.to_string(), next, give_up)
+                    .await
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            // Our lease ran out and another dispatcher dealt with it: nothing is lost.
+            Err(StoreError::NotFound) => {
+                tracing::warn!(
+                    outbox_id = email.id,
+                    "the email was dealt with elsewhere meanwhile"
+                );
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Drains the outbox, then waits `poll_interval`, until `shutdown` resolves. A failing
+    /// database is logged and retried at the next round.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            if let Err(error) = self.drain_once().await {
+                tracing::warn!(%error, "the outbox could not be read; retrying");
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+            }
+        }
+    }
+}
+
+/// Sends every email due now (see [`Dispatcher::drain_once`]).
+pub async fn drain_outbox_once(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    transport: Arc<dyn MailTransport>,
+    settings: DispatcherSettings,
+) -> Result<DispatchReport, StoreError> {
+    Dispatcher::new(store, clock, transport, settings)
+        .drain_once()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let settings = DispatcherSettings::default();
+        let secs = |attempts| settings.backoff(attempts).as_secs();
+        assert_eq!(
+            [secs(1), secs(2), secs(3), secs(4)],
+            [30, 60, 120, 240],
+            "30 s × 2^(attempts-1)"
+        );
+        assert_eq!(secs(8), 3600);
+        assert_eq!(secs(40), 3600);
+    }
+}

@@ -1,0 +1,409 @@
+//! The outbox dispatcher: emails written with a change reach a real SMTP server; a failing
+//! transport retries with backoff and never loses an email; admins see failures and retry.
+
+use std::net::{IpAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mailin_embedded::{Handler, Response, Server, SslConfig, response};
+use serde_json::Value;
+use vitrine_domain::submission::SubmissionState;
+use vitrine_domain::{AuditEvent, SubmissionId};
+use vitrine_mail::{
+    MailTransport, Mailbox, OutgoingEmail, SendError, SmtpConfig, SmtpTransport, TlsMode,
+};
+use vitrine_server::{Clock, DispatchReport, Dispatcher, DispatcherSettings};
+use vitrine_store::{NewEmail, OutboxQuery, OutboxStatus};
+
+use crate::support::{TestApp, each_backend};
+
+#[derive(Clone, Debug, Default)]
+struct Delivery {
+    from: String,
+    recipients: Vec<String>,
+    data: Vec<u8>,
+}
+
+/// Records every delivery (mailin-embedded, a real SMTP server on a loopback port).
+#[derive(Clone, Default)]
+struct Recorder {
+    current: Delivery,
+    delivered: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl Handler for Recorder {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
+        self.current = Delivery {
+            from: from.to_owned(),
+            ..Delivery::default()
+        };
+        response::OK
+    }
+    fn rcpt(&mut self, to: &str) -> Response {
+        self.current.recipients.push(to.to_owned());
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.data.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        self.delivered
+            .lock()
+            .expect("lock")
+            .push(self.current.clone());
+        response::OK
+    }
+}
+
+fn start_smtp_server() -> (u16, Arc<Mutex<Vec<Delivery>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let recorder = Recorder::default();
+    let delivered = Arc::clone(&recorder.delivered);
+    let mut server = Server::new(recorder);
+    server
+        .with_name("smtp.test")
+        .with_ssl(SslConfig::None)
+        .expect("no TLS")
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        if let Err(err) = server.serve() {
+            panic!("the test SMTP server stopped: {err}");
+        }
+    });
+    (port, delivered)
+}
+
+fn email(n: usize, submission: SubmissionId) -> OutgoingEmail {
+    let from: Mailbox = "vitrine <noreply@vitrine.test>".parse().expect("from");
+    let root = format!("<submission-{submission}@vitrine.test>");
+    OutgoingEmail {
+        from,
+        to: vec![format!("dev{n}@acme.test").parse().expect("to")],
+        reply_to: None,
+        subject: format!("Email {n}"),
+        text: format!("Hello {n}"),
+        html: format!("<p>Hello {n}</p>"),
+        message_id: format!("<email-{n}-{submission}@vitrine.test>"),
+        in_reply_to: Some(root.clone()),
+        references: vec![root],
+        thread: Some(vitrine_mail::ThreadKey::submission(submission.0)),
+    }
+}
+
+/// Writes `count` emails to the outbox with a change (an edit of a new submission of the
+/// world's provider), as the review does; returns the submission.
+async fn write_emails(app: &TestApp, count: usize) -> SubmissionId {
+    let submission = crate::uploads::draft_submission(app, SubmissionState::Draft).await;
+    // The submission above was written without emails; this second change carries them.
+    let mut stored = app
+        .store
+        .submission(submission)
+        .await
+        .expect("read")
+        .expect("submission");
+    let now = app.clock.now();
+    let emails: Vec<NewEmail> = (0..count)
+        .map(|n| {
+            let e = email(n, submission);
+            NewEmail::new(
+                e.to[0].email.to_string(),
+                e.subject.clone(),
+                Some(submission),
+                &e,
+                now,
+            )
+            .expect("email")
+        })
+        .collect();
+    let event = AuditEvent::new(None, "submission.round_edited", now).subject_submission(
+        stored.id,
+        stored.offering_id,
+        stored.provider_account_id,
+    );
+    stored.version += 1;
+    stored.rounds[0].notes = "emails".into();
+    app.store
+        .update_submission(&stored, &[event], &emails)
+        .await
+        .expect("update with emails");
+    submission
+}
+
+async fn outbox(app: &TestApp, status: OutboxStatus) -> Vec<vitrine_store::OutboxEmail> {
+    app.store
+        .outbox(&OutboxQuery {
+            status: Some(status),
+            before_id: None,
+            limit: 100,
+        })
+        .await
+        .expect("outbox")
+}
+
+fn dispatcher(app: &TestApp, transport: Arc<dyn MailTransport>) -> Dispatcher {
+    Dispatcher::new(
+        app.store.clone(),
+        app.clock.clone(),
+        transport,
+        DispatcherSettings::default(),
+    )
+}
+
+#[tokio::test]
+async fn outbox_emails_reach_a_real_smtp_server() {
+    each_backend(|app| async move {
+        let w = crate::world::World::build(app).await;
+        let app = &w.app;
+        let (port, delivered) = start_smtp_server();
+        let transport = SmtpTransport::new(&SmtpConfig {
+            port,
+            timeout: Duration::from_secs(10),
+            hello_name: Some("vitrine.test".into()),
+            ..SmtpConfig::new("127.0.0.1", TlsMode::None)
+        })
+        .expect("transport");
+        let submission = write_emails(app, 3).await;
+        let report = dispatcher(app, Arc::new(transport))
+            .drain_once()
+            .await
+            .expect("drain");
+        assert_eq!(
+            report,
+            DispatchReport {
+                sent: 3,
+                retrying: 0,
+                failed: 0
+            }
+        );
+        let delivered = delivered.lock().expect("lock").clone();
+        assert_eq!(delivered.len(), 3);
+        for (n, delivery) in delivered.iter().enumerate() {
+            assert_eq!(delivery.from, "noreply@vitrine.test");
+            assert_eq!(delivery.recipients, vec![format!("dev{n}@acme.test")]);
+            let message = mail_parser::MessageParser::default()
+                .parse(&delivery.data)
+                .expect("a message");
+            assert_eq!(message.subject(), Some(format!("Email {n}").as_str()));
+            assert_eq!(
+                message.in_reply_to().as_text(),
+                Some(format!("submission-{submission}@vitrine.test").as_str())
+            );
+        }
+        assert_eq!(outbox(app, OutboxStatus::Sent).await.len(), 3);
+        assert!(outbox(app, OutboxStatus::Pending).await.is_empty());
+        // Nothing more to send.
+        assert_eq!(
+            dispatcher(app, Arc::new(Failing::transient()))
+                .drain_once()
+                .await
+                .expect("drain"),
+            DispatchReport::default()
+        );
+    })
+    .await;
+}
+
+/// A transport that fails every send.
+struct Failing {
+    permanent: bool,
+    attempts: Mutex<u32>,
+}
+
+impl Failing {
+    fn transient() -> Self {
+        Self {
+            permanent: false,
+            attempts: Mutex::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl MailTransport for Failing {
+    async fn send(&self, _email: &OutgoingEmail) -> Result<(), SendError> {
+        *self.attempts.lock().expect("lock") += 1;
+        Err(SendError {
+            permanent: self.permanent,
+            message: "the relay is down".into(),
+        })
+    }
+}
+
+/// Records what it is given.
+#[derive(Default)]
+struct Recording(Mutex<Vec<OutgoingEmail>>);
+
+#[async_trait]
+impl MailTransport for Recording {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), SendError> {
+        self.0.lock().expect("lock").push(email.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_transport_retries_with_backoff_and_loses_nothing() {
+    each_backend(|app| async move {
+        let w = crate::world::World::build(app).await;
+        let app = &w.app;
+        write_emails(app, 1).await;
+        let failing = Arc::new(Failing::transient());
+        let d = dispatcher(app, failing.clone());
+        let report = d.drain_once().await.expect("drain");
+        assert_eq!(report.retrying, 1);
+        let pending = outbox(app, OutboxStatus::Pending).await;
+        assert_eq!(pending.len(), 1, "still pending after a failure");
+        assert_eq!(pending[0].attempts, 1);
+        assert!(
+            pending[0]
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("relay is down"))
+        );
+        let first_retry = pending[0].next_attempt_at;
+        assert_eq!(
+            first_retry.duration_since(app.clock.now()).as_secs(),
+            30,
+            "first retry after 30 s"
+        );
+        // Not due yet: nothing is tried.
+        assert_eq!(
+            d.drain_once().await.expect("drain"),
+            DispatchReport::default()
+        );
+        assert_eq!(*failing.attempts.lock().expect("lock"), 1);
+        // Each retry waits twice as long.
+        app.clock.advance(jiff::SignedDuration::from_secs(30));
+        d.drain_once().await.expect("drain");
+        let pending = outbox(app, OutboxStatus::Pending).await;
+        assert_eq!(pending[0].attempts, 2);
+        assert_eq!(
+            pending[0]
+                .next_attempt_at
+                .duration_since(app.clock.now())
+                .as_secs(),
+            60
+        );
+        // Until the last allowed attempt, after which it is failed, still kept.
+        let max = DispatcherSettings::default().max_attempts;
+        for _ in 2..max {
+            app.clock.advance(jiff::SignedDuration::from_hours(1));
+            d.drain_once().await.expect("drain");
+        }
+        assert_eq!(*failing.attempts.lock().expect("lock"), max);
+        let failed = outbox(app, OutboxStatus::Failed).await;
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].attempts, max);
+        assert!(outbox(app, OutboxStatus::Pending).await.is_empty());
+
+        // The admin sees it and retries it; it goes out through a working transport.
+        let listed = app
+            .admin
+            .get("/api/v1/outbox?status=failed")
+            .await
+            .expect_status(200)
+            .json();
+        let items = listed["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["status"], "failed");
+        let id = items[0]["id"].as_i64().expect("id");
+        app.admin
+            .post(&format!("/api/v1/outbox/{id}/retry"), &Value::Null)
+            .await
+            .expect_status(204);
+        // Only failed emails can be retried.
+        app.admin
+            .post(&format!("/api/v1/outbox/{id}/retry"), &Value::Null)
+            .await
+            .problem(404, "not-found");
+        let working = Arc::new(Recording::default());
+        let report = dispatcher(app, working.clone())
+            .drain_once()
+            .await
+            .expect("drain");
+        assert_eq!(report.sent, 1);
+        assert_eq!(working.0.lock().expect("lock").len(), 1);
+        let sent = app
+            .admin
+            .get("/api/v1/outbox?status=sent")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(sent["items"].as_array().expect("items").len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn permanent_failures_fail_at_once_and_only_admins_see_the_outbox() {
+    each_backend(|app| async move {
+        let w = crate::world::World::build(app).await;
+        let app = &w.app;
+        write_emails(app, 2).await;
+        let failing = Arc::new(Failing {
+            permanent: true,
+            attempts: Mutex::new(0),
+        });
+        let report = dispatcher(app, failing).drain_once().await.expect("drain");
+        assert_eq!(report.failed, 2);
+        assert_eq!(outbox(app, OutboxStatus::Failed).await.len(), 2);
+
+        let someone = app.user("someone@acme.test").await;
+        someone
+            .client
+            .get("/api/v1/outbox")
+            .await
+            .problem(403, "forbidden");
+        someone
+            .client
+            .post("/api/v1/outbox/1/retry", &Value::Null)
+            .await
+            .problem(403, "forbidden");
+        app.anonymous()
+            .get("/api/v1/outbox")
+            .await
+            .problem(401, "unauthenticated");
+        app.admin
+            .get("/api/v1/outbox?status=lost")
+            .await
+            .problem(422, "validation-failed");
+        let all = app
+            .admin
+            .get("/api/v1/outbox")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(all["items"].as_array().expect("items").len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_email_claimed_by_a_dispatcher_that_died_is_sent_after_its_lease() {
+    each_backend(|app| async move {
+        let w = crate::world::World::build(app).await;
+        let app = &w.app;
+        write_emails(app, 1).await;
+        // A dispatcher claims the email, then dies before sending or marking it.
+        let claimed = app
+            .store
+            .claim_outbox(app.clock.now(), Duration::from_secs(300), 10)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 1);
+        let working = Arc::new(Recording::default());
+        let d = dispatcher(app, working.clone());
+        assert_eq!(
+            d.drain_once().await.expect("drain").sent,
+            0,
+            "held by the lease"
+        );
+        app.clock.advance(jiff::SignedDuration::from_secs(301));
+        assert_eq!(d.drain_once().await.expect("drain").sent, 1);
+        assert_eq!(working.0.lock().expect("lock").len(), 1);
+    })
+    .await;
+}
