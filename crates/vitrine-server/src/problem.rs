@@ -279,7 +279,7 @@ impl ApiError {
 
     /// Logs `error` with its context and answers a bare 500.
     pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
-        tracing::error!(%error, "{context}"); eprintln!("INTERNAL {context}: {error}");
+        tracing::error!(%error, "{context}");
         Self {
             kind: ProblemKind::Internal,
             detail: None,
