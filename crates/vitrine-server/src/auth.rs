@@ -108,10 +108,7 @@ impl crate::cache::Weigh for Authenticated {
 }
 
 /// The caller, and when their credential expires (sessions; tokens do not expire).
-async fn authenticate_uncached(
-    headers: &HeaderMap,
-    state: &AppState,
-) -> ApiResult<Authenticated> {
+async fn authenticate_uncached(headers: &HeaderMap, state: &AppState) -> ApiResult<Authenticated> {
     let now = state.clock.now();
     let (user_id, credential, expires_at) =
         if let Some(authorization) = headers.get(header::AUTHORIZATION) {

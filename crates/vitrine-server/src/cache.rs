@@ -102,7 +102,10 @@ impl<K: Eq + Hash + Clone, V: Clone + Weigh> ShortCache<K, V> {
         let generation = self.generation.current();
         let slice = self.started.elapsed().as_nanos() / self.ttl.as_nanos().max(1);
         let slice = u64::try_from(slice).unwrap_or(u64::MAX);
-        match entries.get_value_or_guard_async(&(key, generation, slice)).await {
+        match entries
+            .get_value_or_guard_async(&(key, generation, slice))
+            .await
+        {
             Ok(value) => Ok(value),
             Err(guard) => {
                 let value = compute().await?;
@@ -160,7 +163,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_miss_is_computed_once() {
-        let cache = Arc::new(ShortCache::new(10, 10, Duration::from_secs(60), Arc::default()));
+        let cache = Arc::new(ShortCache::new(
+            10,
+            10,
+            Duration::from_secs(60),
+            Arc::default(),
+        ));
         let computed = Arc::new(AtomicU64::new(0));
         let tasks: Vec<_> = (0..16)
             .map(|_| {
