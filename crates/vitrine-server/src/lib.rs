@@ -9,10 +9,13 @@ use std::sync::Arc;
 mod api;
 mod auth;
 mod cache;
+mod clock;
 mod dispatcher;
 mod extract;
 mod metrics;
+mod notify;
 mod problem;
+mod scheduler;
 mod secrets;
 
 use axum::Extension;
@@ -41,6 +44,14 @@ pub struct ServerConfig {
     pub max_recording_bytes: u64,
     /// The From address of the emails the server writes (`vitrine <noreply@example.com>`).
     pub mail_from: String,
+    /// The server's public address, for the links in emails.
+    pub public_url: String,
+    /// Rehearsal: read the time from a test clock that admins move forward through the API
+    /// (`/api/v1/test-clock`). Off in production.
+    pub test_clock: bool,
+    /// How often the review scheduler runs its due steps; `None`: never on its own (tests,
+    /// which run steps through the test clock or by hand).
+    pub scheduler_interval: Option<std::time::Duration>,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +63,9 @@ impl Default for ServerConfig {
             blob_dir: std::path::PathBuf::from("./vitrine-data/blobs"),
             max_recording_bytes: 2 * 1024 * 1024 * 1024,
             mail_from: "vitrine <vitrine@localhost>".to_owned(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            test_clock: false,
+            scheduler_interval: Some(std::time::Duration::from_secs(30)),
         }
     }
 }
@@ -82,6 +96,10 @@ pub(crate) struct AppState {
     /// Recordings on disk; `None` if the blob directory could not be opened (logged at
     /// start-up; upload and recording routes then answer 503).
     pub blobs: Option<vitrine_blob::LocalBlobStore>,
+    /// The rehearsal clock, when `ServerConfig::test_clock` is on (it is then `clock` too).
+    pub test_clock: Option<Arc<clock::TestClock>>,
+    /// Who emails come from and where their links lead.
+    pub mail: Arc<notify::MailSettings>,
 }
 
 /// The short-lived caches (see [`cache`]).
@@ -132,13 +150,31 @@ fn build(
             None
         }
     };
+    let test_clock = config
+        .test_clock
+        .then(|| Arc::new(clock::TestClock::new(clock.clone())));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(test_clock) => test_clock.clone(),
+        None => clock,
+    };
+    let mail = Arc::new(notify::MailSettings {
+        from: config.mail_from.clone(),
+        base_url: config.public_url.clone(),
+        marketplace_name: "vitrine".to_owned(),
+    });
+    let scheduler_interval = config.scheduler_interval;
     let state = AppState {
         store,
         clock,
+        test_clock,
+        mail,
         config: Arc::new(config),
         caches: Arc::new(caches),
         blobs,
     };
+    if let Some(interval) = scheduler_interval {
+        scheduler::spawn(&state, interval);
+    }
     if let Some(transport) = transport {
         spawn_background(&state, transport);
     }

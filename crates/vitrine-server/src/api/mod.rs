@@ -20,7 +20,9 @@ pub mod me;
 pub mod offerings;
 pub mod ops;
 pub mod outbox;
+pub mod review;
 pub mod session;
+pub mod submissions;
 pub mod uploads;
 pub mod users;
 
@@ -115,6 +117,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_audit))
         .merge(uploads::router())
         .merge(outbox::router())
+        .merge(submissions::router())
+        .merge(review::router())
 }
 
 /// Adds the problems any operation can answer to every operation of the document: 401 under

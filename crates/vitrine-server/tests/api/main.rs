@@ -6,6 +6,7 @@ mod authz;
 mod bad_input;
 mod catalog;
 mod down;
+mod go_live;
 mod ops;
 mod outbox;
 mod providers;

@@ -57,8 +57,18 @@ where
     F: Fn(TestApp) -> Fut,
     Fut: Future<Output = ()>,
 {
+    each_backend_with(ServerConfig::default, test).await;
+}
+
+/// Runs `test` once per available backend on a server with the configuration `config` gives.
+pub async fn each_backend_with<C, F, Fut>(config: C, test: F)
+where
+    C: Fn() -> ServerConfig,
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
     for db in TestDatabase::all().await {
-        let app = TestApp::start(db, ServerConfig::default()).await;
+        let app = TestApp::start(db, config()).await;
         eprintln!("running on {}", app.backend);
         test(app).await;
     }

@@ -1,0 +1,865 @@
+//! The go-live review over HTTP with the test clock: an offering through two rounds and
+//! publication across simulated weeks, the emails each step writes to the outbox, the
+//! concurrent-decision conflict, refused transitions, and calendar changes that move dates.
+//!
+//! The test clock starts at `support::START`, Monday 2 March 2026 09:00 UTC; the calendar
+//! is the default (UTC, review on Tuesday, decision two working days later).
+
+use serde_json::{Value, json};
+use vitrine_domain::recording::Recording;
+use vitrine_domain::{RecordingId, SubmissionId, UserId};
+use vitrine_server::ServerConfig;
+use vitrine_store::OutboxQuery;
+
+use crate::support::{Client, TestApp, TestUser, each_backend, each_backend_with};
+
+fn rehearsal() -> ServerConfig {
+    ServerConfig {
+        test_clock: true,
+        scheduler_interval: None,
+        ..ServerConfig::default()
+    }
+}
+
+struct Cast {
+    provider: String,
+    owner: TestUser,
+    member: TestUser,
+    validator: TestUser,
+    other_validator: TestUser,
+    customer: TestUser,
+}
+
+/// An approved provider (French-speaking owner, English-speaking member) whose offering
+/// `demo-svc` is ready for go-live; two validators; a customer.
+async fn cast(app: &TestApp) -> Cast {
+    let owner = app
+        .user_with(
+            json!({"email": "owner@p.test", "display_name": "Olga", "language": "fr",
+            "time_zone": "Europe/Paris"}),
+        )
+        .await;
+    let member = app.user("member@p.test").await;
+    let validator = app
+        .user_with(json!({"email": "val@vitrine.test", "display_name": "Val",
+            "staff": {"admin": false, "validator": true}}))
+        .await;
+    let other_validator = app
+        .user_with(json!({"email": "val2@vitrine.test", "display_name": "Vic",
+            "staff": {"admin": false, "validator": true}}))
+        .await;
+    let customer = app.user("customer@c.test").await;
+    app.account("Customer C", &customer).await;
+    let provider = app.provider("Provider P", &owner).await;
+    app.add_member(&provider, &member, "member").await;
+    app.offering(
+        &owner.client,
+        &provider,
+        "demo-svc",
+        "limited",
+        &[],
+        json!({"documentation_url": "https://docs.p.test", "support_contact": "help@p.test"}),
+    )
+    .await;
+    for (step, state) in [
+        ("documentation", "in_progress"),
+        ("broker_hosted", "complete"),
+        ("authentication_flow", "complete"),
+    ] {
+        owner
+            .client
+            .put(
+                &format!("/api/v1/offerings/demo-svc/checklist/{step}"),
+                &json!({"state": state}),
+            )
+            .await
+            .expect_status(200);
+    }
+    Cast {
+        provider,
+        owner,
+        member,
+        validator,
+        other_validator,
+        customer,
+    }
+}
+
+/// A recording of the submission, as the upload routes would leave it.
+async fn recording(app: &TestApp, submission: &str, by: UserId) -> String {
+    let recording = Recording {
+        id: RecordingId::generate(),
+        submission_id: submission.parse::<SubmissionId>().expect("id"),
+        uploaded_by: by,
+        file_name: "demo.mp4".into(),
+        size: 1234,
+        sha256: "0".repeat(64),
+        media_type: "video/mp4".into(),
+        duration_seconds: Some(60.0),
+        created_at: app.clock_now(),
+    };
+    app.store
+        .insert_recording(&recording, &[])
+        .await
+        .expect("recording stored");
+    recording.id.to_string()
+}
+
+trait Now {
+    fn clock_now(&self) -> jiff::Timestamp;
+}
+
+impl Now for TestApp {
+    fn clock_now(&self) -> jiff::Timestamp {
+        use vitrine_server::Clock;
+        self.clock.now()
+    }
+}
+
+/// Every email in the outbox, oldest first (payloads as they will be sent).
+async fn outbox(app: &TestApp) -> Vec<Value> {
+    let mut rows = app
+        .store
+        .outbox(&OutboxQuery {
+            status: None,
+            before_id: None,
+            limit: 1000,
+        })
+        .await
+        .expect("outbox");
+    rows.sort_by_key(|r| r.id);
+    rows.into_iter().map(|r| r.payload).collect()
+}
+
+fn to_of(email: &Value) -> String {
+    email["to"].to_string()
+}
+
+/// The emails written since `from` (an outbox length), to `address`.
+fn emails_to<'a>(emails: &'a [Value], from: usize, address: &str) -> Vec<&'a Value> {
+    emails[from..]
+        .iter()
+        .filter(|e| to_of(e).contains(address))
+        .collect()
+}
+
+#[track_caller]
+fn assert_threaded(email: &Value, submission: &str) {
+    let root = format!("<submission-{submission}@localhost>");
+    assert_eq!(email["in_reply_to"], json!(root), "{email}");
+    assert_eq!(email["references"], json!([root]), "{email}");
+    let id = email["message_id"].as_str().expect("message id");
+    assert!(id.starts_with('<') && id.ends_with("@localhost>") && id != root);
+}
+
+async fn advance_to(app: &TestApp, to: &str) -> Value {
+    app.admin
+        .post("/api/v1/test-clock/advance", &json!({"to": to}))
+        .await
+        .expect_status(200)
+        .json()
+}
+
+fn changed(report: &Value, step: &str) -> u64 {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["step"] == step)
+        .and_then(|s| s["changed"].as_u64())
+        .expect("step reported")
+}
+
+fn verdicts(unmet: &[&str], requirements: &Value) -> Value {
+    Value::Array(
+        requirements["requirements"]
+            .as_array()
+            .expect("requirements")
+            .iter()
+            .map(|r| {
+                let key = r["key"].as_str().expect("key");
+                if unmet.contains(&key) {
+                    json!({"requirement": key, "outcome": "not_met", "comment": "not shown in the demo"})
+                } else {
+                    json!({"requirement": key, "outcome": "met"})
+                }
+            })
+            .collect(),
+    )
+}
+
+async fn get(client: &Client, id: &str) -> Value {
+    client
+        .get(&format!("/api/v1/submissions/{id}"))
+        .await
+        .expect_status(200)
+        .json()
+}
+
+#[tokio::test]
+async fn two_rounds_then_publication_across_weeks() {
+    each_backend_with(rehearsal, |app| async move {
+        let c = cast(&app).await;
+        let requirements = c
+            .owner
+            .client
+            .get("/api/v1/requirements")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(requirements["version"], 1);
+
+        // Draft, first round, submit: queued for Tuesday 3 March, decision Thursday 5.
+        let created = c
+            .member
+            .client
+            .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
+            .await
+            .expect_status(201)
+            .json();
+        let id = created["submission"]["id"].as_str().expect("id").to_owned();
+        assert_eq!(created["submission"]["state"], "draft");
+        let rec = recording(&app, &id, c.member.id).await;
+        c.member
+            .client
+            .patch(
+                &format!("/api/v1/submissions/{id}"),
+                &json!({"recordings": [rec], "notes": "Round one", "requested_go_live": "2026-04-01"}),
+            )
+            .await
+            .expect_status(200);
+        let before = outbox(&app).await.len();
+        let queued = c
+            .member
+            .client
+            .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(queued["submission"]["state"], "queued");
+        assert_eq!(
+            queued["schedule"],
+            json!({"review_date": "2026-03-03", "decision_date": "2026-03-05",
+                "queue_position": 1, "overdue": false})
+        );
+        let emails = outbox(&app).await;
+        let to_owner = emails_to(&emails, before, "owner@p.test");
+        let to_member = emails_to(&emails, before, "member@p.test");
+        assert_eq!((to_owner.len(), to_member.len()), (1, 1));
+        assert_eq!(to_owner[0]["subject"], "Examen de «\u{a0}Gadget demo-svc\u{a0}» le mardi 3 mars 2026");
+        assert_eq!(
+            to_member[0]["subject"],
+            "“Widget demo-svc” will be reviewed on Tuesday 3 March 2026"
+        );
+        assert_threaded(to_owner[0], &id);
+        assert_threaded(to_member[0], &id);
+
+        // Tuesday: the session opens; one of the validators gets it.
+        let before = emails.len();
+        let report = advance_to(&app, "2026-03-03T00:00:00Z").await;
+        assert_eq!(changed(&report, "open_due_sessions"), 1);
+        let s = get(&c.owner.client, &id).await;
+        assert_eq!(s["submission"]["state"], "in_review");
+        let first_validator = s["submission"]["validator"].as_str().expect("validator").to_owned();
+        let (assigned, idle) = if first_validator == c.validator.id.to_string() {
+            (&c.validator, &c.other_validator)
+        } else {
+            (&c.other_validator, &c.validator)
+        };
+        let emails = outbox(&app).await;
+        let to_validator = emails_to(&emails, before, &assigned.email);
+        assert_eq!(to_validator.len(), 1, "{emails:?}");
+        assert_eq!(
+            to_validator[0]["subject"],
+            "Review session of Tuesday 3 March 2026: 1 submission for you"
+        );
+        assert!(emails_to(&emails, before, &idle.email).is_empty());
+        let mine = assigned
+            .client
+            .get("/api/v1/review/assignments")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(mine.as_array().map(Vec::len), Some(1));
+
+        // The validator asks for changes; the provider does not see it before Thursday.
+        assigned
+            .client
+            .post(
+                &format!("/api/v1/submissions/{id}/decision"),
+                &json!({"verdicts": verdicts(&["provision"], &requirements), "decision": "request_changes"}),
+            )
+            .await
+            .expect_status(200);
+        let s = get(&c.owner.client, &id).await;
+        assert_eq!(s["submission"]["state"], "decided_pending_release");
+        assert_eq!(s["submission"]["rounds"][0]["decision"], Value::Null);
+        let staff_view = get(&app.admin, &id).await;
+        assert_eq!(staff_view["submission"]["rounds"][0]["decision"]["decision"], "request_changes");
+
+        // Wednesday: nothing released yet. Thursday: released, the provider is told.
+        let report = advance_to(&app, "2026-03-04T12:00:00Z").await;
+        assert_eq!(changed(&report, "release_due_decisions"), 0);
+        let before = outbox(&app).await.len();
+        let report = advance_to(&app, "2026-03-05T00:00:00Z").await;
+        assert_eq!(changed(&report, "release_due_decisions"), 1);
+        let s = get(&c.owner.client, &id).await;
+        assert_eq!(s["submission"]["state"], "changes_requested");
+        assert_eq!(s["submission"]["rounds"][0]["decision"]["verdicts"][1]["outcome"], "not_met");
+        let emails = outbox(&app).await;
+        let to_owner = emails_to(&emails, before, "owner@p.test");
+        assert_eq!(to_owner.len(), 1);
+        assert_eq!(to_owner[0]["subject"], "«\u{a0}Gadget demo-svc\u{a0}»\u{a0}: modifications demandées");
+        assert!(to_owner[0]["text"].as_str().expect("text").contains("not shown in the demo"));
+        assert_threaded(to_owner[0], &id);
+        assert_eq!(emails_to(&emails, before, "member@p.test").len(), 1);
+
+        // The thread: each message reaches the other side.
+        let before = emails.len();
+        c.owner
+            .client
+            .post(&format!("/api/v1/submissions/{id}/messages"), &json!({"body": "Which step failed?"}))
+            .await
+            .expect_status(201);
+        assigned
+            .client
+            .post(&format!("/api/v1/submissions/{id}/messages"), &json!({"body": "Provisioning."}))
+            .await
+            .expect_status(201);
+        let emails = outbox(&app).await;
+        assert_eq!(emails_to(&emails, before, &assigned.email).len(), 1);
+        assert_eq!(emails_to(&emails, before, "owner@p.test").len(), 1);
+        assert_eq!(emails_to(&emails, before, "member@p.test").len(), 1);
+        for e in &emails[before..] {
+            assert_threaded(e, &id);
+        }
+        let thread = c
+            .member
+            .client
+            .get(&format!("/api/v1/submissions/{id}/messages"))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(thread.as_array().map(Vec::len), Some(2));
+
+        // Round two: new recording, resubmitted, into the next Tuesday's session.
+        let rec2 = recording(&app, &id, c.owner.id).await;
+        c.owner
+            .client
+            .patch(&format!("/api/v1/submissions/{id}"), &json!({"recordings": [rec2]}))
+            .await
+            .expect_status(200);
+        let queued = c
+            .owner
+            .client
+            .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(queued["submission"]["rounds"].as_array().map(Vec::len), Some(2));
+        assert_eq!(queued["schedule"]["review_date"], "2026-03-10");
+        assert_eq!(queued["schedule"]["decision_date"], "2026-03-12");
+        let report = advance_to(&app, "2026-03-10T00:00:00Z").await;
+        assert_eq!(changed(&report, "open_due_sessions"), 1);
+        let s = get(&c.owner.client, &id).await;
+        assert_eq!(s["submission"]["state"], "in_review");
+        assert_eq!(s["submission"]["validator"], json!(first_validator), "same validator");
+
+        // Approved; released on Thursday 12.
+        assigned
+            .client
+            .post(
+                &format!("/api/v1/submissions/{id}/decision"),
+                &json!({"verdicts": verdicts(&[], &requirements), "decision": "approve"}),
+            )
+            .await
+            .expect_status(200);
+        let before = outbox(&app).await.len();
+        advance_to(&app, "2026-03-12T00:00:00Z").await;
+        let s = get(&c.member.client, &id).await;
+        assert_eq!(s["submission"]["state"], "approved");
+        let emails = outbox(&app).await;
+        let to_member = emails_to(&emails, before, "member@p.test");
+        assert_eq!(to_member.len(), 1);
+        assert_eq!(to_member[0]["subject"], "“Widget demo-svc”: go-live approved");
+
+        // Publication at the requested date (start of that day, marketplace time).
+        let before = emails.len();
+        let scheduled = app
+            .admin
+            .post(&format!("/api/v1/submissions/{id}/publication"), &json!({}))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(scheduled["submission"]["state"], "publication_scheduled");
+        assert_eq!(scheduled["submission"]["publication_at"], "2026-04-01T00:00:00Z");
+        let emails = outbox(&app).await;
+        assert_eq!(emails_to(&emails, before, "owner@p.test").len(), 1);
+        assert_eq!(
+            emails_to(&emails, before, "owner@p.test")[0]["subject"],
+            "«\u{a0}Gadget demo-svc\u{a0}»\u{a0}: publication prévue le mercredi 1er avril 2026 à 2 h 00 (CEST)"
+        );
+        let report = advance_to(&app, "2026-03-31T23:59:00Z").await;
+        assert_eq!(changed(&report, "run_due_publications"), 0);
+        app.anonymous()
+            .get("/api/v1/catalog/demo-svc")
+            .await
+            .expect_status(404);
+        let before = emails.len();
+        let report = advance_to(&app, "2026-04-01T00:00:00Z").await;
+        assert_eq!(changed(&report, "run_due_publications"), 1);
+        let s = get(&c.owner.client, &id).await;
+        assert_eq!(s["submission"]["state"], "published");
+        app.anonymous()
+            .get("/api/v1/catalog/demo-svc")
+            .await
+            .expect_status(200);
+        let emails = outbox(&app).await;
+        let to_member = emails_to(&emails, before, "member@p.test");
+        assert_eq!(to_member.len(), 1);
+        assert_eq!(to_member[0]["subject"], "Your offering “Widget demo-svc” is now public");
+        assert_threaded(to_member[0], &id);
+
+        // The whole story in the timeline.
+        let actions: Vec<String> = s["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .map(|e| e["action"].as_str().expect("action").to_owned())
+            .collect();
+        for expected in [
+            "submission.created",
+            "submission.submit",
+            "submission.open_session",
+            "submission.release_decision",
+            "submission.resubmit",
+            "submission.schedule_publication",
+            "submission.publish",
+        ] {
+            assert!(actions.contains(&expected.to_owned()), "{expected} in {actions:?}");
+        }
+        assert!(!actions.contains(&"submission.decide".to_owned()), "held decisions hidden");
+
+        // Unpublished with a reason: limited again, the provider told.
+        let before = emails.len();
+        c.owner
+            .client
+            .post("/api/v1/offerings/demo-svc/unpublish", &json!({"reason": "broken"}))
+            .await
+            .problem(403, "forbidden");
+        let offering = app
+            .admin
+            .post("/api/v1/offerings/demo-svc/unpublish", &json!({"reason": "Billing is broken"}))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(offering["offering"]["visibility"], "limited");
+        let emails = outbox(&app).await;
+        let to_owner = emails_to(&emails, before, "owner@p.test");
+        assert_eq!(to_owner.len(), 1);
+        assert!(to_owner[0]["text"].as_str().expect("text").contains("Billing is broken"));
+        assert_threaded(to_owner[0], &id);
+        let _ = &c.customer;
+    })
+    .await;
+}
+
+/// A queued submission with an assigned validator after its session opened.
+async fn in_review(app: &TestApp, c: &Cast) -> String {
+    let created = c
+        .member
+        .client
+        .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
+        .await
+        .expect_status(201)
+        .json();
+    let id = created["submission"]["id"].as_str().expect("id").to_owned();
+    let rec = recording(app, &id, c.member.id).await;
+    c.member
+        .client
+        .patch(
+            &format!("/api/v1/submissions/{id}"),
+            &json!({"recordings": [rec]}),
+        )
+        .await
+        .expect_status(200);
+    c.member
+        .client
+        .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
+        .await
+        .expect_status(200);
+    advance_to(app, "2026-03-03T00:00:00Z").await;
+    id
+}
+
+fn assigned_of<'a>(c: &'a Cast, s: &Value) -> (&'a TestUser, &'a TestUser) {
+    if s["submission"]["validator"] == json!(c.validator.id) {
+        (&c.validator, &c.other_validator)
+    } else {
+        (&c.other_validator, &c.validator)
+    }
+}
+
+#[tokio::test]
+async fn of_two_concurrent_decisions_one_wins() {
+    each_backend_with(rehearsal, |app| async move {
+        let c = cast(&app).await;
+        let id = in_review(&app, &c).await;
+        let requirements = c.owner.client.get("/api/v1/requirements").await.json();
+        let s = get(&app.admin, &id).await;
+        let (assigned, _) = assigned_of(&c, &s);
+        let path = format!("/api/v1/submissions/{id}/decision");
+        let approve = json!({"verdicts": verdicts(&[], &requirements), "decision": "approve"});
+        let changes = json!({"verdicts": verdicts(&["provision"], &requirements), "decision": "request_changes"});
+        let (a, b) = tokio::join!(
+            assigned.client.post(&path, &approve),
+            assigned.client.post(&path, &changes)
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+        let loser = if a.status == 409 { &a } else { &b };
+        loser.problem(409, "conflict");
+        let s = get(&app.admin, &id).await;
+        assert_eq!(s["submission"]["state"], "decided_pending_release");
+        let winner = if a.status == 200 { "approve" } else { "request_changes" };
+        assert_eq!(s["submission"]["rounds"][0]["decision"]["decision"], winner);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refused_transitions_change_nothing() {
+    each_backend_with(rehearsal, |app| async move {
+        let c = cast(&app).await;
+        // Gate: an offering that is not ready lists everything missing.
+        app.offering(
+            &c.owner.client,
+            &c.provider,
+            "raw-svc",
+            "private",
+            &[],
+            json!({}),
+        )
+        .await;
+        let problem = c
+            .owner
+            .client
+            .post("/api/v1/offerings/raw-svc/submissions", &json!({}))
+            .await
+            .problem(422, "validation-failed");
+        assert!(
+            problem["errors"].as_array().map(Vec::len).unwrap_or(0) >= 3,
+            "{problem}"
+        );
+        // Strangers do not learn the offering exists; admins may not submit.
+        c.customer
+            .client
+            .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
+            .await
+            .problem(404, "not-found");
+        app.admin
+            .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
+            .await
+            .problem(403, "forbidden");
+
+        let id = in_review(&app, &c).await;
+        let before = get(&app.admin, &id).await;
+        let (assigned, other) = assigned_of(&c, &before);
+        let requirements = c.owner.client.get("/api/v1/requirements").await.json();
+        let approve = json!({"verdicts": verdicts(&[], &requirements), "decision": "approve"});
+        let path = format!("/api/v1/submissions/{id}/decision");
+        other
+            .client
+            .post(&path, &approve)
+            .await
+            .problem(403, "forbidden");
+        c.owner
+            .client
+            .post(&path, &approve)
+            .await
+            .problem(403, "forbidden");
+        c.customer
+            .client
+            .post(&path, &approve)
+            .await
+            .problem(404, "not-found");
+        c.customer
+            .client
+            .get(&format!("/api/v1/submissions/{id}"))
+            .await
+            .problem(404, "not-found");
+        // Wrong state: in review, it cannot be edited, submitted again or published.
+        c.owner
+            .client
+            .patch(
+                &format!("/api/v1/submissions/{id}"),
+                &json!({"notes": "late"}),
+            )
+            .await
+            .problem(409, "conflict");
+        c.owner
+            .client
+            .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
+            .await
+            .problem(409, "conflict");
+        app.admin
+            .post(
+                &format!("/api/v1/submissions/{id}/publication"),
+                &json!({"at": "2026-05-01T00:00:00Z"}),
+            )
+            .await
+            .problem(409, "conflict");
+        // A reject needs a reason.
+        assigned
+            .client
+            .post(
+                &path,
+                &json!({"verdicts": verdicts(&[], &requirements), "decision": "reject"}),
+            )
+            .await
+            .problem(422, "validation-failed");
+        let after = get(&app.admin, &id).await;
+        assert_eq!(after["submission"], before["submission"], "nothing changed");
+
+        // Withdrawn: final; nothing more happens to it.
+        c.member
+            .client
+            .post(&format!("/api/v1/submissions/{id}/withdraw"), &json!({}))
+            .await
+            .expect_status(200);
+        assigned
+            .client
+            .post(&path, &approve)
+            .await
+            .problem(409, "conflict");
+        c.member
+            .client
+            .post(&format!("/api/v1/submissions/{id}/withdraw"), &json!({}))
+            .await
+            .problem(409, "conflict");
+        // Only admins run scheduler steps; unknown steps are 404.
+        c.owner
+            .client
+            .post("/api/v1/scheduler/open_due_sessions/run", &json!({}))
+            .await
+            .problem(403, "forbidden");
+        app.admin
+            .post("/api/v1/scheduler/nap/run", &json!({}))
+            .await
+            .problem(404, "not-found");
+        let ran = app
+            .admin
+            .post("/api/v1/scheduler/release_due_decisions/run", &json!({}))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(ran["changed"], 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn calendar_and_capacity_changes_move_dates_and_tell_providers() {
+    each_backend_with(rehearsal, |app| async move {
+        let c = cast(&app).await;
+        let created = c
+            .owner
+            .client
+            .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
+            .await
+            .expect_status(201)
+            .json();
+        let id = created["submission"]["id"].as_str().expect("id").to_owned();
+        let rec = recording(&app, &id, c.owner.id).await;
+        c.owner
+            .client
+            .patch(
+                &format!("/api/v1/submissions/{id}"),
+                &json!({"recordings": [rec]}),
+            )
+            .await
+            .expect_status(200);
+        c.owner
+            .client
+            .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
+            .await
+            .expect_status(200);
+
+        // Only admins read and change the calendar.
+        c.owner
+            .client
+            .get("/api/v1/calendar")
+            .await
+            .problem(403, "forbidden");
+        let mut calendar = app
+            .admin
+            .get("/api/v1/calendar")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(calendar["review_weekday"], "tuesday");
+        calendar["review_weekday"] = json!("saturday");
+        app.admin
+            .put("/api/v1/calendar", &calendar)
+            .await
+            .problem(422, "validation-failed");
+
+        // A holiday on the review day moves the review to Wednesday, the decision to Friday.
+        let before = outbox(&app).await.len();
+        calendar["review_weekday"] = json!("tuesday");
+        calendar["holidays"] = json!(["2026-03-03"]);
+        app.admin
+            .put("/api/v1/calendar", &calendar)
+            .await
+            .expect_status(200);
+        let s = get(&c.owner.client, &id).await;
+        assert_eq!(s["schedule"]["review_date"], "2026-03-04");
+        assert_eq!(s["schedule"]["decision_date"], "2026-03-06");
+        let emails = outbox(&app).await;
+        let to_owner = emails_to(&emails, before, "owner@p.test");
+        assert_eq!(to_owner.len(), 1, "{emails:?}");
+        assert_eq!(
+            to_owner[0]["subject"],
+            "Nouvelles dates d'examen pour «\u{a0}Gadget demo-svc\u{a0}»"
+        );
+        assert_threaded(to_owner[0], &id);
+        assert_eq!(emails_to(&emails, before, "member@p.test").len(), 1);
+        // A stale version is refused.
+        app.admin
+            .put("/api/v1/calendar", &calendar)
+            .await
+            .problem(409, "conflict");
+
+        // No validator with room: capacity 0 for both puts the submission... nowhere new
+        // (capacity 0 means unlimited planning), so fill one validator and drop the other.
+        let validators = app
+            .admin
+            .get("/api/v1/validators")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(validators.as_array().map(Vec::len), Some(2));
+        assert_eq!(validators[0]["capacity"], 5);
+        app.admin
+            .put(
+                &format!("/api/v1/validators/{}/capacity", c.validator.id),
+                &json!({"capacity": 2}),
+            )
+            .await
+            .expect_status(200);
+        let validators = app.admin.get("/api/v1/validators").await.json();
+        let mine = validators
+            .as_array()
+            .expect("validators")
+            .iter()
+            .find(|v| v["user_id"] == json!(c.validator.id))
+            .expect("listed");
+        assert_eq!(
+            (mine["capacity"].as_u64(), mine["own_capacity"].as_u64()),
+            (Some(2), Some(2))
+        );
+        c.owner
+            .client
+            .put(
+                &format!("/api/v1/validators/{}/capacity", c.validator.id),
+                &json!({"capacity": 2}),
+            )
+            .await
+            .problem(403, "forbidden");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_test_clock_is_refused_unless_enabled() {
+    each_backend(|app| async move {
+        // The whole app, its database included, lives as long as this block: an async
+        // block that used only `app.admin` would capture just that field and drop the rest
+        // (the test database) at once.
+        let app = app;
+        app.admin
+            .get("/api/v1/test-clock")
+            .await
+            .problem(409, "conflict");
+        app.admin
+            .post("/api/v1/test-clock/advance", &json!({"seconds": 60}))
+            .await
+            .problem(409, "conflict");
+    })
+    .await;
+    each_backend_with(rehearsal, |app| async move {
+        let member = app.user("m@p.test").await;
+        member
+            .client
+            .get("/api/v1/test-clock")
+            .await
+            .problem(403, "forbidden");
+        let now = app
+            .admin
+            .get("/api/v1/test-clock")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(now["now"], "2026-03-02T09:00:00Z");
+        app.admin
+            .post("/api/v1/test-clock/advance", &json!({"seconds": -1}))
+            .await
+            .problem(422, "validation-failed");
+        app.admin
+            .post(
+                "/api/v1/test-clock/advance",
+                &json!({"to": "2026-03-01T00:00:00Z"}),
+            )
+            .await
+            .problem(422, "validation-failed");
+        let moved = app
+            .admin
+            .post("/api/v1/test-clock/advance", &json!({"seconds": 3600}))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(moved["clock"]["now"], "2026-03-02T10:00:00Z");
+        // Requirements: providers read them; only admins publish a new version.
+        let current = member
+            .client
+            .get("/api/v1/requirements")
+            .await
+            .expect_status(200)
+            .json();
+        let mut list = current["requirements"].clone();
+        member
+            .client
+            .put("/api/v1/requirements", &json!({"requirements": list}))
+            .await
+            .problem(403, "forbidden");
+        app.admin
+            .put("/api/v1/requirements", &json!({"requirements": list}))
+            .await
+            .problem(409, "conflict");
+        list[0]["title"]["en"] = json!("In the catalog");
+        let v2 = app
+            .admin
+            .put("/api/v1/requirements", &json!({"requirements": list}))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(v2["version"], 2);
+        let v1 = member
+            .client
+            .get("/api/v1/requirements/1")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(
+            v1["requirements"][0]["title"]["en"],
+            "Listed in the catalog"
+        );
+        member
+            .client
+            .get("/api/v1/requirements/9")
+            .await
+            .problem(404, "not-found");
+    })
+    .await;
+}
