@@ -73,6 +73,10 @@ impl PgStore {
 }
 
 impl Dialect for PgStore {
+    /// Each statement is a round trip: 1,000 rows of up to 11 values stay far below the
+    /// limit of 65,535 parameters.
+    const ROWS_PER_STATEMENT: usize = 1000;
+
     fn ids_in(column: &str, param: &str) -> String {
         format!("{column} = ANY({param})")
     }

@@ -40,6 +40,8 @@ use crate::{
 
 /// The few places where SQLite and PostgreSQL need different SQL.
 pub(crate) trait Dialect {
+    /// Most rows one multi-row statement carries (see [`values_rows`]).
+    const ROWS_PER_STATEMENT: usize;
     /// A condition on `column` being one of the ids bound at `param` (bound with
     /// `ids_value`). An empty list matches nothing.
     fn ids_in(column: &str, param: &str) -> String;
@@ -1039,6 +1041,21 @@ pub(crate) fn audit_sql<D: Dialect>(query: &AuditQuery) -> (String, Vec<Param>) 
     (sql, params.0)
 }
 
+/// `($1, $2), ($3, $4)`: `rows` rows of `columns` placeholders, numbered from `$1`. A change
+/// that writes many rows (a session opening thousands of submissions) costs one statement
+/// per [`Dialect::ROWS_PER_STATEMENT`] rows, not one per row.
+pub(crate) fn values_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn where_clause(conditions: &[String]) -> String {
     if conditions.is_empty() {
         String::new()
@@ -1179,25 +1196,30 @@ macro_rules! impl_store {
             impl $store {
                 /// Appends the audit events of a change, in the change's transaction.
                 async fn write_audit(conn: &mut Connection, events: &[AuditEvent]) -> Result<()> {
-                    for e in events {
-                        let (before, after) = $crate::shared::audit_json(e)?;
-                        sqlx::query(
+                    for chunk in events.chunks(<$store>::ROWS_PER_STATEMENT) {
+                        let sql = format!(
                             "INSERT INTO audit_events (at, actor, action, subject_kind, \
-                             subject_id, account_id, offering_id, before, after) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        )
-                        .bind(micros(e.at))
-                        .bind(e.actor.map(|a| a.0))
-                        .bind(e.action.as_str())
-                        .bind(e.subject_kind.as_str())
-                        .bind(e.subject_id.as_str())
-                        .bind(e.account_id.map(|a| a.0))
-                        .bind(e.offering_id.map(|o| o.0))
-                        .bind(before)
-                        .bind(after)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db("write an audit event"))?;
+                             subject_id, account_id, offering_id, before, after) VALUES {}",
+                            $crate::shared::values_rows(chunk.len(), 9)
+                        );
+                        let mut query = sqlx::query(AssertSqlSafe(sql));
+                        for e in chunk {
+                            let (before, after) = $crate::shared::audit_json(e)?;
+                            query = query
+                                .bind(micros(e.at))
+                                .bind(e.actor.map(|a| a.0))
+                                .bind(e.action.as_str())
+                                .bind(e.subject_kind.as_str())
+                                .bind(e.subject_id.as_str())
+                                .bind(e.account_id.map(|a| a.0))
+                                .bind(e.offering_id.map(|o| o.0))
+                                .bind(before)
+                                .bind(after);
+                        }
+                        query
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db("write audit events"))?;
                     }
                     Ok(())
                 }
@@ -1288,24 +1310,40 @@ macro_rules! impl_store {
                     Self::write_offering_parts(conn, offering, true).await
                 }
 
-                /// Writes a submission over the stored one if that is still at the previous
-                /// version.
-                async fn update_submission_row(conn: &mut Connection, s: &Submission) -> Result<()> {
-                    let statement = bind_submission(
-                        sqlx::query(
-                            "UPDATE submissions SET offering_id = $2, provider_account_id = $3, \
-                             state = $4, validator_id = $5, round_number = $6, \
-                             submitted_at = $7, publication_at = $8, rounds = $9, \
-                             updated_at = $10, version = $11 \
-                             WHERE id = $1 AND version = $11 - 1",
-                        ),
-                        s,
-                    )?;
-                    let done = statement
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(unique("offering", "update a submission"))?;
-                    changed(done, "submission")
+                /// Writes submissions over the stored ones if each is still at the version
+                /// before its own; [`StoreError::Conflict`] if any is not (the caller's
+                /// transaction is then dropped, so none is written).
+                async fn update_submission_rows(
+                    conn: &mut Connection,
+                    submissions: &[Submission],
+                ) -> Result<()> {
+                    // `VALUES` columns are named column1, column2… on both backends, in the
+                    // order `bind_submission` binds them.
+                    for chunk in submissions.chunks(<$store>::ROWS_PER_STATEMENT) {
+                        let sql = format!(
+                            "UPDATE submissions SET offering_id = v.column2, \
+                             provider_account_id = v.column3, state = v.column4, \
+                             validator_id = v.column5, round_number = v.column6, \
+                             submitted_at = v.column7, publication_at = v.column8, \
+                             rounds = v.column9, updated_at = v.column10, version = v.column11 \
+                             FROM (VALUES {}) AS v \
+                             WHERE submissions.id = v.column1 \
+                             AND submissions.version = v.column11 - 1",
+                            $crate::shared::values_rows(chunk.len(), 11)
+                        );
+                        let mut query = sqlx::query(AssertSqlSafe(sql));
+                        for s in chunk {
+                            query = bind_submission(query, s)?;
+                        }
+                        let done = query
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(unique("offering", "update submissions"))?;
+                        if usize::try_from(done.rows_affected()).ok() != Some(chunk.len()) {
+                            return Err(StoreError::Conflict { what: "submission" });
+                        }
+                    }
+                    Ok(())
                 }
 
                 async fn read_submissions(
@@ -2310,7 +2348,7 @@ macro_rules! impl_store {
                     emails: &[NewEmail],
                 ) -> Result<()> {
                     let mut tx = self.begin_write().await?;
-                    Self::update_submission_row(&mut tx, submission).await?;
+                    Self::update_submission_rows(&mut tx, std::slice::from_ref(submission)).await?;
                     Self::commit_all(tx, events, emails, "commit a submission change").await
                 }
 
@@ -2412,7 +2450,7 @@ macro_rules! impl_store {
                     emails: &[NewEmail],
                 ) -> Result<()> {
                     let mut tx = self.begin_write().await?;
-                    Self::update_submission_row(&mut tx, submission).await?;
+                    Self::update_submission_rows(&mut tx, std::slice::from_ref(submission)).await?;
                     Self::update_offering_row(&mut tx, offering).await?;
                     Self::commit_all(tx, events, emails, "commit a publication").await
                 }
@@ -2436,9 +2474,7 @@ macro_rules! impl_store {
                     .bind(micros(opened_at));
                     let map_err = taken("review session", "mark a session opened");
                     let mut tx = self.write(statement, map_err, |_| Ok(()), events).await?;
-                    for s in submissions {
-                        Self::update_submission_row(&mut tx, s).await?;
-                    }
+                    Self::update_submission_rows(&mut tx, submissions).await?;
                     Self::write_outbox(&mut tx, emails).await?;
                     tx.commit().await.map_err(db("commit a session opening"))
                 }

@@ -1075,3 +1075,93 @@ async fn two_dispatchers_never_claim_the_same_email() {
         assert_eq!(seen.len(), 40);
     }
 }
+
+contract! {
+    large_session_openings_are_all_or_nothing => check_large_session;
+}
+
+/// A session opening writes its submissions and events in statements of many rows: more
+/// than one statement's worth on both backends, and a stale submission in the last
+/// statement still undoes the first ones.
+async fn check_large_session(store: &dyn Store) {
+    let w = world(store, "large").await;
+    let mut queued = Vec::new();
+    for i in 0..1050 {
+        let offering = Offering {
+            id: OfferingId::generate(),
+            ..new_offering(&format!("large-{i}"), w.account.id)
+        };
+        store
+            .insert_offering(&offering, &[])
+            .await
+            .expect("offering");
+        let s = Submission {
+            id: SubmissionId::generate(),
+            offering_id: offering.id,
+            state: SubmissionState::Queued,
+            ..new_submission(&w)
+        };
+        store.insert_submission(&s, &[], &[]).await.expect("queued");
+        queued.push(s);
+    }
+    let mut opened: Vec<Submission> = queued
+        .iter()
+        .map(|s| Submission {
+            validator: Some(w.validator.id),
+            ..moved(s, SubmissionState::InReview, 100)
+        })
+        .collect();
+    let events: Vec<AuditEvent> = opened
+        .iter()
+        .map(|s| submission_event(s, "submission.open_session"))
+        .collect();
+    let nominal = date(2030, 1, 8);
+    let events_before = audit_count(store).await;
+
+    let last = opened.len() - 1;
+    opened[last].version += 1; // read before someone else changed it
+    assert!(is_conflict(
+        store
+            .open_review_session(nominal, at(100), &opened, &events, &[])
+            .await
+    ));
+    assert_eq!(store.review_session(nominal).await.expect("read"), None);
+    assert_eq!(audit_count(store).await, events_before);
+    assert!(
+        store
+            .submissions_in_state(SubmissionState::InReview)
+            .await
+            .expect("in review")
+            .is_empty()
+    );
+
+    opened[last].version -= 1;
+    store
+        .open_review_session(nominal, at(100), &opened, &events, &[])
+        .await
+        .expect("open");
+    let in_review = store
+        .submissions_in_state(SubmissionState::InReview)
+        .await
+        .expect("in review");
+    assert_eq!(in_review.len(), opened.len());
+    assert!(
+        in_review
+            .iter()
+            .all(|s| s.validator == Some(w.validator.id))
+    );
+    let stored = store.submission(queued[last].id).await.expect("read");
+    assert_eq!(stored.as_ref(), Some(&opened[last]));
+    let log = store
+        .audit(&AuditQuery {
+            action: Some("submission.open_session".into()),
+            limit: 2000,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(log.len(), opened.len());
+    // In the order given: the log reads newest first.
+    assert_eq!(log[0].event.subject_id, opened[last].id.to_string());
+    assert_eq!(log[last].event.subject_id, opened[0].id.to_string());
+}
