@@ -31,7 +31,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, secure_cookies,
-    /// max_body_bytes, cache_ttl_ms, max_recording_bytes, mail_from, smtp_host, smtp_port,
+    /// max_body_bytes, cache_ttl_ms, max_recording_bytes, test_clock, scheduler_interval_secs,
+    /// mail_from, smtp_host, smtp_port,
     /// smtp_tls, smtp_username, smtp_password, log. Command-line options and environment variables override it.
     #[arg(
         long,
@@ -132,6 +133,25 @@ pub struct ServeArgs {
     /// bytes are kept. [default: 2147483648]
     #[arg(long, env = "VITRINE_MAX_RECORDING_BYTES", value_name = "BYTES")]
     pub max_recording_bytes: Option<u64>,
+
+    /// Rehearsal: the server reads the time from a test clock that admins read and move
+    /// forward through the API (/api/v1/test-clock), to run a whole review cycle in
+    /// minutes. Never in production. [default: false]
+    #[arg(
+        long,
+        env = "VITRINE_TEST_CLOCK",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+    )]
+    pub test_clock: Option<bool>,
+
+    /// How often the review scheduler runs its due steps (open sessions, release decisions,
+    /// flag overdue ones, publish), in seconds; 0 turns it off. [default: 30]
+    #[arg(long, env = "VITRINE_SCHEDULER_INTERVAL_SECS", value_name = "SECONDS")]
+    pub scheduler_interval_secs: Option<u64>,
 
     /// The From address of every email, such as `vitrine <noreply@example.com>`; its domain
     /// also names the Message-IDs. [default: vitrine <vitrine@localhost>]
@@ -236,6 +256,8 @@ impl Cli {
             max_body_bytes: serve.and_then(|s| s.max_body_bytes),
             cache_ttl_ms: serve.and_then(|s| s.cache_ttl_ms),
             max_recording_bytes: serve.and_then(|s| s.max_recording_bytes),
+            test_clock: serve.and_then(|s| s.test_clock),
+            scheduler_interval_secs: serve.and_then(|s| s.scheduler_interval_secs),
             mail: crate::config::MailOverrides {
                 from: serve.and_then(|s| s.mail_from.clone()),
                 smtp_host: serve.and_then(|s| s.smtp_host.clone()),

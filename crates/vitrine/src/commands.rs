@@ -88,8 +88,15 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         mail = %mail_destination,
         mail_from = %config.mail.from,
         max_recording_bytes = config.max_recording_bytes,
+        scheduler_interval_secs = config.scheduler_interval_secs,
         "vitrine is ready"
     );
+    if config.test_clock {
+        tracing::warn!(
+            "rehearsal: the server runs on a test clock that admins move forward \
+             (/api/v1/test-clock); never use this in production"
+        );
+    }
     // On standard output, so scripts (and the CLI tests) can read the port chosen for
     // `--listen 127.0.0.1:0`.
     println!("vitrine listening on http://{address}");

@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub cache_ttl_ms: Option<u64>,
     pub max_recording_bytes: Option<u64>,
+    pub test_clock: Option<bool>,
+    pub scheduler_interval_secs: Option<u64>,
     pub mail_from: Option<String>,
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
@@ -105,6 +107,8 @@ pub struct Overrides {
     pub max_body_bytes: Option<usize>,
     pub cache_ttl_ms: Option<u64>,
     pub max_recording_bytes: Option<u64>,
+    pub test_clock: Option<bool>,
+    pub scheduler_interval_secs: Option<u64>,
     pub mail: MailOverrides,
     pub log: Option<String>,
 }
@@ -148,6 +152,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub cache_ttl_ms: u64,
     pub max_recording_bytes: u64,
+    /// Rehearsal: the server reads the time from a test clock admins move forward.
+    pub test_clock: bool,
+    /// Seconds between the review scheduler's runs; 0: it does not run on its own.
+    pub scheduler_interval_secs: u64,
     pub mail: MailConfig,
     pub log: String,
 }
@@ -199,6 +207,14 @@ impl Config {
                 .max_recording_bytes
                 .or(file.max_recording_bytes)
                 .unwrap_or(defaults.max_recording_bytes),
+            test_clock: overrides
+                .test_clock
+                .or(file.test_clock)
+                .unwrap_or(defaults.test_clock),
+            scheduler_interval_secs: overrides
+                .scheduler_interval_secs
+                .or(file.scheduler_interval_secs)
+                .unwrap_or_else(|| defaults.scheduler_interval.map_or(0, |d| d.as_secs())),
             mail,
             log: overrides
                 .log
@@ -247,6 +263,9 @@ impl Config {
             blob_dir: self.data_dir.join(BLOB_DIR),
             max_recording_bytes: self.max_recording_bytes,
             mail_from: self.mail.from.clone(),
+            test_clock: self.test_clock,
+            scheduler_interval: (self.scheduler_interval_secs > 0)
+                .then(|| std::time::Duration::from_secs(self.scheduler_interval_secs)),
             ..vitrine_server::ServerConfig::default()
         }
     }
@@ -505,6 +524,8 @@ mod tests {
                 max_body_bytes: Some(10),
                 cache_ttl_ms: Some(0),
                 max_recording_bytes: Some(5000),
+                test_clock: Some(true),
+                scheduler_interval_secs: Some(5),
                 mail: MailOverrides {
                     smtp_host: Some("smtp.cli.example".into()),
                     smtp_password: Some("from-env".into()),
@@ -520,6 +541,7 @@ mod tests {
                 secure_cookies = true
                 max_body_bytes = 4096
                 max_recording_bytes = 9000
+                scheduler_interval_secs = 60
                 smtp_host = "smtp.file.example"
                 smtp_port = 2525
                 smtp_tls = "tls"
@@ -530,6 +552,12 @@ mod tests {
             ),
         );
         assert_eq!(config.max_recording_bytes, 5000);
+        assert!(config.test_clock);
+        assert_eq!(config.scheduler_interval_secs, 5);
+        assert_eq!(
+            config.server_config().scheduler_interval,
+            Some(std::time::Duration::from_secs(5))
+        );
         let smtp = config.mail.smtp.clone().unwrap();
         assert_eq!(smtp.host, "smtp.cli.example");
         assert_eq!(smtp.port, 2525);
