@@ -1,0 +1,523 @@
+//! Faults: `vitrine serve` killed with SIGKILL during an upload and during email dispatch,
+//! then started again on the same data. No recording is half attached, the upload resumes
+//! from the server's offset, and no email is lost (at least once). On SQLite, and on
+//! PostgreSQL when `VITRINE_TEST_DATABASE_URL` is set.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use vitrine_domain::go_live::{Round, Submission};
+use vitrine_domain::submission::SubmissionState;
+use vitrine_domain::{AuditEvent, SubmissionId};
+use vitrine_mail::{FileTransport, Mailbox, OutgoingEmail};
+use vitrine_server::{Clock, Dispatcher, DispatcherSettings};
+use vitrine_store::testing::TestDatabase;
+use vitrine_store::{NewEmail, OutboxQuery, OutboxStatus, Store};
+
+const VITRINE: &str = env!("CARGO_BIN_EXE_vitrine");
+const MIB: usize = 1024 * 1024;
+
+/// A `vitrine serve` child, killed (SIGKILL) when dropped.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Serve {
+    fn start(data_dir: &Path, database_url: &str, log: PathBuf) -> Serve {
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("server log");
+        let mut child = vitrine_command(data_dir, database_url)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("start vitrine serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(address) = line.strip_prefix("vitrine listening on ") {
+                    let _ = sender.send(address.trim().to_owned());
+                }
+            }
+        });
+        let base = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "serve did not start\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        Serve { child, base }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn vitrine_command(data_dir: &Path, database_url: &str) -> Command {
+    let mut command = Command::new(VITRINE);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("VITRINE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--database-url")
+        .arg(database_url)
+        .stdin(Stdio::null());
+    command
+}
+
+fn bootstrap(data_dir: &Path, database_url: &str) -> String {
+    let output = vitrine_command(data_dir, database_url)
+        .args(["admin", "bootstrap", "--email", "admin@vitrine.test"])
+        .output()
+        .expect("bootstrap");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .expect("token")
+        .trim()
+        .to_owned()
+}
+
+async fn call(base: &str, token: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A provider with an offering and a draft submission; returns the owner's token and the
+/// submission.
+async fn seed(base: &str, admin: &str, store: &dyn Store) -> (String, Submission) {
+    use reqwest::Method;
+    let owner = call(
+        base,
+        admin,
+        Method::POST,
+        "/api/v1/users",
+        json!({"email": "owner@acme.test", "display_name": "Owner"}),
+    )
+    .await;
+    let owner_id: vitrine_domain::UserId = owner["id"].as_str().expect("id").parse().expect("uuid");
+    let token = vitrine_server::issue_api_token(store, &vitrine_server::SystemClock, owner_id, "t")
+        .await
+        .expect("token");
+    let account = call(
+        base,
+        admin,
+        Method::POST,
+        "/api/v1/accounts",
+        json!({"name": "Acme", "owner_user_id": owner_id}),
+    )
+    .await;
+    let account = account["id"].as_str().expect("id").to_owned();
+    call(
+        base,
+        &token,
+        Method::PUT,
+        &format!("/api/v1/accounts/{account}/provider-application"),
+        json!({"legal_name": "Acme SAS", "contact_email": "ops@acme.test", "country": "FR", "website": "https://acme.test"}),
+    )
+    .await;
+    call(
+        base,
+        admin,
+        Method::POST,
+        &format!("/api/v1/accounts/{account}/provider-application/decision"),
+        json!({"decision": "approve"}),
+    )
+    .await;
+    let offering = call(
+        base,
+        &token,
+        Method::POST,
+        "/api/v1/offerings",
+        json!({
+            "provider_account_id": account,
+            "name": "widgets",
+            "display_name": {"en": "Widgets"},
+            "description": {"en": "A widget service"},
+            "category": "widgets",
+            "plans": [{"name": "lite", "display_name": {"en": "Lite"}, "pricing": {"kind": "free"}}],
+        }),
+    )
+    .await;
+    let offering_id = offering
+        .pointer("/offering/id")
+        .or_else(|| offering.get("id"))
+        .and_then(Value::as_str)
+        .expect("offering id")
+        .parse()
+        .expect("uuid");
+    let now = vitrine_server::SystemClock.now();
+    let submission = Submission {
+        id: SubmissionId::generate(),
+        offering_id: vitrine_domain::OfferingId(offering_id),
+        provider_account_id: vitrine_domain::AccountId(account.parse().expect("uuid")),
+        state: SubmissionState::Draft,
+        rounds: vec![Round {
+            number: 1,
+            recordings: vec![],
+            notes: String::new(),
+            requested_go_live: None,
+            requirements_version: None,
+            submitted_at: None,
+            decision: None,
+        }],
+        validator: None,
+        publication_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let event = AuditEvent::new(None, "submission.created", now).subject_submission(
+        submission.id,
+        submission.offering_id,
+        submission.provider_account_id,
+    );
+    store
+        .insert_submission(&submission, &[event], &[])
+        .await
+        .expect("insert submission");
+    (token, submission)
+}
+
+/// A well-formed MP4 of `total` bytes (a real clip, then a `skip` box).
+fn video(total: usize) -> Vec<u8> {
+    let clip = include_bytes!("../../vitrine-blob/tests/fixtures/faststart.mp4");
+    let mut bytes = clip.to_vec();
+    let skip = u32::try_from(total - clip.len()).expect("fits");
+    bytes.extend_from_slice(&skip.to_be_bytes());
+    bytes.extend_from_slice(b"skip");
+    bytes.extend((0..total - bytes.len()).map(|i| (i % 251) as u8));
+    bytes
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn tus(
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    request.body(body).send().await.expect("tus request")
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no {name} in {response:?}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn upload_killed_with_sigkill_resumes_after_restart_and_nothing_is_half_attached() {
+    for db in TestDatabase::all().await {
+        eprintln!("running on {}", db.backend);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let admin = bootstrap(&data_dir, &db.url);
+        let server = Serve::start(&data_dir, &db.url, dir.path().join("serve.log"));
+        let store = db.open().await;
+        let (token, submission) = seed(&server.base, &admin, store.as_ref()).await;
+        let bytes = video(8 * MIB);
+        let patch_headers = |offset: usize| {
+            vec![
+                ("Upload-Offset", offset.to_string()),
+                ("Content-Type", "application/offset+octet-stream".to_owned()),
+            ]
+        };
+
+        let created = tus(
+            &server.base,
+            &token,
+            reqwest::Method::POST,
+            &format!("/api/v1/submissions/{}/uploads", submission.id),
+            &[("Upload-Length", bytes.len().to_string())],
+            vec![],
+        )
+        .await;
+        assert_eq!(created.status(), 201);
+        let location = header(&created, "location");
+        let first = tus(
+            &server.base,
+            &token,
+            reqwest::Method::PATCH,
+            &location,
+            &patch_headers(0),
+            bytes[..2 * MIB].to_vec(),
+        )
+        .await;
+        assert_eq!(first.status(), 204);
+
+        // The rest is announced, half of it sent, and the server is killed mid-body.
+        let address = server.base.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .expect("connect");
+        let head = format!(
+            "PATCH {location} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+             Tus-Resumable: 1.0.0\r\nUpload-Offset: {}\r\n\
+             Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+            2 * MIB,
+            bytes.len() - 2 * MIB
+        );
+        stream.write_all(head.as_bytes()).await.expect("headers");
+        stream
+            .write_all(&bytes[2 * MIB..5 * MIB])
+            .await
+            .expect("half the body");
+        stream.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.kill();
+        drop(stream);
+
+        // Nothing is attached to the submission.
+        assert!(
+            store
+                .recordings_of(submission.id)
+                .await
+                .expect("read")
+                .is_empty()
+        );
+
+        let server = Serve::start(&data_dir, &db.url, dir.path().join("serve.log"));
+        let offset_response = tus(
+            &server.base,
+            &token,
+            reqwest::Method::HEAD,
+            &location,
+            &[],
+            vec![],
+        )
+        .await;
+        assert_eq!(offset_response.status(), 200);
+        let offset: usize = header(&offset_response, "upload-offset")
+            .parse()
+            .expect("offset");
+        assert!(
+            (2 * MIB..=5 * MIB).contains(&offset),
+            "resumes from {offset}"
+        );
+        let last = tus(
+            &server.base,
+            &token,
+            reqwest::Method::PATCH,
+            &location,
+            &patch_headers(offset),
+            bytes[offset..].to_vec(),
+        )
+        .await;
+        assert_eq!(last.status(), 204, "{:?}", last.text().await);
+        let recordings = store.recordings_of(submission.id).await.expect("read");
+        assert_eq!(recordings.len(), 1);
+        assert_eq!(recordings[0].sha256, hex(&Sha256::digest(&bytes)));
+        assert_eq!(recordings[0].size, bytes.len() as u64);
+        let served = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/recordings/{}",
+                server.base, recordings[0].id
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(hex(&Sha256::digest(&served)), recordings[0].sha256);
+        // No part file is left behind.
+        let uploads = std::fs::read_dir(data_dir.join("blobs/uploads"))
+            .expect("uploads dir")
+            .count();
+        assert_eq!(uploads, 0);
+    }
+}
+
+/// A clock ahead of the real one, as a dispatcher would see it after a lease ran out.
+struct Ahead(Duration);
+
+impl Clock for Ahead {
+    fn now(&self) -> jiff::Timestamp {
+        let ahead = jiff::SignedDuration::try_from(self.0).expect("duration");
+        vitrine_server::SystemClock
+            .now()
+            .checked_add(ahead)
+            .expect("in range")
+    }
+}
+
+async fn count(store: &dyn Store, status: OutboxStatus) -> usize {
+    let mut total = 0;
+    let mut before_id = None;
+    loop {
+        let page = store
+            .outbox(&OutboxQuery {
+                status: Some(status),
+                before_id,
+                limit: 100,
+            })
+            .await
+            .expect("outbox");
+        total += page.len();
+        match page.last() {
+            Some(last) if page.len() == 100 => before_id = Some(last.id),
+            _ => return total,
+        }
+    }
+}
+
+fn eml_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".eml"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn dispatch_killed_with_sigkill_loses_no_email() {
+    const EMAILS: usize = 1500;
+    for db in TestDatabase::all().await {
+        eprintln!("running on {}", db.backend);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let mail_dir = data_dir.join("mail");
+        let admin = bootstrap(&data_dir, &db.url);
+        let server = Serve::start(&data_dir, &db.url, dir.path().join("serve.log"));
+        let store: Arc<dyn Store> = Arc::from(db.open().await);
+        let (_, mut submission) = seed(&server.base, &admin, store.as_ref()).await;
+
+        // A change that writes many emails at once, as a session opening does.
+        let now = vitrine_server::SystemClock.now();
+        let from: Mailbox = "vitrine <noreply@vitrine.test>".parse().expect("from");
+        let emails: Vec<NewEmail> = (0..EMAILS)
+            .map(|n| {
+                let email = OutgoingEmail {
+                    from: from.clone(),
+                    to: vec![format!("dev{n}@acme.test").parse().expect("to")],
+                    reply_to: None,
+                    subject: format!("Email {n}"),
+                    text: format!("Hello {n}"),
+                    html: format!("<p>Hello {n}</p>"),
+                    message_id: format!("<fault-{n}@vitrine.test>"),
+                    in_reply_to: None,
+                    references: vec![],
+                    thread: None,
+                };
+                NewEmail::new(
+                    email.to[0].email.to_string(),
+                    email.subject.clone(),
+                    None,
+                    &email,
+                    now,
+                )
+                .expect("email")
+            })
+            .collect();
+        let event = AuditEvent::new(None, "submission.round_edited", now).subject_submission(
+            submission.id,
+            submission.offering_id,
+            submission.provider_account_id,
+        );
+        submission.version += 1;
+        submission.rounds[0].notes = "many emails".into();
+        store
+            .update_submission(&submission, &[event], &emails)
+            .await
+            .expect("write emails");
+
+        // Killed while it is sending.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while eml_files(&mail_dir) < 20 {
+            assert!(Instant::now() < deadline, "the dispatcher sent nothing");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        server.kill();
+        let sent_at_kill = count(store.as_ref(), OutboxStatus::Sent).await;
+        let files_at_kill = eml_files(&mail_dir);
+        assert!(sent_at_kill < EMAILS, "killed too late to test anything");
+        // Marked sent only once written.
+        assert!(
+            sent_at_kill <= files_at_kill,
+            "{sent_at_kill} sent, {files_at_kill} files"
+        );
+        assert_eq!(count(store.as_ref(), OutboxStatus::Failed).await, 0);
+
+        // Restarted, the server sends what nobody holds; what the dead server held is sent
+        // once its lease has run out (a dispatcher whose clock is past the lease).
+        let _server = Serve::start(&data_dir, &db.url, dir.path().join("serve.log"));
+        let late = Dispatcher::new(
+            store.clone(),
+            Arc::new(Ahead(
+                DispatcherSettings::default().lease + Duration::from_secs(1),
+            )),
+            Arc::new(FileTransport::new(&mail_dir)),
+            DispatcherSettings::default(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count(store.as_ref(), OutboxStatus::Sent).await < EMAILS {
+            assert!(Instant::now() < deadline, "emails left unsent");
+            late.drain_once().await.expect("drain");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(count(store.as_ref(), OutboxStatus::Pending).await, 0);
+        // Every email arrived, each once per Message-ID (a resend replaces its own file).
+        assert_eq!(eml_files(&mail_dir), EMAILS);
+    }
+}
