@@ -863,3 +863,89 @@ async fn the_test_clock_is_refused_unless_enabled() {
     })
     .await;
 }
+
+/// Two servers on one database: opening a session and alerting admins of an overdue
+/// decision each happen once, whichever server runs them.
+#[tokio::test]
+async fn two_servers_run_each_step_once() {
+    each_backend_with(rehearsal, |app| async move {
+        let c = cast(&app).await;
+        let created = c
+            .member
+            .client
+            .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
+            .await
+            .expect_status(201)
+            .json();
+        let id = created["submission"]["id"].as_str().expect("id").to_owned();
+        let rec = recording(&app, &id, c.member.id).await;
+        c.member
+            .client
+            .patch(
+                &format!("/api/v1/submissions/{id}"),
+                &json!({"recordings": [rec]}),
+            )
+            .await
+            .expect_status(200);
+        c.member
+            .client
+            .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
+            .await
+            .expect_status(200);
+
+        // A second server on the same database and the same (injected) clock.
+        let second_store: std::sync::Arc<dyn vitrine_store::Store> = std::sync::Arc::from(
+            vitrine_store::open(&app.db_url)
+                .await
+                .expect("second store"),
+        );
+        let second = crate::support::serve(second_store, app.clock.clone(), rehearsal()).await;
+        let admin_id: UserId = app.admin.get("/api/v1/me").await.json()["user"]["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid");
+        let second_admin = Client::bearer(&second, &app.token_for(admin_id).await);
+        let run = |step: &'static str| {
+            let (one, two) = (app.admin.clone(), second_admin.clone());
+            async move {
+                let path = format!("/api/v1/scheduler/{step}/run");
+                let body = json!({});
+                let (a, b) = tokio::join!(one.post(&path, &body), two.post(&path, &body));
+                a.json()["changed"].as_u64().expect("changed")
+                    + b.json()["changed"].as_u64().expect("changed")
+            }
+        };
+
+        // Tuesday 00:00: both servers open the session; it opens once.
+        app.clock.advance(jiff::SignedDuration::from_hours(15));
+        let before = outbox(&app).await.len();
+        assert_eq!(run("open_due_sessions").await, 1);
+        assert_eq!(run("open_due_sessions").await, 0);
+        let emails = outbox(&app).await;
+        let assignment_emails = emails[before..]
+            .iter()
+            .filter(|e| to_of(e).contains("val"))
+            .count();
+        assert_eq!(assignment_emails, 1, "{emails:?}");
+        let s = get(&app.admin, &id).await;
+        assert_eq!(s["submission"]["state"], "in_review");
+        assert_eq!(s["schedule"]["overdue"], false);
+
+        // Friday 00:00: Thursday's decision was not recorded; admins are alerted once, the
+        // provider sees that it is late.
+        app.clock.advance(jiff::SignedDuration::from_hours(72));
+        let before = emails.len();
+        assert_eq!(run("flag_overdue").await, 1);
+        assert_eq!(run("flag_overdue").await, 0);
+        let emails = outbox(&app).await;
+        let to_admin = emails_to(&emails, before, "admin@vitrine.test");
+        assert_eq!(to_admin.len(), 1, "{emails:?}");
+        assert_threaded(to_admin[0], &id);
+        assert_eq!(emails.len(), before + 1);
+        let s = get(&c.owner.client, &id).await;
+        assert_eq!(s["schedule"]["overdue"], true);
+        assert_eq!(s["schedule"]["decision_date"], "2026-03-05");
+    })
+    .await;
+}
