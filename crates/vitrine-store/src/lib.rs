@@ -385,7 +385,8 @@ pub trait Store: Send + Sync + 'static {
     async fn expired_uploads(&self, now: Timestamp) -> Result<Vec<UploadId>>;
     /// Turns a finished upload into a recording in one transaction: the upload row goes, the
     /// recording and its events are written. [`StoreError::NotFound`] if the upload is gone
-    /// (finished by another request, terminated or expired): then nothing is written.
+    /// (finished by another request, terminated or expired) or belongs to another
+    /// submission than the recording: then nothing is written.
     async fn finish_upload(
         &self,
         upload: UploadId,

@@ -2307,11 +2307,14 @@ macro_rules! impl_store {
                     events: &[AuditEvent],
                 ) -> Result<()> {
                     let mut tx = self.begin_write().await?;
-                    let done = sqlx::query("DELETE FROM uploads WHERE id = $1")
-                        .bind(upload.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db("finish an upload"))?;
+                    let done = sqlx::query(
+                        "DELETE FROM uploads WHERE id = $1 AND submission_id = $2",
+                    )
+                    .bind(upload.0)
+                    .bind(recording.submission_id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("finish an upload"))?;
                     found(done)?;
                     Self::insert_recording_row(&mut tx, recording).await?;
                     Self::commit_all(tx, events, &[], "commit a finished upload").await

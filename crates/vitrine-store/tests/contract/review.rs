@@ -351,6 +351,19 @@ async fn check_uploads(store: &dyn Store) {
     // Finishing: the upload goes and the recording comes, with its event, at once; a second
     // finish (another request, or a retry) finds nothing and adds nothing.
     let recording = recording_of(&w, submission.id, 50);
+    // Never onto another submission than the upload's.
+    let mut elsewhere = new_submission(&world(store, "elsewhere").await);
+    elsewhere.state = SubmissionState::Withdrawn;
+    store
+        .insert_submission(&elsewhere, &[], &[])
+        .await
+        .expect("other submission");
+    let misplaced = recording_of(&w, elsewhere.id, 50);
+    assert!(matches!(
+        store.finish_upload(early.id, &misplaced, &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(store.recording(misplaced.id).await.expect("read"), None);
     let event = AuditEvent::new(Some(w.member.id), "recording.uploaded", at(50))
         .subject_submission(submission.id, w.offering.id, w.account.id);
     let events_before = audit_count(store).await;
