@@ -25,6 +25,7 @@ use serde::Serialize;
 use vitrine_domain::assignment::{DueSubmission, ValidatorSlot, assign};
 use vitrine_domain::calendar::{Placement, QueueEntry, ReviewCalendar, Session, plan_queue};
 use vitrine_domain::go_live::{self, Submission};
+use vitrine_domain::review::RequirementSet;
 use vitrine_domain::submission::SubmissionState;
 use vitrine_domain::{Account, Actor, AuditEvent, Offering, SubmissionId, Timestamp, User, UserId};
 use vitrine_mail::OutgoingEmail;
@@ -198,6 +199,17 @@ pub fn review_session_of(calendar: &ReviewCalendar, s: &Submission) -> Session {
     session_open_at(calendar, at)
 }
 
+/// The requirement version the current round is judged against (the current one for a
+/// round not submitted yet).
+pub async fn requirements_of(state: &AppState, s: &Submission) -> ApiResult<RequirementSet> {
+    if let Some(version) = s.current_round().requirements_version
+        && let Some(set) = state.store.requirements(version).await?
+    {
+        return Ok(set);
+    }
+    Ok(state.store.current_requirements().await?)
+}
+
 /// What the emails about a submission name: its offering and provider account.
 pub struct Context {
     pub offering: Offering,
@@ -220,31 +232,42 @@ pub async fn context(state: &AppState, s: &Submission) -> ApiResult<Context> {
     })
 }
 
+/// The submission's offering. The store reads offerings by name, so this walks the
+/// provider's offerings (all of them, as an admin sees them) page by page.
 async fn offering_by_id(state: &AppState, s: &Submission) -> ApiResult<Offering> {
-    // Offerings are read by name; find the name through the provider's catalog as staff.
-    let page = state
-        .store
-        .catalog(&vitrine_store::CatalogQuery {
-            audience: vitrine_domain::Audience::of(Some(&vitrine_domain::Actor::new(
-                UserId(uuid::Uuid::nil()),
-                vitrine_domain::StaffRoles {
-                    admin: true,
-                    validator: false,
-                },
-                vec![],
-            ))),
-            terms: vec![],
-            category: None,
-            tag: None,
-            provider: Some(s.provider_account_id),
-            after: None,
-            limit: 1000,
-        })
-        .await?;
-    page.items
-        .into_iter()
-        .find(|o| o.id == s.offering_id)
-        .ok_or_else(|| ApiError::internal("a submission's offering is missing", s.id))
+    let staff = vitrine_domain::Actor::new(
+        UserId(uuid::Uuid::nil()),
+        vitrine_domain::StaffRoles {
+            admin: true,
+            validator: false,
+        },
+        vec![],
+    );
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .catalog(&vitrine_store::CatalogQuery {
+                audience: vitrine_domain::Audience::of(Some(&staff)),
+                terms: vec![],
+                category: None,
+                tag: None,
+                provider: Some(s.provider_account_id),
+                after: after.clone(),
+                limit: 500,
+            })
+            .await?;
+        after = page.items.last().map(|o| o.name.clone());
+        if let Some(offering) = page.items.into_iter().find(|o| o.id == s.offering_id) {
+            return Ok(offering);
+        }
+        if !page.has_more || after.is_none() {
+            return Err(ApiError::internal(
+                "a submission's offering is missing",
+                s.id,
+            ));
+        }
+    }
 }
 
 async fn open_due_sessions(state: &AppState, by: Option<&Actor>) -> ApiResult<u32> {
@@ -365,14 +388,7 @@ async fn release_due_decisions(state: &AppState, by: Option<&Actor>) -> ApiResul
         let (next, event) = go_live::release(by, &s, now)?;
         let ctx = context(state, &next).await?;
         let round = next.current_round();
-        let requirements = match round.requirements_version {
-            Some(v) => state.store.requirements(v).await?,
-            None => None,
-        };
-        let requirements = match requirements {
-            Some(r) => r,
-            None => state.store.current_requirements().await?,
-        };
+        let requirements = requirements_of(state, &next).await?;
         let validator = notify::user(state, round.decision.as_ref().map(|d| d.by)).await?;
         let rendered = notify::decision_released(
             &state.mail,

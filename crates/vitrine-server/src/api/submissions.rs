@@ -428,14 +428,7 @@ pub async fn decide(
     ApiJson(input): ApiJson<DecisionInput>,
 ) -> ApiResult<Json<SubmissionView>> {
     let (s, party) = load(&state, &caller, id).await?;
-    let requirements = match s.current_round().requirements_version {
-        Some(version) => state.store.requirements(version).await?,
-        None => None,
-    };
-    let requirements = match requirements {
-        Some(r) => r,
-        None => state.store.current_requirements().await?,
-    };
+    let requirements = scheduler::requirements_of(&state, &s).await?;
     let (next, event) = go_live::decide(
         &caller.actor,
         &s,

@@ -464,30 +464,33 @@ async fn two_rounds_then_publication_across_weeks() {
     .await;
 }
 
-/// A queued submission with an assigned validator after its session opened.
-async fn in_review(app: &TestApp, c: &Cast) -> String {
-    let created = c
-        .member
+/// A submission of `demo-svc` with one recording, submitted by `by`; its id.
+async fn submitted(app: &TestApp, by: &TestUser) -> String {
+    let created = by
         .client
         .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
         .await
         .expect_status(201)
         .json();
     let id = created["submission"]["id"].as_str().expect("id").to_owned();
-    let rec = recording(app, &id, c.member.id).await;
-    c.member
-        .client
+    let rec = recording(app, &id, by.id).await;
+    by.client
         .patch(
             &format!("/api/v1/submissions/{id}"),
             &json!({"recordings": [rec]}),
         )
         .await
         .expect_status(200);
-    c.member
-        .client
+    by.client
         .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
         .await
         .expect_status(200);
+    id
+}
+
+/// A queued submission with an assigned validator after its session opened.
+async fn in_review(app: &TestApp, c: &Cast) -> String {
+    let id = submitted(app, &c.member).await;
     advance_to(app, "2026-03-03T00:00:00Z").await;
     id
 }
@@ -663,28 +666,7 @@ async fn refused_transitions_change_nothing() {
 async fn calendar_and_capacity_changes_move_dates_and_tell_providers() {
     each_backend_with(rehearsal, |app| async move {
         let c = cast(&app).await;
-        let created = c
-            .owner
-            .client
-            .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
-            .await
-            .expect_status(201)
-            .json();
-        let id = created["submission"]["id"].as_str().expect("id").to_owned();
-        let rec = recording(&app, &id, c.owner.id).await;
-        c.owner
-            .client
-            .patch(
-                &format!("/api/v1/submissions/{id}"),
-                &json!({"recordings": [rec]}),
-            )
-            .await
-            .expect_status(200);
-        c.owner
-            .client
-            .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
-            .await
-            .expect_status(200);
+        let id = submitted(&app, &c.owner).await;
 
         // Only admins read and change the calendar.
         c.owner
@@ -870,28 +852,7 @@ async fn the_test_clock_is_refused_unless_enabled() {
 async fn two_servers_run_each_step_once() {
     each_backend_with(rehearsal, |app| async move {
         let c = cast(&app).await;
-        let created = c
-            .member
-            .client
-            .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
-            .await
-            .expect_status(201)
-            .json();
-        let id = created["submission"]["id"].as_str().expect("id").to_owned();
-        let rec = recording(&app, &id, c.member.id).await;
-        c.member
-            .client
-            .patch(
-                &format!("/api/v1/submissions/{id}"),
-                &json!({"recordings": [rec]}),
-            )
-            .await
-            .expect_status(200);
-        c.member
-            .client
-            .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
-            .await
-            .expect_status(200);
+        let id = submitted(&app, &c.member).await;
 
         // A second server on the same database and the same (injected) clock.
         let second_store: std::sync::Arc<dyn vitrine_store::Store> = std::sync::Arc::from(
