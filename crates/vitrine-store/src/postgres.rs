@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -34,10 +35,20 @@ impl PgStore {
     /// Connects to the database `url` names (`postgres://user@host:port/database`) and runs
     /// pending migrations.
     pub async fn connect(url: &str) -> Result<Self> {
+        let options: PgConnectOptions = url.parse().map_err(db("read the PostgreSQL URL"))?;
+        // One direct attempt first: a pool retries until its acquire timeout and then says
+        // only "pool timed out", hiding the real cause (connection refused, unknown
+        // database, authentication) from the operator starting the server.
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(db("connect to PostgreSQL"))?
+            .close()
+            .await
+            .map_err(db("close the first PostgreSQL connection"))?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(db("connect to PostgreSQL"))?;
         MIGRATOR.run(&pool).await?;
