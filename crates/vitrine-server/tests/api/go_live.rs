@@ -52,10 +52,23 @@ async fn cast(app: &TestApp) -> Cast {
     app.account("Customer C", &customer).await;
     let provider = app.provider("Provider P", &owner).await;
     app.add_member(&provider, &member, "member").await;
+    ready_offering(app, &owner, &provider, "demo-svc").await;
+    Cast {
+        provider,
+        owner,
+        member,
+        validator,
+        other_validator,
+        customer,
+    }
+}
+
+/// An offering of `provider` whose checklist holds for go-live.
+async fn ready_offering(app: &TestApp, owner: &TestUser, provider: &str, name: &str) {
     app.offering(
         &owner.client,
-        &provider,
-        "demo-svc",
+        provider,
+        name,
         "limited",
         &[],
         json!({"documentation_url": "https://docs.p.test", "support_contact": "help@p.test"}),
@@ -69,19 +82,11 @@ async fn cast(app: &TestApp) -> Cast {
         owner
             .client
             .put(
-                &format!("/api/v1/offerings/demo-svc/checklist/{step}"),
+                &format!("/api/v1/offerings/{name}/checklist/{step}"),
                 &json!({"state": state}),
             )
             .await
             .expect_status(200);
-    }
-    Cast {
-        provider,
-        owner,
-        member,
-        validator,
-        other_validator,
-        customer,
     }
 }
 
@@ -464,11 +469,19 @@ async fn two_rounds_then_publication_across_weeks() {
     .await;
 }
 
-/// A submission of `demo-svc` with one recording, submitted by `by`; its id.
+/// A submission of `demo-svc` (see [`submitted_for`]).
 async fn submitted(app: &TestApp, by: &TestUser) -> String {
+    submitted_for(app, by, "demo-svc").await
+}
+
+/// A submission of `offering` with one recording, submitted by `by`; its id.
+async fn submitted_for(app: &TestApp, by: &TestUser, offering: &str) -> String {
     let created = by
         .client
-        .post("/api/v1/offerings/demo-svc/submissions", &json!({}))
+        .post(
+            &format!("/api/v1/offerings/{offering}/submissions"),
+            &json!({}),
+        )
         .await
         .expect_status(201)
         .json();
@@ -713,8 +726,49 @@ async fn calendar_and_capacity_changes_move_dates_and_tell_providers() {
             .await
             .problem(409, "conflict");
 
-        // No validator with room: capacity 0 for both puts the submission... nowhere new
-        // (capacity 0 means unlimited planning), so fill one validator and drop the other.
+        // Capacity: with room for one submission per session, a second queued one moves to
+        // the next week and its provider is told.
+        ready_offering(&app, &c.owner, &c.provider, "two-svc").await;
+        let second = submitted_for(&app, &c.member, "two-svc").await;
+        let s = get(&c.member.client, &second).await;
+        assert_eq!(s["schedule"]["review_date"], "2026-03-04");
+        assert_eq!(s["schedule"]["queue_position"], 2);
+        let before = outbox(&app).await.len();
+        app.admin
+            .put(
+                &format!("/api/v1/validators/{}/capacity", c.other_validator.id),
+                &json!({"capacity": 0}),
+            )
+            .await
+            .expect_status(200);
+        let emails = outbox(&app).await;
+        assert!(emails.len() == before, "room for both still: nothing moved");
+        app.admin
+            .put(
+                &format!("/api/v1/validators/{}/capacity", c.validator.id),
+                &json!({"capacity": 1}),
+            )
+            .await
+            .expect_status(200);
+        let s = get(&c.member.client, &second).await;
+        assert_eq!(s["schedule"]["review_date"], "2026-03-10");
+        assert_eq!(s["schedule"]["decision_date"], "2026-03-12");
+        let first = get(&c.owner.client, &id).await;
+        assert_eq!(
+            first["schedule"]["review_date"], "2026-03-04",
+            "the first keeps its place"
+        );
+        let emails = outbox(&app).await;
+        let moved = emails_to(&emails, before, "member@p.test");
+        assert_eq!(moved.len(), 1, "{emails:?}");
+        assert_eq!(moved[0]["subject"], "New review dates for “Widget two-svc”");
+        assert_threaded(moved[0], &second);
+        assert_eq!(
+            emails.len(),
+            before + 2,
+            "both members of the second's provider only"
+        );
+
         let validators = app
             .admin
             .get("/api/v1/validators")
@@ -722,7 +776,6 @@ async fn calendar_and_capacity_changes_move_dates_and_tell_providers() {
             .expect_status(200)
             .json();
         assert_eq!(validators.as_array().map(Vec::len), Some(2));
-        assert_eq!(validators[0]["capacity"], 5);
         app.admin
             .put(
                 &format!("/api/v1/validators/{}/capacity", c.validator.id),
