@@ -166,6 +166,18 @@ fn summary(s: &Submission) -> serde_json::Value {
     })
 }
 
+/// Removes a held decision (recorded, not yet released) from a submission's audit summary,
+/// for readers who are not staff: a provider learns of a decision on decision day, not
+/// earlier through the audit log. Other values are left as they are.
+pub fn hide_held_decision(summary: &mut serde_json::Value) {
+    if let Some(decision) = summary.pointer_mut("/round/decision")
+        && decision.is_object()
+        && decision.get("released_at").is_none_or(|r| r.is_null())
+    {
+        *decision = serde_json::Value::Null;
+    }
+}
+
 fn party(actor: &Actor, s: &Submission) -> Result<Party, DomainError> {
     s.require_visible_to(actor)
 }
@@ -800,6 +812,46 @@ mod tests {
         ));
         let (s, _) = withdraw(&w.member, &s, t(2)).expect("withdraw draft");
         assert_eq!(s.state, SubmissionState::Withdrawn);
+    }
+
+    #[test]
+    fn held_decisions_leave_the_audit_summary() {
+        let w = world();
+        let set = default_requirements();
+        let (s, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate holds");
+        let input = RoundInput {
+            recordings: Some(vec![RecordingId::generate()]),
+            ..Default::default()
+        };
+        let (s, _) = edit_round(&w.member, &s, input, today(), t(2)).expect("edit");
+        let (s, _) = submit(&w.member, &s, &set, t(3)).expect("submit");
+        let (s, _) = open_session(None, &s, w.validator.user_id, t(4)).expect("open");
+        let (s, decided) = decide(
+            &w.validator,
+            &s,
+            &set,
+            &verdicts(&set, &[]),
+            Decision::Approve,
+            None,
+            t(5),
+        )
+        .expect("decide");
+        let mut after = decided.after.clone().expect("after");
+        assert!(after.pointer("/round/decision/decision").is_some());
+        hide_held_decision(&mut after);
+        assert_eq!(
+            after.pointer("/round/decision"),
+            Some(&serde_json::Value::Null)
+        );
+        assert_eq!(after["state"], "decided_pending_release");
+        let (_, released) = release(None, &s, t(6)).expect("release");
+        let mut after = released.after.clone().expect("after");
+        hide_held_decision(&mut after);
+        assert_eq!(
+            after.pointer("/round/decision/decision"),
+            Some(&serde_json::json!("approve")),
+            "released decisions stay"
+        );
     }
 
     #[test]

@@ -65,6 +65,20 @@ pub async fn list_audit(
         limit: limit + 1,
     };
     let mut items = state.store.audit(&query).await?;
+    if query.accounts.is_some() {
+        // Not an admin: decisions held until decision day stay hidden here too.
+        for item in items
+            .iter_mut()
+            .filter(|r| r.event.subject_kind == SubjectKind::Submission)
+        {
+            for summary in [&mut item.event.before, &mut item.event.after]
+                .into_iter()
+                .flatten()
+            {
+                vitrine_domain::go_live::hide_held_decision(summary);
+            }
+        }
+    }
     let next_cursor = next_cursor(&mut items, limit, |r| r.seq.to_string());
     Ok(Json(AuditPage { items, next_cursor }))
 }

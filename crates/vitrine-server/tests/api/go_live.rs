@@ -299,6 +299,23 @@ async fn two_rounds_then_publication_across_weeks() {
         let s = get(&c.owner.client, &id).await;
         assert_eq!(s["submission"]["state"], "decided_pending_release");
         assert_eq!(s["submission"]["rounds"][0]["decision"], Value::Null);
+        let audit = c
+            .owner
+            .client
+            .get("/api/v1/audit?subject_kind=submission&limit=100")
+            .await
+            .expect_status(200)
+            .json();
+        assert!(
+            audit["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|r| r["action"] == "submission.decide")),
+            "{audit}"
+        );
+        assert!(
+            !audit.to_string().contains("request_changes"),
+            "the held decision does not leak through the audit log: {audit}"
+        );
         let staff_view = get(&app.admin, &id).await;
         assert_eq!(staff_view["submission"]["rounds"][0]["decision"]["decision"], "request_changes");
 
