@@ -188,15 +188,35 @@ pub fn session_open_at(calendar: &ReviewCalendar, at: Timestamp) -> Session {
 }
 
 /// The session a submission in review or decided was reviewed in: the latest that opened
-/// at or before it went in review (its last change before any decision) or its decision.
-pub fn review_session_of(calendar: &ReviewCalendar, s: &Submission) -> Session {
-    let at = s
-        .current_round()
-        .decision
-        .as_ref()
-        .map(|d| d.at)
-        .unwrap_or(s.updated_at);
-    session_open_at(calendar, at)
+/// at or before it went in review. In review, that is its last change (nothing changes a
+/// submission under review but its decision); once decided, the audit log's last
+/// `submission.open_session` of it says when (so a decision recorded after the next session
+/// opened is still released on its own session's decision day).
+pub async fn review_session_of(
+    state: &AppState,
+    calendar: &ReviewCalendar,
+    s: &Submission,
+) -> ApiResult<Session> {
+    let mut at = s.updated_at;
+    if s.state != SubmissionState::InReview {
+        let opened = state
+            .store
+            .audit(&vitrine_store::AuditQuery {
+                offering: Some(s.offering_id),
+                subject_kind: Some(vitrine_domain::audit::SubjectKind::Submission),
+                action: Some("submission.open_session".to_owned()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await?;
+        let id = s.id.to_string();
+        if let Some(record) = opened.iter().find(|r| r.event.subject_id == id) {
+            at = record.event.at;
+        } else if let Some(decision) = &s.current_round().decision {
+            at = decision.at;
+        }
+    }
+    Ok(session_open_at(calendar, at))
 }
 
 /// The requirement version the current round is judged against (the current one for a
@@ -382,7 +402,7 @@ async fn release_due_decisions(state: &AppState, by: Option<&Actor>) -> ApiResul
         .await?;
     let mut changed = 0;
     for s in pending {
-        if review_session_of(&calendar, &s).releases_at > now {
+        if review_session_of(state, &calendar, &s).await?.releases_at > now {
             continue;
         }
         let (next, event) = go_live::release(by, &s, now)?;
@@ -424,7 +444,7 @@ async fn flag_overdue(state: &AppState, by: Option<&Actor>) -> ApiResult<u32> {
         .await?;
     let mut by_session: BTreeMap<jiff::civil::Date, (Session, Vec<Submission>)> = BTreeMap::new();
     for s in in_review {
-        let session = review_session_of(&calendar, &s);
+        let session = review_session_of(state, &calendar, &s).await?;
         if session.overdue_at <= now {
             by_session
                 .entry(session.nominal_date)

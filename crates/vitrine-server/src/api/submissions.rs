@@ -125,7 +125,7 @@ async fn schedule(state: &AppState, s: &Submission) -> ApiResult<Option<Schedule
         }
         SubmissionState::InReview | SubmissionState::DecidedPendingRelease => {
             let calendar = scheduler::calendar(state).await?;
-            let session = scheduler::review_session_of(&calendar, s);
+            let session = scheduler::review_session_of(state, &calendar, s).await?;
             Some(Schedule {
                 review_date: session.review_date,
                 decision_date: session.decision_date,

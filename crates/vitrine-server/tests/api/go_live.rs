@@ -980,3 +980,42 @@ async fn two_servers_run_each_step_once() {
     })
     .await;
 }
+
+/// With decisions due more than a week after review, a decision recorded after the next
+/// session opened is still released on its own session's decision day.
+#[tokio::test]
+async fn a_decision_is_released_on_its_own_sessions_decision_day() {
+    each_backend_with(rehearsal, |app| async move {
+        let c = cast(&app).await;
+        let mut calendar = app.admin.get("/api/v1/calendar").await.json();
+        calendar["decision_working_days"] = json!(6);
+        app.admin
+            .put("/api/v1/calendar", &calendar)
+            .await
+            .expect_status(200);
+        let id = submitted(&app, &c.member).await;
+        let s = get(&c.member.client, &id).await;
+        assert_eq!(s["schedule"]["decision_date"], "2026-03-11");
+        advance_to(&app, "2026-03-03T00:00:00Z").await;
+        let s = get(&app.admin, &id).await;
+        let (assigned, _) = assigned_of(&c, &s);
+        // The next Tuesday's session opens; the decision comes after it.
+        advance_to(&app, "2026-03-10T12:00:00Z").await;
+        let requirements = c.owner.client.get("/api/v1/requirements").await.json();
+        assigned
+            .client
+            .post(
+                &format!("/api/v1/submissions/{id}/decision"),
+                &json!({"verdicts": verdicts(&[], &requirements), "decision": "approve"}),
+            )
+            .await
+            .expect_status(200);
+        let s = get(&c.member.client, &id).await;
+        assert_eq!(s["schedule"]["decision_date"], "2026-03-11");
+        let report = advance_to(&app, "2026-03-11T00:00:00Z").await;
+        assert_eq!(changed(&report, "release_due_decisions"), 1);
+        let s = get(&c.member.client, &id).await;
+        assert_eq!(s["submission"]["state"], "approved");
+    })
+    .await;
+}
