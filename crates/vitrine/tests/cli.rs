@@ -117,11 +117,17 @@ struct Server {
 impl Server {
     /// Starts `serve` on a free port and waits until it prints where it listens.
     fn start(target: &Target, log_dir: &Path) -> Server {
+        Server::start_with(target, log_dir, &[])
+    }
+
+    /// [`Server::start`] with more `serve` options.
+    fn start_with(target: &Target, log_dir: &Path, options: &[&str]) -> Server {
         let log = log_dir.join("serve.log");
         let log_file = std::fs::File::create(&log).expect("create the server log");
         let mut child = target
             .apply(&mut vitrine())
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(log_file)
             .spawn()
@@ -635,6 +641,67 @@ fn run_walkthrough(target: &Target, log_dir: &Path) {
         describe(&output)
     );
     server.terminate();
+}
+
+/// Runs scripts/review-cycle.sh against a live server with the test clock.
+fn run_review_cycle(target: &Target, log_dir: &Path) {
+    let server = Server::start_with(target, log_dir, &["--test-clock"]);
+    let mut command = Command::new("bash");
+    command
+        .arg(repo_root().join("scripts/review-cycle.sh"))
+        .env("VITRINE_BIN", VITRINE)
+        .env("VITRINE_URL", &server.base)
+        .env("VITRINE_DATA_DIR", &target.data_dir)
+        .stdin(Stdio::null());
+    for var in CONFIG_VARS {
+        if *var != "VITRINE_DATA_DIR" {
+            command.env_remove(var);
+        }
+    }
+    if let Some(url) = &target.database_url {
+        command.env("VITRINE_DATABASE_URL", url);
+    }
+    let output = command.output().expect("run scripts/review-cycle.sh");
+    assert!(
+        output.status.success(),
+        "scripts/review-cycle.sh failed\n{}\n--- server log ---\n{}",
+        describe(&output),
+        server.log()
+    );
+    assert_eq!(
+        stdout(&output),
+        "catalog-listing\nprovision\n{\"queue_position\":1}\n[\"open_due_sessions\"]\n\
+         decided_pending_release\n[\"release_due_decisions\"]\nchanges_requested\nacme-db\n\
+         approved\npublished\nacme-db\n14\n9\n",
+        "the review cycle's outcome differs from what its comments promise\n{}",
+        describe(&output)
+    );
+    server.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn review_cycle_script_works_on_sqlite() {
+    if !walkthrough_tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    run_review_cycle(&Target::sqlite(&dir), dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn review_cycle_script_works_on_postgres() {
+    if !walkthrough_tools_present() {
+        return;
+    }
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target {
+        data_dir: dir.path().join("data"),
+        database_url: Some(database.url.clone()),
+    };
+    run_review_cycle(&target, dir.path());
 }
 
 #[tokio::test(flavor = "multi_thread")]
