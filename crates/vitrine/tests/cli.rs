@@ -609,12 +609,13 @@ fn walkthrough_tools_present() -> bool {
     false
 }
 
-/// Runs scripts/walkthrough.sh against a live server on `target`'s database.
-fn run_walkthrough(target: &Target, log_dir: &Path) {
-    let server = Server::start(target, log_dir);
+/// Runs `scripts/<script>` against a live server (started with `options`) on `target`'s
+/// database; its standard output if it succeeds.
+fn run_script(target: &Target, log_dir: &Path, script: &str, options: &[&str]) -> String {
+    let server = Server::start_with(target, log_dir, options);
     let mut command = Command::new("bash");
     command
-        .arg(repo_root().join("scripts/walkthrough.sh"))
+        .arg(repo_root().join("scripts").join(script))
         .env("VITRINE_BIN", VITRINE)
         .env("VITRINE_URL", &server.base)
         .env("VITRINE_DATA_DIR", &target.data_dir)
@@ -627,56 +628,35 @@ fn run_walkthrough(target: &Target, log_dir: &Path) {
     if let Some(url) = &target.database_url {
         command.env("VITRINE_DATABASE_URL", url);
     }
-    let output = command.output().expect("run scripts/walkthrough.sh");
+    let output = command.output().expect("run the script");
     assert!(
         output.status.success(),
-        "scripts/walkthrough.sh failed\n{}\n--- server log ---\n{}",
+        "scripts/{script} failed\n{}\n--- server log ---\n{}",
         describe(&output),
         server.log()
     );
-    assert_eq!(
-        stdout(&output),
-        "acme-db\n{\"items\":[],\"total\":0}\n404\n",
-        "the walkthrough's outcome differs from what README.md promises\n{}",
-        describe(&output)
-    );
     server.terminate();
+    stdout(&output)
+}
+
+/// Runs scripts/walkthrough.sh against a live server on `target`'s database.
+fn run_walkthrough(target: &Target, log_dir: &Path) {
+    assert_eq!(
+        run_script(target, log_dir, "walkthrough.sh", &[]),
+        "acme-db\n{\"items\":[],\"total\":0}\n404\n",
+        "the walkthrough's outcome differs from what README.md promises"
+    );
 }
 
 /// Runs scripts/review-cycle.sh against a live server with the test clock.
 fn run_review_cycle(target: &Target, log_dir: &Path) {
-    let server = Server::start_with(target, log_dir, &["--test-clock"]);
-    let mut command = Command::new("bash");
-    command
-        .arg(repo_root().join("scripts/review-cycle.sh"))
-        .env("VITRINE_BIN", VITRINE)
-        .env("VITRINE_URL", &server.base)
-        .env("VITRINE_DATA_DIR", &target.data_dir)
-        .stdin(Stdio::null());
-    for var in CONFIG_VARS {
-        if *var != "VITRINE_DATA_DIR" {
-            command.env_remove(var);
-        }
-    }
-    if let Some(url) = &target.database_url {
-        command.env("VITRINE_DATABASE_URL", url);
-    }
-    let output = command.output().expect("run scripts/review-cycle.sh");
-    assert!(
-        output.status.success(),
-        "scripts/review-cycle.sh failed\n{}\n--- server log ---\n{}",
-        describe(&output),
-        server.log()
-    );
     assert_eq!(
-        stdout(&output),
+        run_script(target, log_dir, "review-cycle.sh", &["--test-clock"]),
         "catalog-listing\nprovision\n{\"queue_position\":1}\n[\"open_due_sessions\"]\n\
          decided_pending_release\n[\"release_due_decisions\"]\nchanges_requested\nacme-db\n\
          approved\npublished\nacme-db\n14\n9\n",
-        "the review cycle's outcome differs from what its comments promise\n{}",
-        describe(&output)
+        "the review cycle's outcome differs from what its comments promise"
     );
-    server.terminate();
 }
 
 #[tokio::test(flavor = "multi_thread")]
