@@ -32,7 +32,7 @@ pub struct Cli {
 pub struct CommonArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, secure_cookies,
     /// max_body_bytes, cache_ttl_ms, max_recording_bytes, test_clock, scheduler_interval_secs,
-    /// mail_from, smtp_host, smtp_port,
+    /// public_url, mail_from, smtp_host, smtp_port,
     /// smtp_tls, smtp_username, smtp_password, log. Command-line options and environment variables override it.
     #[arg(
         long,
@@ -148,6 +148,11 @@ pub struct ServeArgs {
     )]
     pub test_clock: Option<bool>,
 
+    /// The server's public address, used in the links of every email
+    /// (`https://market.example.com`). [default: http://127.0.0.1:8080]
+    #[arg(long, env = "VITRINE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
     /// How often the review scheduler runs its due steps (open sessions, release decisions,
     /// flag overdue ones, publish), in seconds; 0 turns it off. [default: 30]
     #[arg(long, env = "VITRINE_SCHEDULER_INTERVAL_SECS", value_name = "SECONDS")]
@@ -257,6 +262,7 @@ impl Cli {
             cache_ttl_ms: serve.and_then(|s| s.cache_ttl_ms),
             max_recording_bytes: serve.and_then(|s| s.max_recording_bytes),
             test_clock: serve.and_then(|s| s.test_clock),
+            public_url: serve.and_then(|s| s.public_url.clone()),
             scheduler_interval_secs: serve.and_then(|s| s.scheduler_interval_secs),
             mail: crate::config::MailOverrides {
                 from: serve.and_then(|s| s.mail_from.clone()),

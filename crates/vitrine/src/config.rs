@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub max_recording_bytes: Option<u64>,
     pub test_clock: Option<bool>,
     pub scheduler_interval_secs: Option<u64>,
+    pub public_url: Option<String>,
     pub mail_from: Option<String>,
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
@@ -109,6 +110,7 @@ pub struct Overrides {
     pub max_recording_bytes: Option<u64>,
     pub test_clock: Option<bool>,
     pub scheduler_interval_secs: Option<u64>,
+    pub public_url: Option<String>,
     pub mail: MailOverrides,
     pub log: Option<String>,
 }
@@ -156,6 +158,8 @@ pub struct Config {
     pub test_clock: bool,
     /// Seconds between the review scheduler's runs; 0: it does not run on its own.
     pub scheduler_interval_secs: u64,
+    /// The server's public address, for the links in emails.
+    pub public_url: String,
     pub mail: MailConfig,
     pub log: String,
 }
@@ -215,6 +219,11 @@ impl Config {
                 .scheduler_interval_secs
                 .or(file.scheduler_interval_secs)
                 .unwrap_or_else(|| defaults.scheduler_interval.map_or(0, |d| d.as_secs())),
+            public_url: overrides
+                .public_url
+                .or(file.public_url)
+                .filter(|url| !url.trim().is_empty())
+                .unwrap_or(defaults.public_url),
             mail,
             log: overrides
                 .log
@@ -264,6 +273,7 @@ impl Config {
             max_recording_bytes: self.max_recording_bytes,
             mail_from: self.mail.from.clone(),
             test_clock: self.test_clock,
+            public_url: self.public_url.clone(),
             scheduler_interval: (self.scheduler_interval_secs > 0)
                 .then(|| std::time::Duration::from_secs(self.scheduler_interval_secs)),
             ..vitrine_server::ServerConfig::default()
@@ -526,6 +536,7 @@ mod tests {
                 max_recording_bytes: Some(5000),
                 test_clock: Some(true),
                 scheduler_interval_secs: Some(5),
+                public_url: None,
                 mail: MailOverrides {
                     smtp_host: Some("smtp.cli.example".into()),
                     smtp_password: Some("from-env".into()),
@@ -542,6 +553,7 @@ mod tests {
                 max_body_bytes = 4096
                 max_recording_bytes = 9000
                 scheduler_interval_secs = 60
+                public_url = "https://market.example"
                 smtp_host = "smtp.file.example"
                 smtp_port = 2525
                 smtp_tls = "tls"
@@ -554,6 +566,7 @@ mod tests {
         assert_eq!(config.max_recording_bytes, 5000);
         assert!(config.test_clock);
         assert_eq!(config.scheduler_interval_secs, 5);
+        assert_eq!(config.server_config().public_url, "https://market.example");
         assert_eq!(
             config.server_config().scheduler_interval,
             Some(std::time::Duration::from_secs(5))
