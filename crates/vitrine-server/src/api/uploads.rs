@@ -761,9 +761,9 @@ fn require_tus(headers: &HeaderMap) -> ApiResult<()> {
     }
 }
 
-/// The submission, if `caller` may upload recordings to it now: a provider member (others
-/// who may see it get 403, anyone else 404) while its round is open (409 otherwise).
-async fn submission_taking_recordings(
+/// The submission, if `caller` is a member of its provider (others who may see it get 403,
+/// anyone else 404).
+async fn provider_submission(
     state: &AppState,
     caller: &Caller,
     id: SubmissionId,
@@ -779,6 +779,17 @@ async fn submission_taking_recordings(
             "only members of the provider account upload recordings",
         ));
     }
+    Ok(submission)
+}
+
+/// The submission, if `caller` may upload recordings to it now: a provider member while its
+/// round is open (409 otherwise).
+async fn submission_taking_recordings(
+    state: &AppState,
+    caller: &Caller,
+    id: SubmissionId,
+) -> ApiResult<Submission> {
+    let submission = provider_submission(state, caller, id).await?;
     if !matches!(
         submission.state,
         SubmissionState::Draft | SubmissionState::ChangesRequested
@@ -814,17 +825,7 @@ async fn upload_of(
     if writing {
         submission_taking_recordings(state, caller, submission).await?;
     } else {
-        let found = state
-            .store
-            .submission(submission)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        if found.require_visible_to(&caller.actor)? != Party::Provider {
-            return Err(ApiError::new(
-                ProblemKind::Forbidden,
-                "only members of the provider account upload recordings",
-            ));
-        }
+        provider_submission(state, caller, submission).await?;
     }
     Ok(upload)
 }
