@@ -88,6 +88,30 @@ while [ "$offset" -lt "$bytes" ]; do
 done
 t1=$(now)
 report "vitrine tus (${chunk_mib} MiB PATCHes)" "$(echo "$t1 - $t0" | bc -l)" "$server" "$idle"
+
+# tus interrupted: the whole file in one PATCH, cut off by curl after half of it went, then
+# resumed from the server's offset (HEAD) in CHUNK_MIB PATCHes.
+location=$(curl -sS --fail-with-body -o /dev/null -D - -X POST -H "$auth" -H 'Tus-Resumable: 1.0.0' \
+  -H "Upload-Length: $bytes" "$api/uploads" | awk 'tolower($1)=="location:" {print $2}' | tr -d '\r')
+head -c $((bytes / 2)) "$file" | { cat; sleep 30; } |
+  curl -sS -o /dev/null --max-time 10 -X PATCH -H "$auth" -H 'Tus-Resumable: 1.0.0' -H 'Expect:' \
+    -H "Upload-Offset: 0" -H "Content-Length: $bytes" -H 'Content-Type: application/offset+octet-stream' \
+    -T - "http://127.0.0.1:$port$location" 2>/dev/null || true
+offset=""
+for _ in $(seq 100); do
+  offset=$(curl -sS -I -H "$auth" -H 'Tus-Resumable: 1.0.0' "http://127.0.0.1:$port$location" |
+    awk 'tolower($1)=="upload-offset:" {print $2}' | tr -d '\r')
+  [ -n "$offset" ] && break; sleep 0.1
+done
+echo "   interrupted after $((offset / 1048576)) MiB; resuming from the server's offset"
+while [ "$offset" -lt "$bytes" ]; do
+  dd if="$file" bs="$chunk" skip="$offset" count="$chunk" iflag=skip_bytes,count_bytes status=none |
+    curl -sS --fail-with-body -o /dev/null -X PATCH -H "$auth" -H 'Tus-Resumable: 1.0.0' -H 'Expect:' \
+      -H "Upload-Offset: $offset" -H 'Content-Type: application/offset+octet-stream' \
+      --data-binary @- "http://127.0.0.1:$port$location"
+  offset=$((offset + chunk < bytes ? offset + chunk : bytes))
+done
+echo "   resumed upload complete"
 stop_server
 stored=$(sha256sum "$work"/data/blobs/recordings/* | cut -d' ' -f1 | sort -u)
 [ "$stored" = "$expected" ] || { echo "stored recordings differ from the file"; exit 1; }
