@@ -273,9 +273,15 @@ async fn tus_upload_resumes_after_a_dropped_connection() {
         let mut recording_url = None;
         while offset < bytes.len() {
             let end = (offset + MIB).min(bytes.len());
-            let resp = patch(&uploader, &location, offset, &bytes[offset..end])
-                .await
-                .expect_status(204);
+            let resp = patch(&uploader, &location, offset, &bytes[offset..end]).await;
+            // As a tus client does: if the interrupted request was still being processed
+            // (busy: 423, or it moved the offset: 409), ask the server's offset again.
+            if resp.status == 409 || resp.status == 423 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                offset = settled_offset(&uploader, &location).await;
+                continue;
+            }
+            let resp = resp.expect_status(204);
             offset = offset_of(&resp);
             assert_eq!(offset, end);
             recording_url = resp.header("vitrine-recording").map(str::to_owned);
