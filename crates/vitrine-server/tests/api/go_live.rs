@@ -1,16 +1,19 @@
 //! The go-live review over HTTP with the test clock: an offering through two rounds and
-//! publication across simulated weeks, the emails each step writes to the outbox, the
-//! concurrent-decision conflict, refused transitions, and calendar changes that move dates.
+//! publication across simulated weeks, the emails each step sends (received by a real SMTP
+//! server the test starts), the concurrent-decision conflict, refused transitions, and calendar changes that move dates.
 //!
 //! The test clock starts at `support::START`, Monday 2 March 2026 09:00 UTC; the calendar
 //! is the default (UTC, review on Tuesday, decision two working days later).
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use vitrine_domain::recording::Recording;
 use vitrine_domain::{RecordingId, SubmissionId, UserId};
-use vitrine_server::ServerConfig;
+use vitrine_server::{Dispatcher, DispatcherSettings, ServerConfig};
 use vitrine_store::OutboxQuery;
 
+use crate::smtp::{Delivery, Received, SmtpServer};
 use crate::support::{Client, TestApp, TestUser, each_backend, each_backend_with};
 
 fn rehearsal() -> ServerConfig {
@@ -201,10 +204,86 @@ async fn get(client: &Client, id: &str) -> Value {
         .json()
 }
 
+/// The server's own time (the test clock moved by `advance`), fixed: what a dispatcher
+/// running in that server would see.
+struct ServerTime(jiff::Timestamp);
+
+impl vitrine_server::Clock for ServerTime {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
+/// Sends every email due in the outbox through the SMTP server, as the server's dispatcher
+/// would, and returns what the SMTP server received since the last call.
+async fn deliver(app: &TestApp, smtp: &SmtpServer) -> Vec<Received> {
+    let now: jiff::Timestamp = app
+        .admin
+        .get("/api/v1/test-clock")
+        .await
+        .expect_status(200)
+        .json()["now"]
+        .as_str()
+        .expect("now")
+        .parse()
+        .expect("a timestamp");
+    let report = Dispatcher::new(
+        app.store.clone(),
+        Arc::new(ServerTime(now)),
+        Arc::new(smtp.transport()),
+        DispatcherSettings::default(),
+    )
+    .drain_once()
+    .await
+    .expect("drain the outbox");
+    assert_eq!((report.retrying, report.failed), (0, 0), "{report:?}");
+    let received: Vec<Received> = smtp.take().iter().map(Delivery::received).collect();
+    assert_eq!(
+        received.len(),
+        report.sent as usize,
+        "the server received every email sent: {received:#?}"
+    );
+    received
+}
+
+/// The one message received for `address` (envelope recipient).
+#[track_caller]
+fn received_by<'a>(received: &'a [Received], address: &str) -> &'a Received {
+    let mine: Vec<&Received> = received
+        .iter()
+        .filter(|r| r.recipients.iter().any(|to| to == address))
+        .collect();
+    assert_eq!(mine.len(), 1, "one email to {address} in {received:#?}");
+    assert_eq!(mine[0].recipients, [address], "one recipient per email");
+    mine[0]
+}
+
+/// Threaded under the submission's root, with an id of its own, as a mail client reads it.
+#[track_caller]
+fn assert_received_in_thread(email: &Received, submission: &str) {
+    let root = format!("submission-{submission}@localhost");
+    assert_eq!(email.in_reply_to, [root.as_str()], "{email:#?}");
+    assert_eq!(email.references, [root.as_str()], "{email:#?}");
+    assert!(
+        email.message_id.ends_with("@localhost") && email.message_id != root,
+        "{email:#?}"
+    );
+}
+
+/// In French for the French-speaking owner, in English for everyone else.
+#[track_caller]
+fn assert_language(email: &Received, french: bool) {
+    let greeting = if french { "Bonjour " } else { "Hello " };
+    assert!(email.text.starts_with(greeting), "{email:#?}");
+}
+
 #[tokio::test]
 async fn two_rounds_then_publication_across_weeks() {
     each_backend_with(rehearsal, |app| async move {
+        let smtp = SmtpServer::start();
         let c = cast(&app).await;
+        // The cast writes no email; nothing is waiting.
+        assert!(deliver(&app, &smtp).await.is_empty());
         let requirements = c
             .owner
             .client
@@ -233,7 +312,6 @@ async fn two_rounds_then_publication_across_weeks() {
             )
             .await
             .expect_status(200);
-        let before = outbox(&app).await.len();
         let queued = c
             .member
             .client
@@ -247,38 +325,43 @@ async fn two_rounds_then_publication_across_weeks() {
             json!({"review_date": "2026-03-03", "decision_date": "2026-03-05",
                 "queue_position": 1, "overdue": false})
         );
-        let emails = outbox(&app).await;
-        let to_owner = emails_to(&emails, before, "owner@p.test");
-        let to_member = emails_to(&emails, before, "member@p.test");
-        assert_eq!((to_owner.len(), to_member.len()), (1, 1));
-        assert_eq!(to_owner[0]["subject"], "Examen de «\u{a0}Gadget demo-svc\u{a0}» le mardi 3 mars 2026");
+        let received = deliver(&app, &smtp).await;
+        assert_eq!(received.len(), 2, "{received:#?}");
+        let to_owner = received_by(&received, "owner@p.test");
+        let to_member = received_by(&received, "member@p.test");
+        assert_eq!(to_owner.subject, "Examen de «\u{a0}Gadget demo-svc\u{a0}» le mardi 3 mars 2026");
+        assert_language(to_owner, true);
+        assert!(to_owner.text.contains("Position dans la file\u{a0}: 1"), "{to_owner:#?}");
         assert_eq!(
-            to_member[0]["subject"],
+            to_member.subject,
             "“Widget demo-svc” will be reviewed on Tuesday 3 March 2026"
         );
-        assert_threaded(to_owner[0], &id);
-        assert_threaded(to_member[0], &id);
+        assert_language(to_member, false);
+        assert_received_in_thread(to_owner, &id);
+        assert_received_in_thread(to_member, &id);
+        assert_ne!(to_owner.message_id, to_member.message_id);
+        let mut message_ids = vec![to_owner.message_id.clone(), to_member.message_id.clone()];
 
         // Tuesday: the session opens; one of the validators gets it.
-        let before = emails.len();
         let report = advance_to(&app, "2026-03-03T00:00:00Z").await;
         assert_eq!(changed(&report, "open_due_sessions"), 1);
         let s = get(&c.owner.client, &id).await;
         assert_eq!(s["submission"]["state"], "in_review");
         let first_validator = s["submission"]["validator"].as_str().expect("validator").to_owned();
-        let (assigned, idle) = if first_validator == c.validator.id.to_string() {
+        let (assigned, _idle) = if first_validator == c.validator.id.to_string() {
             (&c.validator, &c.other_validator)
         } else {
             (&c.other_validator, &c.validator)
         };
-        let emails = outbox(&app).await;
-        let to_validator = emails_to(&emails, before, &assigned.email);
-        assert_eq!(to_validator.len(), 1, "{emails:?}");
+        let received = deliver(&app, &smtp).await;
+        assert_eq!(received.len(), 1, "only the assigned validator is told: {received:#?}");
+        let to_validator = received_by(&received, &assigned.email);
         assert_eq!(
-            to_validator[0]["subject"],
+            to_validator.subject,
             "Review session of Tuesday 3 March 2026: 1 submission for you"
         );
-        assert!(emails_to(&emails, before, &idle.email).is_empty());
+        assert_language(to_validator, false);
+        message_ids.push(to_validator.message_id.clone());
         let mine = assigned
             .client
             .get("/api/v1/review/assignments")
@@ -318,26 +401,31 @@ async fn two_rounds_then_publication_across_weeks() {
         );
         let staff_view = get(&app.admin, &id).await;
         assert_eq!(staff_view["submission"]["rounds"][0]["decision"]["decision"], "request_changes");
+        assert!(deliver(&app, &smtp).await.is_empty(), "no email tells of a held decision");
 
         // Wednesday: nothing released yet. Thursday: released, the provider is told.
         let report = advance_to(&app, "2026-03-04T12:00:00Z").await;
         assert_eq!(changed(&report, "release_due_decisions"), 0);
-        let before = outbox(&app).await.len();
+        assert!(deliver(&app, &smtp).await.is_empty());
         let report = advance_to(&app, "2026-03-05T00:00:00Z").await;
         assert_eq!(changed(&report, "release_due_decisions"), 1);
         let s = get(&c.owner.client, &id).await;
         assert_eq!(s["submission"]["state"], "changes_requested");
         assert_eq!(s["submission"]["rounds"][0]["decision"]["verdicts"][1]["outcome"], "not_met");
-        let emails = outbox(&app).await;
-        let to_owner = emails_to(&emails, before, "owner@p.test");
-        assert_eq!(to_owner.len(), 1);
-        assert_eq!(to_owner[0]["subject"], "«\u{a0}Gadget demo-svc\u{a0}»\u{a0}: modifications demandées");
-        assert!(to_owner[0]["text"].as_str().expect("text").contains("not shown in the demo"));
-        assert_threaded(to_owner[0], &id);
-        assert_eq!(emails_to(&emails, before, "member@p.test").len(), 1);
+        let received = deliver(&app, &smtp).await;
+        assert_eq!(received.len(), 2, "{received:#?}");
+        let to_owner = received_by(&received, "owner@p.test");
+        assert_eq!(to_owner.subject, "«\u{a0}Gadget demo-svc\u{a0}»\u{a0}: modifications demandées");
+        assert_language(to_owner, true);
+        assert!(to_owner.text.contains("not shown in the demo"), "{to_owner:#?}");
+        assert_received_in_thread(to_owner, &id);
+        let to_member = received_by(&received, "member@p.test");
+        assert_eq!(to_member.subject, "“Widget demo-svc”: changes requested");
+        assert_language(to_member, false);
+        assert_received_in_thread(to_member, &id);
+        message_ids.extend([to_owner.message_id.clone(), to_member.message_id.clone()]);
 
         // The thread: each message reaches the other side.
-        let before = emails.len();
         c.owner
             .client
             .post(&format!("/api/v1/submissions/{id}/messages"), &json!({"body": "Which step failed?"}))
@@ -348,12 +436,19 @@ async fn two_rounds_then_publication_across_weeks() {
             .post(&format!("/api/v1/submissions/{id}/messages"), &json!({"body": "Provisioning."}))
             .await
             .expect_status(201);
-        let emails = outbox(&app).await;
-        assert_eq!(emails_to(&emails, before, &assigned.email).len(), 1);
-        assert_eq!(emails_to(&emails, before, "owner@p.test").len(), 1);
-        assert_eq!(emails_to(&emails, before, "member@p.test").len(), 1);
-        for e in &emails[before..] {
-            assert_threaded(e, &id);
+        let received = deliver(&app, &smtp).await;
+        assert_eq!(received.len(), 3, "{received:#?}");
+        let to_validator = received_by(&received, &assigned.email);
+        assert!(to_validator.text.contains("Which step failed?"), "{to_validator:#?}");
+        let to_owner = received_by(&received, "owner@p.test");
+        assert_language(to_owner, true);
+        assert!(to_owner.text.contains("Provisioning."), "{to_owner:#?}");
+        let to_member = received_by(&received, "member@p.test");
+        assert_language(to_member, false);
+        assert!(to_member.text.contains("Provisioning."), "{to_member:#?}");
+        for email in &received {
+            assert_received_in_thread(email, &id);
+            message_ids.push(email.message_id.clone());
         }
         let thread = c
             .member
@@ -381,11 +476,23 @@ async fn two_rounds_then_publication_across_weeks() {
         assert_eq!(queued["submission"]["rounds"].as_array().map(Vec::len), Some(2));
         assert_eq!(queued["schedule"]["review_date"], "2026-03-10");
         assert_eq!(queued["schedule"]["decision_date"], "2026-03-12");
+        let received = deliver(&app, &smtp).await;
+        let to_owner = received_by(&received, "owner@p.test");
+        assert_eq!(to_owner.subject, "Examen de «\u{a0}Gadget demo-svc\u{a0}» le mardi 10 mars 2026");
+        assert!(to_owner.text.contains("Le tour 2"), "{to_owner:#?}");
+        received_by(&received, "member@p.test");
+        message_ids.extend(received.iter().map(|e| e.message_id.clone()));
         let report = advance_to(&app, "2026-03-10T00:00:00Z").await;
         assert_eq!(changed(&report, "open_due_sessions"), 1);
         let s = get(&c.owner.client, &id).await;
         assert_eq!(s["submission"]["state"], "in_review");
         assert_eq!(s["submission"]["validator"], json!(first_validator), "same validator");
+        let received = deliver(&app, &smtp).await;
+        assert_eq!(
+            received_by(&received, &assigned.email).subject,
+            "Review session of Tuesday 10 March 2026: 1 submission for you"
+        );
+        message_ids.extend(received.iter().map(|e| e.message_id.clone()));
 
         // Approved; released on Thursday 12.
         assigned
@@ -396,17 +503,24 @@ async fn two_rounds_then_publication_across_weeks() {
             )
             .await
             .expect_status(200);
-        let before = outbox(&app).await.len();
         advance_to(&app, "2026-03-12T00:00:00Z").await;
         let s = get(&c.member.client, &id).await;
         assert_eq!(s["submission"]["state"], "approved");
-        let emails = outbox(&app).await;
-        let to_member = emails_to(&emails, before, "member@p.test");
-        assert_eq!(to_member.len(), 1);
-        assert_eq!(to_member[0]["subject"], "“Widget demo-svc”: go-live approved");
+        let received = deliver(&app, &smtp).await;
+        assert_eq!(received.len(), 2, "{received:#?}");
+        let to_member = received_by(&received, "member@p.test");
+        assert_eq!(to_member.subject, "“Widget demo-svc”: go-live approved");
+        assert_language(to_member, false);
+        let to_owner = received_by(&received, "owner@p.test");
+        assert_language(to_owner, true);
+        assert!(to_owner.text.contains("a approuvé le tour 2"), "{to_owner:#?}");
+        for email in &received {
+            assert_received_in_thread(email, &id);
+            message_ids.push(email.message_id.clone());
+        }
 
-        // Publication at the requested date (start of that day, marketplace time).
-        let before = emails.len();
+        // Publication at the requested date (start of that day, marketplace time), told in
+        // the owner's time zone.
         let scheduled = app
             .admin
             .post(&format!("/api/v1/submissions/{id}/publication"), &json!({}))
@@ -415,19 +529,22 @@ async fn two_rounds_then_publication_across_weeks() {
             .json();
         assert_eq!(scheduled["submission"]["state"], "publication_scheduled");
         assert_eq!(scheduled["submission"]["publication_at"], "2026-04-01T00:00:00Z");
-        let emails = outbox(&app).await;
-        assert_eq!(emails_to(&emails, before, "owner@p.test").len(), 1);
+        let received = deliver(&app, &smtp).await;
+        let to_owner = received_by(&received, "owner@p.test");
         assert_eq!(
-            emails_to(&emails, before, "owner@p.test")[0]["subject"],
+            to_owner.subject,
             "«\u{a0}Gadget demo-svc\u{a0}»\u{a0}: publication prévue le mercredi 1er avril 2026 à 2 h 00 (CEST)"
         );
+        assert_received_in_thread(to_owner, &id);
+        received_by(&received, "member@p.test");
+        message_ids.extend(received.iter().map(|e| e.message_id.clone()));
         let report = advance_to(&app, "2026-03-31T23:59:00Z").await;
         assert_eq!(changed(&report, "run_due_publications"), 0);
         app.anonymous()
             .get("/api/v1/catalog/demo-svc")
             .await
             .expect_status(404);
-        let before = emails.len();
+        assert!(deliver(&app, &smtp).await.is_empty());
         let report = advance_to(&app, "2026-04-01T00:00:00Z").await;
         assert_eq!(changed(&report, "run_due_publications"), 1);
         let s = get(&c.owner.client, &id).await;
@@ -436,11 +553,14 @@ async fn two_rounds_then_publication_across_weeks() {
             .get("/api/v1/catalog/demo-svc")
             .await
             .expect_status(200);
-        let emails = outbox(&app).await;
-        let to_member = emails_to(&emails, before, "member@p.test");
-        assert_eq!(to_member.len(), 1);
-        assert_eq!(to_member[0]["subject"], "Your offering “Widget demo-svc” is now public");
-        assert_threaded(to_member[0], &id);
+        let received = deliver(&app, &smtp).await;
+        let to_member = received_by(&received, "member@p.test");
+        assert_eq!(to_member.subject, "Your offering “Widget demo-svc” is now public");
+        assert_received_in_thread(to_member, &id);
+        let to_owner = received_by(&received, "owner@p.test");
+        assert_language(to_owner, true);
+        assert!(to_owner.text.contains("est publique"), "{to_owner:#?}");
+        message_ids.extend(received.iter().map(|e| e.message_id.clone()));
 
         // The whole story in the timeline.
         let actions: Vec<String> = s["timeline"]
@@ -463,7 +583,6 @@ async fn two_rounds_then_publication_across_weeks() {
         assert!(!actions.contains(&"submission.decide".to_owned()), "held decisions hidden");
 
         // Unpublished with a reason: limited again, the provider told.
-        let before = emails.len();
         c.owner
             .client
             .post("/api/v1/offerings/demo-svc/unpublish", &json!({"reason": "broken"}))
@@ -476,11 +595,32 @@ async fn two_rounds_then_publication_across_weeks() {
             .expect_status(200)
             .json();
         assert_eq!(offering["offering"]["visibility"], "limited");
-        let emails = outbox(&app).await;
-        let to_owner = emails_to(&emails, before, "owner@p.test");
-        assert_eq!(to_owner.len(), 1);
-        assert!(to_owner[0]["text"].as_str().expect("text").contains("Billing is broken"));
-        assert_threaded(to_owner[0], &id);
+        let received = deliver(&app, &smtp).await;
+        let to_owner = received_by(&received, "owner@p.test");
+        assert_language(to_owner, true);
+        assert!(to_owner.text.contains("Motif\u{a0}:\nBilling is broken"), "{to_owner:#?}");
+        assert_received_in_thread(to_owner, &id);
+        let to_member = received_by(&received, "member@p.test");
+        assert!(to_member.text.contains("Billing is broken"), "{to_member:#?}");
+        message_ids.extend(received.iter().map(|e| e.message_id.clone()));
+
+        // Every email of the story had an id of its own, and the outbox has nothing left.
+        let distinct: std::collections::HashSet<&String> = message_ids.iter().collect();
+        assert_eq!(distinct.len(), message_ids.len(), "{message_ids:?}");
+        assert!(
+            outbox(&app).await.len() >= message_ids.len(),
+            "every email received came from the outbox"
+        );
+        let pending = app
+            .store
+            .outbox(&OutboxQuery {
+                status: Some(vitrine_store::OutboxStatus::Pending),
+                before_id: None,
+                limit: 10,
+            })
+            .await
+            .expect("outbox");
+        assert!(pending.is_empty(), "{pending:?}");
         let _ = &c.customer;
     })
     .await;

@@ -1,80 +1,19 @@
 //! The outbox dispatcher: emails written with a change reach a real SMTP server; a failing
 //! transport retries with backoff and never loses an email; admins see failures and retry.
 
-use std::net::{IpAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mailin_embedded::{Handler, Response, Server, SslConfig, response};
 use serde_json::Value;
 use vitrine_domain::submission::SubmissionState;
 use vitrine_domain::{AuditEvent, SubmissionId};
-use vitrine_mail::{
-    MailTransport, Mailbox, OutgoingEmail, SendError, SmtpConfig, SmtpTransport, TlsMode,
-};
+use vitrine_mail::{MailTransport, Mailbox, OutgoingEmail, SendError};
 use vitrine_server::{Clock, DispatchReport, Dispatcher, DispatcherSettings};
 use vitrine_store::{NewEmail, OutboxQuery, OutboxStatus};
 
+use crate::smtp::SmtpServer;
 use crate::support::{TestApp, each_backend};
-
-#[derive(Clone, Debug, Default)]
-struct Delivery {
-    from: String,
-    recipients: Vec<String>,
-    data: Vec<u8>,
-}
-
-/// Records every delivery (mailin-embedded, a real SMTP server on a loopback port).
-#[derive(Clone, Default)]
-struct Recorder {
-    current: Delivery,
-    delivered: Arc<Mutex<Vec<Delivery>>>,
-}
-
-impl Handler for Recorder {
-    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
-        self.current = Delivery {
-            from: from.to_owned(),
-            ..Delivery::default()
-        };
-        response::OK
-    }
-    fn rcpt(&mut self, to: &str) -> Response {
-        self.current.recipients.push(to.to_owned());
-        response::OK
-    }
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.current.data.extend_from_slice(buf);
-        Ok(())
-    }
-    fn data_end(&mut self) -> Response {
-        self.delivered
-            .lock()
-            .expect("lock")
-            .push(self.current.clone());
-        response::OK
-    }
-}
-
-fn start_smtp_server() -> (u16, Arc<Mutex<Vec<Delivery>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let recorder = Recorder::default();
-    let delivered = Arc::clone(&recorder.delivered);
-    let mut server = Server::new(recorder);
-    server
-        .with_name("smtp.test")
-        .with_ssl(SslConfig::None)
-        .expect("no TLS")
-        .with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        if let Err(err) = server.serve() {
-            panic!("the test SMTP server stopped: {err}");
-        }
-    });
-    (port, delivered)
-}
 
 fn email(n: usize, submission: SubmissionId) -> OutgoingEmail {
     let from: Mailbox = "vitrine <noreply@vitrine.test>".parse().expect("from");
@@ -157,16 +96,9 @@ async fn outbox_emails_reach_a_real_smtp_server() {
     each_backend(|app| async move {
         let w = crate::world::World::build(app).await;
         let app = &w.app;
-        let (port, delivered) = start_smtp_server();
-        let transport = SmtpTransport::new(&SmtpConfig {
-            port,
-            timeout: Duration::from_secs(10),
-            hello_name: Some("vitrine.test".into()),
-            ..SmtpConfig::new("127.0.0.1", TlsMode::None)
-        })
-        .expect("transport");
+        let smtp = SmtpServer::start();
         let submission = write_emails(app, 3).await;
-        let report = dispatcher(app, Arc::new(transport))
+        let report = dispatcher(app, Arc::new(smtp.transport()))
             .drain_once()
             .await
             .expect("drain");
@@ -178,19 +110,23 @@ async fn outbox_emails_reach_a_real_smtp_server() {
                 failed: 0
             }
         );
-        let delivered = delivered.lock().expect("lock").clone();
+        let mut delivered = smtp.deliveries();
         assert_eq!(delivered.len(), 3);
+        // Sessions may run side by side: the order of arrival is not the outbox's.
+        delivered.sort_by(|a, b| a.recipients.cmp(&b.recipients));
         for (n, delivery) in delivered.iter().enumerate() {
             assert_eq!(delivery.from, "noreply@vitrine.test");
-            assert_eq!(delivery.recipients, vec![format!("dev{n}@acme.test")]);
-            let message = mail_parser::MessageParser::default()
-                .parse(&delivery.data)
-                .expect("a message");
-            assert_eq!(message.subject(), Some(format!("Email {n}").as_str()));
+            let received = delivery.received();
+            assert_eq!(received.recipients, vec![format!("dev{n}@acme.test")]);
+            assert_eq!(received.subject, format!("Email {n}"));
+            assert_eq!(received.text.trim_end(), format!("Hello {n}"));
             assert_eq!(
-                message.in_reply_to().as_text(),
-                Some(format!("submission-{submission}@vitrine.test").as_str())
+                received.message_id,
+                format!("email-{n}-{submission}@vitrine.test")
             );
+            let root = format!("submission-{submission}@vitrine.test");
+            assert_eq!(received.in_reply_to, vec![root.clone()]);
+            assert_eq!(received.references, vec![root]);
         }
         assert_eq!(outbox(app, OutboxStatus::Sent).await.len(), 3);
         assert!(outbox(app, OutboxStatus::Pending).await.is_empty());
