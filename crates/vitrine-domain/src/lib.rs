@@ -9,6 +9,7 @@
 pub mod account;
 pub mod assignment;
 pub mod audit;
+pub mod auth;
 pub mod calendar;
 pub mod checklist;
 pub mod error;

@@ -30,6 +30,15 @@
 //!   effects (emails) were sent; a mark committed with the effects cannot be half done.
 //!   The cost is that two servers may both compute a step and one throws its work away,
 //!   which the scheduler keeps rare by running each step shortly after it falls due.
+//! - Self-service accounts keep one-time tokens (email verification, password reset) as
+//!   the SHA-256 of their secret, like sessions and API tokens. An email holding such a
+//!   token's link is marked ([`NewEmail::holding_secret`]): admins reading the outbox do not
+//!   see its payload, and its payload is dropped once sent. Using a token
+//!   ([`Store::redeem_one_time_token`]) marks it used in the transaction of its effect, only
+//!   if it was unused: of two concurrent uses, one wins.
+//! - Sign-in attempts are counted per email address in the database (servers share nothing
+//!   else), by [`vitrine_domain::auth::SignInAttempts::after_attempt`]'s rule, in one atomic
+//!   statement so that concurrent attempts are all counted.
 //! - The schemas live in `migrations/sqlite` and `migrations/postgres`, kept column for
 //!   column alike; `open` (and each store's `connect`) applies pending migrations.
 
@@ -37,6 +46,7 @@ use async_trait::async_trait;
 use jiff::civil::Date;
 use vitrine_domain::account::ProviderStatus;
 use vitrine_domain::audit::{AuditEvent, AuditRecord, SubjectKind};
+use vitrine_domain::auth::{OneTimeToken, SignInAttempts};
 use vitrine_domain::calendar::CalendarSettings;
 use vitrine_domain::go_live::Submission;
 use vitrine_domain::recording::{Recording, Upload, UploadId};
@@ -69,8 +79,16 @@ pub struct ApiToken {
     pub revoked_at: Option<Timestamp>,
 }
 
-/// SHA-256 of a random secret (session cookie or API token). Secrets are never stored.
+/// SHA-256 of a random secret (session cookie, API token or one-time token). Secrets are
+/// never stored.
 pub type SecretHash = [u8; 32];
+
+/// A one-time token to store: the SHA-256 of its secret, and what it is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub hash: SecretHash,
+    pub token: OneTimeToken,
+}
 
 /// A catalog query: who asks, what they search, and where the page starts.
 #[derive(Clone, Debug)]
@@ -145,6 +163,9 @@ pub struct NewEmail {
     pub payload: serde_json::Value,
     /// When it was written; it is first due then.
     pub created_at: Timestamp,
+    /// Its body holds a secret (a one-time link): hidden from admins reading the outbox,
+    /// dropped once sent.
+    pub holds_secret: bool,
 }
 
 impl NewEmail {
@@ -163,7 +184,14 @@ impl NewEmail {
             payload: serde_json::to_value(email)
                 .map_err(|e| StoreError::Corrupt(format!("outgoing email: {e}")))?,
             created_at,
+            holds_secret: false,
         })
+    }
+
+    /// Marks the email as holding a secret (see [`NewEmail::holds_secret`]).
+    pub fn holding_secret(mut self) -> Self {
+        self.holds_secret = true;
+        self
     }
 }
 
@@ -219,7 +247,14 @@ pub struct OutboxEmail {
     /// While a dispatcher holds it: no other dispatcher claims it before this instant.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub locked_until: Option<Timestamp>,
+    /// Its body holds a one-time link (email verification, password reset): the outbox
+    /// listing does not show its payload, and the payload is dropped once sent.
+    pub holds_secret: bool,
 }
+
+/// What the outbox listing shows instead of the payload of an email holding a secret.
+pub const HIDDEN_PAYLOAD: &str =
+    "hidden: this email holds a one-time link that only its recipient may see";
 
 /// Which outbox emails to read, newest first.
 #[derive(Clone, Debug, Default)]
@@ -303,6 +338,51 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// The user of an unrevoked token; records `now` as its last use.
     async fn token_user(&self, hash: &SecretHash, now: Timestamp) -> Result<Option<UserId>>;
+
+    // --- self-service accounts ---
+    /// Sign-up in one transaction: the user (with their password hash), the account they
+    /// own, the verification token, the audit events and the emails.
+    /// [`StoreError::Duplicate`] (field `email`) if the email is taken: then nothing is
+    /// written.
+    async fn sign_up(
+        &self,
+        user: &User,
+        password_hash: &str,
+        account: &Account,
+        verification: &IssuedToken,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+    /// Stores a one-time token with the audit events and the email that sends it.
+    async fn insert_one_time_token(
+        &self,
+        token: &IssuedToken,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+    /// The token whose secret has this hash, used or not, expired or not.
+    async fn one_time_token(&self, hash: &SecretHash) -> Result<Option<OneTimeToken>>;
+    /// Uses a token, in one transaction: marks it used at `used_at` (if still unused and
+    /// `user`'s; [`StoreError::Conflict`] otherwise), writes `user` (version-checked, as
+    /// [`Store::update_user`]) and the events. With a `password_hash`, also sets the
+    /// password and ends every session of the user.
+    async fn redeem_one_time_token(
+        &self,
+        hash: &SecretHash,
+        used_at: Timestamp,
+        user: &User,
+        password_hash: Option<&str>,
+        events: &[AuditEvent],
+    ) -> Result<()>;
+    /// Writes audit events and emails that come with no other change (a notice that
+    /// someone tried to sign up with a taken address).
+    async fn insert_emails(&self, events: &[AuditEvent], emails: &[NewEmail]) -> Result<()>;
+    /// Counts a sign-in attempt for `email` at `now`
+    /// ([`SignInAttempts::after_attempt`], atomically) and returns the new record.
+    /// Records whose window has ended are deleted on the way.
+    async fn count_sign_in_attempt(&self, email: &Email, now: Timestamp) -> Result<SignInAttempts>;
+    /// Forgets the attempts for `email` (after a successful sign-in or a password reset).
+    async fn clear_sign_in_attempts(&self, email: &Email) -> Result<()>;
 
     // --- accounts ---
     async fn insert_account(&self, account: &Account, events: &[AuditEvent]) -> Result<()>;

@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 use vitrine_domain::account::ProviderStatus;
 use vitrine_domain::audit::{AuditEvent, AuditRecord, SubjectKind};
+use vitrine_domain::auth::{OneTimeToken, SIGN_IN_WINDOW, SignInAttempts, TokenPurpose};
 use vitrine_domain::checklist::Attestations;
 use vitrine_domain::user::{Email, Language, StaffRoles};
 use vitrine_domain::{
@@ -136,7 +137,7 @@ pub(crate) fn timestamp(us: i64) -> Result<Timestamp> {
     Timestamp::from_microsecond(us).map_err(|e| corrupt("timestamp", e))
 }
 
-fn opt_timestamp(us: Option<i64>) -> Result<Option<Timestamp>> {
+pub(crate) fn opt_timestamp(us: Option<i64>) -> Result<Option<Timestamp>> {
     us.map(timestamp).transpose()
 }
 
@@ -179,8 +180,8 @@ fn search_terms(terms: &[String]) -> Vec<String> {
 
 macro_rules! user_columns {
     () => {
-        "id, email, display_name, language, time_zone, is_admin, is_validator, password_hash, \
-         created_at, version"
+        "id, email, display_name, language, time_zone, is_admin, is_validator, \
+         email_verified_at, password_hash, created_at, version"
     };
 }
 pub(crate) use user_columns;
@@ -194,6 +195,7 @@ pub(crate) struct UserRow {
     time_zone: String,
     is_admin: bool,
     is_validator: bool,
+    email_verified_at: Option<i64>,
     password_hash: Option<String>,
     created_at: i64,
     version: i64,
@@ -215,6 +217,7 @@ impl UserRow {
                 admin: self.is_admin,
                 validator: self.is_validator,
             },
+            email_verified_at: opt_timestamp(self.email_verified_at)?,
             created_at: timestamp(self.created_at)?,
             version: self.version,
         };
@@ -753,7 +756,7 @@ impl ReviewSessionRow {
 macro_rules! outbox_columns {
     () => {
         "id, created_at, recipients, subject, submission_id, payload, status, attempts, \
-         next_attempt_at, last_error, sent_at, locked_until"
+         next_attempt_at, last_error, sent_at, locked_until, holds_secret"
     };
 }
 pub(crate) use outbox_columns;
@@ -772,6 +775,7 @@ pub(crate) struct OutboxRow {
     last_error: Option<String>,
     sent_at: Option<i64>,
     locked_until: Option<i64>,
+    holds_secret: bool,
 }
 
 impl OutboxRow {
@@ -790,8 +794,64 @@ impl OutboxRow {
             last_error: self.last_error,
             sent_at: opt_timestamp(self.sent_at)?,
             locked_until: opt_timestamp(self.locked_until)?,
+            holds_secret: self.holds_secret,
         })
     }
+
+    /// The email as admins listing the outbox see it: without the payload of an email that
+    /// holds a secret.
+    pub fn into_listed_email(self) -> Result<OutboxEmail> {
+        let mut email = self.into_email()?;
+        if email.holds_secret {
+            email.payload = serde_json::Value::String(crate::HIDDEN_PAYLOAD.to_owned());
+        }
+        Ok(email)
+    }
+}
+
+/// What stays of an email holding a secret once it is sent.
+pub(crate) const SENT_SECRET_PAYLOAD: &str =
+    "\"dropped once sent: this email held a one-time link\"";
+
+/// How long used and expired one-time tokens are kept, so that a late click on a link is
+/// told it was used or expired rather than unknown; older ones are deleted when a new token
+/// is stored.
+pub(crate) const ONE_TIME_TOKEN_RETENTION_MICROS: i64 = 30 * 24 * 3600 * 1_000_000;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OneTimeTokenRow {
+    purpose: String,
+    user_id: Uuid,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl OneTimeTokenRow {
+    pub fn into_token(self) -> Result<OneTimeToken> {
+        Ok(OneTimeToken {
+            purpose: TokenPurpose::parse(&self.purpose)
+                .ok_or_else(|| corrupt("one_time_tokens.purpose", &self.purpose))?,
+            user_id: UserId(self.user_id),
+            created_at: timestamp(self.created_at)?,
+            expires_at: timestamp(self.expires_at)?,
+            used_at: opt_timestamp(self.used_at)?,
+        })
+    }
+}
+
+pub(crate) fn sign_in_attempts(window_started_at: i64, failures: i64) -> Result<SignInAttempts> {
+    Ok(SignInAttempts {
+        window_started_at: timestamp(window_started_at)?,
+        count: unsigned("sign_in_failures.failures", failures)?,
+    })
+}
+
+/// The earliest window start still open at `now`, in stored microseconds: a window that
+/// started at or before this has ended ([`SignInAttempts::window_ends_at`]).
+pub(crate) fn open_windows_after(now: Timestamp) -> i64 {
+    let window = i64::try_from(SIGN_IN_WINDOW.as_micros()).unwrap_or(i64::MAX);
+    micros(now).saturating_sub(window)
 }
 
 /// `now + lease` in stored microseconds.
@@ -1079,6 +1139,7 @@ macro_rules! impl_store {
             use uuid::Uuid;
             use vitrine_domain::account::ProviderStatus;
             use vitrine_domain::audit::{AuditEvent, AuditRecord};
+            use vitrine_domain::auth::{OneTimeToken, SignInAttempts};
             use vitrine_domain::user::Email;
             use vitrine_domain::{
                 Account, AccountId, Offering, OfferingName, Timestamp, TokenId, User, UserId,
@@ -1093,13 +1154,13 @@ macro_rules! impl_store {
             use vitrine_domain::{OfferingId, RecordingId, SubmissionId};
             use $crate::shared::{
                 AccountRow, AllowRow, AuditRow, Dialect, MemberRow, MessageRow, OfferingRow,
-                OutboxRow, RecordingRow, ReviewSessionRow, SubmissionRow, TagRow, TokenRow,
+                OneTimeTokenRow, OutboxRow, RecordingRow, ReviewSessionRow, SubmissionRow, TagRow, TokenRow,
                 UploadRow, UserRow, ValidatorRow, account_columns, bind_params, db, micros,
                 offering_columns, outbox_columns, recording_columns, submission_columns, taken,
                 unique, user_columns,
             };
             use $crate::{
-                ApiToken, AuditQuery, CatalogPage, CatalogQuery, NewEmail, OutboxEmail,
+                ApiToken, AuditQuery, CatalogPage, CatalogQuery, IssuedToken, NewEmail, OutboxEmail,
                 OutboxQuery, Result, ReviewSessionRecord, SecretHash, StoreError, Validator,
                 Versioned,
             };
@@ -1144,6 +1205,7 @@ macro_rules! impl_store {
                     .bind(user.time_zone.as_str())
                     .bind(user.staff.admin)
                     .bind(user.staff.validator)
+                    .bind(user.email_verified_at.map(micros))
                     .bind(user.version)
             }
 
@@ -1245,14 +1307,15 @@ macro_rules! impl_store {
                     for e in emails {
                         sqlx::query(
                             "INSERT INTO outbox (created_at, recipients, subject, submission_id, \
-                             payload, status, attempts, next_attempt_at) \
-                             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $1)",
+                             payload, status, attempts, next_attempt_at, holds_secret) \
+                             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $1, $6)",
                         )
                         .bind(micros(e.created_at))
                         .bind(e.recipients.as_str())
                         .bind(e.subject.as_str())
                         .bind(e.submission_id.map(|s| s.0))
                         .bind($crate::shared::to_json("outgoing email", &e.payload)?)
+                        .bind(e.holds_secret)
                         .execute(&mut *conn)
                         .await
                         .map_err(db("write an email to the outbox"))?;
@@ -1286,6 +1349,71 @@ macro_rules! impl_store {
                     Self::write_audit(&mut tx, events).await?;
                     Self::write_outbox(&mut tx, emails).await?;
                     tx.commit().await.map_err(db(context))
+                }
+
+                async fn insert_user_row(
+                    conn: &mut Connection,
+                    user: &User,
+                    password_hash: Option<&str>,
+                ) -> Result<()> {
+                    let statement = sqlx::query(
+                        "INSERT INTO users (id, email, display_name, language, time_zone, \
+                         is_admin, is_validator, email_verified_at, version, password_hash, \
+                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    );
+                    bind_user(statement, user)
+                        .bind(password_hash)
+                        .bind(micros(user.created_at))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(unique("email", "insert a user"))?;
+                    Ok(())
+                }
+
+                async fn insert_account_row(conn: &mut Connection, account: &Account) -> Result<()> {
+                    bind_account(
+                        sqlx::query(
+                            "INSERT INTO accounts (id, name, provider_status, \
+                             provider_submitted_at, provider_application, version, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        ),
+                        account,
+                    )?
+                    .bind(micros(account.created_at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(unique("id", "insert an account"))?;
+                    Self::write_members(conn, account).await
+                }
+
+                /// Stores a one-time token, and deletes tokens that expired longer ago than
+                /// they are kept.
+                async fn insert_one_time_token_row(
+                    conn: &mut Connection,
+                    issued: &IssuedToken,
+                ) -> Result<()> {
+                    let token = &issued.token;
+                    sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1")
+                        .bind(micros(token.created_at).saturating_sub(
+                            $crate::shared::ONE_TIME_TOKEN_RETENTION_MICROS,
+                        ))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("delete old one-time tokens"))?;
+                    sqlx::query(
+                        "INSERT INTO one_time_tokens (hash, purpose, user_id, created_at, \
+                         expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&issued.hash[..])
+                    .bind(token.purpose.as_str())
+                    .bind(token.user_id.0)
+                    .bind(micros(token.created_at))
+                    .bind(micros(token.expires_at))
+                    .bind(token.used_at.map(micros))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(unique("token", "insert a one-time token"))?;
+                    Ok(())
                 }
 
                 /// Writes an offering over the stored one if that is still at the previous
@@ -1598,26 +1726,18 @@ macro_rules! impl_store {
                     password_hash: Option<&str>,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let statement = sqlx::query(
-                        "INSERT INTO users (id, email, display_name, language, time_zone, \
-                         is_admin, is_validator, version, password_hash, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    );
-                    let statement = bind_user(statement, user)
-                        .bind(password_hash)
-                        .bind(micros(user.created_at));
-                    let tx = self
-                        .write(statement, unique("email", "insert a user"), |_| Ok(()), events)
-                        .await?;
-                    tx.commit().await.map_err(db("commit a new user"))
+                    let mut tx = self.begin_write().await?;
+                    Self::insert_user_row(&mut tx, user, password_hash).await?;
+                    Self::commit_all(tx, events, &[], "commit a new user").await
                 }
 
                 async fn update_user(&self, user: &User, events: &[AuditEvent]) -> Result<()> {
                     let statement = bind_user(
                         sqlx::query(
                             "UPDATE users SET email = $2, display_name = $3, language = $4, \
-                             time_zone = $5, is_admin = $6, is_validator = $7, version = $8 \
-                             WHERE id = $1 AND version = $8 - 1",
+                             time_zone = $5, is_admin = $6, is_validator = $7, \
+                             email_verified_at = $8, version = $9 \
+                             WHERE id = $1 AND version = $9 - 1",
                         ),
                         user,
                     );
@@ -1821,6 +1941,152 @@ macro_rules! impl_store {
                     Ok(user.map(UserId))
                 }
 
+                // --- self-service accounts ---
+
+                async fn sign_up(
+                    &self,
+                    user: &User,
+                    password_hash: &str,
+                    account: &Account,
+                    verification: &IssuedToken,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::insert_user_row(&mut tx, user, Some(password_hash)).await?;
+                    Self::insert_account_row(&mut tx, account).await?;
+                    Self::insert_one_time_token_row(&mut tx, verification).await?;
+                    Self::commit_all(tx, events, emails, "commit a sign-up").await
+                }
+
+                async fn insert_one_time_token(
+                    &self,
+                    token: &IssuedToken,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::insert_one_time_token_row(&mut tx, token).await?;
+                    Self::commit_all(tx, events, emails, "commit a one-time token").await
+                }
+
+                async fn one_time_token(
+                    &self,
+                    hash: &SecretHash,
+                ) -> Result<Option<OneTimeToken>> {
+                    let row: Option<OneTimeTokenRow> = sqlx::query_as(
+                        "SELECT purpose, user_id, created_at, expires_at, used_at \
+                         FROM one_time_tokens WHERE hash = $1",
+                    )
+                    .bind(&hash[..])
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db("read a one-time token"))?;
+                    row.map(OneTimeTokenRow::into_token).transpose()
+                }
+
+                async fn redeem_one_time_token(
+                    &self,
+                    hash: &SecretHash,
+                    used_at: Timestamp,
+                    user: &User,
+                    password_hash: Option<&str>,
+                    events: &[AuditEvent],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    // Only an unused token of this user: of two concurrent uses, the
+                    // second finds it used and changes nothing.
+                    let done = sqlx::query(
+                        "UPDATE one_time_tokens SET used_at = $2 \
+                         WHERE hash = $1 AND user_id = $3 AND used_at IS NULL",
+                    )
+                    .bind(&hash[..])
+                    .bind(micros(used_at))
+                    .bind(user.id.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("use a one-time token"))?;
+                    changed(done, "token")?;
+                    let done = bind_user(
+                        sqlx::query(
+                            "UPDATE users SET email = $2, display_name = $3, language = $4, \
+                             time_zone = $5, is_admin = $6, is_validator = $7, \
+                             email_verified_at = $8, version = $9 \
+                             WHERE id = $1 AND version = $9 - 1",
+                        ),
+                        user,
+                    )
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique("email", "update a user"))?;
+                    changed(done, "user")?;
+                    if let Some(password_hash) = password_hash {
+                        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                            .bind(user.id.0)
+                            .bind(password_hash)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db("set a password"))?;
+                        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                            .bind(user.id.0)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db("end a user's sessions"))?;
+                    }
+                    Self::commit_all(tx, events, &[], "commit a one-time token's use").await
+                }
+
+                async fn insert_emails(
+                    &self,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let tx = self.begin_write().await?;
+                    Self::commit_all(tx, events, emails, "commit emails").await
+                }
+
+                async fn count_sign_in_attempt(
+                    &self,
+                    email: &Email,
+                    now: Timestamp,
+                ) -> Result<SignInAttempts> {
+                    let open_after = $crate::shared::open_windows_after(now);
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query("DELETE FROM sign_in_failures WHERE window_started_at <= $1")
+                        .bind(open_after)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("forget ended sign-in windows"))?;
+                    // SignInAttempts::after_attempt in one statement: the row's old values
+                    // decide both columns. A concurrent attempt waits for this one's row.
+                    let (started, failures): (i64, i64) = sqlx::query_as(
+                        "INSERT INTO sign_in_failures (email, window_started_at, failures) \
+                         VALUES ($1, $2, 1) ON CONFLICT (email) DO UPDATE SET \
+                         window_started_at = CASE WHEN sign_in_failures.window_started_at > $3 \
+                         THEN sign_in_failures.window_started_at ELSE $2 END, \
+                         failures = CASE WHEN sign_in_failures.window_started_at > $3 \
+                         THEN sign_in_failures.failures + 1 ELSE 1 END \
+                         RETURNING window_started_at, failures",
+                    )
+                    .bind(email.as_str())
+                    .bind(micros(now))
+                    .bind(open_after)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db("count a sign-in attempt"))?;
+                    tx.commit().await.map_err(db("commit a sign-in attempt"))?;
+                    $crate::shared::sign_in_attempts(started, failures)
+                }
+
+                async fn clear_sign_in_attempts(&self, email: &Email) -> Result<()> {
+                    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
+                        .bind(email.as_str())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db("forget sign-in attempts"))?;
+                    Ok(())
+                }
+
                 // --- accounts ---
 
                 async fn insert_account(
@@ -1828,19 +2094,9 @@ macro_rules! impl_store {
                     account: &Account,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let statement = bind_account(
-                        sqlx::query(
-                            "INSERT INTO accounts (id, name, provider_status, \
-                             provider_submitted_at, provider_application, version, created_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        ),
-                        account,
-                    )?
-                    .bind(micros(account.created_at));
-                    let map_err = unique("id", "insert an account");
-                    let mut tx = self.write(statement, map_err, |_| Ok(()), events).await?;
-                    Self::write_members(&mut tx, account).await?;
-                    tx.commit().await.map_err(db("commit a new account"))
+                    let mut tx = self.begin_write().await?;
+                    Self::insert_account_row(&mut tx, account).await?;
+                    Self::commit_all(tx, events, &[], "commit a new account").await
                 }
 
                 async fn update_account(
@@ -2602,11 +2858,13 @@ macro_rules! impl_store {
                 async fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()> {
                     let done = sqlx::query(
                         "UPDATE outbox SET status = 'sent', sent_at = $2, \
-                         attempts = attempts + 1, last_error = NULL, locked_until = NULL \
+                         attempts = attempts + 1, last_error = NULL, locked_until = NULL, \
+                         payload = CASE WHEN holds_secret THEN $3 ELSE payload END \
                          WHERE id = $1 AND status = 'pending'",
                     )
                     .bind(id)
                     .bind(micros(now))
+                    .bind($crate::shared::SENT_SECRET_PAYLOAD)
                     .execute(&self.pool)
                     .await
                     .map_err(db("mark an email sent"))?;
@@ -2643,7 +2901,7 @@ macro_rules! impl_store {
                             .fetch_all(&self.pool)
                             .await
                             .map_err(db("read the outbox"))?;
-                    rows.into_iter().map(OutboxRow::into_email).collect()
+                    rows.into_iter().map(OutboxRow::into_listed_email).collect()
                 }
 
                 async fn retry_outbox(

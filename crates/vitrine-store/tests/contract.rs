@@ -64,6 +64,7 @@ fn new_user(email: &str, admin: bool) -> User {
             admin,
             validator: false,
         },
+        email_verified_at: Some(at(0)),
         created_at: at(0),
         version: 1,
     }
@@ -1203,3 +1204,6 @@ async fn sqlite_urls() {
 
 #[path = "contract/review.rs"]
 mod review;
+
+#[path = "contract/self_service.rs"]
+mod self_service;

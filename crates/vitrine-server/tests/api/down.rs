@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use jiff::civil::Date;
 use vitrine_domain::account::ProviderStatus;
 use vitrine_domain::audit::{AuditEvent, AuditRecord};
+use vitrine_domain::auth::{OneTimeToken, SignInAttempts};
 use vitrine_domain::calendar::CalendarSettings;
 use vitrine_domain::go_live::Submission;
 use vitrine_domain::recording::{Recording, Upload, UploadId};
@@ -20,8 +21,8 @@ use vitrine_domain::{
 };
 use vitrine_server::ServerConfig;
 use vitrine_store::{
-    ApiToken, AuditQuery, CatalogPage, CatalogQuery, NewEmail, OutboxEmail, OutboxQuery, Result,
-    ReviewSessionRecord, SecretHash, Store, StoreError, Validator, Versioned,
+    ApiToken, AuditQuery, CatalogPage, CatalogQuery, IssuedToken, NewEmail, OutboxEmail,
+    OutboxQuery, Result, ReviewSessionRecord, SecretHash, Store, StoreError, Validator, Versioned,
 };
 
 use crate::support::{Client, TestClock, serve};
@@ -111,6 +112,51 @@ impl Store for DownStore {
         Err(down())
     }
     async fn token_user(&self, _hash: &SecretHash, _now: Timestamp) -> Result<Option<UserId>> {
+        Err(down())
+    }
+    async fn sign_up(
+        &self,
+        _user: &User,
+        _password_hash: &str,
+        _account: &Account,
+        _verification: &IssuedToken,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn insert_one_time_token(
+        &self,
+        _token: &IssuedToken,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn one_time_token(&self, _hash: &SecretHash) -> Result<Option<OneTimeToken>> {
+        Err(down())
+    }
+    async fn redeem_one_time_token(
+        &self,
+        _hash: &SecretHash,
+        _used_at: Timestamp,
+        _user: &User,
+        _password_hash: Option<&str>,
+        _events: &[AuditEvent],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn insert_emails(&self, _events: &[AuditEvent], _emails: &[NewEmail]) -> Result<()> {
+        Err(down())
+    }
+    async fn count_sign_in_attempt(
+        &self,
+        _email: &Email,
+        _now: Timestamp,
+    ) -> Result<SignInAttempts> {
+        Err(down())
+    }
+    async fn clear_sign_in_attempts(&self, _email: &Email) -> Result<()> {
         Err(down())
     }
     async fn insert_account(&self, _account: &Account, _events: &[AuditEvent]) -> Result<()> {
