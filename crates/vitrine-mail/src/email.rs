@@ -186,6 +186,34 @@ pub struct Unpublished {
     pub unpublished_at: Timestamp,
 }
 
+/// To someone who signed up: the link that confirms their address (and so lets them sign
+/// in). Holds a one-time secret: the outbox hides it and drops it once sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VerifyEmail {
+    /// The one-time secret the link carries.
+    pub token: String,
+    /// The account created with the user.
+    pub account_name: String,
+    /// The link works until then.
+    pub expires_at: Timestamp,
+}
+
+/// To a user who asked to reset their password: the link to choose a new one. Holds a
+/// one-time secret, like [`VerifyEmail`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PasswordReset {
+    pub token: String,
+    pub expires_at: Timestamp,
+}
+
+/// To a user whose address someone tried to sign up with: they may have forgotten they
+/// have an account. The sign-up itself answers as if the address were new, so that it does
+/// not tell who has an account; this email tells the address's owner instead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SignUpAttemptExisting {
+    pub attempted_at: Timestamp,
+}
+
 /// Every email vitrine sends.
 ///
 /// Serialized untagged, so a template sees the variant's fields at the top level.
@@ -206,6 +234,9 @@ pub enum Email {
     PublicationScheduled(PublicationScheduled),
     Published(Published),
     Unpublished(Unpublished),
+    VerifyEmail(VerifyEmail),
+    PasswordReset(PasswordReset),
+    SignUpAttemptExisting(SignUpAttemptExisting),
 }
 
 /// The kind of an [`Email`], without its data: names its templates.
@@ -225,10 +256,13 @@ pub enum EmailKind {
     PublicationScheduled,
     Published,
     Unpublished,
+    VerifyEmail,
+    PasswordReset,
+    SignUpAttemptExisting,
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 14] = [
+    pub const ALL: [EmailKind; 17] = [
         EmailKind::ProviderApplicationReceived,
         EmailKind::ProviderApplicationApproved,
         EmailKind::ProviderApplicationRejected,
@@ -243,6 +277,9 @@ impl EmailKind {
         EmailKind::PublicationScheduled,
         EmailKind::Published,
         EmailKind::Unpublished,
+        EmailKind::VerifyEmail,
+        EmailKind::PasswordReset,
+        EmailKind::SignUpAttemptExisting,
     ];
 
     /// The directory of its templates under `templates/<lang>/`; also a stable name for
@@ -263,6 +300,9 @@ impl EmailKind {
             EmailKind::PublicationScheduled => "publication_scheduled",
             EmailKind::Published => "published",
             EmailKind::Unpublished => "unpublished",
+            EmailKind::VerifyEmail => "verify_email",
+            EmailKind::PasswordReset => "password_reset",
+            EmailKind::SignUpAttemptExisting => "sign_up_attempt_existing",
         }
     }
 }
@@ -285,9 +325,28 @@ pub mod paths {
         format!("/offerings/{offering_name}")
     }
     pub const REVIEW_ASSIGNMENTS: &str = "/review/assignments";
+    /// The sign-in page.
+    pub const SIGN_IN: &str = "/sign-in";
+
+    /// The page that confirms an address with the token (it calls
+    /// `POST /api/v1/auth/verify-email`). Tokens are base64url: no escaping needed.
+    pub fn verify_email(token: &str) -> String {
+        format!("/verify-email?token={token}")
+    }
+    /// The page that sets a new password with the token (it calls
+    /// `POST /api/v1/auth/password-reset/confirm`).
+    pub fn reset_password(token: &str) -> String {
+        format!("/reset-password?token={token}")
+    }
 }
 
 impl Email {
+    /// Whether the email carries a one-time secret (a link that signs in or sets a
+    /// password): the outbox must not show it to admins nor keep it once sent.
+    pub fn holds_secret(&self) -> bool {
+        matches!(self, Email::VerifyEmail(_) | Email::PasswordReset(_))
+    }
+
     pub fn kind(&self) -> EmailKind {
         match self {
             Email::ProviderApplicationReceived(_) => EmailKind::ProviderApplicationReceived,
@@ -304,6 +363,9 @@ impl Email {
             Email::PublicationScheduled(_) => EmailKind::PublicationScheduled,
             Email::Published(_) => EmailKind::Published,
             Email::Unpublished(_) => EmailKind::Unpublished,
+            Email::VerifyEmail(_) => EmailKind::VerifyEmail,
+            Email::PasswordReset(_) => EmailKind::PasswordReset,
+            Email::SignUpAttemptExisting(_) => EmailKind::SignUpAttemptExisting,
         }
     }
 
@@ -313,7 +375,10 @@ impl Email {
             Email::ProviderApplicationReceived(_)
             | Email::ProviderApplicationApproved(_)
             | Email::ProviderApplicationRejected(_)
-            | Email::SessionOpenedAssignments(_) => None,
+            | Email::SessionOpenedAssignments(_)
+            | Email::VerifyEmail(_)
+            | Email::PasswordReset(_)
+            | Email::SignUpAttemptExisting(_) => None,
             Email::SubmissionQueued(e) => Some(&e.submission),
             Email::DatesMoved(e) => Some(&e.submission),
             Email::ThreadMessage(e) => Some(&e.submission),
@@ -328,7 +393,8 @@ impl Email {
     }
 
     /// The thread this email belongs to: the submission's, if it is about one. An email
-    /// about several submissions (a validator's assignments) starts no thread.
+    /// about several submissions (a validator's assignments) or about the reader's own
+    /// account (verification, password reset) starts no thread.
     pub fn thread(&self) -> Option<ThreadKey> {
         self.submission()
             .map(|submission| ThreadKey::submission(submission.submission_id))
@@ -343,6 +409,9 @@ impl Email {
                 paths::provider_application(application.account_id)
             }
             Email::SessionOpenedAssignments(_) => paths::REVIEW_ASSIGNMENTS.to_owned(),
+            Email::VerifyEmail(e) => paths::verify_email(&e.token),
+            Email::PasswordReset(e) => paths::reset_password(&e.token),
+            Email::SignUpAttemptExisting(_) => paths::SIGN_IN.to_owned(),
             Email::ThreadMessage(e) => paths::submission_thread(e.submission.submission_id),
             Email::Published(Published { submission, .. })
             | Email::Unpublished(Unpublished { submission, .. }) => {

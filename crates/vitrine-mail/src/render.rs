@@ -97,6 +97,9 @@ pub static TEMPLATES: &[(&str, &str)] = templates!(
     "publication_scheduled",
     "published",
     "unpublished",
+    "verify_email",
+    "password_reset",
+    "sign_up_attempt_existing",
 );
 
 static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> =

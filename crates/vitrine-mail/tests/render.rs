@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{render_context, samples, submission};
+use common::{ONE_TIME_TOKEN, render_context, samples, submission};
 use std::collections::BTreeSet;
 use vitrine_domain::Language;
 use vitrine_mail::render::{LANGUAGES, PARTS, TEMPLATES, template_name};
@@ -173,6 +173,9 @@ fn snapshots_of_text_bodies() {
         (EmailKind::DecisionApproved, 0),
         (EmailKind::PublicationScheduled, 0),
         (EmailKind::Unpublished, 0),
+        (EmailKind::VerifyEmail, 0),
+        (EmailKind::PasswordReset, 0),
+        (EmailKind::SignUpAttemptExisting, 0),
     ];
     for (kind, sample) in cases {
         for lang in LANGUAGES {
@@ -189,4 +192,40 @@ fn snapshot_of_an_html_body() {
     let email = &samples(EmailKind::DecisionChangesRequested)[0];
     let rendered = render(email, Language::Fr, &render_context("Camille")).unwrap();
     insta::assert_snapshot!(rendered.html);
+}
+
+#[test]
+fn one_time_links_lead_to_the_web_pages_and_are_marked_secret() {
+    let cases = [
+        (EmailKind::VerifyEmail, "/verify-email?token=", true),
+        (EmailKind::PasswordReset, "/reset-password?token=", true),
+        (EmailKind::SignUpAttemptExisting, "/sign-in", false),
+    ];
+    for (kind, path, secret) in cases {
+        let email = &samples(kind)[0];
+        assert_eq!(email.holds_secret(), secret, "{}", kind.name());
+        assert_eq!(email.thread(), None, "{} is in no thread", kind.name());
+        for lang in LANGUAGES {
+            let rendered = render(email, lang, &render_context("Camille")).unwrap();
+            let link = format!("https://market.example.com{path}");
+            assert!(rendered.text.contains(&link), "{}", kind.name());
+            assert_eq!(
+                rendered.text.contains(ONE_TIME_TOKEN),
+                secret,
+                "{} in {}",
+                kind.name(),
+                lang.code()
+            );
+            // Not the generic footer: the reader may have no role yet.
+            assert!(!rendered.text.contains("role"), "{}", kind.name());
+            assert!(!rendered.html.contains("rôle"), "{}", kind.name());
+        }
+    }
+    // No other email holds a secret.
+    for kind in EmailKind::ALL {
+        let secret = matches!(kind, EmailKind::VerifyEmail | EmailKind::PasswordReset);
+        for email in samples(kind) {
+            assert_eq!(email.holds_secret(), secret, "{}", kind.name());
+        }
+    }
 }

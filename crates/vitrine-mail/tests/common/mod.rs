@@ -223,8 +223,25 @@ pub fn samples(kind: EmailKind) -> Vec<Email> {
             reason: "Customers report data loss; back to limited until it is fixed.".to_owned(),
             unpublished_at: instant("2027-01-04T17:45:00Z"),
         })],
+        EmailKind::VerifyEmail => vec![Email::VerifyEmail(VerifyEmail {
+            token: ONE_TIME_TOKEN.to_owned(),
+            account_name: "Acme Data".to_owned(),
+            expires_at: instant("2026-12-03T10:30:00Z"),
+        })],
+        EmailKind::PasswordReset => vec![Email::PasswordReset(PasswordReset {
+            token: ONE_TIME_TOKEN.to_owned(),
+            expires_at: instant("2026-12-01T11:30:00Z"),
+        })],
+        EmailKind::SignUpAttemptExisting => {
+            vec![Email::SignUpAttemptExisting(SignUpAttemptExisting {
+                attempted_at: instant("2026-12-01T10:30:00Z"),
+            })]
+        }
     }
 }
+
+/// A one-time token as the server makes them (`vit_` and 43 base64url characters).
+pub const ONE_TIME_TOKEN: &str = "vit_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCd";
 
 pub fn render_context(lang_name: &str) -> RenderContext {
     RenderContext {
