@@ -17,6 +17,7 @@ mod notify;
 mod problem;
 mod scheduler;
 mod secrets;
+mod web;
 
 use axum::Extension;
 use axum::extract::DefaultBodyLimit;
@@ -187,23 +188,58 @@ fn build(
             String::from("{}")
         }
     };
-    router
-        .fallback(|| async { problem::ApiError::not_found() })
+    let api = router
+        .layer(Extension(api::ops::OpenApiDocument(document.into())))
+        .with_state(state.clone());
+    // The pages call the API in process; a broken template or translation file is a
+    // build mistake that the tests catch, so here it only costs the pages, not the API.
+    let mut app = api.clone();
+    let mut web = None;
+    match web::router(state, api) {
+        Ok((pages, pages_state)) => {
+            app = app.merge(pages);
+            web = Some(pages_state);
+        }
+        Err(error) => {
+            tracing::error!(%error, "the web interface cannot start; only the API is served");
+        }
+    }
+    let app = app
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             problem::ApiError::new(
                 problem::ProblemKind::MethodNotAllowed,
                 "this path does not take this method",
             )
         })
-        .layer(Extension(api::ops::OpenApiDocument(document.into())))
         .layer(axum::middleware::from_fn_with_state(
             generation,
             cache::bump_on_write,
         ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    match web {
+        // Error pages (a handler's `WebError`, an unknown path in a browser) are rendered
+        // outside the routes, so the fallback gets them too.
+        Some(web) => app.layer(axum::middleware::from_fn_with_state(
+            web,
+            web::render_errors,
+        )),
+        None => app,
+    }
+}
+
+/// An unknown path: a page for a browser, a problem document for an API client.
+async fn not_found(
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if web::wants_html(&headers) && !uri.path().starts_with("/api/") {
+        return web::WebError::NotFound.into_response();
+    }
+    problem::ApiError::not_found().into_response()
 }
 
 /// How often expired uploads are looked for.

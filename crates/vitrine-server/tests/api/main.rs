@@ -15,4 +15,8 @@ mod smtp;
 mod support;
 mod uploads;
 mod visibility;
+mod web;
+mod web_admin;
+mod web_provider;
+mod web_review;
 mod world;

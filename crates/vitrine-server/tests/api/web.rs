@@ -1,0 +1,421 @@
+//! The web pages over HTTP, as a browser without JavaScript sees them: a cookie jar, forms
+//! posted as `application/x-www-form-urlencoded`, redirects looked at rather than followed.
+//! (The journey in a real browser, with JavaScript, is in the `vitrine` crate's browser
+//! tests.) `WebClient` is shared by the other `web_*` test modules.
+
+use reqwest::Method;
+use reqwest::redirect::Policy;
+use serde_json::json;
+
+use crate::support::{TestApp, each_backend};
+
+/// A browser without JavaScript.
+pub struct WebClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// A page as received.
+pub struct WebPage {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub html: String,
+}
+
+impl WebPage {
+    /// Where a redirect leads.
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The CSRF token of the page's forms.
+    pub fn csrf(&self) -> String {
+        hidden_value(&self.html, "_csrf").expect("the page has a form with a CSRF token")
+    }
+
+    #[track_caller]
+    pub fn assert_contains(&self, text: &str) -> &Self {
+        assert!(
+            self.html.contains(text),
+            "page ({}) should contain {text:?}:\n{}",
+            self.status,
+            self.html
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_lacks(&self, text: &str) -> &Self {
+        assert!(
+            !self.html.contains(text),
+            "page should not contain {text:?}:\n{}",
+            self.html
+        );
+        self
+    }
+}
+
+/// The value of the first hidden input named `name`.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+impl WebClient {
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .expect("http client"),
+            base: app.base.clone(),
+        }
+    }
+
+    pub async fn request(&self, builder: reqwest::RequestBuilder) -> WebPage {
+        let response = builder.send().await.expect("request sent");
+        WebPage {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            html: response.text().await.expect("body"),
+        }
+    }
+
+    pub fn builder(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .header("accept", "text/html")
+    }
+
+    pub async fn get(&self, path: &str) -> WebPage {
+        self.request(self.builder(Method::GET, path)).await
+    }
+
+    /// Posts a form from this site with the page's CSRF token (fetched from `from`).
+    pub async fn post_form(&self, from: &str, action: &str, fields: &[(&str, &str)]) -> WebPage {
+        let token = self.get(from).await.csrf();
+        let mut body: Vec<(&str, &str)> = vec![("_csrf", &token)];
+        body.extend_from_slice(fields);
+        let encoded = serde_urlencoded::to_string(&body).expect("form encodes");
+        self.request(
+            self.builder(Method::POST, action)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", &self.base)
+                .header("sec-fetch-site", "same-origin")
+                .body(encoded),
+        )
+        .await
+    }
+
+    /// Signs in through the sign-in form.
+    pub async fn sign_in(&self, email: &str, password: &str) {
+        let page = self
+            .post_form(
+                "/sign-in",
+                "/sign-in",
+                &[("email", email), ("password", password), ("_next", "/")],
+            )
+            .await;
+        assert_eq!(page.status, 303, "sign-in should redirect: {}", page.html);
+    }
+}
+
+/// A user with a password (created by the admin), signed in through the form.
+pub async fn signed_in(app: &TestApp, email: &str) -> (WebClient, crate::support::TestUser) {
+    let user = app
+        .user_with(
+            json!({"email": email, "display_name": email, "password": "correct horse battery"}),
+        )
+        .await;
+    let web = WebClient::new(app);
+    web.sign_in(email, "correct horse battery").await;
+    (web, user)
+}
+
+#[tokio::test]
+async fn the_catalog_lists_public_offerings_with_search_and_filters() {
+    each_backend(|app| async move {
+        let app = app;
+        let owner = app.user("owner@provider.test").await;
+        let provider = app.provider("acme", &owner).await;
+        app.offering(
+            &owner.client,
+            &provider,
+            "postgres-ha",
+            "public",
+            &[],
+            json!({}),
+        )
+        .await;
+        app.offering(
+            &owner.client,
+            &provider,
+            "redis-cache",
+            "public",
+            &[],
+            json!({"category": "cache", "tags": ["memory"]}),
+        )
+        .await;
+        app.offering(
+            &owner.client,
+            &provider,
+            "secret-thing",
+            "private",
+            &[],
+            json!({}),
+        )
+        .await;
+        let web = WebClient::new(&app);
+
+        let page = web.get("/").await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("Widget postgres-ha")
+            .assert_contains("Widget redis-cache")
+            .assert_lacks("secret-thing")
+            .assert_contains("2 offerings");
+        let csp = page.headers["content-security-policy"]
+            .to_str()
+            .expect("csp");
+        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"));
+
+        let page = web.get("/?q=redis").await;
+        page.assert_contains("Widget redis-cache")
+            .assert_lacks("Widget postgres-ha")
+            .assert_contains("1 offerings");
+        let page = web.get("/?category=cache").await;
+        page.assert_contains("Widget redis-cache")
+            .assert_lacks("Widget postgres-ha");
+        let page = web.get("/?tag=memory").await;
+        page.assert_contains("Widget redis-cache")
+            .assert_lacks("Widget postgres-ha");
+
+        let page = web.get("/offerings/redis-cache").await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("Widget redis-cache")
+            .assert_contains("Lite");
+        // A private offering is missing for the anonymous visitor, as in the API.
+        let missing = web.get("/offerings/secret-thing").await;
+        assert_eq!(missing.status, 404);
+        missing.assert_contains("does not exist");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pages_speak_french_when_the_browser_or_the_switch_asks() {
+    each_backend(|app| async move {
+        let app = app;
+        let web = WebClient::new(&app);
+        let page = web
+            .request(
+                web.builder(Method::GET, "/")
+                    .header("accept-language", "fr-FR,fr;q=0.9"),
+            )
+            .await;
+        page.assert_contains("<html lang=\"fr\">")
+            .assert_contains("Catalogue");
+
+        let page = web.get("/").await;
+        page.assert_contains("<html lang=\"en\">");
+        let switched = web
+            .post_form("/", "/language", &[("lang", "fr"), ("_next", "/sign-in")])
+            .await;
+        assert_eq!(switched.status, 303);
+        assert_eq!(switched.location(), "/sign-in");
+        web.get("/sign-in").await.assert_contains("Mot de passe");
+
+        // A signed-in user's own setting wins, and the switch changes it (emails follow).
+        let (web, user) = signed_in(&app, "bilingual@provider.test").await;
+        web.get("/").await.assert_contains("<html lang=\"en\">");
+        web.post_form("/", "/language", &[("lang", "fr"), ("_next", "/")])
+            .await;
+        web.get("/").await.assert_contains("<html lang=\"fr\">");
+        let me = user.client.get("/api/v1/me").await.json();
+        assert_eq!(me["user"]["language"], "fr");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sign_in_keeps_the_email_on_refusal_and_signs_in_and_out() {
+    each_backend(|app| async move {
+        let app = app;
+        app.user_with(json!({"email": "pat@provider.test", "display_name": "Pat Doe", "password": "correct horse battery"}))
+            .await;
+        let web = WebClient::new(&app);
+        let refused = web
+            .post_form(
+                "/sign-in",
+                "/sign-in",
+                &[("email", "pat@provider.test"), ("password", "wrong password!")],
+            )
+            .await;
+        assert_eq!(refused.status, 401);
+        refused
+            .assert_contains("value=\"pat@provider.test\"")
+            .assert_contains("role=\"alert\"")
+            .assert_lacks("wrong password!");
+
+        let signed = web
+            .post_form(
+                "/sign-in?next=/offerings/x",
+                "/sign-in",
+                &[
+                    ("email", "pat@provider.test"),
+                    ("password", "correct horse battery"),
+                    ("_next", "/offerings/x"),
+                ],
+            )
+            .await;
+        assert_eq!(signed.status, 303);
+        assert_eq!(signed.location(), "/offerings/x");
+        let cookie = signed
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("vitrine_session="))
+            .expect("a session cookie")
+            .to_owned();
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+        web.get("/").await.assert_contains("Pat Doe").assert_contains("You are signed in.");
+        // The notice shows once.
+        web.get("/").await.assert_lacks("You are signed in.");
+
+        let out = web.post_form("/", "/sign-out", &[]).await;
+        assert_eq!(out.status, 303);
+        web.get("/").await.assert_lacks("Pat Doe");
+
+        // `next` cannot lead to another site.
+        let page = web
+            .post_form(
+                "/sign-in",
+                "/sign-in",
+                &[
+                    ("email", "pat@provider.test"),
+                    ("password", "correct horse battery"),
+                    ("_next", "//evil.example/"),
+                ],
+            )
+            .await;
+        assert_eq!(page.location(), "/");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn forms_refuse_a_cross_site_post_and_a_missing_token() {
+    each_backend(|app| async move {
+        let app = app;
+        let (web, user) = signed_in(&app, "victim@provider.test").await;
+        let forged = |origin: &str, site: &str, token: Option<&str>| {
+            let mut body = vec![("lang", "fr"), ("_next", "/")];
+            if let Some(token) = token {
+                body.push(("_csrf", token));
+            }
+            web.builder(Method::POST, "/language")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", origin.to_owned())
+                .header("sec-fetch-site", site.to_owned())
+                .body(serde_urlencoded::to_string(&body).expect("form"))
+        };
+        let token = web.get("/").await.csrf();
+        for (origin, site, token) in [
+            ("https://evil.example", "cross-site", Some(token.as_str())),
+            (app.base.as_str(), "same-origin", None),
+            (app.base.as_str(), "same-origin", Some("forged-token")),
+        ] {
+            let page = web.request(forged(origin, site, token)).await;
+            assert_eq!(page.status, 403, "{origin} {site} {token:?}");
+            page.assert_contains("another site");
+        }
+        // Nothing changed.
+        let me = user.client.get("/api/v1/me").await.json();
+        assert_eq!(me["user"]["language"], "en");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn what_users_write_is_shown_as_text() {
+    each_backend(|app| async move {
+        let app = app;
+        let owner = app.user("owner@provider.test").await;
+        let provider = app.provider("acme", &owner).await;
+        app.offering(
+            &owner.client,
+            &provider,
+            "scripted",
+            "public",
+            &[],
+            json!({"description": {"en": "<script>alert('x')</script> & <b>bold</b>"}}),
+        )
+        .await;
+        let web = WebClient::new(&app);
+        for path in ["/", "/offerings/scripted"] {
+            let page = web.get(path).await;
+            page.assert_lacks("<script>alert")
+                .assert_lacks("<b>bold</b>")
+                .assert_contains("&lt;script&gt;");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_page_in_a_browser_and_a_problem_in_the_api() {
+    each_backend(|app| async move {
+        let app = app;
+        let web = WebClient::new(&app);
+        let page = web.get("/no/such/page").await;
+        assert_eq!(page.status, 404);
+        page.assert_contains("<html")
+            .assert_contains("does not exist");
+        let api = app.anonymous().get("/no/such/page").await;
+        assert_eq!(api.status, 404);
+        assert_eq!(api.json()["type"], "/problems/not-found");
+        let api = web.get("/api/v1/nothing").await;
+        assert_eq!(api.status, 404);
+        assert!(api.html.contains("/problems/not-found"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn static_files_are_served_with_long_caching() {
+    each_backend(|app| async move {
+        let app = app;
+        let web = WebClient::new(&app);
+        let page = web.get("/").await;
+        let start = page
+            .html
+            .find("/static/app.css?v=")
+            .expect("stylesheet link");
+        let href: String = page.html[start..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+        let css = web.get(&href).await;
+        assert_eq!(css.status, 200);
+        assert!(
+            css.headers["content-type"]
+                .to_str()
+                .expect("type")
+                .starts_with("text/css")
+        );
+        assert!(
+            css.headers["cache-control"]
+                .to_str()
+                .expect("cc")
+                .contains("immutable")
+        );
+        assert_eq!(web.get("/static/nothing.js").await.status, 404);
+    })
+    .await;
+}

@@ -1,0 +1,1 @@
+//! Web pages: see web.rs for the client.
