@@ -39,7 +39,10 @@ use crate::auth::SESSION_COOKIE;
 pub mod forms;
 pub mod i18n;
 mod account;
+mod admin;
+mod provider;
 mod public;
+mod review;
 
 pub use forms::Form;
 use i18n::Translations;
@@ -102,6 +105,9 @@ pub(crate) fn router(app: AppState, api: Router) -> Result<(Router, Web), String
     }));
     let routes = public::routes()
         .merge(account::routes())
+        .merge(provider::routes())
+        .merge(review::routes())
+        .merge(admin::routes())
         .route("/static/{*file}", get(static_file))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(web.clone());
