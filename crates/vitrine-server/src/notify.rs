@@ -10,10 +10,11 @@ use vitrine_domain::submission::{Decision, SubmissionState};
 use vitrine_domain::{Account, Language, Localized, Offering, Timestamp, User, UserId};
 use vitrine_mail::{
     Assignment, ChangesRequested, DatesMoved, DatesMovedReason, DecisionApproved, DecisionOverdue,
-    DecisionRejected, Email, Mailbox, OutgoingEmail, PublicationScheduled, Published,
-    RenderContext, SessionAssignments, SubmissionQueued, SubmissionRef, ThreadMessage, ThreadSide,
-    UnmetRequirement, Unpublished,
+    DecisionRejected, Email, Mailbox, OutgoingEmail, PasswordReset, PublicationScheduled,
+    Published, RenderContext, SessionAssignments, SignUpAttemptExisting, SubmissionQueued,
+    SubmissionRef, ThreadMessage, ThreadSide, UnmetRequirement, Unpublished, VerifyEmail,
 };
+use vitrine_store::NewEmail;
 
 use crate::AppState;
 use crate::problem::{ApiError, ApiResult};
@@ -300,6 +301,77 @@ pub fn publication(
             }),
         }
     })
+}
+
+/// An email about the reader's own account (not threaded), as an outbox row; one that
+/// carries a one-time link is marked so the outbox hides it and drops it once sent.
+fn to_own_address(
+    settings: &MailSettings,
+    user: &User,
+    email: Email,
+    now: Timestamp,
+) -> ApiResult<NewEmail> {
+    let holds_secret = email.holds_secret();
+    let rendered = each(settings, std::slice::from_ref(user), |_| email.clone())?;
+    let message = rendered
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("rendering an email", "no email was rendered"))?;
+    let row = NewEmail::new(
+        user.email.as_str(),
+        message.subject.clone(),
+        None,
+        &message,
+        now,
+    )
+    .map_err(|e| ApiError::internal("writing an email to the outbox failed", e))?;
+    Ok(if holds_secret {
+        row.holding_secret()
+    } else {
+        row
+    })
+}
+
+/// Sign-up, or a new link asked for: the link that confirms the user's address.
+pub fn verify_email(
+    settings: &MailSettings,
+    user: &User,
+    token: &str,
+    account_name: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> ApiResult<NewEmail> {
+    let email = Email::VerifyEmail(VerifyEmail {
+        token: token.to_owned(),
+        account_name: account_name.to_owned(),
+        expires_at,
+    });
+    to_own_address(settings, user, email, now)
+}
+
+/// A password reset asked for: the link to choose a new password.
+pub fn password_reset(
+    settings: &MailSettings,
+    user: &User,
+    token: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> ApiResult<NewEmail> {
+    let email = Email::PasswordReset(PasswordReset {
+        token: token.to_owned(),
+        expires_at,
+    });
+    to_own_address(settings, user, email, now)
+}
+
+/// Someone tried to sign up with the address of an existing user: that user is told.
+pub fn sign_up_attempt(
+    settings: &MailSettings,
+    user: &User,
+    now: Timestamp,
+) -> ApiResult<NewEmail> {
+    let email = Email::SignUpAttemptExisting(SignUpAttemptExisting { attempted_at: now });
+    to_own_address(settings, user, email, now)
 }
 
 /// The users of an account's memberships (the provider's members).

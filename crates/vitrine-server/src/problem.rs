@@ -33,10 +33,15 @@ pub enum ProblemKind {
     RangeNotSatisfiable,
     Locked,
     ChecksumMismatch,
+    TooManyAttempts,
+    EmailNotVerified,
+    InvalidToken,
+    TokenExpired,
+    TokenUsed,
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 16] = [
+    pub const ALL: [ProblemKind; 21] = [
         ProblemKind::ValidationFailed,
         ProblemKind::MalformedBody,
         ProblemKind::Unauthenticated,
@@ -53,6 +58,11 @@ impl ProblemKind {
         ProblemKind::RangeNotSatisfiable,
         ProblemKind::Locked,
         ProblemKind::ChecksumMismatch,
+        ProblemKind::TooManyAttempts,
+        ProblemKind::EmailNotVerified,
+        ProblemKind::InvalidToken,
+        ProblemKind::TokenExpired,
+        ProblemKind::TokenUsed,
     ];
 
     pub fn slug(self) -> &'static str {
@@ -73,6 +83,11 @@ impl ProblemKind {
             ProblemKind::RangeNotSatisfiable => "range-not-satisfiable",
             ProblemKind::Locked => "locked",
             ProblemKind::ChecksumMismatch => "checksum-mismatch",
+            ProblemKind::TooManyAttempts => "too-many-attempts",
+            ProblemKind::EmailNotVerified => "email-not-verified",
+            ProblemKind::InvalidToken => "invalid-token",
+            ProblemKind::TokenExpired => "token-expired",
+            ProblemKind::TokenUsed => "token-used",
         }
     }
 
@@ -97,6 +112,10 @@ impl ProblemKind {
             ProblemKind::ChecksumMismatch => {
                 StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
             }
+            ProblemKind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ProblemKind::EmailNotVerified => StatusCode::FORBIDDEN,
+            ProblemKind::InvalidToken => StatusCode::BAD_REQUEST,
+            ProblemKind::TokenExpired | ProblemKind::TokenUsed => StatusCode::GONE,
         }
     }
 
@@ -118,6 +137,11 @@ impl ProblemKind {
             ProblemKind::RangeNotSatisfiable => "The range is outside the file",
             ProblemKind::Locked => "Busy with another request",
             ProblemKind::ChecksumMismatch => "Checksum mismatch",
+            ProblemKind::TooManyAttempts => "Too many sign-in attempts",
+            ProblemKind::EmailNotVerified => "Email address not verified",
+            ProblemKind::InvalidToken => "The link is not valid",
+            ProblemKind::TokenExpired => "The link has expired",
+            ProblemKind::TokenUsed => "The link was already used",
         }
     }
 
@@ -186,6 +210,29 @@ impl ProblemKind {
                 "The body's SHA-256 is not the one `Upload-Checksum` announced; its bytes were \
                  dropped and the offset is where it was. Resend the chunk."
             }
+            ProblemKind::TooManyAttempts => {
+                "Sign-in failed too many times for this email address (5 within 15 minutes). \
+                 Every attempt is refused, even with the right password, until the time in \
+                 `Retry-After` (seconds) has passed. Forgot the password? Ask for a reset \
+                 link (POST /api/v1/auth/password-reset)."
+            }
+            ProblemKind::EmailNotVerified => {
+                "The password is right, but the address was never confirmed. Follow the link \
+                 emailed at sign-up, or ask for a new one (POST \
+                 /api/v1/auth/verify-email/resend)."
+            }
+            ProblemKind::InvalidToken => {
+                "The link's token is unknown (mistyped, cut by the mail client, or made for \
+                 something else). Ask for a new link. Nothing was changed."
+            }
+            ProblemKind::TokenExpired => {
+                "The link's token has expired (email verification links work 48 hours, \
+                 password reset links 1 hour). Ask for a new link. Nothing was changed."
+            }
+            ProblemKind::TokenUsed => {
+                "The link's token was already used; a link works once. For an email \
+                 verification, the address is confirmed: sign in. Nothing was changed."
+            }
         }
     }
 
@@ -229,6 +276,8 @@ pub struct ApiError {
     kind: ProblemKind,
     detail: Option<String>,
     errors: Vec<FieldError>,
+    /// Seconds to send in `Retry-After` (429).
+    retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -239,6 +288,7 @@ impl ApiError {
             kind,
             detail: Some(detail.into()),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -249,6 +299,7 @@ impl ApiError {
             kind: ProblemKind::NotFound,
             detail: None,
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -270,6 +321,7 @@ impl ApiError {
                     .join("; "),
             ),
             errors,
+            retry_after: None,
         }
     }
 
@@ -284,7 +336,14 @@ impl ApiError {
             kind: ProblemKind::Internal,
             detail: None,
             errors: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// Answers with `Retry-After: <seconds>`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn problem(&self) -> Problem {
@@ -317,6 +376,7 @@ impl From<StoreError> for ApiError {
                 kind: ProblemKind::Conflict,
                 detail: Some(format!("{field} is already taken")),
                 errors: vec![FieldError::new(field, "is already taken")],
+                retry_after: None,
             },
             StoreError::Conflict { what } => ApiError::new(
                 ProblemKind::Conflict,
@@ -330,7 +390,13 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem_response(&self.problem())
+        let mut response = problem_response(&self.problem());
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -22,6 +22,7 @@ pub mod ops;
 pub mod outbox;
 pub mod review;
 pub mod session;
+pub mod signup;
 pub mod submissions;
 pub mod uploads;
 pub mod users;
@@ -88,6 +89,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::problem_type))
         .routes(routes!(session::sign_in))
         .routes(routes!(session::sign_out))
+        .routes(routes!(signup::sign_up))
+        .routes(routes!(signup::verify_email))
+        .routes(routes!(signup::resend_verification))
+        .routes(routes!(signup::request_password_reset))
+        .routes(routes!(signup::confirm_password_reset))
         .routes(routes!(me::get_me, me::update_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::list_tokens, me::create_token))

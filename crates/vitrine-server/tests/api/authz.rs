@@ -100,6 +100,41 @@ fn table(w: &World) -> Vec<Row> {
             None,
             [401, 204, 204, 204, 204, 204, 204, 204],
         ),
+        // Self-service accounts: open to anyone, the same answer whoever asks (and whether
+        // or not the address has an account).
+        row(
+            M::POST,
+            "/api/v1/auth/sign-up",
+            Some(json!({
+                "email": "self@x.test", "display_name": "Self",
+                "password": "long enough pass", "account_name": "Self Co",
+            })),
+            [202; 8],
+        ),
+        row(
+            M::POST,
+            "/api/v1/auth/verify-email",
+            Some(json!({"token": "vit_unknown"})),
+            [400; 8],
+        ),
+        row(
+            M::POST,
+            "/api/v1/auth/verify-email/resend",
+            Some(json!({"email": "self@x.test"})),
+            [202; 8],
+        ),
+        row(
+            M::POST,
+            "/api/v1/auth/password-reset",
+            Some(json!({"email": "nobody@x.test"})),
+            [202; 8],
+        ),
+        row(
+            M::POST,
+            "/api/v1/auth/password-reset/confirm",
+            Some(json!({"token": "vit_unknown", "new_password": "long enough pass"})),
+            [400; 8],
+        ),
         // Users: admins only.
         row(
             M::GET,

@@ -11,6 +11,7 @@ mod ops;
 mod outbox;
 mod providers;
 mod sign_in;
+mod signup;
 mod smtp;
 mod support;
 mod uploads;

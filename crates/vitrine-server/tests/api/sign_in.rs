@@ -256,3 +256,98 @@ async fn api_tokens_are_shown_once_and_revocable() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn five_failures_in_fifteen_minutes_lock_the_address_until_the_window_ends() {
+    each_backend(|app| async move {
+        user_with_password(&app).await;
+        let anonymous = app.anonymous();
+        for _ in 0..5 {
+            anonymous
+                .post("/api/v1/auth/sign-in", &sign_in_body("wrong password"))
+                .await
+                .problem(401, "unauthenticated");
+            app.clock.advance(jiff::SignedDuration::from_mins(2));
+        }
+        // Ten minutes after the first failure: refused even with the right password.
+        let refused = anonymous
+            .post("/api/v1/auth/sign-in", &sign_in_body(PASSWORD))
+            .await;
+        assert_eq!(refused.header("retry-after"), Some("300"));
+        let problem = refused.problem(429, "too-many-attempts");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("5 minute")),
+            "{problem}"
+        );
+        // An address nobody has is throttled the same way (it tells nothing).
+        for _ in 0..5 {
+            anonymous
+                .post(
+                    "/api/v1/auth/sign-in",
+                    &json!({"email": "who@example.test", "password": "x"}),
+                )
+                .await
+                .problem(401, "unauthenticated");
+        }
+        anonymous
+            .post(
+                "/api/v1/auth/sign-in",
+                &json!({"email": "who@example.test", "password": "x"}),
+            )
+            .await
+            .problem(429, "too-many-attempts");
+        // Once the window has passed, the right password works.
+        app.clock.advance(jiff::SignedDuration::from_mins(5));
+        anonymous
+            .post("/api/v1/auth/sign-in", &sign_in_body(PASSWORD))
+            .await
+            .expect_status(200);
+        // A success forgets the failures: four more, then the right one, then four more.
+        for _ in 0..2 {
+            for _ in 0..4 {
+                anonymous
+                    .post("/api/v1/auth/sign-in", &sign_in_body("wrong password"))
+                    .await
+                    .problem(401, "unauthenticated");
+            }
+            anonymous
+                .post("/api/v1/auth/sign-in", &sign_in_body(PASSWORD))
+                .await
+                .expect_status(200);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_count_is_shared_by_servers_on_one_database() {
+    each_backend(|app| async move {
+        user_with_password(&app).await;
+        // A second server with its own connections to the same database.
+        let store = vitrine_store::open(&app.db_url)
+            .await
+            .expect("second store");
+        let other = crate::support::serve(
+            std::sync::Arc::from(store),
+            app.clock.clone(),
+            ServerConfig::default(),
+        )
+        .await;
+        let servers = [app.anonymous(), Client::anonymous(&other)];
+        for i in 0..5 {
+            servers[i % 2]
+                .post("/api/v1/auth/sign-in", &sign_in_body("wrong password"))
+                .await
+                .problem(401, "unauthenticated");
+        }
+        for server in &servers {
+            server
+                .post("/api/v1/auth/sign-in", &sign_in_body(PASSWORD))
+                .await
+                .problem(429, "too-many-attempts");
+        }
+    })
+    .await;
+}
