@@ -274,6 +274,8 @@ pub enum BootstrapError {
     Invalid(vitrine_domain::DomainError),
     #[error("storage failed while creating the first admin: {0}")]
     Store(#[from] vitrine_store::StoreError),
+    #[error("no user has the email address {0}")]
+    UnknownUser(String),
 }
 
 /// Creates the first admin and an API token for it; returns the token secret. Errors with
@@ -314,4 +316,34 @@ pub async fn issue_api_token(
 ) -> Result<String, vitrine_store::StoreError> {
     let created = api::me::issue_token(store, None, user, name.to_owned(), clock.now()).await?;
     Ok(created.secret)
+}
+
+/// A one-time link for the user with `email` to choose a password: the same link (and
+/// lifetime, one hour) as an emailed password reset, printed by the command line so that the
+/// first admin, created without a password, can sign in to the web pages. Audited like a
+/// reset request.
+pub async fn password_link(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    email: &str,
+    public_url: &str,
+) -> Result<String, BootstrapError> {
+    let address =
+        vitrine_domain::user::Email::parse("email", email).map_err(BootstrapError::Invalid)?;
+    let Some((user, _)) = store.user_by_email(&address).await? else {
+        return Err(BootstrapError::UnknownUser(email.to_owned()));
+    };
+    let (token, event) = vitrine_domain::auth::issue_token(
+        vitrine_domain::auth::TokenPurpose::ResetPassword,
+        &user,
+        clock.now(),
+    );
+    let (secret, hash) = secrets::new_secret();
+    store
+        .insert_one_time_token(&vitrine_store::IssuedToken { hash, token }, &[event], &[])
+        .await?;
+    Ok(format!(
+        "{}/reset-password?token={secret}",
+        public_url.trim_end_matches('/')
+    ))
 }

@@ -227,6 +227,18 @@ pub enum AdminCommand {
     /// It is shown only this once. Refuses, with exit status 1, when an admin already
     /// exists.
     Bootstrap(BootstrapArgs),
+    /// Print a one-time link (valid one hour) for a user to choose their password.
+    ///
+    /// For the first admin, created without a password, and for anyone whose email does
+    /// not arrive. The link is printed alone on standard output.
+    PasswordLink(PasswordLinkArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordLinkArgs {
+    /// The user's email address.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
 }
 
 #[derive(Debug, Args)]

@@ -133,9 +133,16 @@ pub async fn bootstrap(config: &Config, email: &str, name: &str) -> anyhow::Resu
     let store = open_store(config).await?;
     match vitrine_server::bootstrap_admin(&*store, &SystemClock, email, name).await {
         Ok(token) => {
+            let link =
+                vitrine_server::password_link(&*store, &SystemClock, email, &config.public_url)
+                    .await
+                    .map_err(|e| anyhow!("the admin was created, but {e}"))?;
             eprintln!(
-                "Created the first admin, {email}. Their API token follows on standard output; \
-                 it is shown only this once. Send it as `Authorization: Bearer <token>`."
+                "Created the first admin, {email}.\n\
+                 To use the web pages, choose their password within an hour at:\n  {link}\n\
+                 (later: `vitrine admin password-link --email {email}`).\n\
+                 Their API token follows on standard output; it is shown only this once. \
+                 Send it as `Authorization: Bearer <token>`."
             );
             println!("{token}");
             Ok(())
@@ -149,11 +156,22 @@ pub async fn bootstrap(config: &Config, email: &str, name: &str) -> anyhow::Resu
         Err(BootstrapError::Invalid(error)) => Err(anyhow!(
             "cannot create the admin: {error}. Check --email and --name."
         )),
-        Err(error @ BootstrapError::Store(_)) => Err(anyhow!(
+        Err(error @ (BootstrapError::Store(_) | BootstrapError::UnknownUser(_))) => Err(anyhow!(
             "{error}. The database at {} was reachable when vitrine started; check its logs.",
             redact_url(&url)
         )),
     }
+}
+
+/// `vitrine admin password-link`: prints a one-time link to choose a password.
+pub async fn password_link(config: &Config, email: &str) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let link = vitrine_server::password_link(&*store, &SystemClock, email, &config.public_url)
+        .await
+        .map_err(|e| anyhow!("cannot make a password link: {e}"))?;
+    eprintln!("Open this link within an hour to choose the password of {email} (it works once):");
+    println!("{link}");
+    Ok(())
 }
 
 /// Creates the data directory if it is missing.

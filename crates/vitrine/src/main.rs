@@ -38,6 +38,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Admin(AdminCommand::Bootstrap(args)) => {
                 commands::bootstrap(&config, &args.email, &args.name).await
             }
+            Command::Admin(AdminCommand::PasswordLink(args)) => {
+                commands::password_link(&config, &args.email).await
+            }
         }
     })
 }

@@ -521,6 +521,84 @@ async fn serve_answers_health_checks_and_the_bootstrap_token() {
     server.terminate();
 }
 
+/// The token of a printed `/reset-password?token=…` link.
+fn link_token(text: &str) -> String {
+    let start = text
+        .find("/reset-password?token=")
+        .expect("a password link")
+        + 22;
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_first_admin_chooses_a_password_through_the_printed_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::sqlite(&dir);
+    let output = run(target.apply(&mut vitrine()).args([
+        "admin",
+        "bootstrap",
+        "--email",
+        "admin@example.com",
+    ]));
+    assert!(output.status.success(), "{}", describe(&output));
+    let explained = stderr(&output);
+    assert!(
+        explained.contains("http://127.0.0.1:8080/reset-password?token=vit_"),
+        "{explained}"
+    );
+    let first = link_token(&explained);
+    // Another link on request, printed alone on standard output.
+    let output = run(target.apply(&mut vitrine()).args([
+        "admin",
+        "password-link",
+        "--email",
+        "admin@example.com",
+    ]));
+    assert!(output.status.success(), "{}", describe(&output));
+    let second = link_token(&stdout(&output));
+    assert_ne!(first, second);
+    let unknown = run(target.apply(&mut vitrine()).args([
+        "admin",
+        "password-link",
+        "--email",
+        "nobody@example.com",
+    ]));
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("nobody@example.com"),
+        "{}",
+        describe(&unknown)
+    );
+
+    let server = Server::start(&target, dir.path());
+    let http = reqwest::Client::new();
+    let set = http
+        .post(server.url("/api/v1/auth/password-reset/confirm"))
+        .json(&serde_json::json!({"token": first, "new_password": "the admin's password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        set.status(),
+        204,
+        "{}",
+        set.text().await.unwrap_or_default()
+    );
+    let signed_in = http
+        .post(server.url("/api/v1/auth/sign-in"))
+        .json(
+            &serde_json::json!({"email": "admin@example.com", "password": "the admin's password"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    server.terminate();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bootstrap_and_serve_on_postgres() {
     let Some(database) = TestDatabase::postgres().await else {

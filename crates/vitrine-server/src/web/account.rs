@@ -38,7 +38,9 @@ async fn show(page: Page) -> Result<Response, WebError> {
 
 async fn update_profile(mut page: Page, form: Form) -> Result<Response, WebError> {
     page.require_me()?;
-    let reply = page.send(Method::PATCH, "/api/v1/me", &form.to_json()).await?;
+    let reply = page
+        .send(Method::PATCH, "/api/v1/me", &form.to_json())
+        .await?;
     if reply.is_success() {
         return Ok(page.redirect("/account", Some("notice.saved")));
     }

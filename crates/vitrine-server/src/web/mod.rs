@@ -36,13 +36,14 @@ use vitrine_domain::user::Language;
 use crate::AppState;
 use crate::auth::SESSION_COOKIE;
 
-pub mod forms;
-pub mod i18n;
 mod account;
 mod admin;
+pub mod forms;
+pub mod i18n;
 mod provider;
 mod public;
 mod review;
+mod signup;
 
 pub use forms::Form;
 use i18n::Translations;
@@ -105,6 +106,7 @@ pub(crate) fn router(app: AppState, api: Router) -> Result<(Router, Web), String
     }));
     let routes = public::routes()
         .merge(account::routes())
+        .merge(signup::routes())
         .merge(provider::routes())
         .merge(review::routes())
         .merge(admin::routes())
@@ -439,6 +441,8 @@ pub struct Refusal {
     pub errors: HashMap<String, String>,
     /// The API's `detail`, shown above the form.
     pub message: Option<String>,
+    /// The problem's slug (`email-not-verified`, …), for pages that offer a way out.
+    pub kind: Option<String>,
 }
 
 impl Refusal {
@@ -469,6 +473,12 @@ impl Refusal {
                 .body
                 .get("detail")
                 .and_then(Value::as_str)
+                .map(str::to_owned),
+            kind: reply
+                .body
+                .get("type")
+                .and_then(Value::as_str)
+                .and_then(|t| t.strip_prefix("/problems/"))
                 .map(str::to_owned),
         }
     }

@@ -1,9 +1,825 @@
-//! provider pages (being built).
+//! The provider's pages: their accounts and provider applications, their offerings (create,
+//! edit the listing and plans, the onboarding checklist, visibility and allowlist), and the
+//! go-live request (the gate, the draft round with its recordings, notes and date, submit).
+//!
+//! Every form maps to one API call (two for "save and submit"); the rules are the API's.
 
 use axum::Router;
+use axum::extract::{Path, Query};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
-use super::Web;
+use super::{ApiReply, Form, Page, Web, WebError, urlencode};
 
 pub fn routes() -> Router<Web> {
     Router::new()
+        .route("/provider", get(overview))
+        .route(
+            "/provider/accounts/{account_id}/application",
+            post(apply_as_provider),
+        )
+        .route(
+            "/provider/offerings/new",
+            get(new_offering_page).post(create_offering),
+        )
+        .route(
+            "/provider/offerings/{name}",
+            get(editor).post(update_listing),
+        )
+        .route(
+            "/provider/offerings/{name}/checklist/{step}",
+            post(attest_step),
+        )
+        .route(
+            "/provider/offerings/{name}/visibility",
+            post(set_visibility),
+        )
+        .route("/provider/offerings/{name}/allowlist", post(allow_account))
+        .route(
+            "/provider/offerings/{name}/allowlist/{account_id}/remove",
+            post(disallow_account),
+        )
+        .route(
+            "/provider/offerings/{name}/go-live",
+            get(go_live_page).post(start_go_live),
+        )
+        .route("/provider/submissions/{id}/round", post(save_round))
+        .route("/provider/submissions/{id}/submit", post(submit_round))
+        .route(
+            "/provider/submissions/{id}/recordings",
+            post(attach_recording),
+        )
+}
+
+/// Blank plan rows offered under the existing ones (blank rows are left out when saved).
+const BLANK_PLAN_ROWS: usize = 3;
+
+/// The steps the provider attests (the platform derives the other two).
+const ATTESTED_STEPS: [&str; 3] = ["documentation", "broker_hosted", "authentication_flow"];
+
+/// Submission states in which the provider edits the current round.
+const EDITABLE_STATES: [&str; 2] = ["draft", "changes_requested"];
+
+/// Submission states that end a submission (another may be started).
+const FINAL_STATES: [&str; 3] = ["rejected", "published", "withdrawn"];
+
+fn api_offering(name: &str) -> String {
+    format!("/api/v1/offerings/{}", urlencode(name))
+}
+
+fn offering_page(name: &str) -> String {
+    format!("/provider/offerings/{}", urlencode(name))
+}
+
+fn go_live_path(name: &str) -> String {
+    format!("/provider/offerings/{}/go-live", urlencode(name))
+}
+
+fn memberships(page: &Page) -> Result<Vec<Value>, WebError> {
+    Ok(page
+        .require_me()?
+        .get("memberships")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default())
+}
+
+// ---------------------------------------------------------------------------------------
+// Overview: accounts, applications, offerings.
+
+async fn overview_context(page: &mut Page) -> Result<Value, WebError> {
+    let mut accounts = Vec::new();
+    for membership in memberships(page)? {
+        let id = membership["account_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let account = page.get(&format!("/api/v1/accounts/{id}")).await?;
+        let offerings = page
+            .get(&format!("/api/v1/accounts/{id}/offerings?limit=100"))
+            .await?;
+        accounts.push(json!({
+            "membership": membership,
+            "application": account["provider"],
+            "offerings": offerings["items"],
+            "more_offerings": offerings["next_cursor"].is_string(),
+            "is_owner": membership["role"] == "owner",
+        }));
+    }
+    Ok(json!({ "accounts": accounts }))
+}
+
+async fn overview(mut page: Page) -> Result<Response, WebError> {
+    let context = overview_context(&mut page).await?;
+    page.render("provider.html", context)
+}
+
+async fn apply_as_provider(
+    mut page: Page,
+    Path(account_id): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    page.require_me()?;
+    let reply = page
+        .send(
+            Method::PUT,
+            &format!(
+                "/api/v1/accounts/{}/provider-application",
+                urlencode(&account_id)
+            ),
+            &form.to_json(),
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect("/provider", Some("notice.provider_applied")));
+    }
+    let mut context = overview_context(&mut page).await?;
+    context["refused_account"] = json!(account_id);
+    page.refused("provider.html", context, &form, &reply)
+}
+
+// ---------------------------------------------------------------------------------------
+// Offerings: create and edit the listing and plans.
+
+/// The plans form: its rows renumbered without the blank ones (so the API's `plans.N`
+/// names the row the user sees), and each row's pricing reduced to the fields of its kind
+/// (the form shows every pricing field; the API refuses those of another kind).
+fn plan_rows_of(form: &Form) -> Form {
+    let mut rows: Vec<(usize, Vec<(String, String)>)> = Vec::new();
+    let mut others = Vec::new();
+    for (name, value) in &form.fields {
+        let Some(rest) = name.strip_prefix("plans[") else {
+            others.push((name.clone(), value.clone()));
+            continue;
+        };
+        let Some((index, field)) = rest.split_once(']') else {
+            continue;
+        };
+        let Ok(index) = index.parse::<usize>() else {
+            continue;
+        };
+        match rows.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, fields)) => fields.push((field.to_owned(), value.clone())),
+            None => rows.push((index, vec![(field.to_owned(), value.clone())])),
+        }
+    }
+    rows.sort_by_key(|(index, _)| *index);
+    // A row is blank when nothing but its pricing kind (a select, never empty) was given.
+    rows.retain(|(_, fields)| {
+        fields
+            .iter()
+            .any(|(field, value)| field != ".pricing.kind" && !value.trim().is_empty())
+    });
+    let mut fields = others;
+    for (new_index, (_, row)) in rows.into_iter().enumerate() {
+        let kind = row
+            .iter()
+            .find(|(field, _)| field == ".pricing.kind")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let keep = |field: &str| match field {
+            ".pricing.amount" => kind == "subscription",
+            ".pricing.unit" | ".pricing.unit_price" => kind == "metered",
+            ".pricing.currency" => kind == "subscription" || kind == "metered",
+            _ => true,
+        };
+        for (field, value) in row {
+            if keep(&field) {
+                fields.push((format!("plans[{new_index}]{field}"), value));
+            }
+        }
+    }
+    Form { fields }
+}
+
+/// The API names fields with dotted paths (`plans.0.pricing.amount`) and, for a missing
+/// one, names its parent (`display_name`, "missing field `en`"); the form's fields are
+/// `plans[0].pricing.amount` and `display_name.en`. Rewrites the reply's field names to the
+/// form's, so each reason shows next to its field.
+fn errors_to_form_fields(reply: &mut ApiReply, form: &Form) {
+    let Some(errors) = reply.body.get_mut("errors").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let has_field = |path: &str| {
+        form.fields
+            .iter()
+            .any(|(name, _)| name.split(':').next() == Some(path))
+    };
+    for error in errors {
+        let Some(field) = error.get("field").and_then(Value::as_str) else {
+            continue;
+        };
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let mut path = String::new();
+        for part in field.split('.') {
+            if part.parse::<usize>().is_ok() {
+                path.push_str(&format!("[{part}]"));
+            } else {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(part);
+            }
+        }
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            path = if path.is_empty() {
+                missing.to_owned()
+            } else {
+                format!("{path}.{missing}")
+            };
+        }
+        if !has_field(&path) && has_field(&format!("{path}.en")) {
+            path.push_str(".en");
+        }
+        error["field"] = Value::String(path);
+    }
+}
+
+/// The plan rows to show: the offering's plans (or what was typed), then blank rows.
+fn plan_rows(plans: Option<&Value>, typed: Option<&Form>) -> Vec<Value> {
+    let typed_rows = typed
+        .map(|form| {
+            form.fields
+                .iter()
+                .filter_map(|(name, _)| name.strip_prefix("plans["))
+                .filter_map(|rest| rest.split_once(']'))
+                .filter_map(|(index, _)| index.parse::<usize>().ok())
+                .max()
+                .map_or(0, |max| max + 1)
+        })
+        .unwrap_or(0);
+    let existing = plans.and_then(Value::as_array).cloned().unwrap_or_default();
+    let count = existing.len().max(typed_rows) + BLANK_PLAN_ROWS;
+    (0..count)
+        .map(|i| existing.get(i).cloned().unwrap_or(Value::Null))
+        .collect()
+}
+
+/// The reader's accounts that may have offerings (applied and not rejected), and the same
+/// as `[id, name]` options for the account select.
+fn provider_accounts(page: &Page) -> Result<(Vec<Value>, Vec<Value>), WebError> {
+    let accounts: Vec<Value> = memberships(page)?
+        .into_iter()
+        .filter(|m| m["provider_status"] == "approved" || m["provider_status"] == "pending")
+        .collect();
+    let options = accounts
+        .iter()
+        .map(|m| json!([m["account_id"], m["account_name"]]))
+        .collect();
+    Ok((accounts, options))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct NewOfferingQuery {
+    account: Option<String>,
+}
+
+async fn new_offering_page(
+    page: Page,
+    Query(query): Query<NewOfferingQuery>,
+) -> Result<Response, WebError> {
+    let (accounts, account_options) = provider_accounts(&page)?;
+    page.render(
+        "provider_offering_new.html",
+        json!({
+            "accounts": accounts,
+            "account_options": account_options,
+            "account": query.account,
+            "plans": plan_rows(None, None),
+        }),
+    )
+}
+
+async fn create_offering(mut page: Page, form: Form) -> Result<Response, WebError> {
+    let (accounts, account_options) = provider_accounts(&page)?;
+    let form = plan_rows_of(&form);
+    let mut reply = page
+        .send(Method::POST, "/api/v1/offerings", &form.to_json())
+        .await?;
+    if reply.is_success() {
+        let name = reply.body["offering"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        return Ok(page.redirect(
+            &offering_page(&name),
+            Some("notice.provider_offering_created"),
+        ));
+    }
+    errors_to_form_fields(&mut reply, &form);
+    let context = json!({
+        "accounts": accounts,
+        "account_options": account_options,
+        "account": form.get("provider_account_id"),
+        "plans": plan_rows(None, Some(&form)),
+    });
+    page.refused("provider_offering_new.html", context, &form, &reply)
+}
+
+/// The listing patch a form stands for. Unlike creation, a field emptied in the editor is
+/// sent empty, which clears it (the API keeps an absent field).
+fn listing_patch(form: &Form) -> Value {
+    let mut body = form.to_json();
+    if let Value::Object(map) = &mut body {
+        for (field, empty) in [
+            ("category", json!("")),
+            ("documentation_url", json!("")),
+            ("support_contact", json!("")),
+            ("tags", json!([])),
+            ("plans", json!([])),
+        ] {
+            let present = form
+                .fields
+                .iter()
+                .any(|(name, _)| name.split(':').next() == Some(field))
+                || (field == "plans" && form.get("_plans").is_some());
+            if present && !map.contains_key(field) {
+                map.insert(field.to_owned(), empty);
+            }
+        }
+    }
+    body
+}
+
+struct EditorData {
+    managed: Value,
+    submissions: Value,
+}
+
+async fn editor_data(page: &mut Page, name: &str) -> Result<EditorData, WebError> {
+    let managed = page.get(&api_offering(name)).await?;
+    let submissions = page
+        .get(&format!("{}/submissions", api_offering(name)))
+        .await?;
+    Ok(EditorData {
+        managed,
+        submissions,
+    })
+}
+
+/// Names of the allowlisted accounts the reader belongs to (other accounts' names are not
+/// theirs to read; those show by id).
+fn allowlist_rows(page: &Page, managed: &Value) -> Result<Vec<Value>, WebError> {
+    let mine = memberships(page)?;
+    Ok(managed["offering"]["allowlist"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|id| {
+            let name = mine
+                .iter()
+                .find(|m| m["account_id"] == id)
+                .map(|m| m["account_name"].clone())
+                .unwrap_or(Value::Null);
+            json!({"id": id, "name": name})
+        })
+        .collect())
+}
+
+fn editor_context(page: &Page, data: EditorData, typed: Option<&Form>) -> Result<Value, WebError> {
+    let allowlist = allowlist_rows(page, &data.managed)?;
+    let me_id = page
+        .me
+        .as_ref()
+        .map(|me| me["user"]["id"].clone())
+        .unwrap_or(Value::Null);
+    let plans = plan_rows(data.managed["offering"].get("plans"), typed);
+    let open_submission = data
+        .submissions
+        .as_array()
+        .and_then(|list| {
+            list.iter()
+                .rev()
+                .find(|s| !FINAL_STATES.contains(&s["state"].as_str().unwrap_or_default()))
+        })
+        .cloned();
+    Ok(json!({
+        "offering": data.managed["offering"],
+        "checklist": data.managed["checklist"],
+        "completed": data.managed["checklist"]["steps"]
+            .as_array()
+            .map_or(0, |steps| steps.iter().filter(|s| s["state"] == "complete").count()),
+        "allowlist": allowlist,
+        "submissions": data.submissions,
+        "open_submission": open_submission,
+        "plans": plans,
+        "me_id": me_id,
+        "attested_steps": ATTESTED_STEPS,
+        "tags_text": data.managed["offering"]["tags"]
+            .as_array()
+            .map(|tags| tags.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default(),
+    }))
+}
+
+async fn editor(mut page: Page, Path(name): Path<String>) -> Result<Response, WebError> {
+    let data = editor_data(&mut page, &name).await?;
+    let context = editor_context(&page, data, None)?;
+    page.render("provider_offering.html", context)
+}
+
+/// Re-renders the editor after the API refused one of its forms.
+async fn editor_refused(
+    mut page: Page,
+    name: &str,
+    form: &Form,
+    mut reply: ApiReply,
+    section: &str,
+) -> Result<Response, WebError> {
+    errors_to_form_fields(&mut reply, form);
+    let data = editor_data(&mut page, name).await?;
+    let typed = (section == "listing").then_some(form);
+    let mut context = editor_context(&page, data, typed)?;
+    context["refused_section"] = json!(section);
+    page.refused("provider_offering.html", context, form, &reply)
+}
+
+async fn update_listing(
+    mut page: Page,
+    Path(name): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let form = plan_rows_of(&form);
+    let reply = page
+        .send(Method::PATCH, &api_offering(&name), &listing_patch(&form))
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(&offering_page(&name), Some("notice.saved")));
+    }
+    editor_refused(page, &name, &form, reply, "listing").await
+}
+
+async fn attest_step(
+    mut page: Page,
+    Path((name, step)): Path<(String, String)>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let reply = page
+        .send(
+            Method::PUT,
+            &format!("{}/checklist/{}", api_offering(&name), urlencode(&step)),
+            &json!({ "state": form.get("state").unwrap_or_default() }),
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(
+            &format!("{}#checklist", offering_page(&name)),
+            Some("notice.provider_step_saved"),
+        ));
+    }
+    editor_refused(page, &name, &form, reply, "checklist").await
+}
+
+async fn set_visibility(
+    mut page: Page,
+    Path(name): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let reply = page
+        .send(
+            Method::PUT,
+            &format!("{}/visibility", api_offering(&name)),
+            &form.to_json(),
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(
+            &format!("{}#visibility", offering_page(&name)),
+            Some("notice.provider_visibility_saved"),
+        ));
+    }
+    editor_refused(page, &name, &form, reply, "visibility").await
+}
+
+async fn allow_account(
+    mut page: Page,
+    Path(name): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let reply = page
+        .send(
+            Method::POST,
+            &format!("{}/allowlist", api_offering(&name)),
+            &form.to_json(),
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(
+            &format!("{}#allowlist", offering_page(&name)),
+            Some("notice.provider_allowlist_added"),
+        ));
+    }
+    editor_refused(page, &name, &form, reply, "allowlist").await
+}
+
+async fn disallow_account(
+    mut page: Page,
+    Path((name, account_id)): Path<(String, String)>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let reply = page
+        .send(
+            Method::DELETE,
+            &format!(
+                "{}/allowlist/{}",
+                api_offering(&name),
+                urlencode(&account_id)
+            ),
+            &Value::Null,
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(
+            &format!("{}#allowlist", offering_page(&name)),
+            Some("notice.provider_allowlist_removed"),
+        ));
+    }
+    editor_refused(page, &name, &form, reply, "allowlist").await
+}
+
+// ---------------------------------------------------------------------------------------
+// Go-live: the gate, the open round, submit.
+
+/// The recordings uploaded to a submission, with their file names and sizes.
+///
+/// The API has no listing of a submission's uploaded recordings (a round names its
+/// recordings by id only), so this reads them from the store, and only after the API showed
+/// the submission to this reader (`GET /api/v1/submissions/{id}` answered), which is the
+/// permission the API applies to recordings.
+async fn uploaded_recordings(page: &Page, submission: &Value) -> Result<Vec<Value>, WebError> {
+    let Some(id) = submission["submission"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let recordings = page
+        .web
+        .app
+        .store
+        .recordings_of(id)
+        .await
+        .map_err(|e| WebError::Internal(format!("reading recordings: {e}")))?;
+    recordings
+        .into_iter()
+        .map(|r| serde_json::to_value(r).map_err(|e| WebError::Internal(e.to_string())))
+        .collect()
+}
+
+/// The recordings of the round the provider is editing: a draft's, or none yet when changes
+/// were requested and the next round has not been started (its first edit starts it).
+fn open_round_recordings(submission: &Value) -> Vec<Value> {
+    let current = submission["submission"]["rounds"]
+        .as_array()
+        .and_then(|rounds| rounds.last());
+    match current {
+        Some(round) if round["submitted_at"].is_null() => {
+            round["recordings"].as_array().cloned().unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
+}
+
+async fn go_live_context(page: &mut Page, name: &str) -> Result<Value, WebError> {
+    let managed = page.get(&api_offering(name)).await?;
+    let requirements = page.get("/api/v1/requirements").await?;
+    let submissions = page
+        .get(&format!("{}/submissions", api_offering(name)))
+        .await?;
+    let open = submissions.as_array().and_then(|list| {
+        list.iter()
+            .rev()
+            .find(|s| !FINAL_STATES.contains(&s["state"].as_str().unwrap_or_default()))
+            .cloned()
+    });
+    let mut context = json!({
+        "offering": managed["offering"],
+        "checklist": managed["checklist"],
+        "requirements": requirements,
+        "submissions": submissions,
+        "open": open,
+    });
+    if let Some(open) = &open
+        && EDITABLE_STATES.contains(&open["state"].as_str().unwrap_or_default())
+    {
+        let id = open["id"].as_str().unwrap_or_default().to_owned();
+        let submission = page
+            .get(&format!("/api/v1/submissions/{}", urlencode(&id)))
+            .await?;
+        let uploaded = uploaded_recordings(page, &submission).await?;
+        let in_round = open_round_recordings(&submission);
+        let current = submission["submission"]["rounds"]
+            .as_array()
+            .and_then(|rounds| rounds.last())
+            .cloned()
+            .unwrap_or(Value::Null);
+        let round_open = current["submitted_at"].is_null();
+        context["draft"] = json!({
+            "id": id,
+            "state": submission["submission"]["state"],
+            "round": current,
+            "round_open": round_open,
+            // After changes were requested, the next round starts with the previous date.
+            "notes": if round_open { current["notes"].clone() } else { json!("") },
+            "requested_go_live": current["requested_go_live"],
+            "recordings": uploaded,
+            "in_round": in_round,
+            "rounds": submission["submission"]["rounds"],
+        });
+    }
+    Ok(context)
+}
+
+async fn go_live_page(mut page: Page, Path(name): Path<String>) -> Result<Response, WebError> {
+    let context = go_live_context(&mut page, &name).await?;
+    page.render("provider_go_live.html", context)
+}
+
+async fn start_go_live(
+    mut page: Page,
+    Path(name): Path<String>,
+    _form: Form,
+) -> Result<Response, WebError> {
+    let reply = page
+        .send(
+            Method::POST,
+            &format!("{}/submissions", api_offering(&name)),
+            &json!({}),
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(
+            &go_live_path(&name),
+            Some("notice.provider_go_live_started"),
+        ));
+    }
+    // Every missing item, as the API listed them (a refused form keeps one per field).
+    let blockers: Vec<Value> = reply.body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(|e| e["message"].clone()).collect())
+        .unwrap_or_default();
+    let mut context = go_live_context(&mut page, &name).await?;
+    context["blockers"] = json!(blockers);
+    context["gate_refusal"] = reply.body["detail"].clone();
+    let status = if reply.status.is_client_error() {
+        reply.status
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    page.render_with_status(status, "provider_go_live.html", context)
+}
+
+/// The round patch the go-live form stands for: the recordings ticked, the notes and the
+/// date (empty fields clear them, so the form shows exactly what is saved).
+fn round_patch(form: &Form) -> Value {
+    let mut body = Map::new();
+    if form.get("_recordings_listed").is_some() {
+        let ticked: Vec<Value> = form
+            .fields
+            .iter()
+            .filter(|(name, _)| name == "recordings")
+            .map(|(_, id)| Value::String(id.clone()))
+            .collect();
+        body.insert("recordings".to_owned(), Value::Array(ticked));
+    }
+    if let Some(notes) = form.get("notes") {
+        body.insert(
+            "notes".to_owned(),
+            Value::String(notes.replace("\r\n", "\n").trim().to_owned()),
+        );
+    }
+    if let Some(date) = form.get("requested_go_live") {
+        let date = date.trim();
+        body.insert(
+            "requested_go_live".to_owned(),
+            if date.is_empty() {
+                Value::Null
+            } else {
+                Value::String(date.to_owned())
+            },
+        );
+    }
+    Value::Object(body)
+}
+
+/// The offering a submission is for (to come back to its go-live page).
+async fn offering_of_submission(page: &mut Page, id: &str) -> Result<String, WebError> {
+    let submission = page
+        .get(&format!("/api/v1/submissions/{}", urlencode(id)))
+        .await?;
+    Ok(submission["offering_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+async fn go_live_refused(
+    mut page: Page,
+    name: &str,
+    form: &Form,
+    reply: &ApiReply,
+) -> Result<Response, WebError> {
+    let context = go_live_context(&mut page, name).await?;
+    page.refused("provider_go_live.html", context, form, reply)
+}
+
+async fn save_round(
+    mut page: Page,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let name = offering_of_submission(&mut page, &id).await?;
+    let reply = page
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/submissions/{}", urlencode(&id)),
+            &round_patch(&form),
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(&go_live_path(&name), Some("notice.saved")));
+    }
+    go_live_refused(page, &name, &form, &reply).await
+}
+
+/// Saves what the form holds, then submits the round.
+async fn submit_round(
+    mut page: Page,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let name = offering_of_submission(&mut page, &id).await?;
+    let patch = round_patch(&form);
+    if patch.as_object().is_some_and(|p| !p.is_empty()) {
+        let reply = page
+            .send(
+                Method::PATCH,
+                &format!("/api/v1/submissions/{}", urlencode(&id)),
+                &patch,
+            )
+            .await?;
+        if !reply.is_success() {
+            return go_live_refused(page, &name, &form, &reply).await;
+        }
+    }
+    let reply = page
+        .send(
+            Method::POST,
+            &format!("/api/v1/submissions/{}/submit", urlencode(&id)),
+            &json!({}),
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(
+            &format!("/submissions/{}", urlencode(&id)),
+            Some("notice.provider_submitted"),
+        ));
+    }
+    go_live_refused(page, &name, &form, &reply).await
+}
+
+/// Adds a just-uploaded recording to the open round (upload.js posts here when a tus upload
+/// finishes; the recording's id is the end of its `Vitrine-Recording` URL).
+async fn attach_recording(
+    mut page: Page,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let submission = page
+        .get(&format!("/api/v1/submissions/{}", urlencode(&id)))
+        .await?;
+    let name = submission["offering_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut recordings = open_round_recordings(&submission);
+    if let Some(recording) = form.get("recording_id").map(str::trim)
+        && !recording.is_empty()
+    {
+        recordings.push(Value::String(recording.to_owned()));
+    }
+    let reply = page
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/submissions/{}", urlencode(&id)),
+            &json!({ "recordings": recordings }),
+        )
+        .await?;
+    if reply.is_success() {
+        return Ok(page.redirect(
+            &go_live_path(&name),
+            Some("notice.provider_recording_added"),
+        ));
+    }
+    go_live_refused(page, &name, &form, &reply).await
 }

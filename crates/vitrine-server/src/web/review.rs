@@ -1,9 +1,186 @@
-//! review pages (being built).
+//! The go-live review's pages: a submission as each party sees it (`/submissions/{id}`,
+//! in `review/submission.rs`) and the validators' desk (`/review`): this week's session,
+//! their assignments and the decisions held until decision day.
 
 use axum::Router;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use vitrine_domain::submission::SubmissionState;
 
-use super::Web;
+use super::{Page, Web, WebError};
+use crate::scheduler;
+
+mod submission;
 
 pub fn routes() -> Router<Web> {
     Router::new()
+        .route("/review", get(desk))
+        .route("/submissions/{id}", get(submission::show))
+        .route("/submissions/{id}/messages", post(submission::post_message))
+        .route("/submissions/{id}/decision", post(submission::decide))
+        .route("/submissions/{id}/withdraw", post(submission::withdraw))
+        .route(
+            "/submissions/{id}/publication",
+            post(submission::schedule_publication),
+        )
+}
+
+/// The translation key naming a submission state for people.
+pub(super) fn state_key(state: &str) -> Option<&'static str> {
+    SubmissionState::parse(state).map(|state| match state {
+        SubmissionState::Draft => "submission_state.draft",
+        SubmissionState::Queued => "submission_state.queued",
+        SubmissionState::InReview => "submission_state.in_review",
+        SubmissionState::DecidedPendingRelease => "submission_state.decided_pending_release",
+        SubmissionState::ChangesRequested => "submission_state.changes_requested",
+        SubmissionState::Approved => "submission_state.approved",
+        SubmissionState::Rejected => "submission_state.rejected",
+        SubmissionState::PublicationScheduled => "submission_state.publication_scheduled",
+        SubmissionState::Published => "submission_state.published",
+        SubmissionState::Withdrawn => "submission_state.withdrawn",
+    })
+}
+
+/// Adds `state_key` to a submission summary, so the template names its state in words.
+fn with_state_key(mut summary: Value) -> Value {
+    let key = summary
+        .get("state")
+        .and_then(Value::as_str)
+        .and_then(state_key);
+    if let (Some(map), Some(key)) = (summary.as_object_mut(), key) {
+        map.insert("state_key".to_owned(), json!(key));
+    }
+    summary
+}
+
+fn internal(error: impl std::fmt::Debug) -> WebError {
+    WebError::Internal(format!("{error:?}"))
+}
+
+/// The review session a validator works in now: the one open (until its decision day
+/// ends), else the next to open.
+async fn current_session(page: &Page) -> Result<Value, WebError> {
+    // The calendar's settings are for admins (`GET /api/v1/calendar`), but the dates they
+    // give are what every provider is told; the session is computed as the API computes a
+    // submission's dates.
+    let app = &page.web.app;
+    let calendar = scheduler::calendar(app).await.map_err(internal)?;
+    let now = app.clock.now();
+    let opened = scheduler::session_open_at(&calendar, now);
+    let (session, open) = if now < opened.overdue_at {
+        (opened, true)
+    } else {
+        (calendar.session_for(now), false)
+    };
+    Ok(json!({
+        "review_date": session.review_date,
+        "decision_date": session.decision_date,
+        "open": open,
+    }))
+}
+
+/// Every submission in review or decided but not released, for admins. There is no API
+/// listing of them (`/api/v1/review/assignments` is the calling validator's own), so this
+/// reads what that endpoint reads, for every validator, through the same summary.
+async fn all_assignments(page: &mut Page) -> Result<Vec<Value>, WebError> {
+    let validators = page.get("/api/v1/validators").await?;
+    let app = page.web.app.clone();
+    let mut out = Vec::new();
+    for state in [
+        SubmissionState::InReview,
+        SubmissionState::DecidedPendingRelease,
+    ] {
+        for s in app
+            .store
+            .submissions_in_state(state)
+            .await
+            .map_err(internal)?
+        {
+            let validator_name = validators.as_array().and_then(|list| {
+                list.iter()
+                    .find(|v| {
+                        s.validator
+                            .is_some_and(|id| v["user_id"].as_str() == Some(&id.to_string()))
+                    })
+                    .and_then(|v| v["display_name"].as_str())
+                    .map(str::to_owned)
+            });
+            let summary = crate::api::submissions::summary(&app, &s)
+                .await
+                .map_err(internal)?;
+            let mut summary = with_state_key(serde_json::to_value(summary).map_err(internal)?);
+            if let Some(map) = summary.as_object_mut() {
+                map.insert("validator_name".to_owned(), json!(validator_name));
+            }
+            out.push(summary);
+        }
+    }
+    Ok(out)
+}
+
+/// `/review`: this week's session, the reader's assignments (every one, for admins) and the
+/// decisions held until decision day.
+async fn desk(mut page: Page) -> Result<Response, WebError> {
+    page.require_me()?;
+    let is_validator = page.is_staff("validator");
+    let is_admin = page.is_staff("admin");
+    if !is_validator && !is_admin {
+        return Err(WebError::Forbidden);
+    }
+    let mine: Vec<Value> = if is_validator {
+        page.get("/api/v1/review/assignments")
+            .await?
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(with_state_key)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let all = if is_admin {
+        Some(all_assignments(&mut page).await?)
+    } else {
+        None
+    };
+    let held: Vec<Value> = all
+        .as_ref()
+        .unwrap_or(&mine)
+        .iter()
+        .filter(|s| s["state"] == "decided_pending_release")
+        .cloned()
+        .collect();
+    let session = current_session(&page).await?;
+    page.render(
+        "review.html",
+        json!({
+            "session": session,
+            "mine": mine,
+            "all": all,
+            "held": held,
+            "show_mine": is_validator,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::files;
+    use super::super::i18n::Translations;
+    use super::*;
+
+    #[test]
+    fn every_state_has_words() {
+        let translations = Translations::load(files::TRANSLATIONS).expect("translations load");
+        for state in SubmissionState::ALL {
+            let key = state_key(state.as_str()).expect("a key per state");
+            assert!(translations.contains(key), "{key}");
+            assert!(
+                translations.contains(&format!("{key}.next")),
+                "{key}.next explains what happens next"
+            );
+        }
+    }
 }

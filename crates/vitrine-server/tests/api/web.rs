@@ -7,6 +7,8 @@ use reqwest::Method;
 use reqwest::redirect::Policy;
 use serde_json::json;
 
+use vitrine_server::Clock;
+
 use crate::support::{TestApp, each_backend};
 
 /// A browser without JavaScript.
@@ -416,6 +418,143 @@ async fn static_files_are_served_with_long_caching() {
                 .contains("immutable")
         );
         assert_eq!(web.get("/static/nothing.js").await.status, 404);
+    })
+    .await;
+}
+
+/// The links of the emails written since the last call (each email is taken once).
+async fn emailed_links(app: &TestApp) -> Vec<String> {
+    let lease = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
+    let emails = app
+        .store
+        .claim_outbox(app.clock.now(), lease, 1000)
+        .await
+        .expect("claim the outbox");
+    emails
+        .iter()
+        .filter_map(|email| {
+            let text = email.payload["text"].as_str()?;
+            let start = text.find("http://127.0.0.1:8080/")?;
+            Some(
+                text[start + "http://127.0.0.1:8080".len()..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_up_confirm_the_address_and_reset_the_password_in_pages() {
+    each_backend(|app| async move {
+        let app = app;
+        let web = WebClient::new(&app);
+        // A refusal keeps what was typed (but never the password) and says why.
+        let refused = web
+            .post_form(
+                "/sign-up",
+                "/sign-up",
+                &[
+                    ("display_name", "Camille Martin"),
+                    ("email", "camille@provider.test"),
+                    ("password", "short"),
+                    ("account_name", "Nuage SAS"),
+                    ("language", "fr"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{}", refused.html);
+        refused
+            .assert_contains("value=\"Camille Martin\"")
+            .assert_contains("value=\"Nuage SAS\"")
+            .assert_contains("id=\"f-password-error\"")
+            .assert_lacks("value=\"short\"");
+
+        let sent = web
+            .post_form(
+                "/sign-up",
+                "/sign-up",
+                &[
+                    ("display_name", "Camille Martin"),
+                    ("email", "camille@provider.test"),
+                    ("password", "a long enough password"),
+                    ("account_name", "Nuage SAS"),
+                    ("language", "fr"),
+                ],
+            )
+            .await;
+        assert_eq!(sent.status, 200, "{}", sent.html);
+        sent.assert_contains("camille@provider.test");
+        // Not signed in before the address is confirmed.
+        let refused = web
+            .post_form(
+                "/sign-in",
+                "/sign-in",
+                &[
+                    ("email", "camille@provider.test"),
+                    ("password", "a long enough password"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 403);
+        refused.assert_contains("href=\"/verify-email\"");
+
+        let links = emailed_links(&app).await;
+        let link = links
+            .iter()
+            .find(|l| l.starts_with("/verify-email?token="))
+            .expect("a confirmation link");
+        // Opening the link changes nothing by itself: a button confirms.
+        let confirm = web.get(link).await;
+        assert_eq!(confirm.status, 200);
+        let token = hidden_value(&confirm.html, "token").expect("the token in the form");
+        let done = web
+            .post_form(link, "/verify-email", &[("token", &token)])
+            .await;
+        assert_eq!(done.status, 303, "{}", done.html);
+        // Signed in, in the language chosen at sign-up.
+        let home = web.get("/account").await;
+        home.assert_contains("Camille Martin")
+            .assert_contains("<html lang=\"fr\">");
+        // The link works once.
+        let again = web
+            .post_form(link, "/verify-email", &[("token", &token)])
+            .await;
+        assert_eq!(again.status, 410);
+
+        // Password reset through the pages.
+        let anonymous = WebClient::new(&app);
+        let asked = anonymous
+            .post_form(
+                "/reset-password",
+                "/reset-password",
+                &[("email", "camille@provider.test")],
+            )
+            .await;
+        assert_eq!(asked.status, 200);
+        let links = emailed_links(&app).await;
+        let link = links
+            .iter()
+            .find(|l| l.starts_with("/reset-password?token="))
+            .expect("a reset link");
+        let form = anonymous.get(link).await;
+        let token = hidden_value(&form.html, "token").expect("token");
+        let reset = anonymous
+            .post_form(
+                link,
+                "/reset-password",
+                &[("token", &token), ("new_password", "another long password")],
+            )
+            .await;
+        assert_eq!(reset.status, 303, "{}", reset.html);
+        assert_eq!(reset.location(), "/sign-in");
+        anonymous
+            .sign_in("camille@provider.test", "another long password")
+            .await;
+        // The reset ended the other sessions.
+        let ended = web.get("/account").await;
+        assert_eq!(ended.status, 303);
     })
     .await;
 }
