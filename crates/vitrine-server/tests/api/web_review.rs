@@ -385,6 +385,21 @@ async fn messages_from_either_side_appear_on_the_page_as_text() {
             .await;
         assert_eq!(empty.status, 422, "{}", empty.html);
         empty.assert_contains("id=\"f-body-text-error\"");
+
+        // No decision by the end of decision day: the provider sees that it is late.
+        cast.provider_web
+            .get(&cast.page)
+            .await
+            .assert_lacks("id=\"late\"");
+        advance_to(&app, "2026-03-06T00:00:00Z").await;
+        cast.provider_web
+            .get(&cast.page)
+            .await
+            .assert_contains("<strong class=\"late\" id=\"late\">Late</strong>");
+        cast.validator_web
+            .get("/review")
+            .await
+            .assert_contains("<strong class=\"late\">Late</strong>");
     })
     .await;
 }
