@@ -257,7 +257,12 @@ fn plan_rows(plans: Option<&Value>, typed: Option<&Form>) -> Vec<Value> {
                 .map_or(0, |max| max + 1)
         })
         .unwrap_or(0);
-    let existing = plans.and_then(Value::as_array).cloned().unwrap_or_default();
+    // After a refusal the rows are what was typed (renumbered without the blank ones): a
+    // stored plan must not reappear under a row the user emptied.
+    let existing = match typed {
+        Some(_) => Vec::new(),
+        None => plans.and_then(Value::as_array).cloned().unwrap_or_default(),
+    };
     let count = existing.len().max(typed_rows) + BLANK_PLAN_ROWS;
     (0..count)
         .map(|i| existing.get(i).cloned().unwrap_or(Value::Null))
@@ -822,4 +827,76 @@ async fn attach_recording(
         ));
     }
     go_live_refused(page, &name, &form, &reply).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Form {
+        Form {
+            fields: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn blank_plan_rows_are_dropped_and_pricing_keeps_the_fields_of_its_kind() {
+        let posted = form(&[
+            ("name", "x"),
+            ("plans[0].name", ""),
+            ("plans[0].pricing.kind", "free"),
+            ("plans[1].name", "pro"),
+            ("plans[1].pricing.kind", "metered"),
+            ("plans[1].pricing.amount", "3"),
+            ("plans[1].pricing.unit", "GB"),
+            ("plans[1].pricing.unit_price", "0.1"),
+            ("plans[1].pricing.currency", "EUR"),
+            ("plans[2].name", "lite"),
+            ("plans[2].pricing.kind", "free"),
+            ("plans[2].pricing.currency", "EUR"),
+        ]);
+        assert_eq!(
+            plan_rows_of(&posted).to_json(),
+            json!({
+                "name": "x",
+                "plans": [
+                    {"name": "pro", "pricing": {"kind": "metered", "unit": "GB", "unit_price": "0.1", "currency": "EUR"}},
+                    {"name": "lite", "pricing": {"kind": "free"}},
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn refused_fields_take_the_names_of_the_form() {
+        let posted = form(&[
+            ("display_name.en", ""),
+            ("plans[0].pricing.amount", "x"),
+            ("plans[0].display_name.en", ""),
+        ]);
+        let mut reply = ApiReply {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!({"errors": [
+                {"field": "plans.0.pricing.amount", "message": "must be a decimal amount"},
+                {"field": "plans.0", "message": "missing field `display_name`"},
+                {"field": "display_name", "message": "is required"},
+            ]}),
+        };
+        errors_to_form_fields(&mut reply, &posted);
+        let fields: Vec<&str> = reply.body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            fields,
+            [
+                "plans[0].pricing.amount",
+                "plans[0].display_name.en",
+                "display_name.en"
+            ]
+        );
+    }
 }

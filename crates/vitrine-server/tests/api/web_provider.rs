@@ -156,6 +156,7 @@ async fn a_provider_applies_creates_an_offering_and_prepares_it_for_testing() {
             .assert_contains("value=\"Widget One!\"")
             .assert_contains("value=\"Gadget Un\"")
             .assert_contains("id=\"f-name-error\"")
+            .assert_contains("<legend>Plan 2</legend>")
             .assert_contains("role=\"alert\"");
         // The blank row was dropped, so the pro plan is the second row, its amount refused
         // next to it.
