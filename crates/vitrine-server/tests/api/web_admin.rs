@@ -3,9 +3,11 @@
 //! who are not admins are refused.
 
 use serde_json::{Value, json};
+use vitrine_domain::AuditEvent;
+use vitrine_domain::submission::SubmissionState;
 use vitrine_store::NewEmail;
 
-use crate::support::{TestApp, application, each_backend};
+use crate::support::{TestApp, application, each_backend, each_backend_with};
 use crate::web::{WebClient, hidden_value};
 
 const PASSWORD: &str = "correct horse battery";
@@ -571,6 +573,118 @@ async fn readers_who_are_not_admins_are_refused_every_admin_page() {
             .await
             .json();
         assert_eq!(stored["provider"]["status"], "pending");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_approved_submission_is_scheduled_for_publication_from_the_page() {
+    each_backend(|app| async move {
+        let w = crate::world::World::build(app).await;
+        let app = &w.app;
+        let web = signed_in_admin(app).await;
+        // An approval as the scheduler releases it: the submission approved, and the audit
+        // record of the release the page finds it by.
+        let id = crate::uploads::draft_submission(app, SubmissionState::Approved).await;
+        let mut stored = app
+            .store
+            .submission(id)
+            .await
+            .expect("read")
+            .expect("submission");
+        stored.rounds[0].requested_go_live = Some("2026-04-01".parse().expect("date"));
+        stored.version += 1;
+        let now = vitrine_server::Clock::now(app.clock.as_ref());
+        let event = AuditEvent::new(None, "submission.release_decision", now)
+            .subject_submission(stored.id, stored.offering_id, stored.provider_account_id)
+            .after(&json!({"state": "approved"}));
+        app.store
+            .update_submission(&stored, &[event], &[])
+            .await
+            .expect("approve");
+
+        let page = web.get("/admin/publications").await;
+        assert_eq!(page.status, 200);
+        page.assert_contains(&format!("id=\"schedule-{id}\""))
+            .assert_contains("priv-svc")
+            .assert_contains("The provider asked for");
+
+        let action = format!("/admin/publications/{id}/schedule");
+        let refused = web
+            .post_form(
+                "/admin/publications",
+                &action,
+                &[("at", "2020-01-01T09:00")],
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{}", refused.html);
+        refused
+            .assert_contains(&format!("id=\"schedule-{id}-error\""))
+            .assert_contains("value=\"2020-01-01T09:00\"");
+
+        // Left empty: the start of the provider's requested date.
+        let scheduled = web
+            .post_form("/admin/publications", &action, &[("at", "")])
+            .await;
+        assert_eq!(scheduled.status, 303, "{}", scheduled.html);
+        let view = app
+            .admin
+            .get(&format!("/api/v1/submissions/{id}"))
+            .await
+            .json();
+        assert_eq!(view["submission"]["state"], "publication_scheduled");
+        assert_eq!(view["submission"]["publication_at"], "2026-04-01T00:00:00Z");
+        web.get("/admin/publications")
+            .await
+            .assert_contains(&format!("id=\"scheduled-{id}\""))
+            .assert_lacks(&format!("id=\"schedule-{id}\""));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_test_clock_moves_forward_from_the_scheduler_page() {
+    let rehearsal = || vitrine_server::ServerConfig {
+        test_clock: true,
+        ..Default::default()
+    };
+    each_backend_with(rehearsal, |app| async move {
+        let app = app;
+        let web = signed_in_admin(&app).await;
+        let page = web.get("/admin/scheduler").await;
+        assert_eq!(page.status, 200);
+        page.assert_contains("id=\"test-clock\"")
+            .assert_contains("id=\"advance-clock\"");
+        let before = app.admin.get("/api/v1/test-clock").await.json();
+
+        let refused = web
+            .post_form(
+                "/admin/scheduler",
+                "/admin/test-clock/advance",
+                &[("amount", "soon"), ("unit", "days")],
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{}", refused.html);
+        refused
+            .assert_contains("id=\"f-amount-error\"")
+            .assert_contains("value=\"soon\"");
+
+        let advanced = web
+            .post_form(
+                "/admin/scheduler",
+                "/admin/test-clock/advance",
+                &[("amount", "2"), ("unit", "days")],
+            )
+            .await;
+        assert_eq!(advanced.status, 303, "{}", advanced.html);
+        let after = app.admin.get("/api/v1/test-clock").await.json();
+        let moved = after["offset_seconds"].as_f64().expect("offset")
+            - before["offset_seconds"].as_f64().expect("offset");
+        assert_eq!(moved, 172_800.0);
+        web.get(advanced.location())
+            .await
+            .assert_contains("The due steps ran at the new time")
+            .assert_contains("Run due publications: 0 changed");
     })
     .await;
 }
