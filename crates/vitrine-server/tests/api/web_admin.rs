@@ -140,7 +140,9 @@ async fn calendar_holidays_are_saved_one_per_line_and_a_bad_date_keeps_the_form(
         let web = signed_in_admin(&app).await;
         let page = web.get("/admin/calendar").await;
         assert_eq!(page.status, 200);
-        page.assert_contains("emailed");
+        page.assert_contains("emailed").assert_contains(
+            "id=\"admin-nav-calendar\" href=\"/admin/calendar\" aria-current=\"page\"",
+        );
         let version = hidden_value(&page.html, "version:int").expect("the calendar's version");
         let fields = |holidays: &'static str| {
             vec![
