@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::submissions::{SubmissionSummary, summary};
 use crate::auth::{Caller, SignedIn};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::{self, About};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::scheduler::{self, StepReport};
@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(requirements_version))
         .routes(routes!(run_step))
         .routes(routes!(assignments))
+        .routes(routes!(current_session))
         .routes(routes!(crate::clock::get_test_clock))
         .routes(routes!(crate::clock::advance_test_clock))
 }
@@ -365,25 +366,52 @@ pub async fn run_step(
     ))
 }
 
-/// The submissions assigned to the calling validator, oldest change first.
-#[utoipa::path(get, path = "/api/v1/review/assignments", tag = TAG,
+/// Whose assignments to list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AssignmentsParams {
+    /// Every validator's (admins only); without it, the calling validator's own.
+    #[serde(default)]
+    pub all: bool,
+}
+
+/// The submissions in review or decided but not yet released: those assigned to the
+/// calling validator, or with `all=true` every validator's (admins).
+#[utoipa::path(get, path = "/api/v1/review/assignments", tag = TAG, params(AssignmentsParams),
     responses((status = 200, body = Vec<SubmissionSummary>), (status = 403, response = Problem)))]
 pub async fn assignments(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
+    ApiQuery(params): ApiQuery<AssignmentsParams>,
 ) -> ApiResult<Json<Vec<SubmissionSummary>>> {
-    if !caller.actor.staff.validator {
-        return Err(ApiError::new(
-            crate::problem::ProblemKind::Forbidden,
-            "only validators have assignments",
-        ));
-    }
-    let mine = state
-        .store
-        .submissions_for_validator(caller.user.id)
-        .await?;
+    let under_review = if params.all {
+        require_admin(&caller, "only admins list every validator's assignments")?;
+        let mut all = state
+            .store
+            .submissions_in_state(SubmissionState::InReview)
+            .await?;
+        all.extend(
+            state
+                .store
+                .submissions_in_state(SubmissionState::DecidedPendingRelease)
+                .await?,
+        );
+        all
+    } else {
+        if !caller.actor.staff.validator {
+            return Err(ApiError::new(
+                crate::problem::ProblemKind::Forbidden,
+                "only validators have assignments",
+            ));
+        }
+        state
+            .store
+            .submissions_for_validator(caller.user.id)
+            .await?
+    };
     let mut out = Vec::new();
-    for s in mine.iter().filter(|s| {
+    for s in under_review.iter().filter(|s| {
         matches!(
             s.state,
             SubmissionState::InReview | SubmissionState::DecidedPendingRelease
@@ -392,4 +420,44 @@ pub async fn assignments(
         out.push(summary(&state, s).await?);
     }
     Ok(Json(out))
+}
+
+/// The review session validators work in now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurrentSession {
+    #[schema(value_type = String, format = Date)]
+    pub review_date: jiff::civil::Date,
+    #[schema(value_type = String, format = Date)]
+    pub decision_date: jiff::civil::Date,
+    /// Opened and not past its decision day; otherwise this is the next session to open.
+    pub open: bool,
+}
+
+/// This week's review session (staff): the one open until the end of its decision day,
+/// else the next to open.
+#[utoipa::path(get, path = "/api/v1/review/session", tag = TAG,
+    responses((status = 200, body = CurrentSession), (status = 403, response = Problem)))]
+pub async fn current_session(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> ApiResult<Json<CurrentSession>> {
+    if !caller.actor.staff.validator && !caller.actor.staff.admin {
+        return Err(ApiError::new(
+            crate::problem::ProblemKind::Forbidden,
+            "only validators and admins follow review sessions",
+        ));
+    }
+    let calendar = scheduler::calendar(&state).await?;
+    let now = state.clock.now();
+    let opened = scheduler::session_open_at(&calendar, now);
+    let (session, open) = if now < opened.overdue_at {
+        (opened, true)
+    } else {
+        (calendar.session_for(now), false)
+    };
+    Ok(Json(CurrentSession {
+        review_date: session.review_date,
+        decision_date: session.decision_date,
+        open,
+    }))
 }

@@ -88,6 +88,8 @@ pub struct SubmissionSummary {
     pub state: SubmissionState,
     pub round: u32,
     pub schedule: Option<Schedule>,
+    /// The validator it is assigned to, once its session opened.
+    pub validator: Option<UserId>,
 }
 
 /// Hides what the provider may not see yet: a decision before its release.
@@ -145,6 +147,7 @@ pub async fn summary(state: &AppState, s: &Submission) -> ApiResult<SubmissionSu
         state: s.state,
         round: s.current_round().number,
         schedule: schedule(state, s).await?,
+        validator: s.validator,
     })
 }
 

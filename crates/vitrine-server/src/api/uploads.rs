@@ -74,7 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             append_to_upload,
             terminate_upload
         ))
-        .routes(routes!(put_recording))
+        .routes(routes!(put_recording, list_recordings))
         .routes(routes!(get_recording))
         .layer(axum::middleware::from_fn(tus_resumable_on_every_answer))
 }
@@ -474,6 +474,32 @@ async fn put_recording(
         &recording_path(recording.id),
     )?;
     Ok(response)
+}
+
+/// Every recording uploaded to a submission (in any round), oldest first, for whoever may
+/// see the submission. A round names the recordings it holds by id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/submissions/{id}/recordings",
+    tag = TAG,
+    params(("id" = SubmissionId, Path, description = "The submission")),
+    responses(
+        (status = 200, body = Vec<Recording>),
+        (status = 404, response = crate::problem::Problem),
+    ),
+)]
+async fn list_recordings(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    ApiPath(id): ApiPath<SubmissionId>,
+) -> ApiResult<axum::Json<Vec<Recording>>> {
+    let submission = state
+        .store
+        .submission(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    submission.require_visible_to(&caller.actor)?;
+    Ok(axum::Json(state.store.recordings_of(id).await?))
 }
 
 /// A recording's bytes, for the provider's members and staff (anyone else: 404). Supports

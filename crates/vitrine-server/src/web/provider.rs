@@ -557,28 +557,15 @@ async fn disallow_account(
 
 /// The recordings uploaded to a submission, with their file names and sizes.
 ///
-/// The API has no listing of a submission's uploaded recordings (a round names its
-/// recordings by id only), so this reads them from the store, and only after the API showed
-/// the submission to this reader (`GET /api/v1/submissions/{id}` answered), which is the
-/// permission the API applies to recordings.
-async fn uploaded_recordings(page: &Page, submission: &Value) -> Result<Vec<Value>, WebError> {
-    let Some(id) = submission["submission"]["id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-    else {
+/// Every recording uploaded to the submission, with its file name and size.
+async fn uploaded_recordings(page: &mut Page, submission: &Value) -> Result<Vec<Value>, WebError> {
+    let Some(id) = submission["submission"]["id"].as_str() else {
         return Ok(Vec::new());
     };
     let recordings = page
-        .web
-        .app
-        .store
-        .recordings_of(id)
-        .await
-        .map_err(|e| WebError::Internal(format!("reading recordings: {e}")))?;
-    recordings
-        .into_iter()
-        .map(|r| serde_json::to_value(r).map_err(|e| WebError::Internal(e.to_string())))
-        .collect()
+        .get(&format!("/api/v1/submissions/{id}/recordings"))
+        .await?;
+    Ok(recordings.as_array().cloned().unwrap_or_default())
 }
 
 /// The recordings of the round the provider is editing: a draft's, or none yet when changes

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use vitrine_domain::submission::SubmissionState;
 
 use super::{Page, Web, WebError};
-use crate::scheduler;
 
 mod submission;
 
@@ -54,69 +53,30 @@ fn with_state_key(mut summary: Value) -> Value {
     summary
 }
 
-fn internal(error: impl std::fmt::Debug) -> WebError {
-    WebError::Internal(format!("{error:?}"))
-}
-
-/// The review session a validator works in now: the one open (until its decision day
-/// ends), else the next to open.
-async fn current_session(page: &Page) -> Result<Value, WebError> {
-    // The calendar's settings are for admins (`GET /api/v1/calendar`), but the dates they
-    // give are what every provider is told; the session is computed as the API computes a
-    // submission's dates.
-    let app = &page.web.app;
-    let calendar = scheduler::calendar(app).await.map_err(internal)?;
-    let now = app.clock.now();
-    let opened = scheduler::session_open_at(&calendar, now);
-    let (session, open) = if now < opened.overdue_at {
-        (opened, true)
-    } else {
-        (calendar.session_for(now), false)
-    };
-    Ok(json!({
-        "review_date": session.review_date,
-        "decision_date": session.decision_date,
-        "open": open,
-    }))
-}
-
-/// Every submission in review or decided but not released, for admins. There is no API
-/// listing of them (`/api/v1/review/assignments` is the calling validator's own), so this
-/// reads what that endpoint reads, for every validator, through the same summary.
+/// Every submission in review or decided but not released (admins), with the name of the
+/// validator it is assigned to.
 async fn all_assignments(page: &mut Page) -> Result<Vec<Value>, WebError> {
     let validators = page.get("/api/v1/validators").await?;
-    let app = page.web.app.clone();
-    let mut out = Vec::new();
-    for state in [
-        SubmissionState::InReview,
-        SubmissionState::DecidedPendingRelease,
-    ] {
-        for s in app
-            .store
-            .submissions_in_state(state)
-            .await
-            .map_err(internal)?
-        {
+    let all = page.get("/api/v1/review/assignments?all=true").await?;
+    Ok(all
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|summary| {
             let validator_name = validators.as_array().and_then(|list| {
                 list.iter()
-                    .find(|v| {
-                        s.validator
-                            .is_some_and(|id| v["user_id"].as_str() == Some(&id.to_string()))
-                    })
+                    .find(|v| v["user_id"] == summary["validator"])
                     .and_then(|v| v["display_name"].as_str())
                     .map(str::to_owned)
             });
-            let summary = crate::api::submissions::summary(&app, &s)
-                .await
-                .map_err(internal)?;
-            let mut summary = with_state_key(serde_json::to_value(summary).map_err(internal)?);
+            let mut summary = with_state_key(summary);
             if let Some(map) = summary.as_object_mut() {
                 map.insert("validator_name".to_owned(), json!(validator_name));
             }
-            out.push(summary);
-        }
-    }
-    Ok(out)
+            summary
+        })
+        .collect())
 }
 
 /// `/review`: this week's session, the reader's assignments (every one, for admins) and the
@@ -152,7 +112,7 @@ async fn desk(mut page: Page) -> Result<Response, WebError> {
         .filter(|s| s["state"] == "decided_pending_release")
         .cloned()
         .collect();
-    let session = current_session(&page).await?;
+    let session = page.get("/api/v1/review/session").await?;
     page.render(
         "review.html",
         json!({

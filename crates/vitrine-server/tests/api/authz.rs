@@ -336,6 +336,31 @@ fn table(w: &World) -> Vec<Row> {
             None,
             [401, 200, 200, 200, 200, 200, 200, 200],
         ),
+        // The review desk: this week's session for staff; every assignment for admins.
+        row(
+            M::GET,
+            "/api/v1/review/session",
+            None,
+            [401, 403, 403, 403, 403, 403, 200, 200],
+        ),
+        row(
+            M::GET,
+            "/api/v1/review/assignments",
+            None,
+            [401, 403, 403, 403, 403, 403, 200, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/review/assignments?all=true",
+            None,
+            [401, 403, 403, 403, 403, 403, 403, 200],
+        ),
+        row(
+            M::GET,
+            format!("/api/v1/submissions/{nobody}/recordings"),
+            None,
+            [401, 404, 404, 404, 404, 404, 404, 404],
+        ),
         // Only an admin publishes. Last, because the admin's success changes the world.
         row(
             M::PUT,
