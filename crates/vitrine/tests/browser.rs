@@ -55,7 +55,7 @@ async fn public_pages_in_both_languages() {
         browser.fill("#f-email", "admin@market.test").await;
         browser.fill("#f-password", "not the password").await;
         browser
-            .click("form[action='/sign-in'] button[type=submit]")
+            .click_to_load("form[action='/sign-in'] button[type=submit]")
             .await;
         browser.wait_for("[role=alert]").await;
         browser.check_page().await;
@@ -67,7 +67,9 @@ async fn public_pages_in_both_languages() {
 
         // The switch keeps the reader on the page they were reading.
         browser.visit("/sign-in").await;
-        browser.click("form.lang-switch button[name=lang]").await;
+        browser
+            .click_to_load("form.lang-switch button[name=lang]")
+            .await;
         browser
             .wait_until(
                 "the page is in French",
@@ -162,7 +164,9 @@ async fn forms_from_another_origin_are_refused() {
         );
 
         // The same switch from vitrine's own page works: the refusals above were not luck.
-        browser.click("form.lang-switch button[name=lang]").await;
+        browser
+            .click_to_load("form.lang-switch button[name=lang]")
+            .await;
         browser
             .wait_until(
                 "the page is in French",

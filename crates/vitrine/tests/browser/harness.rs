@@ -372,6 +372,12 @@ impl Api {
         self.call(reqwest::Method::PUT, path, Some(body)).await
     }
 
+    /// Moves the test clock to `to` (RFC 3339) and runs the steps then due.
+    pub async fn advance_clock_to(&self, to: &str) -> Value {
+        self.post("/api/v1/test-clock/advance", json!({ "to": to }))
+            .await
+    }
+
     /// A user with [`PASSWORD`] (and staff roles when given); their id.
     pub async fn create_user(&self, email: &str, name: &str, staff: Option<Value>) -> String {
         let mut body = json!({"email": email, "display_name": name, "password": PASSWORD});
@@ -675,6 +681,20 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
     }
 
+    /// Clicks what submits a form or follows a link, waits for the new page to load (even
+    /// one at the same address) and checks it.
+    pub async fn click_to_load(&mut self, css: &str) {
+        self.script("window.vitrineOldPage = true;", vec![]).await;
+        self.click(css).await;
+        self.wait_until(
+            &format!("a new page loads after clicking {css}"),
+            "return window.vitrineOldPage === undefined && document.readyState === 'complete';",
+            vec![],
+        )
+        .await;
+        self.check_page().await;
+    }
+
     /// Clicks the first button or link whose text is `label` within `scope` (CSS).
     pub async fn click_labelled(&self, scope: &str, label: &str) {
         let xpath = format!(
@@ -716,17 +736,15 @@ impl Browser {
         self.visit("/sign-in").await;
         self.fill("#f-email", email).await;
         self.fill("#f-password", PASSWORD).await;
-        self.click("form[action='/sign-in'] button[type=submit]")
+        self.click_to_load("form[action='/sign-in'] button[type=submit]")
             .await;
         self.wait_for("form[action='/sign-out']").await;
-        self.check_page().await;
     }
 
     /// Signs out with the header's button.
     pub async fn sign_out(&mut self) {
-        self.click("form[action='/sign-out'] button").await;
+        self.click_to_load("form[action='/sign-out'] button").await;
         self.wait_for("a[href^='/sign-in']").await;
-        self.check_page().await;
     }
 }
 
