@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 use crate::AppState;
 use crate::api::{ManagedOffering, offering_or_404};
 use crate::auth::{Caller, SignedIn};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::notify::{self, About};
 use crate::problem::{ApiError, ApiResult, Problem, ProblemKind};
 use crate::scheduler::{self, Context};
@@ -37,6 +37,7 @@ pub const TAG: &str = "submissions";
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_submission, list_offering_submissions))
+        .routes(routes!(list_submissions))
         .routes(routes!(get_submission, edit_submission))
         .routes(routes!(submit))
         .routes(routes!(withdraw))
@@ -90,6 +91,12 @@ pub struct SubmissionSummary {
     pub schedule: Option<Schedule>,
     /// The validator it is assigned to, once its session opened.
     pub validator: Option<UserId>,
+    /// The go-live date the provider asked for in the current round.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub requested_go_live: Option<Date>,
+    /// When the publication is (or was) scheduled.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub publication_at: Option<Timestamp>,
 }
 
 /// Hides what the provider may not see yet: a decision before its release.
@@ -148,6 +155,8 @@ pub async fn summary(state: &AppState, s: &Submission) -> ApiResult<SubmissionSu
         round: s.current_round().number,
         schedule: schedule(state, s).await?,
         validator: s.validator,
+        requested_go_live: s.current_round().requested_go_live,
+        publication_at: s.publication_at,
     })
 }
 
@@ -260,6 +269,55 @@ async fn managed(state: &AppState, caller: &Caller, name: &str) -> ApiResult<Off
     } else {
         Err(ApiError::not_found())
     }
+}
+
+/// Which submissions to list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SubmissionsParams {
+    /// Comma-separated states (`approved,publication_scheduled`).
+    pub state: String,
+}
+
+/// Every submission in the given states (admins): what awaits a publication, what is in
+/// review, … Oldest first within each state, states in the order given.
+#[utoipa::path(get, path = "/api/v1/submissions", tag = TAG, params(SubmissionsParams),
+    responses((status = 200, body = Vec<SubmissionSummary>), (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
+pub async fn list_submissions(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+    ApiQuery(params): ApiQuery<SubmissionsParams>,
+) -> ApiResult<Json<Vec<SubmissionSummary>>> {
+    if !caller.actor.staff.admin {
+        return Err(ApiError::new(
+            ProblemKind::Forbidden,
+            "only admins list submissions across providers",
+        ));
+    }
+    let mut states = Vec::new();
+    for name in params
+        .state
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let parsed = SubmissionState::parse(name).ok_or_else(|| {
+            ApiError::from(DomainError::invalid(
+                "state",
+                format!("`{name}` is not a submission state"),
+            ))
+        })?;
+        states.push(parsed);
+    }
+    let mut out = Vec::new();
+    for wanted in states {
+        for s in state.store.submissions_in_state(wanted).await? {
+            out.push(summary(&state, &s).await?);
+        }
+    }
+    Ok(Json(out))
 }
 
 /// The submissions of an offering, oldest first (its provider's members and staff).

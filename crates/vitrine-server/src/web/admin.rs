@@ -433,114 +433,60 @@ async fn publish_requirements(mut page: Page, form: Form) -> Result<Response, We
 
 // --- publications ---
 
-/// Audit records per page when walking the log for publications.
-const AUDIT_WALK_PAGE: u32 = 100;
-
-/// The ids of the submissions that have an audit record of `action` whose state after the
-/// change is `state` (any state when `None`), walking every page of the log.
-async fn submissions_with(
-    page: &mut Page,
-    action: &str,
-    state: Option<&str>,
-) -> Result<Vec<String>, WebError> {
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let query = query_string(&[
-            ("action", Some(action)),
-            ("subject_kind", Some("submission")),
-            ("limit", Some(&AUDIT_WALK_PAGE.to_string())),
-            ("cursor", cursor.as_deref()),
-        ]);
-        let records = page.get(&format!("/api/v1/audit?{query}")).await?;
-        for record in records["items"].as_array().into_iter().flatten() {
-            let matches = state.is_none_or(|s| record.pointer("/after/state") == Some(&json!(s)));
-            if let Some(id) = record["subject_id"].as_str()
-                && matches
-                && !ids.iter().any(|known| known == id)
-            {
-                ids.push(id.to_owned());
-            }
-        }
-        match records["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return Ok(ids),
-        }
-    }
+/// The submissions (summaries) in `states`, comma-separated.
+async fn submissions_in(page: &mut Page, states: &str) -> Result<Vec<Value>, WebError> {
+    let list = page
+        .get(&format!("/api/v1/submissions?state={states}"))
+        .await?;
+    Ok(list.as_array().cloned().unwrap_or_default())
 }
 
-/// Offerings per catalog page when listing public offerings.
-const CATALOG_WALK_PAGE: u32 = 100;
-
 /// Approved submissions waiting for their publication to be scheduled, scheduled ones, and
-/// public offerings.
-///
-/// The API has no list of submissions by state, so they are found in the audit log: an
-/// approval reaches the provider when the decision is released (`submission.
-/// release_decision` with the state `approved` after it), and the submissions since
-/// published (`submission.publish`) are left out; each remaining one is read for its
-/// current state, offering and dates.
-async fn publications_context(page: &mut Page) -> Result<Value, WebError> {
-    let approved = submissions_with(page, "submission.release_decision", Some("approved")).await?;
-    let published = submissions_with(page, "submission.publish", None).await?;
-    let mut awaiting = Vec::new();
-    let mut scheduled = Vec::new();
-    for id in approved.iter().filter(|id| !published.contains(id)) {
+/// the public offerings an admin may unpublish: those published through a submission, and
+/// `also` (the offering page's "unpublish" link leads here with it, for an offering made
+/// public otherwise).
+async fn publications_context(page: &mut Page, also: Option<&str>) -> Result<Value, WebError> {
+    let awaiting = submissions_in(page, "approved").await?;
+    let scheduled = submissions_in(page, "publication_scheduled").await?;
+    let mut names: Vec<String> = submissions_in(page, "published")
+        .await?
+        .iter()
+        .filter_map(|s| s["offering_name"].as_str().map(str::to_owned))
+        .collect();
+    names.extend(also.map(str::to_owned));
+    let mut public = Vec::new();
+    for name in &names {
         let reply = page
             .call(
                 Method::GET,
-                &format!("/api/v1/submissions/{}", urlencode(id)),
+                &format!("/api/v1/catalog/{}", urlencode(name)),
                 None,
             )
             .await?;
-        if !reply.is_success() {
-            continue;
-        }
-        let view = reply.body;
-        let rounds = view["submission"]["rounds"].as_array();
-        let requested = rounds
-            .and_then(|r| r.last())
-            .map_or(Value::Null, |round| round["requested_go_live"].clone());
-        let item = json!({
-            "id": view["submission"]["id"],
-            "offering_name": view["offering_name"],
-            "state": view["submission"]["state"],
-            "requested_go_live": requested,
-            "publication_at": view["submission"]["publication_at"],
-        });
-        match view["submission"]["state"].as_str() {
-            Some("approved") => awaiting.push(item),
-            Some("publication_scheduled") => scheduled.push(item),
-            _ => {}
-        }
-    }
-    let mut public = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let query = query_string(&[
-            ("limit", Some(&CATALOG_WALK_PAGE.to_string())),
-            ("cursor", cursor.as_deref()),
-        ]);
-        let catalog = page.get(&format!("/api/v1/catalog?{query}")).await?;
-        public.extend(
-            catalog["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|o| o["visibility"] == "public")
-                .cloned(),
-        );
-        match catalog["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => break,
+        if reply.is_success()
+            && reply.body["visibility"] == "public"
+            && !public
+                .iter()
+                .any(|o: &Value| o["name"] == reply.body["name"])
+        {
+            public.push(reply.body);
         }
     }
     Ok(json!({ "awaiting": awaiting, "scheduled": scheduled, "public": public }))
 }
 
-async fn publications(mut page: Page) -> Result<Response, WebError> {
+#[derive(Debug, Default, Deserialize)]
+struct PublicationsQuery {
+    /// A public offering to offer for unpublishing (from its page).
+    offering: Option<String>,
+}
+
+async fn publications(
+    mut page: Page,
+    Query(query): Query<PublicationsQuery>,
+) -> Result<Response, WebError> {
     require_admin(&page)?;
-    let context = publications_context(&mut page).await?;
+    let context = publications_context(&mut page, query.offering.as_deref()).await?;
     page.render("admin_publications.html", context)
 }
 
@@ -587,7 +533,7 @@ async fn schedule_publication(
             Some("admin.notice.publication_scheduled"),
         ));
     }
-    let context = publications_context(&mut page).await?;
+    let context = publications_context(&mut page, None).await?;
     let context = with(
         context,
         "refused_row",
@@ -611,7 +557,7 @@ async fn unpublish(
     if reply.is_success() {
         return Ok(page.redirect("/admin/publications", Some("admin.notice.unpublished")));
     }
-    let context = publications_context(&mut page).await?;
+    let context = publications_context(&mut page, Some(&name)).await?;
     let context = with(context, "refused_row", json!(format!("unpublish-{name}")));
     page.refused("admin_publications.html", context, &form, &reply)
 }

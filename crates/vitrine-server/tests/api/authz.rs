@@ -357,6 +357,18 @@ fn table(w: &World) -> Vec<Row> {
         ),
         row(
             M::GET,
+            "/api/v1/submissions?state=approved,publication_scheduled",
+            None,
+            [401, 403, 403, 403, 403, 403, 403, 200],
+        ),
+        row(
+            M::GET,
+            "/api/v1/submissions?state=nonsense",
+            None,
+            [401, 403, 403, 403, 403, 403, 403, 422],
+        ),
+        row(
+            M::GET,
             format!("/api/v1/submissions/{nobody}/recordings"),
             None,
             [401, 404, 404, 404, 404, 404, 404, 404],

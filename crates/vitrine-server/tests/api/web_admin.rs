@@ -474,10 +474,17 @@ async fn a_public_offering_is_unpublished_with_a_reason_and_steps_run_by_hand() 
             json!({}),
         )
         .await;
+        // Made public without a submission: the offering's page leads to its unpublishing.
         let page = web.get("/admin/publications").await;
         assert_eq!(page.status, 200);
-        page.assert_contains("id=\"unpublish-redis-cache\"")
+        page.assert_lacks("id=\"unpublish-redis-cache\"")
             .assert_contains("No approved submission is waiting.");
+        let offering = web.get("/offerings/redis-cache").await;
+        offering.assert_contains(
+            "href=\"/admin/publications?offering=redis-cache#public-redis-cache\"",
+        );
+        let page = web.get("/admin/publications?offering=redis-cache").await;
+        page.assert_contains("id=\"unpublish-redis-cache\"");
 
         let refused = web
             .post_form(
