@@ -258,6 +258,7 @@ async fn the_validator_judges_through_the_form_and_the_provider_sees_it_on_decis
             "<video class=\"recording\" controls preload=\"metadata\" src=\"/api/v1/recordings/{}\"",
             cast.recording
         ))
+        .assert_contains("Recording 1 (demo.mp4)")
         .assert_contains("id=\"decision-form\"")
         .assert_contains("Provisioning an instance")
         .assert_lacks("id=\"withdraw-form\"");

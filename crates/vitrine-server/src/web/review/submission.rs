@@ -160,6 +160,21 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         }
     }
 
+    // Their file names, as the provider's files were called.
+    let recording_files: BTreeMap<String, String> = page
+        .get(&format!("/api/v1/submissions/{}/recordings", urlencode(id)))
+        .await?
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some((
+                r["id"].as_str()?.to_owned(),
+                r["file_name"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+
     let mut shown_rounds = Vec::with_capacity(rounds.len());
     for (index, round) in rounds.iter().enumerate() {
         let set = round["requirements_version"]
@@ -252,6 +267,7 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         "current_round": current,
         "rounds": shown_rounds,
         "recording_numbers": recording_numbers,
+        "recording_files": recording_files,
         "timeline": timeline,
         "messages": messages,
         "checklist": checklist,
