@@ -79,57 +79,6 @@ fn with(mut context: Value, key: &str, value: Value) -> Value {
     context
 }
 
-/// The API names a refused field by its dotted path (`requirements.2.title.en`,
-/// `holidays.0`); forms name it with brackets and a type (`requirements[2].title.en`,
-/// `holidays:lines`). Rewrites the reply's field names into the form's, so that each
-/// message shows next to its field: indices in brackets; the rows of `rows.0` renumbered
-/// through `rows.1` (the form row each row sent came from, as blank rows are not sent);
-/// and a path no field has (`holidays.0`) shortened to the field that holds it.
-fn name_refused_fields(reply: &mut ApiReply, form: &Form, rows: Option<(&str, &[usize])>) {
-    let form_fields: BTreeSet<&str> = form
-        .fields
-        .iter()
-        .map(|(name, _)| name.split(':').next().unwrap_or(name))
-        .collect();
-    let Some(errors) = reply.body.get_mut("errors").and_then(Value::as_array_mut) else {
-        return;
-    };
-    for error in errors {
-        let Some(field) = error.get("field").and_then(Value::as_str) else {
-            continue;
-        };
-        let mut name = String::new();
-        let mut prefixes = Vec::new();
-        for part in field.split('.') {
-            match part.parse::<usize>() {
-                Ok(index) => {
-                    let index = match rows {
-                        Some((array, sent_rows)) if name == array => {
-                            sent_rows.get(index).copied().unwrap_or(index)
-                        }
-                        _ => index,
-                    };
-                    name.push_str(&format!("[{index}]"));
-                }
-                Err(_) => {
-                    if !name.is_empty() {
-                        name.push('.');
-                    }
-                    name.push_str(part);
-                }
-            }
-            prefixes.push(name.clone());
-        }
-        let chosen = prefixes
-            .iter()
-            .rev()
-            .find(|prefix| form_fields.contains(prefix.as_str()))
-            .cloned()
-            .unwrap_or(name);
-        error["field"] = Value::String(chosen);
-    }
-}
-
 // --- overview ---
 
 async fn overview(mut page: Page) -> Result<Response, WebError> {
@@ -261,11 +210,10 @@ async fn save_calendar(mut page: Page, form: Form) -> Result<Response, WebError>
     if let Value::Object(map) = &mut body {
         map.entry("holidays").or_insert_with(|| json!([]));
     }
-    let mut reply = page.send(Method::PUT, "/api/v1/calendar", &body).await?;
+    let reply = page.send(Method::PUT, "/api/v1/calendar", &body).await?;
     if reply.is_success() {
         return Ok(page.redirect("/admin/calendar", Some("admin.notice.calendar_saved")));
     }
-    name_refused_fields(&mut reply, &form, None);
     let context = calendar_context(&mut page).await?;
     page.refused("admin_calendar.html", context, &form, &reply)
 }
@@ -412,7 +360,7 @@ async fn publish_requirements(mut page: Page, form: Form) -> Result<Response, We
     if let Value::Object(map) = &mut body {
         map.entry("requirements").or_insert_with(|| json!([]));
     }
-    let mut reply = page
+    let reply = page
         .send(Method::PUT, "/api/v1/requirements", &body)
         .await?;
     if reply.is_success() {
@@ -422,7 +370,6 @@ async fn publish_requirements(mut page: Page, form: Form) -> Result<Response, We
         ));
     }
     let rows = filled_rows(&form);
-    name_refused_fields(&mut reply, &form, Some(("requirements", &rows)));
     let context = requirements_context(&mut page).await?;
     // The editor keeps every row typed, even beyond the current list's length.
     let typed_rows = rows.last().map_or(0, |last| last + 1);
@@ -490,18 +437,6 @@ async fn publications(
     page.render("admin_publications.html", context)
 }
 
-/// A `datetime-local` value (`2026-03-10T09:00`, no zone) read in `zone`, as the instant the
-/// API takes; anything else is sent as typed, for the API to refuse with the field named.
-fn instant_in_zone(local: &str, zone: &str) -> String {
-    let local = local.trim();
-    local
-        .parse::<jiff::civil::DateTime>()
-        .ok()
-        .zip(jiff::tz::TimeZone::get(zone).ok())
-        .and_then(|(at, zone)| at.to_zoned(zone).ok())
-        .map_or_else(|| local.to_owned(), |at| at.timestamp().to_string())
-}
-
 /// Schedules a publication at the time typed, in the admin's time zone, or, left empty, at
 /// the provider's requested date.
 async fn schedule_publication(
@@ -517,7 +452,7 @@ async fn schedule_publication(
         .unwrap_or("UTC")
         .to_owned();
     let body = match form.get("at").map(str::trim).filter(|at| !at.is_empty()) {
-        Some(at) => json!({ "at": instant_in_zone(at, &zone) }),
+        Some(at) => json!({ "at": crate::web::local_instant(at, &zone) }),
         None => json!({}),
     };
     let reply = page
@@ -853,50 +788,6 @@ async fn advance_test_clock(mut page: Page, form: Form) -> Result<Response, WebE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn form(pairs: &[(&str, &str)]) -> Form {
-        Form {
-            fields: pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn refused_fields_take_the_names_of_the_form() {
-        let form = form(&[
-            ("holidays:lines", "2026-13-01"),
-            ("requirements[0].key", ""),
-            ("requirements[0].title.en", ""),
-            ("requirements[3].key", "x"),
-            ("requirements[3].title.en", "X"),
-        ]);
-        let mut reply = ApiReply {
-            status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            body: json!({"errors": [
-                {"field": "holidays.0", "message": "bad date"},
-                {"field": "requirements.0.title.en", "message": "required"},
-            ]}),
-        };
-        name_refused_fields(
-            &mut reply,
-            &form,
-            Some(("requirements", &filled_rows(&form))),
-        );
-        assert_eq!(reply.body["errors"][0]["field"], "holidays");
-        // Row 0 was blank and not sent: the API's first row is the form's fourth.
-        assert_eq!(reply.body["errors"][1]["field"], "requirements[3].title.en");
-    }
-
-    #[test]
-    fn a_local_time_is_read_in_the_admins_zone() {
-        assert_eq!(
-            instant_in_zone("2026-03-10T09:00", "Europe/Paris"),
-            "2026-03-10T08:00:00Z"
-        );
-        assert_eq!(instant_in_zone("soon", "UTC"), "soon");
-    }
 
     #[test]
     fn reports_keep_known_steps_only() {

@@ -36,6 +36,93 @@ impl Form {
         to_json(&self.fields)
     }
 
+    /// The field of this form that shows the API's refusal of `api_field`: the dotted path
+    /// of the body [`Form::to_json`] built (`plans.1.pricing.amount`, `holidays.0`), and the
+    /// message (serde names a missing field's parent: "missing field `en`"). Array indices
+    /// are counted in the body, whose blank rows were dropped, so they are mapped back to
+    /// the rows the reader saw. Without a field of that exact path, the nearest one: its
+    /// English text (`display_name` → `display_name.en`), else the closest enclosing field.
+    pub fn field_for_error(&self, api_field: &str, message: &str) -> Option<String> {
+        let rows = self.sent_rows();
+        let mut path = String::new();
+        for part in api_field.split('.').filter(|p| !p.is_empty()) {
+            match part.parse::<usize>() {
+                Ok(sent) => {
+                    let shown = rows
+                        .get(&path)
+                        .and_then(|indices| indices.iter().nth(sent))
+                        .copied()
+                        .unwrap_or(sent);
+                    path.push_str(&format!("[{shown}]"));
+                }
+                Err(_) => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(part);
+                }
+            }
+        }
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(missing);
+        }
+        let named = |path: &str| {
+            self.fields
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .find(|name| name.split(':').next() == Some(path))
+                .map(str::to_owned)
+        };
+        if let Some(field) = named(&path).or_else(|| named(&format!("{path}.en"))) {
+            return Some(field);
+        }
+        let mut prefix = path.as_str();
+        while let Some(cut) = prefix.rfind(['.', '[']) {
+            prefix = &prefix[..cut];
+            if let Some(field) = named(prefix) {
+                return Some(field);
+            }
+        }
+        None
+    }
+
+    /// For each array of the body (by its path as the form writes it, `plans`,
+    /// `verdicts[2].notes`), the form's row indices that reached the body, in order.
+    fn sent_rows(&self) -> HashMap<String, std::collections::BTreeSet<usize>> {
+        let mut rows: HashMap<String, std::collections::BTreeSet<usize>> = HashMap::new();
+        for (name, value) in &self.fields {
+            if name.starts_with('_') {
+                continue;
+            }
+            let (path, kind) = name.split_once(':').unwrap_or((name, "str"));
+            if typed(kind, value).is_none() {
+                continue;
+            }
+            let mut prefix = String::new();
+            for step in parse_path(path) {
+                match step {
+                    Step::Key(key) => {
+                        if !prefix.is_empty() {
+                            prefix.push('.');
+                        }
+                        prefix.push_str(&key);
+                    }
+                    Step::Index(index) => {
+                        rows.entry(prefix.clone()).or_default().insert(index);
+                        prefix.push_str(&format!("[{index}]"));
+                    }
+                }
+            }
+        }
+        rows
+    }
+
     /// The values as typed, by field name, to fill the form again after a refusal.
     pub fn values(&self) -> HashMap<String, String> {
         self.fields
@@ -252,6 +339,50 @@ mod tests {
                 "notes": "line one\n  line two",
             })
         );
+    }
+
+    #[test]
+    fn the_apis_refusals_are_shown_beside_the_fields_the_reader_typed() {
+        let form = Form {
+            fields: fields(&[
+                ("display_name.en", ""),
+                ("holidays:lines", "2026-13-01"),
+                ("plans[0].name", ""),
+                ("plans[1].name", "pro"),
+                ("plans[1].pricing.amount", "x"),
+                ("plans[2].name", ""),
+                ("plans[3].name", "max"),
+                ("verdicts[0].comment:text", "why"),
+                ("reason:text", ""),
+            ]),
+        };
+        let field = |api: &str, message: &str| form.field_for_error(api, message);
+        // Blank rows were dropped from the body: its plans.1 is the form's plans[3].
+        assert_eq!(
+            field("plans.0.pricing.amount", "bad"),
+            Some("plans[1].pricing.amount".into())
+        );
+        assert_eq!(field("plans.1.name", "taken"), Some("plans[3].name".into()));
+        // A missing field is named by its parent; English is what is required.
+        assert_eq!(
+            field("", "missing field `display_name`"),
+            Some("display_name.en".into())
+        );
+        assert_eq!(
+            field("display_name", "missing field `en`"),
+            Some("display_name.en".into())
+        );
+        // The type suffix is the form's; an element of a list is the list's field.
+        assert_eq!(
+            field("holidays.0", "not a date"),
+            Some("holidays:lines".into())
+        );
+        assert_eq!(
+            field("verdicts.0.comment", "needed"),
+            Some("verdicts[0].comment:text".into())
+        );
+        assert_eq!(field("reason", "needed"), Some("reason:text".into()));
+        assert_eq!(field("nowhere", "x"), None);
     }
 
     #[test]

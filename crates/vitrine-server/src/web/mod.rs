@@ -446,8 +446,8 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// From a refused form and the API's problem document. Field errors name JSON paths;
-    /// the form's field of that path (whatever its type suffix) shows the message.
+    /// From a refused form and the API's problem document: each field error is shown
+    /// beside the form's field for it ([`Form::field_for_error`]).
     pub fn of(form: &Form, reply: &ApiReply) -> Self {
         let mut errors = HashMap::new();
         if let Some(list) = reply.body.get("errors").and_then(Value::as_array) {
@@ -457,12 +457,9 @@ impl Refusal {
                     error.get("message").and_then(Value::as_str),
                 ) {
                     let form_field = form
-                        .fields
-                        .iter()
-                        .map(|(name, _)| name.as_str())
-                        .find(|name| name.split(':').next() == Some(field))
-                        .unwrap_or(field);
-                    errors.insert(form_field.to_owned(), message.to_owned());
+                        .field_for_error(field, message)
+                        .unwrap_or_else(|| field.to_owned());
+                    errors.insert(form_field, message.to_owned());
                 }
             }
         }
@@ -784,6 +781,20 @@ impl Page {
     }
 }
 
+/// A `datetime-local` value (`2026-04-01T09:30`, the reader's wall clock) as the instant it
+/// is in `time_zone`; anything else as typed, for the API to refuse with the field named.
+pub fn local_instant(typed: &str, time_zone: &str) -> String {
+    let typed = typed.trim();
+    typed
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|wall| {
+            let zone = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+            zone.to_timestamp(wall).ok()
+        })
+        .map_or_else(|| typed.to_owned(), |at| at.to_string())
+}
+
 /// `to` if it is a path of this site; `/` otherwise (a `next` parameter cannot send the
 /// reader to another site).
 pub fn local_path(to: &str) -> &str {
@@ -812,6 +823,19 @@ mod tests {
         assert_eq!(local_path("//evil.example/"), "/");
         assert_eq!(local_path("https://evil.example/"), "/");
         assert_eq!(local_path("/\\evil.example"), "/");
+    }
+
+    #[test]
+    fn a_wall_clock_time_is_read_in_the_readers_zone() {
+        assert_eq!(
+            local_instant("2026-04-01T09:30", "Europe/Paris"),
+            "2026-04-01T07:30:00Z"
+        );
+        assert_eq!(
+            local_instant("2026-03-10T09:00", "UTC"),
+            "2026-03-10T09:00:00Z"
+        );
+        assert_eq!(local_instant(" soon ", "UTC"), "soon");
     }
 
     #[test]

@@ -195,55 +195,6 @@ fn plan_rows_of(form: &Form) -> Form {
     Form { fields }
 }
 
-/// The API names fields with dotted paths (`plans.0.pricing.amount`) and, for a missing
-/// one, names its parent (`display_name`, "missing field `en`"); the form's fields are
-/// `plans[0].pricing.amount` and `display_name.en`. Rewrites the reply's field names to the
-/// form's, so each reason shows next to its field.
-fn errors_to_form_fields(reply: &mut ApiReply, form: &Form) {
-    let Some(errors) = reply.body.get_mut("errors").and_then(Value::as_array_mut) else {
-        return;
-    };
-    let has_field = |path: &str| {
-        form.fields
-            .iter()
-            .any(|(name, _)| name.split(':').next() == Some(path))
-    };
-    for error in errors {
-        let Some(field) = error.get("field").and_then(Value::as_str) else {
-            continue;
-        };
-        let message = error
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let mut path = String::new();
-        for part in field.split('.') {
-            if part.parse::<usize>().is_ok() {
-                path.push_str(&format!("[{part}]"));
-            } else {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(part);
-            }
-        }
-        if let Some(missing) = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-        {
-            path = if path.is_empty() {
-                missing.to_owned()
-            } else {
-                format!("{path}.{missing}")
-            };
-        }
-        if !has_field(&path) && has_field(&format!("{path}.en")) {
-            path.push_str(".en");
-        }
-        error["field"] = Value::String(path);
-    }
-}
-
 /// The plan rows to show: the offering's plans (or what was typed), then blank rows.
 fn plan_rows(plans: Option<&Value>, typed: Option<&Form>) -> Vec<Value> {
     let typed_rows = typed
@@ -307,7 +258,7 @@ async fn new_offering_page(
 async fn create_offering(mut page: Page, form: Form) -> Result<Response, WebError> {
     let (accounts, account_options) = provider_accounts(&page)?;
     let form = plan_rows_of(&form);
-    let mut reply = page
+    let reply = page
         .send(Method::POST, "/api/v1/offerings", &form.to_json())
         .await?;
     if reply.is_success() {
@@ -320,7 +271,6 @@ async fn create_offering(mut page: Page, form: Form) -> Result<Response, WebErro
             Some("notice.provider_offering_created"),
         ));
     }
-    errors_to_form_fields(&mut reply, &form);
     let context = json!({
         "accounts": accounts,
         "account_options": account_options,
@@ -438,10 +388,9 @@ async fn editor_refused(
     mut page: Page,
     name: &str,
     form: &Form,
-    mut reply: ApiReply,
+    reply: ApiReply,
     section: &str,
 ) -> Result<Response, WebError> {
-    errors_to_form_fields(&mut reply, form);
     let data = editor_data(&mut page, name).await?;
     let typed = (section == "listing").then_some(form);
     let mut context = editor_context(&page, data, typed)?;
@@ -854,36 +803,6 @@ mod tests {
                     {"name": "lite", "pricing": {"kind": "free"}},
                 ],
             })
-        );
-    }
-
-    #[test]
-    fn refused_fields_take_the_names_of_the_form() {
-        let posted = form(&[
-            ("display_name.en", ""),
-            ("plans[0].pricing.amount", "x"),
-            ("plans[0].display_name.en", ""),
-        ]);
-        let mut reply = ApiReply {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            body: json!({"errors": [
-                {"field": "plans.0.pricing.amount", "message": "must be a decimal amount"},
-                {"field": "plans.0", "message": "missing field `display_name`"},
-                {"field": "display_name", "message": "is required"},
-            ]}),
-        };
-        errors_to_form_fields(&mut reply, &posted);
-        let fields: Vec<&str> = reply.body["errors"]
-            .as_array()
-            .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
-            .unwrap_or_default();
-        assert_eq!(
-            fields,
-            [
-                "plans[0].pricing.amount",
-                "plans[0].display_name.en",
-                "display_name.en"
-            ]
         );
     }
 }

@@ -291,31 +291,6 @@ pub(super) async fn show(mut page: Page, Path(id): Path<String>) -> Result<Respo
     page.render("submission.html", context)
 }
 
-/// The API names a refused field by its dotted path (`verdicts.0.comment`); the form's
-/// fields are written with brackets (`verdicts[0].comment`), so the reasons are renamed to
-/// show beside their fields.
-fn bracketed_fields(mut reply: ApiReply) -> ApiReply {
-    if let Some(errors) = reply.body.get_mut("errors").and_then(Value::as_array_mut) {
-        for error in errors {
-            if let Some(field) = error.get("field").and_then(Value::as_str) {
-                let mut renamed = String::with_capacity(field.len() + 4);
-                for (i, step) in field.split('.').enumerate() {
-                    if step.parse::<usize>().is_ok() {
-                        renamed.push_str(&format!("[{step}]"));
-                    } else {
-                        if i > 0 {
-                            renamed.push('.');
-                        }
-                        renamed.push_str(step);
-                    }
-                }
-                error["field"] = json!(renamed);
-            }
-        }
-    }
-    reply
-}
-
 /// After a form's API call: to the page (at `anchor`) with `notice` on success, else the
 /// page again with what was typed and why it was refused beside `section`'s form.
 async fn answer(
@@ -332,7 +307,6 @@ async fn answer(
     }
     let mut context = context(&mut page, id).await?;
     context["refused_section"] = json!(section.as_str());
-    let reply = bracketed_fields(reply);
     page.refused("submission.html", context, form, &reply)
 }
 
@@ -397,14 +371,6 @@ pub(super) async fn withdraw(
     .await
 }
 
-/// A `datetime-local` value (`2026-04-01T09:30`, the reader's wall clock) as an instant in
-/// the reader's time zone; `None` if it is not one.
-fn local_instant(typed: &str, time_zone: &str) -> Option<String> {
-    let wall: jiff::civil::DateTime = typed.parse().ok()?;
-    let zone = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    zone.to_timestamp(wall).ok().map(|at| at.to_string())
-}
-
 /// Schedules the publication (`POST /api/v1/submissions/{id}/publication`, `{"at"}`); left
 /// empty, the API publishes at the start of the provider's requested go-live date.
 pub(super) async fn schedule_publication(
@@ -416,7 +382,7 @@ pub(super) async fn schedule_publication(
     let mut body = json!({});
     if let Some(typed) = form.get("at").map(str::trim).filter(|v| !v.is_empty()) {
         // A value that is no date and time is sent as typed: the API's refusal names it.
-        body["at"] = json!(local_instant(typed, &time_zone).unwrap_or_else(|| typed.to_owned()));
+        body["at"] = json!(crate::web::local_instant(typed, &time_zone));
     }
     let path = format!("/api/v1/submissions/{}/publication", urlencode(&id));
     let reply = page.send(Method::POST, &path, &body).await?;
@@ -436,43 +402,6 @@ mod tests {
     use super::super::super::files;
     use super::super::super::i18n::Translations;
     use super::*;
-    use axum::http::StatusCode;
-
-    #[test]
-    fn refused_fields_are_named_as_the_form_names_them() {
-        let reply = ApiReply {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            body: json!({"errors": [
-                {"field": "verdicts.0.comment", "message": "say what is missing"},
-                {"field": "decision", "message": "cannot approve"},
-                {"field": "verdicts.12.outcome", "message": "is required"},
-            ]}),
-        };
-        let reply = bracketed_fields(reply);
-        let fields: Vec<&str> = reply.body["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .filter_map(|e| e["field"].as_str())
-            .collect();
-        assert_eq!(
-            fields,
-            ["verdicts[0].comment", "decision", "verdicts[12].outcome"]
-        );
-    }
-
-    #[test]
-    fn a_wall_clock_time_is_read_in_the_readers_zone() {
-        assert_eq!(
-            local_instant("2026-04-01T09:30", "Europe/Paris").as_deref(),
-            Some("2026-04-01T07:30:00Z")
-        );
-        assert_eq!(
-            local_instant("2026-04-01T09:30", "UTC").as_deref(),
-            Some("2026-04-01T09:30:00Z")
-        );
-        assert_eq!(local_instant("tomorrow", "UTC"), None);
-    }
 
     #[test]
     fn changes_between_rounds_are_named() {
