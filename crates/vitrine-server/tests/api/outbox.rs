@@ -343,3 +343,68 @@ async fn an_email_claimed_by_a_dispatcher_that_died_is_sent_after_its_lease() {
     })
     .await;
 }
+
+/// Counts the sends under way at once; each send yields a few times, as a network send
+/// would, so that the dispatcher's other sends get to start meanwhile.
+#[derive(Default)]
+struct Overlapping {
+    under_way: Mutex<(usize, usize)>,
+    sent: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl MailTransport for Overlapping {
+    async fn send(&self, email: &OutgoingEmail) -> Result<(), SendError> {
+        {
+            let mut under_way = self.under_way.lock().expect("lock");
+            under_way.0 += 1;
+            under_way.1 = under_way.1.max(under_way.0);
+        }
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        self.under_way.lock().expect("lock").0 -= 1;
+        self.sent
+            .lock()
+            .expect("lock")
+            .push(email.message_id.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_batch_is_sent_side_by_side_up_to_the_concurrency() {
+    each_backend(|app| async move {
+        let w = crate::world::World::build(app).await;
+        let app = &w.app;
+        write_emails(app, 23).await;
+        let transport = Arc::new(Overlapping::default());
+        let settings = DispatcherSettings {
+            batch: 10,
+            concurrency: 4,
+            ..DispatcherSettings::default()
+        };
+        let report = Dispatcher::new(
+            app.store.clone(),
+            app.clock.clone(),
+            transport.clone(),
+            settings,
+        )
+        .drain_once()
+        .await
+        .expect("drain");
+        assert_eq!(report.sent, 23);
+        let (under_way, most) = *transport.under_way.lock().expect("lock");
+        assert_eq!(
+            (under_way, most),
+            (0, 4),
+            "at most 4 at once, and 4 reached"
+        );
+        let mut sent = transport.sent.lock().expect("lock").clone();
+        sent.sort();
+        sent.dedup();
+        assert_eq!(sent.len(), 23, "each email once");
+        assert_eq!(outbox(app, OutboxStatus::Sent).await.len(), 23);
+    })
+    .await;
+}
