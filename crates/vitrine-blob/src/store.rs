@@ -433,6 +433,35 @@ impl LocalBlobStore {
         .await
     }
 
+    /// Recordings whose file was last written before `cutoff`. For finding those no
+    /// database row refers to: a crash between `finish` and the commit of the row leaves
+    /// one, and a recording younger than the caller's grace period may be one whose commit
+    /// is under way on another server. The rename into `recordings/` keeps the time of the
+    /// upload's last byte, which comes just before it.
+    pub async fn recordings_written_before(&self, cutoff: SystemTime) -> Result<Vec<RecordingKey>> {
+        let recordings_dir = self.inner.recordings_dir.clone();
+        blocking(move || {
+            let mut old = Vec::new();
+            for (name, path) in list_dir(&recordings_dir)? {
+                let Ok(key) = RecordingKey::new(name) else {
+                    continue;
+                };
+                let modified = match fs::metadata(&path).and_then(|m| m.modified()) {
+                    Ok(modified) => modified,
+                    // Deleted since the listing.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(BlobError::io("reading the time of", &path, e)),
+                };
+                if modified < cutoff {
+                    old.push(key);
+                }
+            }
+            old.sort();
+            Ok(old)
+        })
+        .await
+    }
+
     /// Recomputes a finished recording's metadata by reading it (after a crash between
     /// `finish` and the database commit, the recording is there but its row is not).
     pub async fn recording_info(&self, key: &RecordingKey) -> Result<RecordingInfo> {

@@ -16,10 +16,12 @@
 //! - `PUT /api/v1/submissions/{id}/recordings?filename=…`: the whole file in one request;
 //! - `GET /api/v1/recordings/{id}`: the bytes, with Range.
 
+use std::collections::HashSet;
 use std::io::SeekFrom;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -670,78 +672,173 @@ fn parse_range(value: &str, size: u64) -> RangeAnswer {
     }
 }
 
+/// How old a recording without a row must be before the sweep removes it. A server commits
+/// a recording's row right after moving its bytes into place (seconds at most, even waiting
+/// on a busy database), and another server on the same database may be in between: an hour
+/// is far beyond that.
+pub const UNATTACHED_RECORDING_GRACE: Duration = Duration::from_secs(60 * 60);
+
 /// Removes expired uploads: their bytes, any recording a crash left unclaimed under their id,
 /// and their rows; then partial uploads on disk that no row knows of and that nobody has
 /// written to for [`UPLOAD_TTL`] (left by a crash, or by an interrupted single-request
-/// upload). Returns how many uploads were removed.
+/// upload); then recordings on disk that neither a recording row nor an upload row knows of
+/// and that are older than [`UNATTACHED_RECORDING_GRACE`] (a single-request upload whose
+/// server died between moving the bytes into place and committing the row). Returns how
+/// many uploads and recordings were removed.
 pub async fn sweep_expired_uploads(
     store: &dyn Store,
     blobs: &LocalBlobStore,
     now: Timestamp,
 ) -> anyhow::Result<usize> {
-    use anyhow::Context;
-    let mut removed = 0;
-    for id in store
-        .expired_uploads(now)
-        .await
-        .context("listing expired uploads")?
-    {
-        let key = upload_key(id).map_err(|e| anyhow::anyhow!("upload key: {e:?}"))?;
-        match blobs.terminate(&key).await {
-            Ok(()) | Err(BlobError::UploadNotFound { .. }) => {}
-            // Being written right now: the next sweep takes it.
-            Err(BlobError::UploadBusy { .. }) => continue,
-            Err(error) => return Err(error).context("removing an expired upload's bytes"),
-        }
-        // A recording under this id without a row: finished on disk, never committed.
-        if store
-            .recording(RecordingId(id.0))
-            .await
-            .context("checking an expired upload's recording")?
-            .is_none()
-        {
-            let key = recording_key(RecordingId(id.0))
-                .map_err(|e| anyhow::anyhow!("recording key: {e:?}"))?;
-            match blobs.delete_recording(&key).await {
-                Ok(()) | Err(BlobError::RecordingNotFound { .. }) => {}
-                Err(error) => return Err(error).context("removing an unclaimed recording"),
-            }
-        }
-        match store.delete_upload(id).await {
-            Ok(()) | Err(StoreError::NotFound) => removed += 1,
-            Err(error) => return Err(error).context("deleting an expired upload's row"),
-        }
-    }
-    let cutoff = std::time::SystemTime::now()
-        .checked_sub(UPLOAD_TTL)
-        .unwrap_or(std::time::UNIX_EPOCH);
-    let mut orphans = Vec::new();
-    for key in blobs
-        .stale_uploads(cutoff)
-        .await
-        .context("listing stale uploads")?
-    {
-        let tracked = match key.as_str().parse::<UploadId>() {
-            Ok(id) => store
-                .upload(id)
-                .await
-                .context("checking a stale upload")?
-                .is_some(),
-            Err(_) => false,
-        };
-        if !tracked {
-            orphans.push(key);
-        }
-    }
-    removed += blobs
-        .expire(&orphans)
-        .await
-        .context("removing stale uploads")?
-        .len();
-    Ok(removed)
+    UploadSweep::default().run(store, blobs, now).await
 }
 
-/// Runs [`sweep_expired_uploads`] every `every` until the task is dropped.
+/// What the sweep remembers between runs: the recordings found attached, which stay so (a
+/// recording row is never removed without its bytes), so each is looked up once, not at
+/// every run.
+#[derive(Default)]
+struct UploadSweep {
+    attached: HashSet<RecordingKey>,
+}
+
+impl UploadSweep {
+    async fn run(
+        &mut self,
+        store: &dyn Store,
+        blobs: &LocalBlobStore,
+        now: Timestamp,
+    ) -> anyhow::Result<usize> {
+        let mut removed = Self::expired_uploads(store, blobs, now).await?;
+        removed += self.unattached_recordings(store, blobs).await?;
+        Ok(removed)
+    }
+
+    async fn expired_uploads(
+        store: &dyn Store,
+        blobs: &LocalBlobStore,
+        now: Timestamp,
+    ) -> anyhow::Result<usize> {
+        let mut removed = 0;
+        for id in store
+            .expired_uploads(now)
+            .await
+            .context("listing expired uploads")?
+        {
+            let key = upload_key(id).map_err(|e| anyhow::anyhow!("upload key: {e:?}"))?;
+            match blobs.terminate(&key).await {
+                Ok(()) | Err(BlobError::UploadNotFound { .. }) => {}
+                // Being written right now: the next sweep takes it.
+                Err(BlobError::UploadBusy { .. }) => continue,
+                Err(error) => return Err(error).context("removing an expired upload's bytes"),
+            }
+            // A recording under this id without a row: finished on disk, never committed.
+            if store
+                .recording(RecordingId(id.0))
+                .await
+                .context("checking an expired upload's recording")?
+                .is_none()
+            {
+                let key = recording_key(RecordingId(id.0))
+                    .map_err(|e| anyhow::anyhow!("recording key: {e:?}"))?;
+                match blobs.delete_recording(&key).await {
+                    Ok(()) | Err(BlobError::RecordingNotFound { .. }) => {}
+                    Err(error) => return Err(error).context("removing an unclaimed recording"),
+                }
+            }
+            match store.delete_upload(id).await {
+                Ok(()) | Err(StoreError::NotFound) => removed += 1,
+                Err(error) => return Err(error).context("deleting an expired upload's row"),
+            }
+        }
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(UPLOAD_TTL)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut orphans = Vec::new();
+        for key in blobs
+            .stale_uploads(cutoff)
+            .await
+            .context("listing stale uploads")?
+        {
+            let tracked = match key.as_str().parse::<UploadId>() {
+                Ok(id) => store
+                    .upload(id)
+                    .await
+                    .context("checking a stale upload")?
+                    .is_some(),
+                Err(_) => false,
+            };
+            if !tracked {
+                orphans.push(key);
+            }
+        }
+        removed += blobs
+            .expire(&orphans)
+            .await
+            .context("removing stale uploads")?
+            .len();
+        Ok(removed)
+    }
+
+    /// Removes recordings older than the grace period that no row refers to. Never served
+    /// meanwhile: recordings are served only through their row.
+    async fn unattached_recordings(
+        &mut self,
+        store: &dyn Store,
+        blobs: &LocalBlobStore,
+    ) -> anyhow::Result<usize> {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(UNATTACHED_RECORDING_GRACE)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut removed = 0;
+        for key in blobs
+            .recordings_written_before(cutoff)
+            .await
+            .context("listing recordings on disk")?
+        {
+            if self.attached.contains(&key) {
+                continue;
+            }
+            // Not named by us: not ours to remove, and never served.
+            let Ok(id) = key.as_str().parse::<RecordingId>() else {
+                continue;
+            };
+            // The upload row first: `finish_upload` deletes it and inserts the recording
+            // row in one transaction, so when it is gone, a row committed meanwhile is
+            // already there to be found next.
+            if store
+                .upload(UploadId(id.0))
+                .await
+                .context("checking a recording's upload")?
+                .is_some()
+            {
+                // The tus case: the next HEAD or PATCH commits the row, or the upload
+                // expires and the expiry sweep removes both.
+                continue;
+            }
+            if store
+                .recording(id)
+                .await
+                .context("checking a recording's row")?
+                .is_some()
+            {
+                self.attached.insert(key);
+                continue;
+            }
+            match blobs.delete_recording(&key).await {
+                Ok(()) => {
+                    tracing::warn!(recording = %key, "removed a recording no row refers to");
+                    removed += 1;
+                }
+                Err(BlobError::RecordingNotFound { .. }) => {}
+                Err(error) => return Err(error).context("removing an unattached recording"),
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Runs [`sweep_expired_uploads`] at once (so what a crash left is cleaned at start-up),
+/// then every `every` until the task is dropped.
 pub fn spawn_upload_sweeper(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -749,13 +846,16 @@ pub fn spawn_upload_sweeper(
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut sweep = UploadSweep::default();
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match sweep_expired_uploads(store.as_ref(), &blobs, clock.now()).await {
+            match sweep.run(store.as_ref(), &blobs, clock.now()).await {
                 Ok(0) => {}
-                Ok(removed) => tracing::info!(removed, "expired uploads removed"),
+                Ok(removed) => {
+                    tracing::info!(removed, "expired uploads and unattached recordings removed")
+                }
                 Err(error) => tracing::warn!(error = format!("{error:#}"), "upload sweep failed"),
             }
         }
