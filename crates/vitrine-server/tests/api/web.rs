@@ -189,7 +189,7 @@ async fn the_catalog_lists_public_offerings_with_search_and_filters() {
         let page = web.get("/?q=redis").await;
         page.assert_contains("Widget redis-cache")
             .assert_lacks("Widget postgres-ha")
-            .assert_contains("1 offerings");
+            .assert_contains("1 offering<");
         let page = web.get("/?category=cache").await;
         page.assert_contains("Widget redis-cache")
             .assert_lacks("Widget postgres-ha");
