@@ -252,42 +252,13 @@ pub async fn context(state: &AppState, s: &Submission) -> ApiResult<Context> {
     })
 }
 
-/// The submission's offering. The store reads offerings by name, so this walks the
-/// provider's offerings (all of them, as an admin sees them) page by page.
-async fn offering_by_id(state: &AppState, s: &Submission) -> ApiResult<Offering> {
-    let staff = vitrine_domain::Actor::new(
-        UserId(uuid::Uuid::nil()),
-        vitrine_domain::StaffRoles {
-            admin: true,
-            validator: false,
-        },
-        vec![],
-    );
-    let mut after = None;
-    loop {
-        let page = state
-            .store
-            .catalog(&vitrine_store::CatalogQuery {
-                audience: vitrine_domain::Audience::of(Some(&staff)),
-                terms: vec![],
-                category: None,
-                tag: None,
-                provider: Some(s.provider_account_id),
-                after: after.clone(),
-                limit: 500,
-            })
-            .await?;
-        after = page.items.last().map(|o| o.name.clone());
-        if let Some(offering) = page.items.into_iter().find(|o| o.id == s.offering_id) {
-            return Ok(offering);
-        }
-        if !page.has_more || after.is_none() {
-            return Err(ApiError::internal(
-                "a submission's offering is missing",
-                s.id,
-            ));
-        }
-    }
+/// The submission's offering.
+pub(crate) async fn offering_by_id(state: &AppState, s: &Submission) -> ApiResult<Offering> {
+    state
+        .store
+        .offering_by_id(s.offering_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a submission's offering is missing", s.id))
 }
 
 async fn open_due_sessions(state: &AppState, by: Option<&Actor>) -> ApiResult<u32> {

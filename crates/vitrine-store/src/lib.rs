@@ -407,6 +407,7 @@ pub trait Store: Send + Sync + 'static {
     /// than the stored one.
     async fn update_offering(&self, offering: &Offering, events: &[AuditEvent]) -> Result<()>;
     async fn offering_by_name(&self, name: &OfferingName) -> Result<Option<Offering>>;
+    async fn offering_by_id(&self, id: OfferingId) -> Result<Option<Offering>>;
     /// The catalog: offerings the audience may see, matching the query, ordered by name.
     async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage>;
 

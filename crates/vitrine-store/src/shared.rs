@@ -1586,6 +1586,21 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
+                /// Reads at most one offering (with its allowlist) in one snapshot.
+                async fn read_one_offering(
+                    &self,
+                    query: QueryAs<'_, OfferingRow>,
+                ) -> Result<Option<Offering>> {
+                    let mut tx = self.begin_read().await?;
+                    let rows = query
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db("read an offering"))?;
+                    let offerings = Self::complete_offerings(&mut tx, rows).await?;
+                    tx.commit().await.map_err(db("end a read"))?;
+                    Ok(offerings.into_iter().next())
+                }
+
                 /// Reads accounts and their members in one snapshot, in the query's order.
                 async fn read_accounts(
                     &self,
@@ -2239,19 +2254,23 @@ macro_rules! impl_store {
                 }
 
                 async fn offering_by_name(&self, name: &OfferingName) -> Result<Option<Offering>> {
-                    let mut tx = self.begin_read().await?;
-                    let rows: Vec<OfferingRow> = sqlx::query_as(concat!(
+                    let query = sqlx::query_as(concat!(
                         "SELECT ",
                         offering_columns!(),
                         " FROM offerings o WHERE o.name = $1"
                     ))
-                    .bind(name.as_str())
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db("read an offering"))?;
-                    let offerings = Self::complete_offerings(&mut tx, rows).await?;
-                    tx.commit().await.map_err(db("end a read"))?;
-                    Ok(offerings.into_iter().next())
+                    .bind(name.as_str());
+                    self.read_one_offering(query).await
+                }
+
+                async fn offering_by_id(&self, id: OfferingId) -> Result<Option<Offering>> {
+                    let query = sqlx::query_as(concat!(
+                        "SELECT ",
+                        offering_columns!(),
+                        " FROM offerings o WHERE o.id = $1"
+                    ))
+                    .bind(id.0);
+                    self.read_one_offering(query).await
                 }
 
                 async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage> {

@@ -549,6 +549,17 @@ async fn check_offerings(store: &dyn Store) {
     );
     let missing = OfferingName::parse("n", "not-there").expect("valid");
     assert_eq!(store.offering_by_name(&missing).await.expect("read"), None);
+    assert_eq!(
+        store.offering_by_id(offering.id).await.expect("read"),
+        Some(offering.clone())
+    );
+    assert_eq!(
+        store
+            .offering_by_id(vitrine_domain::OfferingId::generate())
+            .await
+            .expect("read"),
+        None
+    );
 
     // Names are unique.
     let twin = new_offering("object-storage", ids[1]);

@@ -147,10 +147,10 @@ async fn schedule(state: &AppState, s: &Submission) -> ApiResult<Option<Schedule
 }
 
 pub async fn summary(state: &AppState, s: &Submission) -> ApiResult<SubmissionSummary> {
-    let ctx = scheduler::context(state, s).await?;
+    let offering = scheduler::offering_by_id(state, s).await?;
     Ok(SubmissionSummary {
         id: s.id,
-        offering_name: ctx.offering.name.as_str().to_owned(),
+        offering_name: offering.name.as_str().to_owned(),
         state: s.state,
         round: s.current_round().number,
         schedule: schedule(state, s).await?,
@@ -161,7 +161,7 @@ pub async fn summary(state: &AppState, s: &Submission) -> ApiResult<SubmissionSu
 }
 
 async fn view(state: &AppState, s: Submission, party: Party) -> ApiResult<SubmissionView> {
-    let ctx = scheduler::context(state, &s).await?;
+    let offering = scheduler::offering_by_id(state, &s).await?;
     let records = state
         .store
         .audit(&AuditQuery {
@@ -194,7 +194,7 @@ async fn view(state: &AppState, s: Submission, party: Party) -> ApiResult<Submis
     let schedule = schedule(state, &s).await?;
     Ok(SubmissionView {
         submission: redact(s, party),
-        offering_name: ctx.offering.name.as_str().to_owned(),
+        offering_name: offering.name.as_str().to_owned(),
         schedule,
         timeline,
     })

@@ -189,6 +189,9 @@ impl Store for DownStore {
     async fn offering_by_name(&self, _name: &OfferingName) -> Result<Option<Offering>> {
         Err(down())
     }
+    async fn offering_by_id(&self, _id: vitrine_domain::OfferingId) -> Result<Option<Offering>> {
+        Err(down())
+    }
     async fn catalog(&self, _query: &CatalogQuery) -> Result<CatalogPage> {
         Err(down())
     }
