@@ -36,9 +36,26 @@ pub enum PasswordError {
     Join(#[from] tokio::task::JoinError),
 }
 
+/// How many password hashes run at once. Each argon2id hash takes 19 MiB and a core for
+/// tens of milliseconds: a burst of sign-ins waits here rather than taking a blocking thread
+/// and 19 MiB each (which the allocator then keeps).
+const CONCURRENT_HASHES: usize = 2;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+
+/// Runs `work` on the blocking pool once one of the [`CONCURRENT_HASHES`] places is free.
+async fn hashing<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    let _place = HASHING
+        .acquire()
+        .await
+        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
 /// Hashes a password with argon2id (PHC string) on the blocking pool.
 pub async fn hash_password(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         argon2::Argon2::default()
             .hash_password(password.as_bytes())
             .map(|hash| hash.to_string())
@@ -49,13 +66,12 @@ pub async fn hash_password(password: String) -> Result<String, PasswordError> {
 
 /// Whether `password` matches the stored PHC string. A malformed stored hash never matches.
 pub async fn verify_password(password: String, stored: String) -> Result<bool, PasswordError> {
-    let matches = tokio::task::spawn_blocking(move || {
+    hashing(move || {
         argon2::Argon2::default()
             .verify_password(password.as_bytes(), stored.as_str())
             .is_ok()
     })
-    .await?;
-    Ok(matches)
+    .await
 }
 
 #[cfg(test)]
@@ -71,6 +87,17 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(ha, hb);
         assert_eq!(hash_secret(&a), ha);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_burst_of_hashes_waits_its_turn_and_every_one_completes() {
+        let burst: Vec<_> = (0..6)
+            .map(|i| tokio::spawn(hash_password(format!("password number {i}"))))
+            .collect();
+        for hashed in burst {
+            let hash = hashed.await.expect("task").expect("hash");
+            assert!(hash.starts_with("$argon2id$"));
+        }
     }
 
     #[tokio::test]
