@@ -13,6 +13,8 @@ mod cross_site;
 mod harness;
 #[path = "browser/journey.rs"]
 mod journey;
+#[path = "browser/more.rs"]
+mod more;
 #[path = "browser/setup.rs"]
 mod setup;
 #[path = "browser/texts.rs"]
@@ -245,5 +247,38 @@ async fn go_live_journey_in_the_browser() {
     };
     for backend in Backend::all().await {
         journey::run(&chromium, &backend).await;
+    }
+}
+
+/// An upload survives a dropped connection and a reloaded page; see `more.rs`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_survives_a_dropped_connection_and_a_reload() {
+    let Some(chromium) = Chromium::find() else {
+        return;
+    };
+    for backend in Backend::all().await {
+        more::upload_survives_drop_and_reload(&chromium, &backend).await;
+    }
+}
+
+/// A forgotten password reset from the sign-in page through the emailed link.
+#[tokio::test(flavor = "multi_thread")]
+async fn password_reset_in_the_browser() {
+    let Some(chromium) = Chromium::find() else {
+        return;
+    };
+    for backend in Backend::all().await {
+        more::password_reset(&chromium, &backend).await;
+    }
+}
+
+/// A provider withdraws a queued submission; an admin unpublishes a public offering.
+#[tokio::test(flavor = "multi_thread")]
+async fn withdraw_and_unpublish_in_the_browser() {
+    let Some(chromium) = Chromium::find() else {
+        return;
+    };
+    for backend in Backend::all().await {
+        more::withdraw_and_unpublish(&chromium, &backend).await;
     }
 }

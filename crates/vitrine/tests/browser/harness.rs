@@ -372,6 +372,53 @@ impl Api {
         self.call(reqwest::Method::PUT, path, Some(body)).await
     }
 
+    /// The API as `email` (password [`PASSWORD`]): signs in and makes a personal token, as
+    /// the README's scripts do.
+    pub async fn sign_in_as(base: &str, email: &str) -> Api {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("an HTTP client");
+        let signed_in = client
+            .post(format!("{base}/api/v1/auth/sign-in"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("sign in {email}: {e}"));
+        assert!(
+            signed_in.status().is_success(),
+            "sign in {email} answered {}",
+            signed_in.status()
+        );
+        let token: Value = client
+            .post(format!("{base}/api/v1/me/tokens"))
+            .json(&json!({"name": "browser tests"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("a token for {email}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("a token for {email}: {e}"));
+        Api::new(base, &string_at(&token, "/secret"))
+    }
+
+    /// `PUT` of raw bytes (a recording in one request); the JSON answer.
+    pub async fn put_bytes(&self, path: &str, bytes: Vec<u8>) -> Value {
+        let response = self
+            .client
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "PUT {path} answered {status}: {text}");
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("PUT {path} answered bad JSON ({e}): {text}"))
+    }
+
     /// Moves the test clock to `to` (RFC 3339) and runs the steps then due.
     pub async fn advance_clock_to(&self, to: &str) -> Value {
         self.post("/api/v1/test-clock/advance", json!({ "to": to }))
