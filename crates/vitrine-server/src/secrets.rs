@@ -32,28 +32,67 @@ pub fn hash_secret(secret: &str) -> SecretHash {
 pub enum PasswordError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("password hashing task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
 }
 
-/// How many password hashes run at once. Each argon2id hash takes 19 MiB and a core for
-/// tens of milliseconds: a burst of sign-ins waits here rather than taking a blocking thread
-/// and 19 MiB each (which the allocator then keeps).
-const CONCURRENT_HASHES: usize = 2;
-static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_HASHES);
+/// How many password hashes run at once, each on a thread of its own kept for the process's
+/// life. An argon2id hash takes 19 MiB and a core for tens of milliseconds; on tokio's
+/// blocking pool every burst of sign-ins took a thread and 19 MiB each, and the allocator
+/// kept that memory per thread (20 concurrent sign-ins left the server at 80–180 MiB).
+/// Two long-lived threads bound it to two hashes' worth, and a burst queues.
+const HASHING_THREADS: usize = 2;
 
-/// Runs `work` on the blocking pool once one of the [`CONCURRENT_HASHES`] places is free.
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The queue the hashing threads take their work from; started on first use.
+static HASHING: std::sync::LazyLock<Option<std::sync::mpsc::Sender<HashJob>>> =
+    std::sync::LazyLock::new(|| {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let mut started = 0;
+        for n in 0..HASHING_THREADS {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("vitrine-hash-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only to take the next job, not while hashing.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(error) => tracing::error!(%error, "a password hashing thread did not start"),
+            }
+        }
+        (started > 0).then_some(jobs)
+    });
+
+/// Runs `work` on a hashing thread and waits for its answer.
 async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
-    let _place = HASHING
-        .acquire()
-        .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))?;
-    Ok(tokio::task::spawn_blocking(work).await?)
+    let unavailable = || PasswordError::Hash("no password hashing thread is running".into());
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        // The caller may have gone (a closed connection): nothing waits for the answer.
+        let _ = answer.send(work());
+    });
+    HASHING
+        .as_ref()
+        .ok_or_else(unavailable)?
+        .send(job)
+        .map_err(|_| unavailable())?;
+    answered.await.map_err(|_| unavailable())
 }
 
-/// Hashes a password with argon2id (PHC string) on the blocking pool.
+/// Hashes a password with argon2id (PHC string) on a hashing thread.
 pub async fn hash_password(password: String) -> Result<String, PasswordError> {
     hashing(move || {
         argon2::Argon2::default()
