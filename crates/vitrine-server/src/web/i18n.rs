@@ -156,7 +156,9 @@ mod tests {
                     let after = &rest[start + opening.len()..];
                     let Some(end) = after.find(quote) else { break };
                     let key = &after[..end];
-                    if own && !translations.contains(key) {
+                    // A key built from a prefix (`t("problem." ~ kind)`) has a test of its
+                    // own that every value is translated.
+                    if own && !key.ends_with('.') && !translations.contains(key) {
                         missing.push(format!("{name}: {key}"));
                     }
                     rest = &after[end..];

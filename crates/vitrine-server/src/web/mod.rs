@@ -839,6 +839,15 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_type_has_words_in_both_languages() {
+        let translations = Translations::load(files::TRANSLATIONS).expect("load");
+        for kind in crate::problem::ProblemKind::ALL {
+            let key = format!("problem.{}", kind.slug());
+            assert!(translations.contains(&key), "{key} is not translated");
+        }
+    }
+
+    #[test]
     fn every_template_compiles() {
         let translations = Arc::new(Translations::load(files::TRANSLATIONS).expect("load"));
         let env = environment(translations).expect("templates compile");

@@ -231,6 +231,20 @@ async fn pages_speak_french_when_the_browser_or_the_switch_asks() {
         assert_eq!(switched.status, 303);
         assert_eq!(switched.location(), "/sign-in");
         web.get("/sign-in").await.assert_contains("Mot de passe");
+        // A refusal says what went wrong in French, then the API's own words, marked English.
+        let refused = web
+            .post_form(
+                "/sign-in",
+                "/sign-in",
+                &[
+                    ("email", "nobody@provider.test"),
+                    ("password", "wrong password!"),
+                ],
+            )
+            .await;
+        refused
+            .assert_contains("La connexion a échoué")
+            .assert_contains("<p lang=\"en\">the email or the password is wrong</p>");
 
         // A signed-in user's own setting wins, and the switch changes it (emails follow).
         let (web, user) = signed_in(&app, "bilingual@provider.test").await;
