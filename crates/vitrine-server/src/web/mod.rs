@@ -737,9 +737,14 @@ impl Page {
     /// page.
     pub fn redirect(self, to: &str, notice: Option<&str>) -> Response {
         let mut response = Redirect::to(local_path(to)).into_response();
+        let secure = if self.web.app.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        };
         if let Some(notice) = notice
             && let Ok(value) = HeaderValue::from_str(&format!(
-                "{NOTICE_COOKIE}={notice}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"
+                "{NOTICE_COOKIE}={notice}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60{secure}"
             ))
         {
             response.headers_mut().append(header::SET_COOKIE, value);

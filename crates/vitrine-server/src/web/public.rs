@@ -151,9 +151,14 @@ async fn language(mut page: Page, form: Form) -> Result<Response, WebError> {
         .await?;
     }
     let next = form.get("_next").unwrap_or("/").to_owned();
+    let secure = if page.web.app.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let mut response = page.redirect(local_path(&next), None);
     if let Ok(value) = HeaderValue::from_str(&format!(
-        "{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000"
+        "{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000{secure}"
     )) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

@@ -572,3 +572,61 @@ async fn sign_up_confirm_the_address_and_reset_the_password_in_pages() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn behind_https_every_cookie_the_pages_set_is_secure() {
+    let secure = || vitrine_server::ServerConfig {
+        secure_cookies: true,
+        ..Default::default()
+    };
+    crate::support::each_backend_with(secure, |app| async move {
+        let app = app;
+        // Secure cookies are not sent back over plain HTTP, so the test sends them itself.
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client");
+        let page = http
+            .get(format!("{}/", app.base))
+            .send()
+            .await
+            .expect("page");
+        let cookies = |response: &reqwest::Response| -> Vec<String> {
+            response
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect()
+        };
+        let set = cookies(&page);
+        let csrf = set
+            .iter()
+            .find(|c| c.starts_with("vitrine_csrf="))
+            .expect("a CSRF cookie");
+        assert!(
+            csrf.contains("; Secure") && csrf.contains("HttpOnly"),
+            "{csrf}"
+        );
+        let token = csrf["vitrine_csrf=".len()..]
+            .split(';')
+            .next()
+            .expect("value")
+            .to_owned();
+        let switched = http
+            .post(format!("{}/language", app.base))
+            .header("cookie", format!("vitrine_csrf={token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("_csrf={token}&lang=fr&_next=%2F"))
+            .send()
+            .await
+            .expect("switch");
+        assert_eq!(switched.status(), 303);
+        let set = cookies(&switched);
+        assert!(!set.is_empty());
+        for cookie in set {
+            assert!(cookie.contains("; Secure"), "{cookie}");
+        }
+    })
+    .await;
+}
