@@ -110,6 +110,9 @@ pub(crate) struct Caches {
     /// Who a token or session belongs to, by the hash of its secret.
     /// The expiry is the session's, by the injected clock (tokens have none).
     pub callers: cache::ShortCache<(bool, vitrine_store::SecretHash), auth::Authenticated>,
+    /// Published versions of the demo requirements, by version: a version never changes once
+    /// published (a change is a new version), so these need no time limit.
+    pub requirement_sets: quick_cache::sync::Cache<u32, vitrine_domain::review::RequirementSet>,
 }
 
 /// The whole HTTP application.
@@ -143,6 +146,7 @@ fn build(
         // Up to 64 MiB of serialised catalog pages, and 10,000 callers.
         catalog: cache::ShortCache::new(4096, 64 << 20, config.cache_ttl, generation.clone()),
         callers: cache::ShortCache::new(10_000, 10_000, config.cache_ttl, generation.clone()),
+        requirement_sets: quick_cache::sync::Cache::new(64),
     };
     let blobs = match vitrine_blob::LocalBlobStore::open(&config.blob_dir) {
         Ok(blobs) => Some(blobs),

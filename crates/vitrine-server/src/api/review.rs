@@ -312,12 +312,16 @@ pub async fn requirements_version(
     SignedIn(_caller): SignedIn,
     ApiPath(version): ApiPath<u32>,
 ) -> ApiResult<Json<RequirementSet>> {
-    state
+    if let Some(set) = state.caches.requirement_sets.get(&version) {
+        return Ok(Json(set));
+    }
+    let set = state
         .store
         .requirements(version)
         .await?
-        .map(Json)
-        .ok_or_else(ApiError::not_found)
+        .ok_or_else(ApiError::not_found)?;
+    state.caches.requirement_sets.insert(version, set.clone());
+    Ok(Json(set))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
