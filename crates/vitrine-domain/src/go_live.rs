@@ -182,6 +182,34 @@ fn party(actor: &Actor, s: &Submission) -> Result<Party, DomainError> {
     s.require_visible_to(actor)
 }
 
+/// Whether the current round takes new recordings, notes and dates: while a draft, and
+/// once a decision asked for changes (the first edit then opens the next round).
+fn editable(state: SubmissionState) -> bool {
+    matches!(
+        state,
+        SubmissionState::Draft | SubmissionState::ChangesRequested
+    )
+}
+
+/// What `party` may do to the submission now, by name: each transition of the state
+/// machine it would accept (`submit`, `withdraw`, `decide`, `resubmit`,
+/// `schedule_publication`, …), and `edit` when the provider may change the current round.
+/// Pages offer exactly these, so they never decide a rule of their own.
+pub fn actions(s: &Submission, party: Party) -> Vec<&'static str> {
+    let recorded = s.current_round().decision.as_ref().map(|d| d.decision);
+    let mut names: Vec<&'static str> = Vec::new();
+    for move_ in Transition::ALL {
+        let name = move_.as_str();
+        if transition(s.state, move_, party, recorded).is_ok() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if party == Party::Provider && editable(s.state) {
+        names.push("edit");
+    }
+    names
+}
+
 /// Starts a draft submission for an offering. The gate of PRODUCT.md applies here: an
 /// approved provider and the checklist held; a refusal lists every missing item.
 pub fn create(
@@ -259,10 +287,7 @@ pub fn edit_round(
             "only members of the provider account edit a submission",
         ));
     }
-    if !matches!(
-        before.state,
-        SubmissionState::Draft | SubmissionState::ChangesRequested
-    ) {
+    if !editable(before.state) {
         return Err(DomainError::conflict(format!(
             "a submission that is {} cannot be edited; it is frozen until a decision asks for changes",
             before.state.as_str().replace('_', " ")
@@ -659,6 +684,37 @@ mod tests {
     }
 
     #[test]
+    fn each_party_is_offered_exactly_what_it_may_do() {
+        use Party::*;
+        use SubmissionState::*;
+        let w = world();
+        let (draft, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate");
+        // (A decision's release needs a recorded decision: see two_rounds_then_publication.)
+        let cases: [(SubmissionState, Party, &[&str]); 15] = [
+            (Draft, Provider, &["submit", "withdraw", "edit"]),
+            (Draft, Admin, &[]),
+            (Queued, Provider, &["withdraw"]),
+            (Queued, Admin, &["open_session"]),
+            (InReview, AssignedValidator, &["decide"]),
+            (InReview, OtherValidator, &[]),
+            (InReview, Provider, &["withdraw"]),
+            (DecidedPendingRelease, Provider, &["withdraw"]),
+            (ChangesRequested, Provider, &["resubmit", "edit"]),
+            (Approved, Provider, &[]),
+            (Approved, Admin, &["schedule_publication"]),
+            (PublicationScheduled, Admin, &["publish"]),
+            (Published, Admin, &[]),
+            (Rejected, Provider, &[]),
+            (Withdrawn, Provider, &[]),
+        ];
+        for (state, party, expected) in cases {
+            let mut s = draft.clone();
+            s.state = state;
+            assert_eq!(actions(&s, party), expected, "{state:?} as {party:?}");
+        }
+    }
+
+    #[test]
     fn two_rounds_then_publication() {
         let w = world();
         let set = default_requirements();
@@ -713,6 +769,8 @@ mod tests {
         )
         .expect("decide");
         assert_eq!(s.state, SubmissionState::DecidedPendingRelease);
+        assert_eq!(actions(&s, Party::Admin), ["release_decision"]);
+        assert_eq!(actions(&s, Party::AssignedValidator), Vec::<&str>::new());
         let (s, _) = release(None, &s, t(7)).expect("release");
         assert_eq!(s.state, SubmissionState::ChangesRequested);
         // Round 2: resubmitting without new recordings is refused.

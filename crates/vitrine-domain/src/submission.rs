@@ -110,6 +110,20 @@ pub enum Transition {
 }
 
 impl Transition {
+    /// Every transition, each decision counted.
+    pub const ALL: [Transition; 10] = [
+        Transition::Submit,
+        Transition::OpenSession,
+        Transition::Decide(Decision::Approve),
+        Transition::Decide(Decision::RequestChanges),
+        Transition::Decide(Decision::Reject),
+        Transition::ReleaseDecision,
+        Transition::Resubmit,
+        Transition::SchedulePublication,
+        Transition::Publish,
+        Transition::Withdraw,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Transition::Submit => "submit",
@@ -212,18 +226,7 @@ mod tests {
         Party::Admin,
         Party::Scheduler,
     ];
-    const TRANSITIONS: [Transition; 10] = [
-        Transition::Submit,
-        Transition::OpenSession,
-        Transition::Decide(Decision::Approve),
-        Transition::Decide(Decision::RequestChanges),
-        Transition::Decide(Decision::Reject),
-        Transition::ReleaseDecision,
-        Transition::Resubmit,
-        Transition::SchedulePublication,
-        Transition::Publish,
-        Transition::Withdraw,
-    ];
+    const TRANSITIONS: [Transition; 10] = Transition::ALL;
 
     /// The whole table of PRODUCT.md: (from, transition, recorded decision, to).
     fn allowed_moves() -> Vec<(

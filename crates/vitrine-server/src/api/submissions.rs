@@ -79,6 +79,9 @@ pub struct SubmissionView {
     pub offering_name: String,
     pub schedule: Option<Schedule>,
     pub timeline: Vec<TimelineEntry>,
+    /// What the caller may do now: `submit`, `resubmit`, `withdraw`, `edit` (the round),
+    /// `decide`, `schedule_publication`, … (the state machine's answer for their part).
+    pub actions: Vec<String>,
 }
 
 /// A submission in a list.
@@ -192,7 +195,12 @@ async fn view(state: &AppState, s: Submission, party: Party) -> ApiResult<Submis
         .collect();
     timeline.sort_by_key(|e| e.at);
     let schedule = schedule(state, &s).await?;
+    let actions = go_live::actions(&s, party)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     Ok(SubmissionView {
+        actions,
         submission: redact(s, party),
         offering_name: offering.name.as_str().to_owned(),
         schedule,

@@ -60,9 +60,6 @@ const BLANK_PLAN_ROWS: usize = 3;
 /// The steps the provider attests (the platform derives the other two).
 const ATTESTED_STEPS: [&str; 3] = ["documentation", "broker_hosted", "authentication_flow"];
 
-/// Submission states in which the provider edits the current round.
-const EDITABLE_STATES: [&str; 2] = ["draft", "changes_requested"];
-
 /// Submission states that end a submission (another may be started).
 const FINAL_STATES: [&str; 3] = ["rejected", "published", "withdrawn"];
 
@@ -550,13 +547,18 @@ async fn go_live_context(page: &mut Page, name: &str) -> Result<Value, WebError>
         "submissions": submissions,
         "open": open,
     });
-    if let Some(open) = &open
-        && EDITABLE_STATES.contains(&open["state"].as_str().unwrap_or_default())
-    {
+    if let Some(open) = &open {
         let id = open["id"].as_str().unwrap_or_default().to_owned();
         let submission = page
             .get(&format!("/api/v1/submissions/{}", urlencode(&id)))
             .await?;
+        // The round is edited only where the API's state machine offers it.
+        let editable = submission["actions"]
+            .as_array()
+            .is_some_and(|actions| actions.iter().any(|a| a == "edit"));
+        if !editable {
+            return Ok(context);
+        }
         let uploaded = uploaded_recordings(page, &submission).await?;
         let in_round = open_round_recordings(&submission);
         let current = submission["submission"]["rounds"]

@@ -303,6 +303,10 @@ async fn two_rounds_then_publication_across_weeks() {
             .json();
         let id = created["submission"]["id"].as_str().expect("id").to_owned();
         assert_eq!(created["submission"]["state"], "draft");
+        // Each party is told what it may do now.
+        assert_eq!(created["actions"], json!(["submit", "withdraw", "edit"]));
+        let as_admin = app.admin.get(&format!("/api/v1/submissions/{id}")).await.json();
+        assert_eq!(as_admin["actions"], json!([]));
         let rec = recording(&app, &id, c.member.id).await;
         c.member
             .client

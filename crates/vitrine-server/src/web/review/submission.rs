@@ -253,10 +253,12 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         Value::Null
     };
 
-    let withdrawable = matches!(
-        state.as_str(),
-        "draft" | "queued" | "in_review" | "decided_pending_release"
-    );
+    // What the reader may do, as the API's state machine says.
+    let may = |action: &str| {
+        view["actions"]
+            .as_array()
+            .is_some_and(|actions| actions.iter().any(|a| a == action))
+    };
     Ok(json!({
         "id": submission["id"],
         "submission": submission,
@@ -277,10 +279,10 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
             "admin": is_admin,
         },
         "can": {
-            "withdraw": is_provider && withdrawable,
-            "go_live": is_provider && matches!(state.as_str(), "draft" | "changes_requested"),
-            "decide": is_assigned && state == "in_review",
-            "publish": is_admin && state == "approved",
+            "withdraw": may("withdraw"),
+            "go_live": may("edit"),
+            "decide": may("decide"),
+            "publish": may("schedule_publication"),
             "write": is_provider || is_assigned || is_admin,
         },
     }))
