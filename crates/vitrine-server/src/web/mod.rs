@@ -289,12 +289,24 @@ pub(crate) async fn render_errors(
     request: Request,
     next: Next,
 ) -> Response {
-    let headers = request.headers().clone();
+    // Every request passes here, API calls included: keep only what the error page's
+    // language is read from (header values share the request's bytes; most API calls
+    // carry neither header, and then nothing is allocated).
+    let language_headers: Vec<(HeaderName, HeaderValue)> = request
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name == header::COOKIE || *name == header::ACCEPT_LANGUAGE)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     let response = next.run(request).await;
     let Some(error) = response.extensions().get::<WebError>().cloned() else {
         return response;
     };
     let status = response.status();
+    let mut headers = HeaderMap::new();
+    for (name, value) in language_headers {
+        headers.append(name, value);
+    }
     web.error_page(&headers, status, &error)
 }
 

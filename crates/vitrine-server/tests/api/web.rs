@@ -393,6 +393,15 @@ async fn unknown_paths_get_a_page_in_a_browser_and_a_problem_in_the_api() {
         assert_eq!(page.status, 404);
         page.assert_contains("<html")
             .assert_contains("does not exist");
+        // In the language the browser asks for.
+        let page = web
+            .request(
+                web.builder(Method::GET, "/no/such/page")
+                    .header("accept-language", "fr"),
+            )
+            .await;
+        assert_eq!(page.status, 404);
+        page.assert_contains("Cette page n’existe pas");
         let api = app.anonymous().get("/no/such/page").await;
         assert_eq!(api.status, 404);
         assert_eq!(api.json()["type"], "/problems/not-found");
