@@ -12,6 +12,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use vitrine_domain::submission::SubmissionState;
+
 use super::{ApiReply, Form, Page, Web, WebError, urlencode};
 
 pub fn routes() -> Router<Web> {
@@ -60,8 +62,14 @@ const BLANK_PLAN_ROWS: usize = 3;
 /// The steps the provider attests (the platform derives the other two).
 const ATTESTED_STEPS: [&str; 3] = ["documentation", "broker_hosted", "authentication_flow"];
 
-/// Submission states that end a submission (another may be started).
-const FINAL_STATES: [&str; 3] = ["rejected", "published", "withdrawn"];
+/// Whether a submission summary is still open: not in a state that ends it (the domain's
+/// rule; another may be started once it ends).
+fn is_open(summary: &Value) -> bool {
+    summary["state"]
+        .as_str()
+        .and_then(SubmissionState::parse)
+        .is_some_and(|state| !state.is_final())
+}
 
 fn api_offering(name: &str) -> String {
     format!("/api/v1/offerings/{}", urlencode(name))
@@ -349,11 +357,7 @@ fn editor_context(page: &Page, data: EditorData, typed: Option<&Form>) -> Result
     let open_submission = data
         .submissions
         .as_array()
-        .and_then(|list| {
-            list.iter()
-                .rev()
-                .find(|s| !FINAL_STATES.contains(&s["state"].as_str().unwrap_or_default()))
-        })
+        .and_then(|list| list.iter().rev().find(|s| is_open(s)))
         .cloned();
     Ok(json!({
         "offering": data.managed["offering"],
@@ -534,12 +538,9 @@ async fn go_live_context(page: &mut Page, name: &str) -> Result<Value, WebError>
     let submissions = page
         .get(&format!("{}/submissions", api_offering(name)))
         .await?;
-    let open = submissions.as_array().and_then(|list| {
-        list.iter()
-            .rev()
-            .find(|s| !FINAL_STATES.contains(&s["state"].as_str().unwrap_or_default()))
-            .cloned()
-    });
+    let open = submissions
+        .as_array()
+        .and_then(|list| list.iter().rev().find(|s| is_open(s)).cloned());
     let mut context = json!({
         "offering": managed["offering"],
         "checklist": managed["checklist"],
