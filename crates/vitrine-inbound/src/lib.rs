@@ -122,8 +122,9 @@ pub struct Triage<'m> {
     /// Attachments that are plausible recordings within the size limit.
     pub recordings: Vec<Recording<'m>>,
     /// Attachments that are not taken, with the reason. Left out of this list: inline images
-    /// (the logos of signatures) and the parts of reports and forwards (`message/*`,
-    /// `text/rfc822-headers`): nobody sent those as a recording.
+    /// (the logos of signatures), the parts of reports and forwards (`message/*`,
+    /// `text/rfc822-headers`) and S/MIME or OpenPGP signatures: nobody sent those as a
+    /// recording.
     pub refused_attachments: Vec<RefusedAttachment<'m>>,
 }
 
@@ -184,5 +185,11 @@ fn meant_as_attachment(attachment: &Attachment) -> bool {
     let content_type = attachment.content_type.as_str();
     !(attachment.inline && content_type.starts_with("image/")
         || content_type.starts_with("message/")
-        || content_type == "text/rfc822-headers")
+        || matches!(
+            content_type,
+            "text/rfc822-headers"
+                | "application/pkcs7-signature"
+                | "application/x-pkcs7-signature"
+                | "application/pgp-signature"
+        ))
 }

@@ -339,3 +339,62 @@ fn language_comes_from_content_language_then_the_quote() {
     assert_eq!(support::load("precedence_bulk.eml").language, None);
     assert_eq!(support::load("gmail_vacation_en.eml").language, None);
 }
+
+#[test]
+fn an_html_only_apple_mail_reply_with_the_attribution_inside_the_blockquote() {
+    let raw = "From: Bob Martin <bob.martin@acme.example>\n\
+        To: reply@mail.vitrine.example\n\
+        Subject: Re: Changes requested\n\
+        Content-Type: text/html; charset=utf-8\n\
+        Content-Transfer-Encoding: quoted-printable\n\
+        \n\
+        <html><body style=3D\"overflow-wrap: break-word;\"><div>Uploaded, see the new =\n\
+        take.</div><div><br></div><div>Bob</div><div><br><blockquote type=3D\"cite\"><div>=\n\
+        On 7 Dec 2026, at 10:00, Ana Souza &lt;ana@vitrine.example&gt; wrote:</div><br =\n\
+        class=3D\"Apple-interchange-newline\"><div><div>Hello Bob,<br><br>Please record =\n\
+        the checkout again.</div></div></blockquote></div><br></body></html>\n";
+    let message = vitrine_inbound::parse::InboundMessage::parse(raw.as_bytes()).expect("a message");
+    assert_eq!(message.text_source, Html);
+    assert_eq!(message.language, Some(En));
+    assert_eq!(
+        vitrine_inbound::trim::new_text(&message.text),
+        "Uploaded, see the new take.\n\nBob"
+    );
+}
+
+#[test]
+fn an_unknown_content_language_falls_back_to_the_quote() {
+    let raw = "From: Bob <bob@acme.example>\nTo: reply@mail.vitrine.example\nSubject: Re: x\nContent-Language: de-DE\n\nOk.\n\nLe 07/12/2026 à 10:00, Ana Souza a écrit :\n> Bonjour\n";
+    let message = vitrine_inbound::parse::InboundMessage::parse(raw.as_bytes()).expect("a message");
+    assert_eq!(message.language, Some(Fr));
+}
+
+#[test]
+fn a_signed_reply_shows_its_text_and_refuses_nothing() {
+    let raw = "From: Bob <bob@acme.example>\n\
+        To: reply+a4dqobyha4dqobyha4dqobyha4dqobyha4dqobyha4dqobyha4dq@mail.vitrine.example\n\
+        Subject: Re: Changes requested\n\
+        MIME-Version: 1.0\n\
+        Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"sig\"\n\
+        \n\
+        --sig\n\
+        Content-Type: text/plain; charset=utf-8\n\
+        \n\
+        Signed and sent.\n\
+        \n\
+        On Mon, 7 Dec 2026 at 10:00, Ana Souza <ana@vitrine.example> wrote:\n\
+        > Hello\n\
+        --sig\n\
+        Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\n\
+        Content-Disposition: attachment; filename=\"smime.p7s\"\n\
+        Content-Transfer-Encoding: base64\n\
+        \n\
+        MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAA==\n\
+        --sig--\n";
+    let message = vitrine_inbound::parse::InboundMessage::parse(raw.as_bytes()).expect("a message");
+    let triage = triage(&message, &pattern(), 1 << 20);
+    assert_eq!(triage.text, "Signed and sent.");
+    assert_eq!(message.attachments.len(), 1);
+    assert!(triage.refused_attachments.is_empty());
+    assert_eq!(triage.refusal(), None);
+}
