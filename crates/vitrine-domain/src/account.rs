@@ -1,38 +1,16 @@
 //! Accounts are organisations. Users belong to accounts through memberships; an account
-//! becomes a provider by applying and being approved by an admin.
+//! becomes a provider by applying and being approved by an admin. A membership's role,
+//! [`MembershipRole`], is defined with the permission checks in [`crate::permissions`] and
+//! re-exported here.
 
 use crate::audit::AuditEvent;
 use crate::error::{DomainError, Problems};
 use crate::ids::{AccountId, UserId};
 use crate::permissions::Actor;
+pub use crate::permissions::MembershipRole;
 use crate::user::Email;
 use crate::{Timestamp, validate};
 use serde::{Deserialize, Serialize};
-
-/// A user's role in an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum MembershipRole {
-    /// Manages members and the provider application.
-    Owner,
-    Member,
-}
-
-impl MembershipRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MembershipRole::Owner => "owner",
-            MembershipRole::Member => "member",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "owner" => Some(MembershipRole::Owner),
-            "member" => Some(MembershipRole::Member),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Membership {
@@ -311,7 +289,7 @@ pub fn decide_provider(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::user::StaffRoles;
+    use crate::permissions::StaffRoles;
 
     const NOW: Timestamp = Timestamp::UNIX_EPOCH;
 

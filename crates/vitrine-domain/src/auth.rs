@@ -8,11 +8,12 @@
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
-use crate::account::{Account, Membership, MembershipRole};
+use crate::account::{Account, Membership};
 use crate::audit::AuditEvent;
 use crate::error::{DomainError, Problems};
 use crate::ids::{AccountId, UserId};
-use crate::user::{self, Language, NewUser, StaffRoles, User};
+use crate::permissions::{MembershipRole, StaffRoles};
+use crate::user::{self, Language, NewUser, User};
 use crate::{Timestamp, validate};
 
 /// What a one-time token lets its holder do, once.

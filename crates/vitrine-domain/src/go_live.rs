@@ -528,11 +528,12 @@ pub fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{MembershipRole, ProviderApplication, ProviderStatus};
-    use crate::checklist::{Attestation, Attestations, StepState};
+    use crate::account::{ProviderApplication, ProviderStatus};
+    use crate::attestation::{Attestation, Attestations, StepState};
     use crate::offering::{Localized, OfferingName, Plan, Pricing};
+    use crate::permissions::{MembershipRole, StaffRoles};
     use crate::review::{VerdictOutcome, default_requirements};
-    use crate::user::{Email, StaffRoles};
+    use crate::user::Email;
     use jiff::ToSpan;
 
     fn t(hours: i64) -> Timestamp {

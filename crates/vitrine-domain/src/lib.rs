@@ -5,9 +5,28 @@
 //! aggregate plus the [`AuditEvent`]s it causes. The store writes both in one transaction.
 //! Nothing in this crate reads a clock, a file, the network or a database; time comes in as
 //! an argument.
+//!
+//! Modules import one another in one direction only (no file imports a file that imports
+//! it back). Where two aggregates need the same small types, those types live in a leaf
+//! module of their own and the aggregates re-export them at their old paths:
+//!
+//! - [`permissions`]: the roles, [`StaffRoles`] (a user's) and [`MembershipRole`] (in an
+//!   account), and the caller [`Actor`] with every permission check. It imports neither
+//!   [`user`] nor [`account`], which re-export `user::StaffRoles` and
+//!   `account::MembershipRole`.
+//! - [`attestation`]: the five [`ChecklistStep`]s, their [`StepState`] and the provider's
+//!   attestations, which an [`Offering`] stores. [`offering`] and [`checklist`] both import
+//!   it; [`checklist`] (which derives the steps from an offering) re-exports these types.
+//! - [`user`], [`account`], [`offering`]: the aggregates and their commands;
+//!   [`checklist`], [`visibility`], [`search`]: rules read from an offering;
+//!   [`submission`] (the state machine), [`go_live`] (the submission aggregate),
+//!   [`calendar`], [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
+//!   review; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
+//!   [`error`]: what every module shares.
 
 pub mod account;
 pub mod assignment;
+pub mod attestation;
 pub mod audit;
 pub mod auth;
 pub mod calendar;
@@ -26,14 +45,15 @@ pub mod user;
 pub mod validate;
 pub mod visibility;
 
-pub use account::{Account, Membership, MembershipRole, ProviderApplication, ProviderStatus};
+pub use account::{Account, Membership, ProviderApplication, ProviderStatus};
+pub use attestation::{ChecklistStep, StepState};
 pub use audit::AuditEvent;
-pub use checklist::{Checklist, ChecklistStep, StepState};
+pub use checklist::Checklist;
 pub use error::{DomainError, FieldError};
 pub use ids::{AccountId, OfferingId, RecordingId, SubmissionId, TokenId, UserId};
 pub use offering::{Localized, Offering, OfferingName, Plan, Pricing, Visibility};
-pub use permissions::Actor;
-pub use user::{Email, Language, StaffRoles, User};
+pub use permissions::{Actor, MembershipRole, StaffRoles};
+pub use user::{Email, Language, User};
 pub use visibility::Audience;
 
 /// A point in time, UTC. Re-exported so every crate names time the same way.

@@ -2,8 +2,8 @@
 //! allowlist, and the commands that change them.
 
 use crate::account::{Account, ProviderStatus};
+use crate::attestation::{Attestation, Attestations, ChecklistStep, StepState};
 use crate::audit::AuditEvent;
-use crate::checklist::{Attestation, Attestations, ChecklistStep, StepState};
 use crate::error::{DomainError, Problems};
 use crate::ids::{AccountId, OfferingId};
 use crate::permissions::Actor;
@@ -533,9 +533,10 @@ pub fn attest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{MembershipRole, ProviderApplication};
+    use crate::account::ProviderApplication;
     use crate::ids::UserId;
-    use crate::user::{Email, StaffRoles};
+    use crate::permissions::{MembershipRole, StaffRoles};
+    use crate::user::Email;
 
     const NOW: Timestamp = Timestamp::UNIX_EPOCH;
 

@@ -1,10 +1,55 @@
-//! Who may do what. Every check is a method of [`Actor`], the signed-in caller, so that
-//! the HTTP layer never decides a permission itself.
+//! Who may do what: the roles ([`StaffRoles`] of a user, [`MembershipRole`] in an
+//! account) and the signed-in caller, [`Actor`], that holds them. Every check is a method
+//! of [`Actor`], so that the HTTP layer never decides a permission itself.
+//!
+//! It imports neither [`crate::user`] nor [`crate::account`]: they carry these roles and
+//! re-export them from here (`user::StaffRoles`, `account::MembershipRole`), so no import
+//! comes back.
 
-use crate::account::MembershipRole;
 use crate::error::DomainError;
 use crate::ids::{AccountId, UserId};
-use crate::user::StaffRoles;
+use serde::{Deserialize, Serialize};
+
+/// Marketplace staff roles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffRoles {
+    /// Runs the marketplace: approves providers, creates users and accounts, publishes.
+    pub admin: bool,
+    /// Reviews go-live submissions.
+    pub validator: bool,
+}
+
+impl StaffRoles {
+    pub fn any(self) -> bool {
+        self.admin || self.validator
+    }
+}
+
+/// A user's role in an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MembershipRole {
+    /// Manages members and the provider application.
+    Owner,
+    Member,
+}
+
+impl MembershipRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MembershipRole::Owner => "owner",
+            MembershipRole::Member => "member",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(MembershipRole::Owner),
+            "member" => Some(MembershipRole::Member),
+            _ => None,
+        }
+    }
+}
 
 /// The signed-in caller: who they are, their staff roles and their account memberships.
 #[derive(Clone, Debug, PartialEq, Eq)]

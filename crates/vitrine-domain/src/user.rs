@@ -1,10 +1,12 @@
 //! Users: people who sign in. Staff roles (admin, validator) belong to users; account
-//! roles belong to memberships (see [`crate::account`]).
+//! roles belong to memberships (see [`crate::account`]). Both role types are defined with
+//! the permission checks, in [`crate::permissions`], and [`StaffRoles`] is re-exported here.
 
 use crate::audit::AuditEvent;
 use crate::error::{DomainError, Problems};
 use crate::ids::UserId;
 use crate::permissions::Actor;
+pub use crate::permissions::StaffRoles;
 use crate::{Timestamp, validate};
 use serde::{Deserialize, Serialize};
 
@@ -59,22 +61,6 @@ pub fn time_zone(field: &str, name: &str) -> Result<String, DomainError> {
             field,
             format!("'{name}' is not an IANA time zone such as Europe/Paris or UTC"),
         )),
-    }
-}
-
-/// Marketplace staff roles.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StaffRoles {
-    /// Runs the marketplace: approves providers, creates users and accounts, publishes.
-    pub admin: bool,
-    /// Reviews go-live submissions.
-    pub validator: bool,
-}
-
-impl StaffRoles {
-    pub fn any(self) -> bool {
-        self.admin || self.validator
     }
 }
 

@@ -76,9 +76,8 @@ impl Audience {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::MembershipRole;
     use crate::ids::UserId;
-    use crate::user::StaffRoles;
+    use crate::permissions::{MembershipRole, StaffRoles};
     use proptest::prelude::*;
 
     #[test]

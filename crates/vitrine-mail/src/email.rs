@@ -6,7 +6,7 @@
 //! wherever the reader lives, so they are shown as they are. Instants ([`Timestamp`]) are
 //! shown in the reader's time zone.
 
-use crate::message::ThreadKey;
+use crate::thread::ThreadKey;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;

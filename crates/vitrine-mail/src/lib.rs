@@ -1,10 +1,11 @@
 //! vitrine's outgoing mail.
 //!
-//! - [`render`]: an [`Email`] (one variant per email of PRODUCT.md) in the recipient's
+//! - [`render()`]: an [`Email`] (one variant per email of PRODUCT.md) in the recipient's
 //!   language, as subject, plain text and HTML, from templates compiled into the binary;
-//! - [`OutgoingEmail`]: the message with its Message-ID and the submission thread's
-//!   `In-Reply-To` and `References` (see [`message`] for why every email points at one
-//!   root);
+//! - [`OutgoingEmail`] ([`message`]): the message with its Message-ID and the submission
+//!   thread's `In-Reply-To` and `References`;
+//! - [`ThreadKey`] ([`thread`]): which thread an email belongs to and the root Message-ID
+//!   its emails point at (see there for why every email points at one root);
 //! - [`MailTransport`]: `.eml` files ([`FileTransport`], the default) or SMTP
 //!   ([`SmtpTransport`]), with failures sorted into permanent and transient so the outbox
 //!   dispatcher knows whether to retry.
@@ -17,12 +18,14 @@ pub mod email;
 pub mod error;
 pub mod message;
 pub mod render;
+pub mod thread;
 pub mod transport;
 
 pub use email::*;
 pub use error::MailError;
-pub use message::{Mailbox, OutgoingEmail, OutgoingEmailBuilder, ThreadKey};
+pub use message::{Mailbox, OutgoingEmail, OutgoingEmailBuilder};
 pub use render::{RenderContext, Rendered, render};
+pub use thread::ThreadKey;
 pub use transport::{
     FileTransport, MailTransport, SendError, SmtpConfig, SmtpCredentials, SmtpTransport, TlsMode,
 };

@@ -1,14 +1,7 @@
-//! Outgoing messages and their threading.
-//!
-//! Every email about one submission names the same root, `<submission-{uuid}@{domain}>`,
-//! in `In-Reply-To` and `References`, and has its own unique `Message-ID`. The root is never
-//! sent as a message of its own: mail clients (Thunderbird, Gmail, Apple Mail, Outlook)
-//! group by `References`, and a missing parent is shown as a thread all the same. Pointing
-//! every email at the root, rather than at the previous email, keeps the headers
-//! computable from the submission alone: the outbox writer needs no knowledge of what was
-//! sent before, emails written in one transaction need no order, and a lost or failed email
-//! never breaks the chain. Replies by email (later) will carry the root in `References`,
-//! which is how they will find their submission.
+//! Outgoing messages: an [`OutgoingEmail`] is a [`Rendered`] email with its sender,
+//! recipients, its own `Message-ID` and, for an email of a thread, the thread's root in
+//! `In-Reply-To` and `References` (see [`crate::thread`] for why every email points at
+//! one root).
 
 use crate::error::MailError;
 use crate::render::Rendered;
@@ -17,27 +10,8 @@ use lettre::message::MultiPart;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::thread::ThreadKey;
 pub use lettre::message::Mailbox;
-
-/// The thread an email belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ThreadKey {
-    /// All emails about one go-live submission.
-    Submission(Uuid),
-}
-
-impl ThreadKey {
-    pub fn submission(submission_id: Uuid) -> Self {
-        ThreadKey::Submission(submission_id)
-    }
-
-    /// The Message-ID every email of the thread refers to, with its angle brackets.
-    pub fn root_message_id(&self, domain: &str) -> String {
-        match self {
-            ThreadKey::Submission(id) => format!("<submission-{id}@{domain}>"),
-        }
-    }
-}
 
 /// An email ready to send, as the outbox keeps it: sending it again (after a failure, or a
 /// crash before the outbox row was marked sent) sends the same Message-ID, so a recipient's
