@@ -66,8 +66,13 @@ proptest! {
         }
         prop_assert!(!trimmed.starts_with('\n') && !trimmed.ends_with('\n'));
         prop_assert!(!trimmed.contains("\n\n\n"), "{trimmed:?}");
-        // Trimming what is left changes nothing more.
-        prop_assert_eq!(new_text(&trimmed), trimmed.clone());
+        // Trimming what is left changes nothing more, when nothing was taken out from the
+        // middle (taking quotes out can join two lines into a new attribution line, as in
+        // "On … <" / "> quote" / "… wrote:").
+        let middle_removals = lines.iter().any(|l| l.starts_with('>') || l.starts_with("[cid:"));
+        if !middle_removals {
+            prop_assert_eq!(new_text(&trimmed), trimmed.clone());
+        }
     }
 
     #[test]
