@@ -1286,21 +1286,6 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
-                /// Runs a write statement and the change's audit events in one transaction.
-                /// `check` sees the statement's result: an error rolls everything back.
-                async fn write(
-                    &self,
-                    statement: Query<'_>,
-                    map_err: impl FnOnce(sqlx::Error) -> StoreError,
-                    check: impl FnOnce(Done) -> Result<()>,
-                    events: &[AuditEvent],
-                ) -> Result<sqlx::Transaction<'static, $db>> {
-                    let mut tx = self.begin_write().await?;
-                    check(statement.execute(&mut *tx).await.map_err(map_err)?)?;
-                    Self::write_audit(&mut tx, events).await?;
-                    Ok(tx)
-                }
-
                 /// Writes the emails a change causes to the outbox, in the change's
                 /// transaction: they are sent only if the change is kept.
                 async fn write_outbox(conn: &mut Connection, emails: &[NewEmail]) -> Result<()> {
@@ -1323,23 +1308,12 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
-                /// [`Self::write`], then the change's emails; commits.
-                async fn write_all(
-                    &self,
-                    statement: Query<'_>,
-                    map_err: impl FnOnce(sqlx::Error) -> StoreError,
-                    check: impl FnOnce(Done) -> Result<()>,
-                    events: &[AuditEvent],
-                    emails: &[NewEmail],
-                    context: &'static str,
-                ) -> Result<()> {
-                    let mut tx = self.write(statement, map_err, check, events).await?;
-                    Self::write_outbox(&mut tx, emails).await?;
-                    tx.commit().await.map_err(db(context))
-                }
+                // Every change is one write transaction: `begin_write`, the change's own
+                // statements, then `commit_all` (its audit events, its emails, commit). A
+                // statement that fails, or whose `check` refuses its result, returns before
+                // the commit: the transaction is dropped and nothing is written.
 
-                /// Ends a transaction of several statements: the change's events and emails,
-                /// then commit.
+                /// Ends a change: writes its audit events and its emails, then commits.
                 async fn commit_all(
                     mut tx: sqlx::Transaction<'static, $db>,
                     events: &[AuditEvent],
@@ -1349,6 +1323,31 @@ macro_rules! impl_store {
                     Self::write_audit(&mut tx, events).await?;
                     Self::write_outbox(&mut tx, emails).await?;
                     tx.commit().await.map_err(db(context))
+                }
+
+                /// Runs one statement of a change; `check` sees its result.
+                async fn execute(
+                    conn: &mut Connection,
+                    statement: Query<'_>,
+                    map_err: impl FnOnce(sqlx::Error) -> StoreError,
+                    check: impl FnOnce(Done) -> Result<()>,
+                ) -> Result<()> {
+                    check(statement.execute(&mut *conn).await.map_err(map_err)?)
+                }
+
+                /// A change of one statement, with its audit events and emails.
+                async fn write(
+                    &self,
+                    statement: Query<'_>,
+                    map_err: impl FnOnce(sqlx::Error) -> StoreError,
+                    check: impl FnOnce(Done) -> Result<()>,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                    context: &'static str,
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::execute(&mut tx, statement, map_err, check).await?;
+                    Self::commit_all(tx, events, emails, context).await
                 }
 
                 async fn insert_user_row(
@@ -1368,6 +1367,32 @@ macro_rules! impl_store {
                         .await
                         .map_err(unique("email", "insert a user"))?;
                     Ok(())
+                }
+
+                /// Writes a user over the stored one if that is still at the previous version.
+                async fn update_user_row(conn: &mut Connection, user: &User) -> Result<()> {
+                    let statement = bind_user(
+                        sqlx::query(
+                            "UPDATE users SET email = $2, display_name = $3, language = $4, \
+                             time_zone = $5, is_admin = $6, is_validator = $7, \
+                             email_verified_at = $8, version = $9 \
+                             WHERE id = $1 AND version = $9 - 1",
+                        ),
+                        user,
+                    );
+                    let map_err = unique("email", "update a user");
+                    Self::execute(conn, statement, map_err, |d| changed(d, "user")).await
+                }
+
+                async fn set_password_row(
+                    conn: &mut Connection,
+                    user: UserId,
+                    password_hash: &str,
+                ) -> Result<()> {
+                    let statement = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                        .bind(user.0)
+                        .bind(password_hash);
+                    Self::execute(conn, statement, db("set a password"), found).await
                 }
 
                 async fn insert_account_row(conn: &mut Connection, account: &Account) -> Result<()> {
@@ -1747,20 +1772,9 @@ macro_rules! impl_store {
                 }
 
                 async fn update_user(&self, user: &User, events: &[AuditEvent]) -> Result<()> {
-                    let statement = bind_user(
-                        sqlx::query(
-                            "UPDATE users SET email = $2, display_name = $3, language = $4, \
-                             time_zone = $5, is_admin = $6, is_validator = $7, \
-                             email_verified_at = $8, version = $9 \
-                             WHERE id = $1 AND version = $9 - 1",
-                        ),
-                        user,
-                    );
-                    let map_err = unique("email", "update a user");
-                    let tx = self
-                        .write(statement, map_err, |d| changed(d, "user"), events)
-                        .await?;
-                    tx.commit().await.map_err(db("commit a user change"))
+                    let mut tx = self.begin_write().await?;
+                    Self::update_user_row(&mut tx, user).await?;
+                    Self::commit_all(tx, events, &[], "commit a user change").await
                 }
 
                 async fn set_password_hash(
@@ -1769,13 +1783,9 @@ macro_rules! impl_store {
                     password_hash: &str,
                     events: &[AuditEvent],
                 ) -> Result<()> {
-                    let statement = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-                        .bind(user.0)
-                        .bind(password_hash);
-                    let tx = self
-                        .write(statement, db("set a password"), found, events)
-                        .await?;
-                    tx.commit().await.map_err(db("commit a password change"))
+                    let mut tx = self.begin_write().await?;
+                    Self::set_password_row(&mut tx, user, password_hash).await?;
+                    Self::commit_all(tx, events, &[], "commit a password change").await
                 }
 
                 async fn user(&self, id: UserId) -> Result<Option<User>> {
@@ -1903,8 +1913,9 @@ macro_rules! impl_store {
                     .bind(token.last_used_at.map(micros))
                     .bind(token.revoked_at.map(micros));
                     let map_err = unique("token", "insert a token");
-                    let tx = self.write(statement, map_err, |_| Ok(()), events).await?;
-                    tx.commit().await.map_err(db("commit a new token"))
+                    let context = "commit a new token";
+                    self.write(statement, map_err, |_| Ok(()), events, &[], context)
+                        .await
                 }
 
                 async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
@@ -1933,10 +1944,9 @@ macro_rules! impl_store {
                     .bind(id.0)
                     .bind(user.0)
                     .bind(micros(now));
-                    let tx = self
-                        .write(statement, db("revoke a token"), found, events)
-                        .await?;
-                    tx.commit().await.map_err(db("commit a token revocation"))
+                    let context = "commit a token revocation";
+                    self.write(statement, db("revoke a token"), found, events, &[], context)
+                        .await
                 }
 
                 async fn token_user(
@@ -2011,37 +2021,18 @@ macro_rules! impl_store {
                     let mut tx = self.begin_write().await?;
                     // Only an unused token of this user: of two concurrent uses, the
                     // second finds it used and changes nothing.
-                    let done = sqlx::query(
+                    let statement = sqlx::query(
                         "UPDATE one_time_tokens SET used_at = $2 \
                          WHERE hash = $1 AND user_id = $3 AND used_at IS NULL",
                     )
                     .bind(&hash[..])
                     .bind(micros(used_at))
-                    .bind(user.id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("use a one-time token"))?;
-                    changed(done, "token")?;
-                    let done = bind_user(
-                        sqlx::query(
-                            "UPDATE users SET email = $2, display_name = $3, language = $4, \
-                             time_zone = $5, is_admin = $6, is_validator = $7, \
-                             email_verified_at = $8, version = $9 \
-                             WHERE id = $1 AND version = $9 - 1",
-                        ),
-                        user,
-                    )
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(unique("email", "update a user"))?;
-                    changed(done, "user")?;
+                    .bind(user.id.0);
+                    let map_err = db("use a one-time token");
+                    Self::execute(&mut tx, statement, map_err, |d| changed(d, "token")).await?;
+                    Self::update_user_row(&mut tx, user).await?;
                     if let Some(password_hash) = password_hash {
-                        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-                            .bind(user.id.0)
-                            .bind(password_hash)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db("set a password"))?;
+                        Self::set_password_row(&mut tx, user.id, password_hash).await?;
                         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                             .bind(user.id.0)
                             .execute(&mut *tx)
@@ -2128,11 +2119,10 @@ macro_rules! impl_store {
                         account,
                     )?;
                     let check = |d| changed(d, "account");
-                    let mut tx = self
-                        .write(statement, db("update an account"), check, events)
-                        .await?;
+                    let mut tx = self.begin_write().await?;
+                    Self::execute(&mut tx, statement, db("update an account"), check).await?;
                     Self::write_members(&mut tx, account).await?;
-                    tx.commit().await.map_err(db("commit an account change"))
+                    Self::commit_all(tx, events, &[], "commit an account change").await
                 }
 
                 async fn account(&self, id: AccountId) -> Result<Option<Account>> {
@@ -2238,9 +2228,10 @@ macro_rules! impl_store {
                     )?
                     .bind(micros(offering.created_at));
                     let map_err = unique("name", "insert an offering");
-                    let mut tx = self.write(statement, map_err, |_| Ok(()), events).await?;
+                    let mut tx = self.begin_write().await?;
+                    Self::execute(&mut tx, statement, map_err, |_| Ok(())).await?;
                     Self::write_offering_parts(&mut tx, offering, false).await?;
-                    tx.commit().await.map_err(db("commit a new offering"))
+                    Self::commit_all(tx, events, &[], "commit a new offering").await
                 }
 
                 async fn update_offering(
@@ -2380,7 +2371,7 @@ macro_rules! impl_store {
                     let map_err = taken("calendar settings", "write calendar settings");
                     let check = |d| changed(d, "calendar settings");
                     let context = "commit calendar settings";
-                    self.write_all(statement, map_err, check, events, emails, context)
+                    self.write(statement, map_err, check, events, emails, context)
                         .await?;
                     Ok(version)
                 }
@@ -2478,8 +2469,9 @@ macro_rules! impl_store {
                     .bind(micros(now));
                     let map_err = taken("requirements", "write requirements");
                     let check = |d| changed(d, "requirements");
-                    let tx = self.write(statement, map_err, check, events).await?;
-                    tx.commit().await.map_err(db("commit requirements"))
+                    let context = "commit requirements";
+                    self.write(statement, map_err, check, events, &[], context)
+                        .await
                 }
 
                 // --- recordings and uploads ---
@@ -2582,15 +2574,11 @@ macro_rules! impl_store {
                     events: &[AuditEvent],
                 ) -> Result<()> {
                     let mut tx = self.begin_write().await?;
-                    let done = sqlx::query(
-                        "DELETE FROM uploads WHERE id = $1 AND submission_id = $2",
-                    )
-                    .bind(upload.0)
-                    .bind(recording.submission_id.0)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("finish an upload"))?;
-                    found(done)?;
+                    let statement =
+                        sqlx::query("DELETE FROM uploads WHERE id = $1 AND submission_id = $2")
+                            .bind(upload.0)
+                            .bind(recording.submission_id.0);
+                    Self::execute(&mut tx, statement, db("finish an upload"), found).await?;
                     Self::insert_recording_row(&mut tx, recording).await?;
                     Self::commit_all(tx, events, &[], "commit a finished upload").await
                 }
@@ -2615,7 +2603,7 @@ macro_rules! impl_store {
                     .bind(micros(submission.created_at));
                     let map_err = unique("offering", "insert a submission");
                     let context = "commit a new submission";
-                    self.write_all(statement, map_err, |_| Ok(()), events, emails, context)
+                    self.write(statement, map_err, |_| Ok(()), events, emails, context)
                         .await
                 }
 
@@ -2751,10 +2739,10 @@ macro_rules! impl_store {
                     .bind(nominal_date.to_string())
                     .bind(micros(opened_at));
                     let map_err = taken("review session", "mark a session opened");
-                    let mut tx = self.write(statement, map_err, |_| Ok(()), events).await?;
+                    let mut tx = self.begin_write().await?;
+                    Self::execute(&mut tx, statement, map_err, |_| Ok(())).await?;
                     Self::update_submission_rows(&mut tx, submissions).await?;
-                    Self::write_outbox(&mut tx, emails).await?;
-                    tx.commit().await.map_err(db("commit a session opening"))
+                    Self::commit_all(tx, events, emails, "commit a session opening").await
                 }
 
                 async fn review_session(
@@ -2792,16 +2780,14 @@ macro_rules! impl_store {
                         Some(Some(_)) => return Err(StoreError::Conflict { what: "review session" }),
                         Some(None) => {}
                     }
-                    let done = sqlx::query(
+                    let statement = sqlx::query(
                         "UPDATE review_sessions SET overdue_flagged_at = $2 \
                          WHERE nominal_date = $1 AND overdue_flagged_at IS NULL",
                     )
                     .bind(nominal_date.to_string())
-                    .bind(micros(at))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db("flag a session overdue"))?;
-                    changed(done, "review session")?;
+                    .bind(micros(at));
+                    let check = |d| changed(d, "review session");
+                    Self::execute(&mut tx, statement, db("flag a session overdue"), check).await?;
                     Self::commit_all(tx, events, emails, "commit an overdue flag").await
                 }
 
@@ -2825,7 +2811,7 @@ macro_rules! impl_store {
                     .bind(micros(message.created_at));
                     let map_err = unique("id", "insert a message");
                     let context = "commit a message";
-                    self.write_all(statement, map_err, |_| Ok(()), events, emails, context)
+                    self.write(statement, map_err, |_| Ok(()), events, emails, context)
                         .await
                 }
 
@@ -2935,10 +2921,9 @@ macro_rules! impl_store {
                     )
                     .bind(id)
                     .bind(micros(now));
-                    let tx = self
-                        .write(statement, db("retry an email"), found, events)
-                        .await?;
-                    tx.commit().await.map_err(db("commit an email retry"))
+                    let context = "commit an email retry";
+                    self.write(statement, db("retry an email"), found, events, &[], context)
+                        .await
                 }
             }
         };
