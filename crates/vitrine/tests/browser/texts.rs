@@ -10,9 +10,9 @@ pub struct Texts {
 }
 
 impl Texts {
-    /// Every `crates/vitrine-server/web/i18n/*.toml`.
+    /// Every `crates/vitrine-web/web/i18n/*.toml`.
     pub fn load() -> Texts {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vitrine-server/web/i18n");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vitrine-web/web/i18n");
         let mut entries = HashMap::new();
         let files = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));

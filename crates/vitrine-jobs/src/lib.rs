@@ -1,0 +1,65 @@
+//! vitrine's work apart from HTTP: what time causes and what a change sends.
+//!
+//! - [`clock`]: the injected [`Clock`] and the rehearsal [`TestClock`].
+//! - [`notify`]: which emails a change causes, and to whom; rendered here, written by the
+//!   store in the same transaction as the change.
+//! - [`scheduler`]: the steps time causes (sessions opening, decisions released, overdue
+//!   flags, publications), each safe to run on several servers at once.
+//! - [`dispatcher`]: the outbox, sent through a `MailTransport` with leases and backoff.
+//! - [`recordings`]: a finished upload committed as a recording (the one path every way in
+//!   takes), recovery after a crash, and the sweep of what expired or was left behind.
+//!
+//! This crate knows nothing of HTTP: the API crate calls it with a [`Services`] and maps a
+//! [`JobError`] onto a problem document.
+
+use std::sync::Arc;
+
+pub mod clock;
+pub mod dispatcher;
+mod error;
+pub mod notify;
+pub mod recordings;
+pub mod scheduler;
+
+pub use clock::{Clock, ClockError, SystemClock, TestClock};
+pub use dispatcher::{DispatchReport, Dispatcher, DispatcherSettings, drain_outbox_once};
+pub use error::{JobError, JobResult};
+pub use notify::MailSettings;
+
+use vitrine_store::Store;
+
+/// What the work needs: the database, the time, and who emails come from. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub mail: Arc<MailSettings>,
+}
+
+/// How often expired uploads are looked for.
+pub const UPLOAD_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Starts the outbox dispatcher, sending through `transport`, and the upload sweep (when
+/// recordings are stored here); both run until the runtime stops (an email being sent when
+/// it stops is sent again after its lease: at least once).
+pub fn spawn_background(
+    services: &Services,
+    blobs: Option<&vitrine_blob::LocalBlobStore>,
+    transport: Arc<dyn vitrine_mail::MailTransport>,
+) {
+    let dispatcher = Dispatcher::new(
+        services.store.clone(),
+        services.clock.clone(),
+        transport,
+        DispatcherSettings::default(),
+    );
+    tokio::spawn(dispatcher.run(std::future::pending()));
+    if let Some(blobs) = blobs {
+        recordings::spawn_upload_sweeper(
+            services.store.clone(),
+            services.clock.clone(),
+            blobs.clone(),
+            UPLOAD_SWEEP_EVERY,
+        );
+    }
+}

@@ -1,0 +1,409 @@
+//! Which emails a change causes, and to whom (PRODUCT.md, "Emails"). Handlers and the
+//! scheduler call one function here per change; each returns the rendered emails (one per
+//! recipient, in the recipient's language and time zone, threaded per submission) that the
+//! store then writes to the outbox in the same transaction as the change.
+
+use vitrine_domain::calendar::Session;
+use vitrine_domain::go_live::Submission;
+use vitrine_domain::review::{RequirementSet, VerdictOutcome};
+use vitrine_domain::submission::{Decision, SubmissionState};
+use vitrine_domain::{Account, Language, Localized, Offering, Timestamp, User, UserId};
+use vitrine_mail::{
+    Assignment, ChangesRequested, DatesMoved, DatesMovedReason, DecisionApproved, DecisionOverdue,
+    DecisionRejected, Email, Mailbox, OutgoingEmail, PasswordReset, PublicationScheduled,
+    Published, RenderContext, SessionAssignments, SignUpAttemptExisting, SubmissionQueued,
+    SubmissionRef, ThreadMessage, ThreadSide, UnmetRequirement, Unpublished, VerifyEmail,
+};
+use vitrine_store::NewEmail;
+
+use crate::Services;
+use crate::{JobError, JobResult};
+
+/// Who the emails come from and where their links lead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailSettings {
+    /// `Name <address>`; its domain also makes the Message-IDs.
+    pub from: String,
+    /// The server's public address, for links.
+    pub base_url: String,
+    pub marketplace_name: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            from: "vitrine <noreply@vitrine.localhost>".to_owned(),
+            base_url: "http://127.0.0.1:8080".to_owned(),
+            marketplace_name: "vitrine".to_owned(),
+        }
+    }
+}
+
+/// A submission with what its emails name.
+pub struct About<'a> {
+    pub submission: &'a Submission,
+    pub offering: &'a Offering,
+    pub provider: &'a Account,
+}
+
+impl About<'_> {
+    fn reference(&self, lang: Language) -> SubmissionRef {
+        SubmissionRef {
+            submission_id: self.submission.id.0,
+            offering_name: self.offering.name.as_str().to_owned(),
+            offering_title: localized(&self.offering.display_name, lang),
+            provider_name: self.provider.name.clone(),
+        }
+    }
+
+    fn round(&self) -> u32 {
+        self.submission.current_round().number
+    }
+}
+
+fn localized(text: &Localized, lang: Language) -> String {
+    match (lang, &text.fr) {
+        (Language::Fr, Some(fr)) => fr.clone(),
+        _ => text.en.clone(),
+    }
+}
+
+/// Renders `email` (made in each reader's language) for each recipient.
+fn each(
+    settings: &MailSettings,
+    recipients: &[User],
+    email: impl Fn(Language) -> Email,
+) -> JobResult<Vec<OutgoingEmail>> {
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| JobError::internal("the configured sender address is invalid", e))?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for user in recipients.iter().filter(|u| seen.insert(u.id)) {
+        let email = email(user.language);
+        let ctx = RenderContext {
+            base_url: settings.base_url.clone(),
+            marketplace_name: settings.marketplace_name.clone(),
+            recipient_name: user.display_name.clone(),
+            recipient_time_zone: user.time_zone.clone(),
+        };
+        let rendered = vitrine_mail::render(&email, user.language, &ctx)
+            .map_err(|e| JobError::internal("rendering an email failed", e))?;
+        let to = Mailbox::new(
+            Some(user.display_name.clone()),
+            user.email
+                .as_str()
+                .parse()
+                .map_err(|e| JobError::internal("a recipient address is invalid", e))?,
+        );
+        let message = OutgoingEmail::builder(from.clone(), rendered)
+            .to(to)
+            .thread(email.thread())
+            .build()
+            .map_err(|e| JobError::internal("building an email failed", e))?;
+        out.push(message);
+    }
+    Ok(out)
+}
+
+/// A round joined the queue: its provider's members learn the dates and position.
+pub fn queued(
+    settings: &MailSettings,
+    about: &About<'_>,
+    session: &Session,
+    position: u32,
+    members: &[User],
+) -> JobResult<Vec<OutgoingEmail>> {
+    each(settings, members, |lang| {
+        Email::SubmissionQueued(SubmissionQueued {
+            submission: about.reference(lang),
+            round: about.round(),
+            review_date: session.review_date,
+            decision_date: session.decision_date,
+            queue_position: position,
+        })
+    })
+}
+
+/// A queued submission's dates moved: its provider's members are told.
+pub fn dates_moved(
+    settings: &MailSettings,
+    about: &About<'_>,
+    reason: DatesMovedReason,
+    old: &Session,
+    new: &Session,
+    position: u32,
+    members: &[User],
+) -> JobResult<Vec<OutgoingEmail>> {
+    each(settings, members, |lang| {
+        Email::DatesMoved(DatesMoved {
+            submission: about.reference(lang),
+            reason,
+            old_review_date: old.review_date,
+            old_decision_date: old.decision_date,
+            new_review_date: new.review_date,
+            new_decision_date: new.decision_date,
+            queue_position: position,
+        })
+    })
+}
+
+/// A session opened: one email per validator, listing their new assignments.
+pub fn assignments(
+    settings: &MailSettings,
+    validator: &User,
+    session: &Session,
+    assigned: &[About<'_>],
+) -> JobResult<Vec<OutgoingEmail>> {
+    each(settings, std::slice::from_ref(validator), |lang| {
+        Email::SessionOpenedAssignments(SessionAssignments {
+            review_date: session.review_date,
+            decision_date: session.decision_date,
+            assignments: assigned
+                .iter()
+                .map(|a| Assignment {
+                    submission: a.reference(lang),
+                    round: a.round(),
+                })
+                .collect(),
+        })
+    })
+}
+
+/// A message in the thread reaches the other side: the provider's members when staff
+/// wrote, the assigned validator (or, before one is assigned, the admins) when the provider
+/// did. The caller passes that side's users.
+pub fn thread_message(
+    settings: &MailSettings,
+    about: &About<'_>,
+    author: &User,
+    from_provider: bool,
+    text: &str,
+    at: Timestamp,
+    other_side: &[User],
+) -> JobResult<Vec<OutgoingEmail>> {
+    let recipients: Vec<User> = other_side
+        .iter()
+        .filter(|u| u.id != author.id)
+        .cloned()
+        .collect();
+    each(settings, &recipients, |lang| {
+        Email::ThreadMessage(ThreadMessage {
+            submission: about.reference(lang),
+            author_name: author.display_name.clone(),
+            author_side: if from_provider {
+                ThreadSide::Provider
+            } else {
+                ThreadSide::Marketplace
+            },
+            text: text.to_owned(),
+            sent_at: at,
+        })
+    })
+}
+
+/// A decision released on decision day: changes requested (with every unmet requirement
+/// and its comment, in the reader's language), approved or rejected.
+pub fn decision_released(
+    settings: &MailSettings,
+    about: &About<'_>,
+    requirements: &RequirementSet,
+    validator: Option<&User>,
+    members: &[User],
+) -> JobResult<Vec<OutgoingEmail>> {
+    let round = about.submission.current_round();
+    let Some(decision) = round.decision.as_ref() else {
+        return Ok(vec![]);
+    };
+    let validator_name = validator
+        .map(|v| v.display_name.clone())
+        .unwrap_or_default();
+    each(settings, members, |lang| {
+        let submission = about.reference(lang);
+        match decision.decision {
+            Decision::RequestChanges => Email::DecisionChangesRequested(ChangesRequested {
+                submission,
+                round: round.number,
+                validator_name: validator_name.clone(),
+                unmet: decision
+                    .verdicts
+                    .iter()
+                    .filter(|v| v.outcome == VerdictOutcome::NotMet)
+                    .map(|v| UnmetRequirement {
+                        title: requirements
+                            .requirements
+                            .iter()
+                            .find(|r| r.key == v.requirement)
+                            .map(|r| localized(&r.title, lang))
+                            .unwrap_or_else(|| v.requirement.clone()),
+                        comment: v.comment.clone().unwrap_or_default(),
+                    })
+                    .collect(),
+            }),
+            Decision::Approve => Email::DecisionApproved(DecisionApproved {
+                submission,
+                round: round.number,
+                validator_name: validator_name.clone(),
+                requested_go_live: round.requested_go_live,
+            }),
+            Decision::Reject => Email::DecisionRejected(DecisionRejected {
+                submission,
+                round: round.number,
+                validator_name: validator_name.clone(),
+                reason: decision.reason.clone().unwrap_or_default(),
+            }),
+        }
+    })
+}
+
+/// A decision not recorded by the end of decision day: the admins are alerted.
+pub fn overdue(
+    settings: &MailSettings,
+    about: &About<'_>,
+    session: &Session,
+    validator: Option<&User>,
+    admins: &[User],
+) -> JobResult<Vec<OutgoingEmail>> {
+    each(settings, admins, |lang| {
+        Email::DecisionOverdue(DecisionOverdue {
+            submission: about.reference(lang),
+            round: about.round(),
+            validator_name: validator.map(|v| v.display_name.clone()),
+            decision_date: session.decision_date,
+        })
+    })
+}
+
+/// Publication scheduled, done, or undone: the provider's members are told.
+pub fn publication(
+    settings: &MailSettings,
+    about: &About<'_>,
+    at: Timestamp,
+    unpublished_reason: Option<&str>,
+    members: &[User],
+) -> JobResult<Vec<OutgoingEmail>> {
+    each(settings, members, |lang| {
+        let submission = about.reference(lang);
+        match (unpublished_reason, about.submission.state) {
+            (Some(reason), _) => Email::Unpublished(Unpublished {
+                submission,
+                reason: reason.to_owned(),
+                unpublished_at: at,
+            }),
+            (None, SubmissionState::Published) => Email::Published(Published {
+                submission,
+                published_at: at,
+            }),
+            (None, _) => Email::PublicationScheduled(PublicationScheduled {
+                submission,
+                publish_at: at,
+            }),
+        }
+    })
+}
+
+/// An email about the reader's own account (not threaded), as an outbox row; one that
+/// carries a one-time link is marked so the outbox hides it and drops it once sent.
+fn to_own_address(
+    settings: &MailSettings,
+    user: &User,
+    email: Email,
+    now: Timestamp,
+) -> JobResult<NewEmail> {
+    let holds_secret = email.holds_secret();
+    let rendered = each(settings, std::slice::from_ref(user), |_| email.clone())?;
+    let message = rendered
+        .into_iter()
+        .next()
+        .ok_or_else(|| JobError::internal("rendering an email", "no email was rendered"))?;
+    let row = NewEmail::new(
+        user.email.as_str(),
+        message.subject.clone(),
+        None,
+        &message,
+        now,
+    )
+    .map_err(|e| JobError::internal("writing an email to the outbox failed", e))?;
+    Ok(if holds_secret {
+        row.holding_secret()
+    } else {
+        row
+    })
+}
+
+/// Sign-up, or a new link asked for: the link that confirms the user's address.
+pub fn verify_email(
+    settings: &MailSettings,
+    user: &User,
+    token: &str,
+    account_name: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> JobResult<NewEmail> {
+    let email = Email::VerifyEmail(VerifyEmail {
+        token: token.to_owned(),
+        account_name: account_name.to_owned(),
+        expires_at,
+    });
+    to_own_address(settings, user, email, now)
+}
+
+/// A password reset asked for: the link to choose a new password.
+pub fn password_reset(
+    settings: &MailSettings,
+    user: &User,
+    token: &str,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> JobResult<NewEmail> {
+    let email = Email::PasswordReset(PasswordReset {
+        token: token.to_owned(),
+        expires_at,
+    });
+    to_own_address(settings, user, email, now)
+}
+
+/// Someone tried to sign up with the address of an existing user: that user is told.
+pub fn sign_up_attempt(
+    settings: &MailSettings,
+    user: &User,
+    now: Timestamp,
+) -> JobResult<NewEmail> {
+    let email = Email::SignUpAttemptExisting(SignUpAttemptExisting { attempted_at: now });
+    to_own_address(settings, user, email, now)
+}
+
+/// The users of an account's memberships (the provider's members).
+pub async fn members(services: &Services, account: &Account) -> JobResult<Vec<User>> {
+    let mut users = Vec::with_capacity(account.members.len());
+    for membership in &account.members {
+        if let Some(user) = services.store.user(membership.user_id).await? {
+            users.push(user);
+        }
+    }
+    Ok(users)
+}
+
+/// Staff users matching `keep` (admins, validators), read page by page.
+pub async fn staff(services: &Services, keep: impl Fn(&User) -> bool) -> JobResult<Vec<User>> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = services.store.list_users(after.as_deref(), 500).await?;
+        let last = page.last().map(|u| u.email.as_str().to_owned());
+        out.extend(page.into_iter().filter(|u| keep(u)));
+        match last {
+            Some(email) => after = Some(email),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// One user by id, if they still exist.
+pub async fn user(services: &Services, id: Option<UserId>) -> JobResult<Option<User>> {
+    match id {
+        Some(id) => Ok(services.store.user(id).await?),
+        None => Ok(None),
+    }
+}
