@@ -202,8 +202,12 @@ pub(crate) struct UserRow {
 }
 
 impl UserRow {
+    pub fn into_user(self) -> Result<User> {
+        Ok(self.into_user_and_hash()?.0)
+    }
+
     /// The user and their password hash.
-    pub fn into_user(self) -> Result<(User, Option<String>)> {
+    pub fn into_user_and_hash(self) -> Result<(User, Option<String>)> {
         let email = Email::parse("email", &self.email).map_err(|e| corrupt("users.email", e))?;
         let language = Language::parse(&self.language)
             .ok_or_else(|| corrupt("users.language", &self.language))?;
@@ -277,23 +281,31 @@ pub(crate) fn provider_columns(account: &Account) -> Result<ProviderColumns> {
     })
 }
 
+/// The values of child rows (an aggregate's members, tags…) by their parent's id, each
+/// list in the order the rows were read.
+fn by_parent<V>(children: impl IntoIterator<Item = (Uuid, V)>) -> HashMap<Uuid, Vec<V>> {
+    let mut by_parent: HashMap<Uuid, Vec<V>> = HashMap::new();
+    for (parent, value) in children {
+        by_parent.entry(parent).or_default().push(value);
+    }
+    by_parent
+}
+
 /// Builds accounts from their rows and all their members' rows (ordered by position).
 pub(crate) fn accounts_from_rows(
     rows: Vec<AccountRow>,
     members: Vec<MemberRow>,
 ) -> Result<Vec<Account>> {
-    let mut by_account: HashMap<Uuid, Vec<Membership>> = HashMap::new();
-    for m in members {
-        let role =
-            MembershipRole::parse(&m.role).ok_or_else(|| corrupt("memberships.role", &m.role))?;
-        by_account
-            .entry(m.account_id)
-            .or_default()
-            .push(Membership {
-                user_id: UserId(m.user_id),
-                role,
-            });
-    }
+    let members = members
+        .into_iter()
+        .map(|m| {
+            let role = MembershipRole::parse(&m.role)
+                .ok_or_else(|| corrupt("memberships.role", &m.role))?;
+            let user_id = UserId(m.user_id);
+            Ok((m.account_id, Membership { user_id, role }))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut by_account = by_parent(members);
     rows.into_iter()
         .map(|row| {
             let provider: Option<ProviderApplication> = row
@@ -384,17 +396,12 @@ pub(crate) fn offerings_from_rows(
     tags: Vec<TagRow>,
     allowlist: Vec<AllowRow>,
 ) -> Result<Vec<Offering>> {
-    let mut tags_of: HashMap<Uuid, Vec<String>> = HashMap::new();
-    for t in tags {
-        tags_of.entry(t.offering_id).or_default().push(t.tag);
-    }
-    let mut allowed_of: HashMap<Uuid, Vec<AccountId>> = HashMap::new();
-    for a in allowlist {
-        allowed_of
-            .entry(a.offering_id)
-            .or_default()
-            .push(AccountId(a.account_id));
-    }
+    let mut tags_of = by_parent(tags.into_iter().map(|t| (t.offering_id, t.tag)));
+    let mut allowed_of = by_parent(
+        allowlist
+            .into_iter()
+            .map(|a| (a.offering_id, AccountId(a.account_id))),
+    );
     rows.into_iter()
         .map(|row| {
             let name =
@@ -570,7 +577,7 @@ impl ValidatorRow {
             .map(|c| unsigned("validator_capacities.capacity", c))
             .transpose()?;
         Ok(Validator {
-            user: self.user.into_user()?.0,
+            user: self.user.into_user()?,
             capacity: own_capacity.unwrap_or(default_capacity),
             own_capacity,
         })
@@ -1170,6 +1177,7 @@ macro_rules! impl_store {
             type Query<'q> = sqlx::query::Query<'q, $db, Args>;
             type QueryAs<'q, T> = sqlx::query::QueryAs<'q, $db, T, Args>;
             type Done = <$db as sqlx::Database>::QueryResult;
+            type Row = <$db as sqlx::Database>::Row;
 
             fn count(n: i64) -> Result<u64> {
                 u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
@@ -1503,11 +1511,8 @@ macro_rules! impl_store {
                     &self,
                     query: QueryAs<'_, SubmissionRow>,
                 ) -> Result<Vec<Submission>> {
-                    let rows = query
-                        .fetch_all(&self.pool)
+                    self.all(query, "read submissions", SubmissionRow::into_submission)
                         .await
-                        .map_err(db("read submissions"))?;
-                    rows.into_iter().map(SubmissionRow::into_submission).collect()
                 }
 
                 async fn calendar_settings_in(
@@ -1572,7 +1577,7 @@ macro_rules! impl_store {
                     ids: &[Uuid],
                 ) -> Result<Vec<T>>
                 where
-                    T: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+                    T: for<'r> sqlx::FromRow<'r, Row> + Send + Unpin,
                 {
                     if ids.is_empty() {
                         return Ok(Vec::new());
@@ -1609,6 +1614,34 @@ macro_rules! impl_store {
                         .map_err(unique("members", "write a member"))?;
                     }
                     Ok(())
+                }
+
+                /// The row `query` reads, if any, decoded.
+                async fn optional<R, T>(
+                    &self,
+                    query: QueryAs<'_, R>,
+                    context: &'static str,
+                    decode: impl FnOnce(R) -> Result<T>,
+                ) -> Result<Option<T>>
+                where
+                    R: for<'r> sqlx::FromRow<'r, Row> + Send + Unpin,
+                {
+                    let row = query.fetch_optional(&self.pool).await.map_err(db(context))?;
+                    row.map(decode).transpose()
+                }
+
+                /// The rows `query` reads, decoded, in its order.
+                async fn all<R, T>(
+                    &self,
+                    query: QueryAs<'_, R>,
+                    context: &'static str,
+                    decode: impl FnMut(R) -> Result<T>,
+                ) -> Result<Vec<T>>
+                where
+                    R: for<'r> sqlx::FromRow<'r, Row> + Send + Unpin,
+                {
+                    let rows = query.fetch_all(&self.pool).await.map_err(db(context))?;
+                    rows.into_iter().map(decode).collect()
                 }
 
                 /// Reads at most one offering (with its allowlist) in one snapshot.
@@ -1789,32 +1822,26 @@ macro_rules! impl_store {
                 }
 
                 async fn user(&self, id: UserId) -> Result<Option<User>> {
-                    let row: Option<UserRow> = sqlx::query_as(concat!(
+                    let query = sqlx::query_as(concat!(
                         "SELECT ",
                         user_columns!(),
                         " FROM users WHERE id = $1"
                     ))
-                    .bind(id.0)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db("read a user"))?;
-                    row.map(|r| r.into_user().map(|(user, _)| user)).transpose()
+                    .bind(id.0);
+                    self.optional(query, "read a user", UserRow::into_user).await
                 }
 
                 async fn user_by_email(
                     &self,
                     email: &Email,
                 ) -> Result<Option<(User, Option<String>)>> {
-                    let row: Option<UserRow> = sqlx::query_as(concat!(
+                    let query = sqlx::query_as(concat!(
                         "SELECT ",
                         user_columns!(),
                         " FROM users WHERE email = $1"
                     ))
-                    .bind(email.as_str())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db("read a user by email"))?;
-                    row.map(UserRow::into_user).transpose()
+                    .bind(email.as_str());
+                    self.optional(query, "read a user by email", UserRow::into_user_and_hash).await
                 }
 
                 async fn list_users(
@@ -1822,19 +1849,14 @@ macro_rules! impl_store {
                     after_email: Option<&str>,
                     limit: u32,
                 ) -> Result<Vec<User>> {
-                    let rows: Vec<UserRow> = sqlx::query_as(concat!(
+                    let query = sqlx::query_as(concat!(
                         "SELECT ",
                         user_columns!(),
                         " FROM users WHERE email > $1 ORDER BY email LIMIT $2"
                     ))
                     .bind(after_email.unwrap_or(""))
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db("list users"))?;
-                    rows.into_iter()
-                        .map(|r| r.into_user().map(|(user, _)| user))
-                        .collect()
+                    .bind(i64::from(limit));
+                    self.all(query, "list users", UserRow::into_user).await
                 }
 
                 async fn count_admins(&self) -> Result<u64> {
@@ -1873,17 +1895,16 @@ macro_rules! impl_store {
                     hash: &SecretHash,
                     now: Timestamp,
                 ) -> Result<Option<(UserId, Timestamp)>> {
-                    let row: Option<(Uuid, i64)> = sqlx::query_as(
+                    let query = sqlx::query_as(
                         "SELECT user_id, expires_at FROM sessions \
                          WHERE hash = $1 AND expires_at > $2",
                     )
                     .bind(&hash[..])
-                    .bind(micros(now))
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db("read a session"))?;
-                    row.map(|(user, expires)| Ok((UserId(user), $crate::shared::timestamp(expires)?)))
-                        .transpose()
+                    .bind(micros(now));
+                    let decode = |(user, expires): (Uuid, i64)| {
+                        Ok((UserId(user), $crate::shared::timestamp(expires)?))
+                    };
+                    self.optional(query, "read a session", decode).await
                 }
 
                 async fn delete_session(&self, hash: &SecretHash) -> Result<()> {
@@ -1919,15 +1940,12 @@ macro_rules! impl_store {
                 }
 
                 async fn api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>> {
-                    let rows: Vec<TokenRow> = sqlx::query_as(
+                    let query = sqlx::query_as(
                         "SELECT id, user_id, name, created_at, last_used_at, revoked_at \
                          FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id",
                     )
-                    .bind(user.0)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db("list tokens"))?;
-                    rows.into_iter().map(TokenRow::into_token).collect()
+                    .bind(user.0);
+                    self.all(query, "list tokens", TokenRow::into_token).await
                 }
 
                 async fn revoke_api_token(
@@ -1999,15 +2017,12 @@ macro_rules! impl_store {
                     &self,
                     hash: &SecretHash,
                 ) -> Result<Option<OneTimeToken>> {
-                    let row: Option<OneTimeTokenRow> = sqlx::query_as(
+                    let query = sqlx::query_as(
                         "SELECT purpose, user_id, created_at, expires_at, used_at \
                          FROM one_time_tokens WHERE hash = $1",
                     )
-                    .bind(&hash[..])
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db("read a one-time token"))?;
-                    row.map(OneTimeTokenRow::into_token).transpose()
+                    .bind(&hash[..]);
+                    self.optional(query, "read a one-time token", OneTimeTokenRow::into_token).await
                 }
 
                 async fn redeem_one_time_token(
@@ -2326,12 +2341,8 @@ macro_rules! impl_store {
 
                 async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
                     let (sql, params) = $crate::shared::audit_sql::<$store>(query);
-                    let rows: Vec<AuditRow> =
-                        bind_params!(sqlx::query_as(AssertSqlSafe(sql)), &params, $store)
-                            .fetch_all(&self.pool)
-                            .await
-                            .map_err(db("read the audit log"))?;
-                    rows.into_iter().map(AuditRow::into_record).collect()
+                    let query = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), &params, $store);
+                    self.all(query, "read the audit log", AuditRow::into_record).await
                 }
 
                 // --- marketplace settings ---
@@ -2440,15 +2451,13 @@ macro_rules! impl_store {
                 }
 
                 async fn requirements(&self, version: u32) -> Result<Option<RequirementSet>> {
-                    let row: Option<(i64, String)> = sqlx::query_as(
+                    let query = sqlx::query_as(
                         "SELECT version, requirements FROM requirement_sets WHERE version = $1",
                     )
-                    .bind(i64::from(version))
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db("read requirements"))?;
-                    row.map(|(v, json)| $crate::shared::requirements_from_row(v, &json))
-                        .transpose()
+                    .bind(i64::from(version));
+                    let decode =
+                        |(v, json): (i64, String)| $crate::shared::requirements_from_row(v, &json);
+                    self.optional(query, "read requirements", decode).await
                 }
 
                 async fn put_requirements(
@@ -2487,29 +2496,23 @@ macro_rules! impl_store {
                 }
 
                 async fn recording(&self, id: RecordingId) -> Result<Option<Recording>> {
-                    let row: Option<RecordingRow> = sqlx::query_as(concat!(
+                    let query = sqlx::query_as(concat!(
                         "SELECT ",
                         recording_columns!(),
                         " FROM recordings WHERE id = $1"
                     ))
-                    .bind(id.0)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db("read a recording"))?;
-                    row.map(RecordingRow::into_recording).transpose()
+                    .bind(id.0);
+                    self.optional(query, "read a recording", RecordingRow::into_recording).await
                 }
 
                 async fn recordings_of(&self, submission: SubmissionId) -> Result<Vec<Recording>> {
-                    let rows: Vec<RecordingRow> = sqlx::query_as(concat!(
+                    let query = sqlx::query_as(concat!(
                         "SELECT ",
                         recording_columns!(),
                         " FROM recordings WHERE submission_id = $1 ORDER BY created_at, id"
                     ))
-                    .bind(submission.0)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db("list recordings"))?;
-                    rows.into_iter().map(RecordingRow::into_recording).collect()
+                    .bind(submission.0);
+                    self.all(query, "list recordings", RecordingRow::into_recording).await
                 }
 
                 async fn insert_upload(&self, upload: &Upload) -> Result<()> {
@@ -2536,15 +2539,12 @@ macro_rules! impl_store {
                 }
 
                 async fn upload(&self, id: UploadId) -> Result<Option<Upload>> {
-                    let row: Option<UploadRow> = sqlx::query_as(
+                    let query = sqlx::query_as(
                         "SELECT id, submission_id, user_id, declared_length, file_name, \
                          created_at, expires_at FROM uploads WHERE id = $1",
                     )
-                    .bind(id.0)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db("read an upload"))?;
-                    row.map(UploadRow::into_upload).transpose()
+                    .bind(id.0);
+                    self.optional(query, "read an upload", UploadRow::into_upload).await
                 }
 
                 async fn delete_upload(&self, id: UploadId) -> Result<()> {
@@ -2749,15 +2749,13 @@ macro_rules! impl_store {
                     &self,
                     nominal_date: Date,
                 ) -> Result<Option<ReviewSessionRecord>> {
-                    let row: Option<ReviewSessionRow> = sqlx::query_as(
+                    let query = sqlx::query_as(
                         "SELECT nominal_date, opened_at, overdue_flagged_at FROM review_sessions \
                          WHERE nominal_date = $1",
                     )
-                    .bind(nominal_date.to_string())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db("read a review session"))?;
-                    row.map(ReviewSessionRow::into_record).transpose()
+                    .bind(nominal_date.to_string());
+                    let context = "read a review session";
+                    self.optional(query, context, ReviewSessionRow::into_record).await
                 }
 
                 async fn flag_session_overdue(
@@ -2816,15 +2814,12 @@ macro_rules! impl_store {
                 }
 
                 async fn messages(&self, submission: SubmissionId) -> Result<Vec<Message>> {
-                    let rows: Vec<MessageRow> = sqlx::query_as(
+                    let query = sqlx::query_as(
                         "SELECT id, submission_id, author, side, body, created_at FROM messages \
                          WHERE submission_id = $1 ORDER BY created_at, id",
                     )
-                    .bind(submission.0)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db("list messages"))?;
-                    rows.into_iter().map(MessageRow::into_message).collect()
+                    .bind(submission.0);
+                    self.all(query, "list messages", MessageRow::into_message).await
                 }
 
                 // --- outbox ---
@@ -2901,12 +2896,8 @@ macro_rules! impl_store {
 
                 async fn outbox(&self, query: &OutboxQuery) -> Result<Vec<OutboxEmail>> {
                     let (sql, params) = $crate::shared::outbox_sql(query);
-                    let rows: Vec<OutboxRow> =
-                        bind_params!(sqlx::query_as(AssertSqlSafe(sql)), &params, $store)
-                            .fetch_all(&self.pool)
-                            .await
-                            .map_err(db("read the outbox"))?;
-                    rows.into_iter().map(OutboxRow::into_listed_email).collect()
+                    let query = bind_params!(sqlx::query_as(AssertSqlSafe(sql)), &params, $store);
+                    self.all(query, "read the outbox", OutboxRow::into_listed_email).await
                 }
 
                 async fn retry_outbox(
