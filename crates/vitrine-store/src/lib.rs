@@ -166,6 +166,17 @@ pub struct NewEmail {
     /// Its body holds a secret (a one-time link): hidden from admins reading the outbox,
     /// dropped once sent.
     pub holds_secret: bool,
+    /// The key of the reply address its `Reply-To` carries, stored (hashed) with it.
+    pub reply_key: Option<ReplyKeyGrant>,
+}
+
+/// A reply address's key, as stored: the SHA-256 of the key, whose reply it admits (the
+/// recipient) and into which thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplyKeyGrant {
+    pub hash: SecretHash,
+    pub user_id: UserId,
+    pub submission_id: SubmissionId,
 }
 
 impl NewEmail {
@@ -185,7 +196,14 @@ impl NewEmail {
                 .map_err(|e| StoreError::Corrupt(format!("outgoing email: {e}")))?,
             created_at,
             holds_secret: false,
+            reply_key: None,
         })
+    }
+
+    /// Stores `grant` with the email (see [`NewEmail::reply_key`]).
+    pub fn with_reply_key(mut self, grant: ReplyKeyGrant) -> Self {
+        self.reply_key = Some(grant);
+        self
     }
 
     /// Marks the email as holding a secret (see [`NewEmail::holds_secret`]).

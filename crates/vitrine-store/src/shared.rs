@@ -663,6 +663,54 @@ macro_rules! recording_columns {
 }
 pub(crate) use recording_columns;
 
+/// `SELECT` of every column a row type reads `FROM` its table, then `$rest`, as one static
+/// string: `select!(users, "WHERE id = $1")` reads [`UserRow`]s. The others: `accounts a`
+/// ([`AccountRow`]), `offerings o` ([`OfferingRow`]), `submissions s` ([`SubmissionRow`]),
+/// `recordings` ([`RecordingRow`]); `$rest` names a table by that alias.
+macro_rules! select {
+    (users, $rest:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::shared::user_columns!(),
+            " FROM users ",
+            $rest
+        )
+    };
+    (accounts, $rest:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::shared::account_columns!(),
+            " FROM accounts a ",
+            $rest
+        )
+    };
+    (offerings, $rest:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::shared::offering_columns!(),
+            " FROM offerings o ",
+            $rest
+        )
+    };
+    (submissions, $rest:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::shared::submission_columns!(),
+            " FROM submissions s ",
+            $rest
+        )
+    };
+    (recordings, $rest:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::shared::recording_columns!(),
+            " FROM recordings ",
+            $rest
+        )
+    };
+}
+pub(crate) use select;
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct RecordingRow {
     id: Uuid,
@@ -1161,10 +1209,9 @@ macro_rules! impl_store {
             use vitrine_domain::{OfferingId, RecordingId, SubmissionId};
             use $crate::shared::{
                 AccountRow, AllowRow, AuditRow, Dialect, MemberRow, MessageRow, OfferingRow,
-                OneTimeTokenRow, OutboxRow, RecordingRow, ReviewSessionRow, SubmissionRow, TagRow, TokenRow,
-                UploadRow, UserRow, ValidatorRow, account_columns, bind_params, db, micros,
-                offering_columns, outbox_columns, recording_columns, submission_columns, taken,
-                unique, user_columns,
+                OneTimeTokenRow, OutboxRow, RecordingRow, ReviewSessionRow, SubmissionRow, TagRow,
+                TokenRow, UploadRow, UserRow, ValidatorRow, bind_params, db, micros,
+                outbox_columns, select, taken, unique, user_columns,
             };
             use $crate::{
                 ApiToken, AuditQuery, CatalogPage, CatalogQuery, IssuedToken, NewEmail, OutboxEmail,
@@ -1822,12 +1869,7 @@ macro_rules! impl_store {
                 }
 
                 async fn user(&self, id: UserId) -> Result<Option<User>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        user_columns!(),
-                        " FROM users WHERE id = $1"
-                    ))
-                    .bind(id.0);
+                    let query = sqlx::query_as(select!(users, "WHERE id = $1")).bind(id.0);
                     self.optional(query, "read a user", UserRow::into_user).await
                 }
 
@@ -1835,12 +1877,8 @@ macro_rules! impl_store {
                     &self,
                     email: &Email,
                 ) -> Result<Option<(User, Option<String>)>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        user_columns!(),
-                        " FROM users WHERE email = $1"
-                    ))
-                    .bind(email.as_str());
+                    let query = sqlx::query_as(select!(users, "WHERE email = $1"))
+                        .bind(email.as_str());
                     self.optional(query, "read a user by email", UserRow::into_user_and_hash).await
                 }
 
@@ -1849,10 +1887,9 @@ macro_rules! impl_store {
                     after_email: Option<&str>,
                     limit: u32,
                 ) -> Result<Vec<User>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        user_columns!(),
-                        " FROM users WHERE email > $1 ORDER BY email LIMIT $2"
+                    let query = sqlx::query_as(select!(
+                        users,
+                        "WHERE email > $1 ORDER BY email LIMIT $2"
                     ))
                     .bind(after_email.unwrap_or(""))
                     .bind(i64::from(limit));
@@ -2141,12 +2178,7 @@ macro_rules! impl_store {
                 }
 
                 async fn account(&self, id: AccountId) -> Result<Option<Account>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        account_columns!(),
-                        " FROM accounts a WHERE a.id = $1"
-                    ))
-                    .bind(id.0);
+                    let query = sqlx::query_as(select!(accounts, "WHERE a.id = $1")).bind(id.0);
                     Ok(self.read_accounts(query).await?.into_iter().next())
                 }
 
@@ -2167,10 +2199,9 @@ macro_rules! impl_store {
                 }
 
                 async fn accounts_of_user(&self, user: UserId) -> Result<Vec<Account>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        account_columns!(),
-                        " FROM accounts a JOIN memberships m ON m.account_id = a.id \
+                    let query = sqlx::query_as(select!(
+                        accounts,
+                        "JOIN memberships m ON m.account_id = a.id \
                          WHERE m.user_id = $1 ORDER BY a.name, a.id"
                     ))
                     .bind(user.0);
@@ -2183,16 +2214,11 @@ macro_rules! impl_store {
                     limit: u32,
                 ) -> Result<Vec<Account>> {
                     let query = match after {
-                        None => sqlx::query_as(concat!(
-                            "SELECT ",
-                            account_columns!(),
-                            " FROM accounts a ORDER BY a.name, a.id LIMIT $1"
-                        ))
-                        .bind(i64::from(limit)),
-                        Some(after) => sqlx::query_as(concat!(
-                            "SELECT ",
-                            account_columns!(),
-                            " FROM accounts a WHERE (a.name, a.id) > \
+                        None => sqlx::query_as(select!(accounts, "ORDER BY a.name, a.id LIMIT $1"))
+                            .bind(i64::from(limit)),
+                        Some(after) => sqlx::query_as(select!(
+                            accounts,
+                            "WHERE (a.name, a.id) > \
                              (SELECT b.name, b.id FROM accounts b WHERE b.id = $2) \
                              ORDER BY a.name, a.id LIMIT $1"
                         ))
@@ -2207,16 +2233,14 @@ macro_rules! impl_store {
                     status: Option<ProviderStatus>,
                 ) -> Result<Vec<Account>> {
                     let query = match $crate::shared::status_str(status) {
-                        None => sqlx::query_as(concat!(
-                            "SELECT ",
-                            account_columns!(),
-                            " FROM accounts a WHERE a.provider_status IS NOT NULL \
+                        None => sqlx::query_as(select!(
+                            accounts,
+                            "WHERE a.provider_status IS NOT NULL \
                              ORDER BY a.provider_submitted_at, a.id"
                         )),
-                        Some(status) => sqlx::query_as(concat!(
-                            "SELECT ",
-                            account_columns!(),
-                            " FROM accounts a WHERE a.provider_status = $1 \
+                        Some(status) => sqlx::query_as(select!(
+                            accounts,
+                            "WHERE a.provider_status = $1 \
                              ORDER BY a.provider_submitted_at, a.id"
                         ))
                         .bind(status),
@@ -2260,22 +2284,13 @@ macro_rules! impl_store {
                 }
 
                 async fn offering_by_name(&self, name: &OfferingName) -> Result<Option<Offering>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        offering_columns!(),
-                        " FROM offerings o WHERE o.name = $1"
-                    ))
-                    .bind(name.as_str());
+                    let query = sqlx::query_as(select!(offerings, "WHERE o.name = $1"))
+                        .bind(name.as_str());
                     self.read_one_offering(query).await
                 }
 
                 async fn offering_by_id(&self, id: OfferingId) -> Result<Option<Offering>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        offering_columns!(),
-                        " FROM offerings o WHERE o.id = $1"
-                    ))
-                    .bind(id.0);
+                    let query = sqlx::query_as(select!(offerings, "WHERE o.id = $1")).bind(id.0);
                     self.read_one_offering(query).await
                 }
 
@@ -2496,20 +2511,14 @@ macro_rules! impl_store {
                 }
 
                 async fn recording(&self, id: RecordingId) -> Result<Option<Recording>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        recording_columns!(),
-                        " FROM recordings WHERE id = $1"
-                    ))
-                    .bind(id.0);
+                    let query = sqlx::query_as(select!(recordings, "WHERE id = $1")).bind(id.0);
                     self.optional(query, "read a recording", RecordingRow::into_recording).await
                 }
 
                 async fn recordings_of(&self, submission: SubmissionId) -> Result<Vec<Recording>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        recording_columns!(),
-                        " FROM recordings WHERE submission_id = $1 ORDER BY created_at, id"
+                    let query = sqlx::query_as(select!(
+                        recordings,
+                        "WHERE submission_id = $1 ORDER BY created_at, id"
                     ))
                     .bind(submission.0);
                     self.all(query, "list recordings", RecordingRow::into_recording).await
@@ -2619,12 +2628,7 @@ macro_rules! impl_store {
                 }
 
                 async fn submission(&self, id: SubmissionId) -> Result<Option<Submission>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        submission_columns!(),
-                        " FROM submissions s WHERE s.id = $1"
-                    ))
-                    .bind(id.0);
+                    let query = sqlx::query_as(select!(submissions, "WHERE s.id = $1")).bind(id.0);
                     Ok(self.read_submissions(query).await?.into_iter().next())
                 }
 
@@ -2632,10 +2636,9 @@ macro_rules! impl_store {
                     &self,
                     offering: OfferingId,
                 ) -> Result<Vec<Submission>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        submission_columns!(),
-                        " FROM submissions s WHERE s.offering_id = $1 ORDER BY s.created_at, s.id"
+                    let query = sqlx::query_as(select!(
+                        submissions,
+                        "WHERE s.offering_id = $1 ORDER BY s.created_at, s.id"
                     ))
                     .bind(offering.0);
                     self.read_submissions(query).await
@@ -2645,10 +2648,9 @@ macro_rules! impl_store {
                     &self,
                     account: AccountId,
                 ) -> Result<Vec<Submission>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        submission_columns!(),
-                        " FROM submissions s WHERE s.provider_account_id = $1 \
+                    let query = sqlx::query_as(select!(
+                        submissions,
+                        "WHERE s.provider_account_id = $1 \
                          ORDER BY s.created_at, s.id"
                     ))
                     .bind(account.0);
@@ -2659,10 +2661,9 @@ macro_rules! impl_store {
                     &self,
                     offering: OfferingId,
                 ) -> Result<Option<Submission>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        submission_columns!(),
-                        " FROM submissions s WHERE s.offering_id = $1 \
+                    let query = sqlx::query_as(select!(
+                        submissions,
+                        "WHERE s.offering_id = $1 \
                          AND s.state NOT IN ('rejected', 'published', 'withdrawn')"
                     ))
                     .bind(offering.0);
@@ -2673,10 +2674,9 @@ macro_rules! impl_store {
                     &self,
                     state: SubmissionState,
                 ) -> Result<Vec<Submission>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        submission_columns!(),
-                        " FROM submissions s WHERE s.state = $1 \
+                    let query = sqlx::query_as(select!(
+                        submissions,
+                        "WHERE s.state = $1 \
                          ORDER BY CASE WHEN s.round_number > 1 THEN 0 ELSE 1 END, \
                          s.submitted_at, s.id"
                     ))
@@ -2688,20 +2688,18 @@ macro_rules! impl_store {
                     &self,
                     validator: UserId,
                 ) -> Result<Vec<Submission>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        submission_columns!(),
-                        " FROM submissions s WHERE s.validator_id = $1 ORDER BY s.updated_at, s.id"
+                    let query = sqlx::query_as(select!(
+                        submissions,
+                        "WHERE s.validator_id = $1 ORDER BY s.updated_at, s.id"
                     ))
                     .bind(validator.0);
                     self.read_submissions(query).await
                 }
 
                 async fn due_publications(&self, now: Timestamp) -> Result<Vec<Submission>> {
-                    let query = sqlx::query_as(concat!(
-                        "SELECT ",
-                        submission_columns!(),
-                        " FROM submissions s WHERE s.state = 'publication_scheduled' \
+                    let query = sqlx::query_as(select!(
+                        submissions,
+                        "WHERE s.state = 'publication_scheduled' \
                          AND s.publication_at <= $1 ORDER BY s.publication_at, s.id"
                     ))
                     .bind(micros(now));
