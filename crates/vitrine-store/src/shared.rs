@@ -669,44 +669,22 @@ pub(crate) use recording_columns;
 /// `recordings` ([`RecordingRow`]); `$rest` names a table by that alias.
 macro_rules! select {
     (users, $rest:literal) => {
-        concat!(
-            "SELECT ",
-            $crate::shared::user_columns!(),
-            " FROM users ",
-            $rest
-        )
+        $crate::shared::select!(@ user_columns, "users", $rest)
     };
     (accounts, $rest:literal) => {
-        concat!(
-            "SELECT ",
-            $crate::shared::account_columns!(),
-            " FROM accounts a ",
-            $rest
-        )
+        $crate::shared::select!(@ account_columns, "accounts a", $rest)
     };
     (offerings, $rest:literal) => {
-        concat!(
-            "SELECT ",
-            $crate::shared::offering_columns!(),
-            " FROM offerings o ",
-            $rest
-        )
+        $crate::shared::select!(@ offering_columns, "offerings o", $rest)
     };
     (submissions, $rest:literal) => {
-        concat!(
-            "SELECT ",
-            $crate::shared::submission_columns!(),
-            " FROM submissions s ",
-            $rest
-        )
+        $crate::shared::select!(@ submission_columns, "submissions s", $rest)
     };
     (recordings, $rest:literal) => {
-        concat!(
-            "SELECT ",
-            $crate::shared::recording_columns!(),
-            " FROM recordings ",
-            $rest
-        )
+        $crate::shared::select!(@ recording_columns, "recordings", $rest)
+    };
+    (@ $columns:ident, $from:literal, $rest:literal) => {
+        concat!("SELECT ", $crate::shared::$columns!(), " FROM ", $from, " ", $rest)
     };
 }
 pub(crate) use select;
