@@ -51,18 +51,7 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db("connect to PostgreSQL"))?;
-        MIGRATOR.run(&pool).await?;
-        let store = Self {
-            pool,
-            catalog: Arc::default(),
-        };
-        store.seed().await?;
-        Ok(store)
-    }
-
-    /// The connection pool, for callers that need SQL of their own (jobs, uploads).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+        Self::open(pool, &MIGRATOR).await
     }
 
     /// READ COMMITTED is enough for writes: every update checks the version it read.

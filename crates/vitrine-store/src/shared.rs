@@ -1163,7 +1163,9 @@ fn where_clause(conditions: &[String]) -> String {
 /// implements [`Dialect`], and provides:
 /// `const BACKEND: &str`; `async fn begin_write(&self)` and `async fn begin_read(&self)`,
 /// each returning a `Result<sqlx::Transaction<'static, $db>>`; and `fn ids_value(&[Uuid])`,
-/// the value bound for a [`Param::Ids`].
+/// the value bound for a [`Param::Ids`]. Besides the trait, the macro gives `$store`
+/// `async fn open(pool, &Migrator)` (migrate, seed, build: the end of each `connect`) and
+/// `pub fn pool(&self)`.
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
         const _: () = {
@@ -1574,9 +1576,14 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
-                /// Writes the default requirement list as version 1 if no version exists
-                /// (run when the store opens; safe to run on several servers at once).
-                async fn seed(&self) -> Result<()> {
+                /// The store on `pool`, once `migrator` has applied its pending migrations
+                /// and the default requirement list is stored as version 1 if no version
+                /// exists (safe to run on several servers at once).
+                async fn open(
+                    pool: sqlx::Pool<$db>,
+                    migrator: &sqlx::migrate::Migrator,
+                ) -> Result<Self> {
+                    migrator.run(&pool).await?;
                     let default = vitrine_domain::review::default_requirements();
                     sqlx::query(
                         "INSERT INTO requirement_sets (version, requirements, created_at) \
@@ -1585,10 +1592,19 @@ macro_rules! impl_store {
                     )
                     .bind(i64::from(default.version))
                     .bind($crate::shared::to_json("requirements", &default.requirements)?)
-                    .execute(&self.pool)
+                    .execute(&pool)
                     .await
                     .map_err(db("seed the demo requirements"))?;
-                    Ok(())
+                    Ok(Self {
+                        pool,
+                        catalog: std::sync::Arc::default(),
+                    })
+                }
+
+                /// The connection pool, for callers that need SQL of their own (jobs,
+                /// uploads).
+                pub fn pool(&self) -> &sqlx::Pool<$db> {
+                    &self.pool
                 }
 
                 /// Rows of `table` whose `column` is one of `ids`, in `order`: one query for

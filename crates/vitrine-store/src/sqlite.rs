@@ -74,18 +74,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db("open the SQLite database"))?;
-        MIGRATOR.run(&pool).await?;
-        let store = Self {
-            pool,
-            catalog: Arc::default(),
-        };
-        store.seed().await?;
-        Ok(store)
-    }
-
-    /// The connection pool, for callers that need SQL of their own (jobs, uploads).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        Self::open(pool, &MIGRATOR).await
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
