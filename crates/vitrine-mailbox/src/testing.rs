@@ -62,6 +62,12 @@ pub struct DovecotOptions {
     /// Replace the capabilities Dovecot advertises after login (`imap_capability`), e.g.
     /// `"IMAP4rev1 LITERAL+ UIDPLUS"` for a server that offers neither MOVE nor IDLE.
     pub capability: Option<String>,
+    /// Listen on this plain IMAP port instead of a free one (to restart a server where a
+    /// client expects it).
+    pub port: Option<u16>,
+    /// Keep Dovecot's default `mail_fsync = optimized` (every saved message reaches the disk
+    /// before the answer) instead of `never`, which tests use for speed: for benchmarks.
+    pub durable: bool,
 }
 
 /// A running Dovecot; dropping it stops the server.
@@ -116,7 +122,8 @@ pub fn free_port() -> u16 {
 
 fn find_dovecot() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(DOVECOT_VAR).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
     }
     let on_path = std::env::var_os("PATH")
         .into_iter()
@@ -263,6 +270,7 @@ impl Dovecot {
                 Ok(dovecot) => return Some(dovecot),
                 Err(failure) if failure.contains("Address already in use") => {
                     last_failure = failure;
+                    std::thread::sleep(Duration::from_millis(200));
                 }
                 Err(failure) => panic!("{test}: Dovecot did not start: {failure}"),
             }
@@ -288,7 +296,7 @@ impl Dovecot {
         );
         set_mode(&passwd, 0o644);
 
-        let port = free_port();
+        let port = options.port.unwrap_or_else(free_port);
         let tls_port = options.tls.then(free_port);
         let ca_pem = options.tls.then(|| make_certificates(&dir));
         let (uid, gid, name) = current_user();
@@ -307,6 +315,11 @@ impl Dovecot {
             }
             _ => "ssl = no\n".to_owned(),
         };
+        let fsync = if options.durable {
+            "optimized"
+        } else {
+            "never"
+        };
         let capability = options
             .capability
             .as_ref()
@@ -324,7 +337,9 @@ impl Dovecot {
              {ssl}\
              disable_plaintext_auth = no\n\
              auth_mechanisms = plain login\n\
+             auth_failure_delay = 0\n\
              mail_location = maildir:{d}/mail/%u\n\
+             mail_fsync = {fsync}\n\
              passdb {{\n  driver = passwd-file\n  args = {passwd}\n}}\n\
              userdb {{\n  driver = static\n  args = {mail_user} home={d}/home/%u\n}}\n\
              service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  \
@@ -536,14 +551,25 @@ impl Dovecot {
 impl Drop for Dovecot {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            // `dovecot stop` signals the master, which stops its children before exiting.
-            let _ = Command::new(&self.binary)
-                .arg("-c")
-                .arg(&self.conf)
-                .arg("stop")
+            // SIGTERM to the master (the child: it runs in the foreground) stops its
+            // children before it exits; `dovecot stop` does the same, but waits in whole
+            // seconds.
+            let signalled = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .status();
+                .status()
+                .is_ok_and(|s| s.success());
+            if !signalled {
+                let _ = Command::new(&self.binary)
+                    .arg("-c")
+                    .arg(&self.conf)
+                    .arg("stop")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
             let deadline = Instant::now() + Duration::from_secs(10);
             while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));

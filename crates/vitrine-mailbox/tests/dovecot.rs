@@ -296,6 +296,63 @@ async fn idle_wakes_the_poller_on_new_mail_and_shutdown_stops_it() {
 }
 
 #[tokio::test]
+async fn run_reconnects_after_the_server_went_away() {
+    let Some(first) = Dovecot::start_or_skip("run_reconnects_after_the_server_went_away") else {
+        return;
+    };
+    let port = first.port();
+    let mut settings = first.settings();
+    settings.poll_every = Duration::from_secs(3600);
+    settings.idle_refresh = Duration::from_secs(3600);
+    let (seen_tx, mut seen_rx) = mpsc::channel::<String>(16);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let poller = tokio::spawn(async move {
+        let mut handler = move |m: Fetched| {
+            let seen_tx = seen_tx.clone();
+            async move {
+                let _ = seen_tx.send(subject(&m)).await;
+                Handled::Stored
+            }
+        };
+        run(&settings, &mut handler, async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    first
+        .append(Dovecot::USER, "INBOX", &sample_message(1, "first server"))
+        .await;
+    let seen = tokio::time::timeout(PATIENCE, seen_rx.recv()).await;
+    assert_eq!(seen.expect("in time").as_deref(), Some("first server"));
+
+    // The server goes away while the poller is in IDLE, and comes back on the same port.
+    drop(first);
+    let options = DovecotOptions {
+        port: Some(port),
+        ..DovecotOptions::default()
+    };
+    let Some(second) = Dovecot::start_with("run_reconnects_after_the_server_went_away", options)
+    else {
+        return;
+    };
+    second
+        .append(Dovecot::USER, "INBOX", &sample_message(2, "second server"))
+        .await;
+    let seen = tokio::time::timeout(PATIENCE, seen_rx.recv()).await;
+    assert_eq!(
+        seen.unwrap_or_else(|_| panic!("not reconnected\n{}", second.log()))
+            .as_deref(),
+        Some("second server")
+    );
+    let _ = stop_tx.send(());
+    tokio::time::timeout(PATIENCE, poller)
+        .await
+        .expect("stops in time")
+        .expect("no panic")
+        .expect("no error");
+}
+
+#[tokio::test]
 async fn without_idle_and_move_the_poller_polls_and_copies() {
     let options = DovecotOptions {
         capability: Some("IMAP4rev1 LITERAL+ UIDPLUS".to_owned()),
