@@ -6,7 +6,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::{Form, Page, Web, WebError};
+use super::{Call, Form, Page, Web, WebError};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -36,29 +36,27 @@ async fn show(page: Page) -> Result<Response, WebError> {
     page.render("account.html", context)
 }
 
-async fn update_profile(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn update_profile(page: Page, form: Form) -> Result<Response, WebError> {
     page.require_me()?;
-    let reply = page
-        .send(Method::PATCH, "/api/v1/me", &form.to_json())
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect("/account", Some("notice.saved")));
-    }
-    let context = context(&page)?;
-    page.refused("account.html", context, &form, &reply)
+    let action = Call::new(Method::PATCH, "/api/v1/me", form.to_json())
+        .redirect("/account", Some("notice.saved"));
+    page.submit(action, async |page, reply| {
+        let context = context(&page)?;
+        page.refused("account.html", context, &form, &reply)
+    })
+    .await
 }
 
-async fn change_password(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn change_password(page: Page, form: Form) -> Result<Response, WebError> {
     page.require_me()?;
-    let reply = page
-        .send(Method::PUT, "/api/v1/me/password", &form.to_json())
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect("/account", Some("notice.password_changed")));
-    }
-    let context = context(&page)?;
-    // Passwords are never sent back into the page.
-    let mut kept = form.clone();
-    kept.fields.retain(|(name, _)| !name.contains("password"));
-    page.refused("account.html", context, &kept, &reply)
+    let action = Call::new(Method::PUT, "/api/v1/me/password", form.to_json())
+        .redirect("/account", Some("notice.password_changed"));
+    page.submit(action, async |page, reply| {
+        let context = context(&page)?;
+        // Passwords are never sent back into the page.
+        let mut kept = form.clone();
+        kept.fields.retain(|(name, _)| !name.contains("password"));
+        page.refused("account.html", context, &kept, &reply)
+    })
+    .await
 }

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiReply, Form, Page, Web, WebError, urlencode};
+use super::{Action, Call, Form, Page, Web, WebError, urlencode};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -142,7 +142,7 @@ async fn providers(
 
 /// Approves, or rejects with the typed reason (`reason:text`), one application.
 async fn decide_provider(
-    mut page: Page,
+    page: Page,
     Path(account): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
@@ -152,28 +152,27 @@ async fn decide_provider(
     if let Value::Object(map) = &mut body {
         map.insert("decision".to_owned(), json!(decision));
     }
-    let reply = page
-        .send(
-            Method::POST,
-            &format!(
-                "/api/v1/accounts/{}/provider-application/decision",
-                urlencode(&account)
-            ),
-            &body,
-        )
-        .await?;
-    if reply.is_success() {
-        let notice = if decision == "reject" {
-            "admin.notice.rejected"
-        } else {
-            "admin.notice.approved"
-        };
-        return Ok(page.redirect(&format!("/admin/providers?status={status}"), Some(notice)));
-    }
-    let context = providers_context(&mut page, status).await?;
-    // The refusal belongs to this application's forms, not to every row's.
-    let context = with(context, "refused_account", json!(account));
-    page.refused("admin_providers.html", context, &form, &reply)
+    let notice = if decision == "reject" {
+        "admin.notice.rejected"
+    } else {
+        "admin.notice.approved"
+    };
+    let action = Call::new(
+        Method::POST,
+        format!(
+            "/api/v1/accounts/{}/provider-application/decision",
+            urlencode(&account)
+        ),
+        body,
+    )
+    .redirect(format!("/admin/providers?status={status}"), Some(notice));
+    page.submit(action, async |mut page, reply| {
+        let context = providers_context(&mut page, status).await?;
+        // The refusal belongs to this application's forms, not to every row's.
+        let context = with(context, "refused_account", json!(account));
+        page.refused("admin_providers.html", context, &form, &reply)
+    })
+    .await
 }
 
 // --- calendar ---
@@ -204,18 +203,19 @@ async fn calendar(mut page: Page) -> Result<Response, WebError> {
     page.render("admin_calendar.html", context)
 }
 
-async fn save_calendar(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn save_calendar(page: Page, form: Form) -> Result<Response, WebError> {
     let mut body = form.to_json();
     // An emptied holidays box means no holidays (the API needs the list, even empty).
     if let Value::Object(map) = &mut body {
         map.entry("holidays").or_insert_with(|| json!([]));
     }
-    let reply = page.send(Method::PUT, "/api/v1/calendar", &body).await?;
-    if reply.is_success() {
-        return Ok(page.redirect("/admin/calendar", Some("admin.notice.calendar_saved")));
-    }
-    let context = calendar_context(&mut page).await?;
-    page.refused("admin_calendar.html", context, &form, &reply)
+    let action = Call::new(Method::PUT, "/api/v1/calendar", body)
+        .redirect("/admin/calendar", Some("admin.notice.calendar_saved"));
+    page.submit(action, async |mut page, reply| {
+        let context = calendar_context(&mut page).await?;
+        page.refused("admin_calendar.html", context, &form, &reply)
+    })
+    .await
 }
 
 // --- validators and staff roles ---
@@ -250,21 +250,25 @@ async fn validators(mut page: Page, Query(at): Query<Cursor>) -> Result<Response
     page.render("admin_validators.html", context)
 }
 
-/// Renders the validators page again with the API's refusal of one row's form.
-async fn validators_refused(
-    mut page: Page,
+/// Makes `action`, the form of one row of the validators page; a refusal renders the page
+/// again with the API's reasons beside that row's form.
+async fn validators_submit(
+    page: Page,
+    action: Action,
     form: &Form,
-    reply: &ApiReply,
-    row: &str,
+    row: String,
 ) -> Result<Response, WebError> {
-    let context = validators_context(&mut page, None).await?;
-    let context = with(context, "refused_row", json!(row));
-    page.refused("admin_validators.html", context, form, reply)
+    page.submit(action, async |mut page, reply| {
+        let context = validators_context(&mut page, None).await?;
+        let context = with(context, "refused_row", json!(row));
+        page.refused("admin_validators.html", context, form, &reply)
+    })
+    .await
 }
 
 /// Sets a validator's capacity; an empty box goes back to the calendar's default.
 async fn set_capacity(
-    mut page: Page,
+    page: Page,
     Path(user): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
@@ -272,39 +276,31 @@ async fn set_capacity(
     if let Value::Object(map) = &mut body {
         map.entry("capacity").or_insert(Value::Null);
     }
-    let reply = page
-        .send(
-            Method::PUT,
-            &format!("/api/v1/validators/{}/capacity", urlencode(&user)),
-            &body,
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect("/admin/validators", Some("admin.notice.capacity_saved")));
-    }
-    validators_refused(page, &form, &reply, &format!("capacity-{user}")).await
+    let action = Call::new(
+        Method::PUT,
+        format!("/api/v1/validators/{}/capacity", urlencode(&user)),
+        body,
+    )
+    .redirect("/admin/validators", Some("admin.notice.capacity_saved"));
+    validators_submit(page, action, &form, format!("capacity-{user}")).await
 }
 
 async fn set_staff_roles(
-    mut page: Page,
+    page: Page,
     Path(user): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::PUT,
-            &format!("/api/v1/users/{}/staff-roles", urlencode(&user)),
-            &form.to_json(),
-        )
-        .await?;
-    if reply.is_success() {
-        let back = match form.get("_cursor").filter(|c| !c.is_empty()) {
-            Some(cursor) => format!("/admin/validators?cursor={}", urlencode(cursor)),
-            None => "/admin/validators".to_owned(),
-        };
-        return Ok(page.redirect(&back, Some("admin.notice.roles_saved")));
-    }
-    validators_refused(page, &form, &reply, &format!("roles-{user}")).await
+    let back = match form.get("_cursor").filter(|c| !c.is_empty()) {
+        Some(cursor) => format!("/admin/validators?cursor={}", urlencode(cursor)),
+        None => "/admin/validators".to_owned(),
+    };
+    let action = Call::new(
+        Method::PUT,
+        format!("/api/v1/users/{}/staff-roles", urlencode(&user)),
+        form.to_json(),
+    )
+    .redirect(back, Some("admin.notice.roles_saved"));
+    validators_submit(page, action, &form, format!("roles-{user}")).await
 }
 
 // --- demo requirements ---
@@ -355,27 +351,25 @@ fn filled_rows(form: &Form) -> Vec<usize> {
     rows.into_iter().collect()
 }
 
-async fn publish_requirements(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn publish_requirements(page: Page, form: Form) -> Result<Response, WebError> {
     let mut body = form.to_json();
     if let Value::Object(map) = &mut body {
         map.entry("requirements").or_insert_with(|| json!([]));
     }
-    let reply = page
-        .send(Method::PUT, "/api/v1/requirements", &body)
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            "/admin/requirements",
-            Some("admin.notice.requirements_published"),
-        ));
-    }
-    let rows = filled_rows(&form);
-    let context = requirements_context(&mut page).await?;
-    // The editor keeps every row typed, even beyond the current list's length.
-    let typed_rows = rows.last().map_or(0, |last| last + 1);
-    let shown = context["rows"].as_u64().unwrap_or(0).max(typed_rows as u64);
-    let context = with(context, "rows", json!(shown));
-    page.refused("admin_requirements.html", context, &form, &reply)
+    let action = Call::new(Method::PUT, "/api/v1/requirements", body).redirect(
+        "/admin/requirements",
+        Some("admin.notice.requirements_published"),
+    );
+    page.submit(action, async |mut page, reply| {
+        let rows = filled_rows(&form);
+        let context = requirements_context(&mut page).await?;
+        // The editor keeps every row typed, even beyond the current list's length.
+        let typed_rows = rows.last().map_or(0, |last| last + 1);
+        let shown = context["rows"].as_u64().unwrap_or(0).max(typed_rows as u64);
+        let context = with(context, "rows", json!(shown));
+        page.refused("admin_requirements.html", context, &form, &reply)
+    })
+    .await
 }
 
 // --- publications ---
@@ -437,10 +431,30 @@ async fn publications(
     page.render("admin_publications.html", context)
 }
 
+/// Makes `call`, the form of one row of the publications page (`also` is the offering that
+/// row is for, when it is one): on success back to the page with `notice`, else the page
+/// again with the API's reasons beside that row's form.
+async fn publications_submit(
+    page: Page,
+    call: Call,
+    notice: &'static str,
+    form: &Form,
+    row: String,
+    also: Option<&str>,
+) -> Result<Response, WebError> {
+    let action = call.redirect("/admin/publications", Some(notice));
+    page.submit(action, async |mut page, reply| {
+        let context = publications_context(&mut page, also).await?;
+        let context = with(context, "refused_row", json!(row));
+        page.refused("admin_publications.html", context, form, &reply)
+    })
+    .await
+}
+
 /// Schedules a publication at the time typed, in the admin's time zone, or, left empty, at
 /// the provider's requested date.
 async fn schedule_publication(
-    mut page: Page,
+    page: Page,
     Path(submission): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
@@ -455,46 +469,25 @@ async fn schedule_publication(
         Some(at) => json!({ "at": crate::local_instant(at, &zone) }),
         None => json!({}),
     };
-    let reply = page
-        .send(
-            Method::POST,
-            &format!("/api/v1/submissions/{}/publication", urlencode(&submission)),
-            &body,
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            "/admin/publications",
-            Some("admin.notice.publication_scheduled"),
-        ));
-    }
-    let context = publications_context(&mut page, None).await?;
-    let context = with(
-        context,
-        "refused_row",
-        json!(format!("schedule-{submission}")),
+    let call = Call::new(
+        Method::POST,
+        format!("/api/v1/submissions/{}/publication", urlencode(&submission)),
+        body,
     );
-    page.refused("admin_publications.html", context, &form, &reply)
+    let notice = "admin.notice.publication_scheduled";
+    let row = format!("schedule-{submission}");
+    publications_submit(page, call, notice, &form, row, None).await
 }
 
-async fn unpublish(
-    mut page: Page,
-    Path(name): Path<String>,
-    form: Form,
-) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::POST,
-            &format!("/api/v1/offerings/{}/unpublish", urlencode(&name)),
-            &json!({ "reason": form.get("reason:text").unwrap_or_default().trim() }),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect("/admin/publications", Some("admin.notice.unpublished")));
-    }
-    let context = publications_context(&mut page, Some(&name)).await?;
-    let context = with(context, "refused_row", json!(format!("unpublish-{name}")));
-    page.refused("admin_publications.html", context, &form, &reply)
+async fn unpublish(page: Page, Path(name): Path<String>, form: Form) -> Result<Response, WebError> {
+    let call = Call::new(
+        Method::POST,
+        format!("/api/v1/offerings/{}/unpublish", urlencode(&name)),
+        json!({ "reason": form.get("reason:text").unwrap_or_default().trim() }),
+    );
+    let row = format!("unpublish-{name}");
+    let notice = "admin.notice.unpublished";
+    publications_submit(page, call, notice, &form, row, Some(&name)).await
 }
 
 // --- audit log ---
@@ -632,24 +625,17 @@ async fn outbox(mut page: Page, Query(filter): Query<StatusFilter>) -> Result<Re
 }
 
 async fn retry_email(
-    mut page: Page,
+    page: Page,
     Path(email): Path<String>,
     _form: Form,
 ) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::POST,
-            &format!("/api/v1/outbox/{}/retry", urlencode(&email)),
-            &Value::Null,
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect("/admin/outbox?status=failed", Some("admin.notice.retried")));
-    }
-    Err(WebError::Api {
-        status: reply.status,
-        problem: reply.body,
-    })
+    let action = Call::new(
+        Method::POST,
+        format!("/api/v1/outbox/{}/retry", urlencode(&email)),
+        Value::Null,
+    )
+    .redirect("/admin/outbox?status=failed", Some("admin.notice.retried"));
+    page.submit(action, Page::refusal_page).await
 }
 
 // --- scheduler and test clock ---
@@ -724,21 +710,18 @@ async fn scheduler(
     page.render("admin_scheduler.html", context)
 }
 
-async fn run_step(
-    mut page: Page,
-    Path(step): Path<String>,
-    _form: Form,
-) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::POST,
-            &format!("/api/v1/scheduler/{}/run", urlencode(&step)),
-            &Value::Null,
-        )
-        .await?;
-    let report = page.expect_success(reply)?.body;
-    let to = format!("/admin/scheduler?ran={}", urlencode(&report_query(&report)));
-    Ok(page.redirect(&to, None))
+async fn run_step(page: Page, Path(step): Path<String>, _form: Form) -> Result<Response, WebError> {
+    // To the scheduler's page with the report of what ran.
+    let action = Call::new(
+        Method::POST,
+        format!("/api/v1/scheduler/{}/run", urlencode(&step)),
+        Value::Null,
+    )
+    .redirect_by(
+        |report| format!("/admin/scheduler?ran={}", urlencode(&report_query(report))),
+        None,
+    );
+    page.submit(action, Page::refusal_page).await
 }
 
 /// Seconds in one of the units the advance form offers.
@@ -752,7 +735,7 @@ fn unit_seconds(unit: &str) -> i64 {
 }
 
 /// Moves the test clock forward by `amount` `unit`s; the API then runs the due steps.
-async fn advance_test_clock(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn advance_test_clock(page: Page, form: Form) -> Result<Response, WebError> {
     let amount = form.get("amount").unwrap_or_default().trim();
     let seconds = match amount.parse::<i64>() {
         Ok(n) => n
@@ -761,28 +744,31 @@ async fn advance_test_clock(mut page: Page, form: Form) -> Result<Response, WebE
         // Sent as typed: the API names the field it cannot read.
         Err(_) => json!(amount),
     };
-    let mut reply = page
-        .send(
-            Method::POST,
-            "/api/v1/test-clock/advance",
-            &json!({ "seconds": seconds }),
-        )
-        .await?;
-    if reply.is_success() {
-        let to = format!(
-            "/admin/scheduler?advanced=1&ran={}",
-            urlencode(&report_query(&reply.body["steps"]))
-        );
-        return Ok(page.redirect(&to, Some("admin.notice.clock_advanced")));
-    }
-    // The form's field is `amount`; the API's is `seconds`.
-    if let Some(errors) = reply.body.get_mut("errors").and_then(Value::as_array_mut) {
-        for error in errors {
-            error["field"] = json!("amount");
+    let action = Call::new(
+        Method::POST,
+        "/api/v1/test-clock/advance",
+        json!({ "seconds": seconds }),
+    )
+    .redirect_by(
+        |reply| {
+            format!(
+                "/admin/scheduler?advanced=1&ran={}",
+                urlencode(&report_query(&reply["steps"]))
+            )
+        },
+        Some("admin.notice.clock_advanced"),
+    );
+    page.submit(action, async |mut page, mut reply| {
+        // The form's field is `amount`; the API's is `seconds`.
+        if let Some(errors) = reply.body.get_mut("errors").and_then(Value::as_array_mut) {
+            for error in errors {
+                error["field"] = json!("amount");
+            }
         }
-    }
-    let context = scheduler_context(&mut page).await?;
-    page.refused("admin_scheduler.html", context, &form, &reply)
+        let context = scheduler_context(&mut page).await?;
+        page.refused("admin_scheduler.html", context, &form, &reply)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -4,10 +4,29 @@
 //! **One mechanism for every page.** A page handler reads through the API (`Page::get`)
 //! and renders a template; a form posts to a page handler, which turns the form into the
 //! API call it stands for (`Form::to_json`, see `forms.rs`) and makes that call as the
-//! signed-in user (`Page::send`). The API is called in process (the axum router, no
-//! network), so the pages can never allow what the API refuses, and a page is complete as
-//! soon as the API is. A refusal re-renders the form with what was typed and the API's
-//! reasons next to the fields; nothing typed is lost.
+//! signed-in user. The API is called in process (the axum router, no network), so the
+//! pages can never allow what the API refuses, and a page is complete as soon as the API
+//! is. A refusal re-renders the form with what was typed and the API's reasons next to the
+//! fields; nothing typed is lost.
+//!
+//! **One way to answer a form.** Every `POST` handler ends in `Page::submit`: it builds
+//! an `Action`, a `Call` (method, API path, JSON body) and what follows its success:
+//!
+//! - `Call::redirect`: a 303 to a fixed path, with a one-time notice (a translation key);
+//! - `Call::redirect_by`: a 303 to a path made of the API's reply (the new offering's
+//!   page, the report of what the scheduler ran);
+//! - `Call::render`: a page made of the reply (the "email sent" pages).
+//!
+//! `submit` makes the call (`Page::send`: a 401, 403 or 404 becomes the sign-in redirect or
+//! the error page, as for a read; with `Call::credentials_in_body`, for sign-in and the
+//! emailed tokens, every refusal is the form's) and, on any other refusal, hands the page
+//! and the API's reply to the handler's `on_refusal`, an async closure that re-renders the
+//! form (`Page::refused`: 422 or the API's 4xx, what was typed, each field's reason) or,
+//! where no form can show it, answers with `Page::refusal_page`. A form that makes calls
+//! first ("save, then submit") adds them with `Action::after`: each must succeed before
+//! the next, and the first refusal goes to the same `on_refusal`. So no handler tests a
+//! form's reply itself; only what answers no refusable call (sign-out, the language
+//! switch, a signed-in reader on the sign-in page) redirects with `Page::redirect`.
 //!
 //! Every posted form passes the same-origin and CSRF-token check of [`forms::Form`] (a
 //! handler cannot read a form without it). Errors (`WebError`) become pages in the reader's
@@ -445,6 +464,121 @@ impl ApiReply {
     pub fn is_success(&self) -> bool {
         self.status.is_success()
     }
+
+    /// The status of the page re-rendered after this refusal: the API's when it blames the
+    /// request (4xx), 422 otherwise.
+    pub fn refusal_status(&self) -> StatusCode {
+        if self.status.is_client_error() {
+            self.status
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+}
+
+/// One call to the API that a form stands for: method, API path and JSON body. It becomes
+/// an [`Action`] once it says what follows its success ([`Call::redirect`],
+/// [`Call::redirect_by`], [`Call::render`]).
+pub(crate) struct Call {
+    method: Method,
+    path: String,
+    body: Value,
+    /// The body carries the credentials (a password, an emailed token): a 401, 403 or 404
+    /// refuses what was typed, not the reader, so it goes to the form too.
+    credentials_in_body: bool,
+}
+
+impl Call {
+    pub fn new(method: Method, path: impl Into<String>, body: Value) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            body,
+            credentials_in_body: false,
+        }
+    }
+
+    /// Every refusal is the form's to show, 401, 403 and 404 included (sign-in, emailed
+    /// tokens); otherwise those become the sign-in redirect and the 403 and 404 pages.
+    pub fn credentials_in_body(mut self) -> Self {
+        self.credentials_in_body = true;
+        self
+    }
+
+    /// On success, 303 to `to` (a path of this site) with `notice` for the next page.
+    pub fn redirect(self, to: impl Into<String>, notice: Option<&'static str>) -> Action {
+        self.then(Success::Redirect {
+            to: Target::Path(to.into()),
+            notice,
+        })
+    }
+
+    /// On success, 303 to the path `to` makes of the API's reply body (the new offering's
+    /// page, the report of what ran), with `notice`.
+    pub fn redirect_by(
+        self,
+        to: impl FnOnce(&Value) -> String + Send + 'static,
+        notice: Option<&'static str>,
+    ) -> Action {
+        self.then(Success::Redirect {
+            to: Target::FromReply(Box::new(to)),
+            notice,
+        })
+    }
+
+    /// On success, `template` rendered with the context `context` makes of the API's reply
+    /// body (the "email sent" pages, which have nowhere else to go).
+    pub fn render(
+        self,
+        template: &'static str,
+        context: impl FnOnce(&Value) -> Value + Send + 'static,
+    ) -> Action {
+        self.then(Success::Render {
+            template,
+            context: Box::new(context),
+        })
+    }
+
+    fn then(self, success: Success) -> Action {
+        Action {
+            before: Vec::new(),
+            call: self,
+            success,
+        }
+    }
+}
+
+/// What a posted form does: its API call (after any calls that must succeed first) and
+/// what follows its success. [`Page::submit`] makes it.
+pub(crate) struct Action {
+    before: Vec<Call>,
+    call: Call,
+    success: Success,
+}
+
+impl Action {
+    /// Makes `first` before this action's call ("save, then submit"); a refusal of `first`
+    /// stops there and is shown as the action's own would be.
+    pub fn after(mut self, first: Call) -> Self {
+        self.before.insert(0, first);
+        self
+    }
+}
+
+enum Success {
+    Redirect {
+        to: Target,
+        notice: Option<&'static str>,
+    },
+    Render {
+        template: &'static str,
+        context: Box<dyn FnOnce(&Value) -> Value + Send>,
+    },
+}
+
+enum Target {
+    Path(String),
+    FromReply(Box<dyn FnOnce(&Value) -> String + Send>),
 }
 
 /// A form to fill again after the API refused it: what was typed, and why each field was
@@ -622,7 +756,8 @@ impl Page {
     }
 
     /// Sends to the API; `Ok` holds the reply whether it succeeded or was refused with a
-    /// problem the form can show (400, 409, 422). Sign-in, 403 and 404 become pages.
+    /// problem the form can show (400, 409, 422). Sign-in, 403 and 404 become pages. Forms
+    /// send through [`Page::submit`].
     pub async fn send(
         &mut self,
         method: Method,
@@ -638,18 +773,79 @@ impl Page {
         }
     }
 
+    /// Makes the form's `action` as this reader: on success what the action says follows
+    /// (a redirect with its notice, or a page); on a refusal the form can show (or any
+    /// refusal, for [`Call::credentials_in_body`]) `on_refusal`, which re-renders the form
+    /// (usually with [`Page::refused`]) or answers with [`Page::refusal_page`]. A refusal of
+    /// a call made first ([`Action::after`]) goes to `on_refusal` too.
+    pub async fn submit(
+        mut self,
+        action: Action,
+        on_refusal: impl AsyncFnOnce(Page, ApiReply) -> Result<Response, WebError>,
+    ) -> Result<Response, WebError> {
+        let Action {
+            before,
+            call,
+            success,
+        } = action;
+        for first in before {
+            let reply = self.make(first).await?;
+            if !reply.is_success() {
+                return on_refusal(self, reply).await;
+            }
+        }
+        let reply = self.make(call).await?;
+        if !reply.is_success() {
+            return on_refusal(self, reply).await;
+        }
+        match success {
+            Success::Redirect { to, notice } => {
+                let to = match to {
+                    Target::Path(path) => path,
+                    Target::FromReply(to) => to(&reply.body),
+                };
+                Ok(self.redirect(&to, notice))
+            }
+            Success::Render { template, context } => {
+                let context = context(&reply.body);
+                self.render(template, context)
+            }
+        }
+    }
+
+    async fn make(&mut self, call: Call) -> Result<ApiReply, WebError> {
+        if call.credentials_in_body {
+            self.call(call.method, &call.path, Some(&call.body)).await
+        } else {
+            self.send(call.method, &call.path, &call.body).await
+        }
+    }
+
+    /// For a refusal no form shows: the error page it stands for (sign-in, 403, 404, or the
+    /// API's problem with its status).
+    pub async fn refusal_page(self, reply: ApiReply) -> Result<Response, WebError> {
+        Err(self.error_of(reply))
+    }
+
     fn expect_success(&self, reply: ApiReply) -> Result<ApiReply, WebError> {
+        if reply.is_success() {
+            Ok(reply)
+        } else {
+            Err(self.error_of(reply))
+        }
+    }
+
+    fn error_of(&self, reply: ApiReply) -> WebError {
         match reply.status {
-            s if s.is_success() => Ok(reply),
-            StatusCode::UNAUTHORIZED => Err(WebError::SignIn {
+            StatusCode::UNAUTHORIZED => WebError::SignIn {
                 next: self.uri.clone(),
-            }),
-            StatusCode::FORBIDDEN => Err(WebError::Forbidden),
-            StatusCode::NOT_FOUND => Err(WebError::NotFound),
-            status => Err(WebError::Api {
+            },
+            StatusCode::FORBIDDEN => WebError::Forbidden,
+            StatusCode::NOT_FOUND => WebError::NotFound,
+            status => WebError::Api {
                 status,
                 problem: reply.body,
-            }),
+            },
         }
     }
 
@@ -739,12 +935,7 @@ impl Page {
                 serde_json::to_value(&refusal).map_err(|e| WebError::Internal(e.to_string()))?,
             );
         }
-        let status = if reply.status.is_client_error() {
-            reply.status
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
-        self.render_with_status(status, template, context)
+        self.render_with_status(reply.refusal_status(), template, context)
     }
 
     /// 303 to `to` (a path of this site), with a notice (a translation key) for the next

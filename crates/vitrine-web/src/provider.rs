@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use vitrine_domain::submission::SubmissionState;
 
-use super::{ApiReply, Form, Page, Web, WebError, urlencode};
+use super::{ApiReply, Call, Form, Page, Web, WebError, urlencode};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -123,27 +123,26 @@ async fn overview(mut page: Page) -> Result<Response, WebError> {
 }
 
 async fn apply_as_provider(
-    mut page: Page,
+    page: Page,
     Path(account_id): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
     page.require_me()?;
-    let reply = page
-        .send(
-            Method::PUT,
-            &format!(
-                "/api/v1/accounts/{}/provider-application",
-                urlencode(&account_id)
-            ),
-            &form.to_json(),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect("/provider", Some("notice.provider_applied")));
-    }
-    let mut context = overview_context(&mut page).await?;
-    context["refused_account"] = json!(account_id);
-    page.refused("provider.html", context, &form, &reply)
+    let action = Call::new(
+        Method::PUT,
+        format!(
+            "/api/v1/accounts/{}/provider-application",
+            urlencode(&account_id)
+        ),
+        form.to_json(),
+    )
+    .redirect("/provider", Some("notice.provider_applied"));
+    page.submit(action, async |mut page, reply| {
+        let mut context = overview_context(&mut page).await?;
+        context["refused_account"] = json!(account_id);
+        page.refused("provider.html", context, &form, &reply)
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -260,29 +259,24 @@ async fn new_offering_page(
     )
 }
 
-async fn create_offering(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn create_offering(page: Page, form: Form) -> Result<Response, WebError> {
     let (accounts, account_options) = provider_accounts(&page)?;
     let form = plan_rows_of(&form);
-    let reply = page
-        .send(Method::POST, "/api/v1/offerings", &form.to_json())
-        .await?;
-    if reply.is_success() {
-        let name = reply.body["offering"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        return Ok(page.redirect(
-            &offering_page(&name),
-            Some("notice.provider_offering_created"),
-        ));
-    }
-    let context = json!({
-        "accounts": accounts,
-        "account_options": account_options,
-        "account": form.get("provider_account_id"),
-        "plans": plan_rows(None, Some(&form)),
-    });
-    page.refused("provider_offering_new.html", context, &form, &reply)
+    // To the new offering's page, under the name the API gave it.
+    let action = Call::new(Method::POST, "/api/v1/offerings", form.to_json()).redirect_by(
+        |reply| offering_page(reply["offering"]["name"].as_str().unwrap_or_default()),
+        Some("notice.provider_offering_created"),
+    );
+    page.submit(action, async |page, reply| {
+        let context = json!({
+            "accounts": accounts,
+            "account_options": account_options,
+            "account": form.get("provider_account_id"),
+            "plans": plan_rows(None, Some(&form)),
+        });
+        page.refused("provider_offering_new.html", context, &form, &reply)
+    })
+    .await
 }
 
 /// The listing patch a form stands for. Unlike creation, a field emptied in the editor is
@@ -399,107 +393,91 @@ async fn editor_refused(
     page.refused("provider_offering.html", context, form, &reply)
 }
 
+/// Makes `call`, the form of the editor's `section`: on success back to the editor (at that
+/// section; the listing is the top of the page) with `notice`, else the editor with the
+/// refusal beside that section's form.
+async fn edit(
+    page: Page,
+    name: &str,
+    form: &Form,
+    call: Call,
+    section: &str,
+    notice: &'static str,
+) -> Result<Response, WebError> {
+    let anchor = match section {
+        "listing" => String::new(),
+        section => format!("#{section}"),
+    };
+    let action = call.redirect(format!("{}{anchor}", offering_page(name)), Some(notice));
+    page.submit(action, async |page, reply| {
+        editor_refused(page, name, form, reply, section).await
+    })
+    .await
+}
+
+/// A call to the offering's API path followed by `rest` (`/visibility`, …).
+fn offering_call(method: Method, name: &str, rest: &str, body: Value) -> Call {
+    Call::new(method, format!("{}{rest}", api_offering(name)), body)
+}
+
 async fn update_listing(
-    mut page: Page,
+    page: Page,
     Path(name): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
     let form = plan_rows_of(&form);
-    let reply = page
-        .send(Method::PATCH, &api_offering(&name), &listing_patch(&form))
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(&offering_page(&name), Some("notice.saved")));
-    }
-    editor_refused(page, &name, &form, reply, "listing").await
+    let call = offering_call(Method::PATCH, &name, "", listing_patch(&form));
+    edit(page, &name, &form, call, "listing", "notice.saved").await
 }
 
 async fn attest_step(
-    mut page: Page,
+    page: Page,
     Path((name, step)): Path<(String, String)>,
     form: Form,
 ) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::PUT,
-            &format!("{}/checklist/{}", api_offering(&name), urlencode(&step)),
-            &json!({ "state": form.get("state").unwrap_or_default() }),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            &format!("{}#checklist", offering_page(&name)),
-            Some("notice.provider_step_saved"),
-        ));
-    }
-    editor_refused(page, &name, &form, reply, "checklist").await
+    let path = format!("/checklist/{}", urlencode(&step));
+    let body = json!({ "state": form.get("state").unwrap_or_default() });
+    let call = offering_call(Method::PUT, &name, &path, body);
+    edit(
+        page,
+        &name,
+        &form,
+        call,
+        "checklist",
+        "notice.provider_step_saved",
+    )
+    .await
 }
 
 async fn set_visibility(
-    mut page: Page,
+    page: Page,
     Path(name): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::PUT,
-            &format!("{}/visibility", api_offering(&name)),
-            &form.to_json(),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            &format!("{}#visibility", offering_page(&name)),
-            Some("notice.provider_visibility_saved"),
-        ));
-    }
-    editor_refused(page, &name, &form, reply, "visibility").await
+    let call = offering_call(Method::PUT, &name, "/visibility", form.to_json());
+    let notice = "notice.provider_visibility_saved";
+    edit(page, &name, &form, call, "visibility", notice).await
 }
 
 async fn allow_account(
-    mut page: Page,
+    page: Page,
     Path(name): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::POST,
-            &format!("{}/allowlist", api_offering(&name)),
-            &form.to_json(),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            &format!("{}#allowlist", offering_page(&name)),
-            Some("notice.provider_allowlist_added"),
-        ));
-    }
-    editor_refused(page, &name, &form, reply, "allowlist").await
+    let call = offering_call(Method::POST, &name, "/allowlist", form.to_json());
+    let notice = "notice.provider_allowlist_added";
+    edit(page, &name, &form, call, "allowlist", notice).await
 }
 
 async fn disallow_account(
-    mut page: Page,
+    page: Page,
     Path((name, account_id)): Path<(String, String)>,
     form: Form,
 ) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::DELETE,
-            &format!(
-                "{}/allowlist/{}",
-                api_offering(&name),
-                urlencode(&account_id)
-            ),
-            &Value::Null,
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            &format!("{}#allowlist", offering_page(&name)),
-            Some("notice.provider_allowlist_removed"),
-        ));
-    }
-    editor_refused(page, &name, &form, reply, "allowlist").await
+    let path = format!("/allowlist/{}", urlencode(&account_id));
+    let call = offering_call(Method::DELETE, &name, &path, Value::Null);
+    let notice = "notice.provider_allowlist_removed";
+    edit(page, &name, &form, call, "allowlist", notice).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -590,37 +568,28 @@ async fn go_live_page(mut page: Page, Path(name): Path<String>) -> Result<Respon
 }
 
 async fn start_go_live(
-    mut page: Page,
+    page: Page,
     Path(name): Path<String>,
     _form: Form,
 ) -> Result<Response, WebError> {
-    let reply = page
-        .send(
-            Method::POST,
-            &format!("{}/submissions", api_offering(&name)),
-            &json!({}),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            &go_live_path(&name),
-            Some("notice.provider_go_live_started"),
-        ));
-    }
-    // Every missing item, as the API listed them (a refused form keeps one per field).
-    let blockers: Vec<Value> = reply.body["errors"]
-        .as_array()
-        .map(|errors| errors.iter().map(|e| e["message"].clone()).collect())
-        .unwrap_or_default();
-    let mut context = go_live_context(&mut page, &name).await?;
-    context["blockers"] = json!(blockers);
-    context["gate_refusal"] = reply.body["detail"].clone();
-    let status = if reply.status.is_client_error() {
-        reply.status
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    page.render_with_status(status, "provider_go_live.html", context)
+    let action = Call::new(
+        Method::POST,
+        format!("{}/submissions", api_offering(&name)),
+        json!({}),
+    )
+    .redirect(go_live_path(&name), Some("notice.provider_go_live_started"));
+    page.submit(action, async |mut page, reply| {
+        // Every missing item, as the API listed them (a refused form keeps one per field).
+        let blockers: Vec<Value> = reply.body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().map(|e| e["message"].clone()).collect())
+            .unwrap_or_default();
+        let mut context = go_live_context(&mut page, &name).await?;
+        context["blockers"] = json!(blockers);
+        context["gate_refusal"] = reply.body["detail"].clone();
+        page.render_with_status(reply.refusal_status(), "provider_go_live.html", context)
+    })
+    .await
 }
 
 /// The round patch the go-live form stands for: the recordings ticked, the notes and the
@@ -671,10 +640,19 @@ async fn go_live_refused(
     mut page: Page,
     name: &str,
     form: &Form,
-    reply: &ApiReply,
+    reply: ApiReply,
 ) -> Result<Response, WebError> {
     let context = go_live_context(&mut page, name).await?;
-    page.refused("provider_go_live.html", context, form, reply)
+    page.refused("provider_go_live.html", context, form, &reply)
+}
+
+/// The round's patch (`PATCH /api/v1/submissions/{id}`).
+fn patch_round(id: &str, patch: Value) -> Call {
+    Call::new(
+        Method::PATCH,
+        format!("/api/v1/submissions/{}", urlencode(id)),
+        patch,
+    )
 }
 
 async fn save_round(
@@ -683,17 +661,12 @@ async fn save_round(
     form: Form,
 ) -> Result<Response, WebError> {
     let name = offering_of_submission(&mut page, &id).await?;
-    let reply = page
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/submissions/{}", urlencode(&id)),
-            &round_patch(&form),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(&go_live_path(&name), Some("notice.saved")));
-    }
-    go_live_refused(page, &name, &form, &reply).await
+    let action =
+        patch_round(&id, round_patch(&form)).redirect(go_live_path(&name), Some("notice.saved"));
+    page.submit(action, async |page, reply| {
+        go_live_refused(page, &name, &form, reply).await
+    })
+    .await
 }
 
 /// Saves what the form holds, then submits the round.
@@ -703,33 +676,23 @@ async fn submit_round(
     form: Form,
 ) -> Result<Response, WebError> {
     let name = offering_of_submission(&mut page, &id).await?;
+    let mut action = Call::new(
+        Method::POST,
+        format!("/api/v1/submissions/{}/submit", urlencode(&id)),
+        json!({}),
+    )
+    .redirect(
+        format!("/submissions/{}", urlencode(&id)),
+        Some("notice.provider_submitted"),
+    );
     let patch = round_patch(&form);
     if patch.as_object().is_some_and(|p| !p.is_empty()) {
-        let reply = page
-            .send(
-                Method::PATCH,
-                &format!("/api/v1/submissions/{}", urlencode(&id)),
-                &patch,
-            )
-            .await?;
-        if !reply.is_success() {
-            return go_live_refused(page, &name, &form, &reply).await;
-        }
+        action = action.after(patch_round(&id, patch));
     }
-    let reply = page
-        .send(
-            Method::POST,
-            &format!("/api/v1/submissions/{}/submit", urlencode(&id)),
-            &json!({}),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            &format!("/submissions/{}", urlencode(&id)),
-            Some("notice.provider_submitted"),
-        ));
-    }
-    go_live_refused(page, &name, &form, &reply).await
+    page.submit(action, async |page, reply| {
+        go_live_refused(page, &name, &form, reply).await
+    })
+    .await
 }
 
 /// Adds a just-uploaded recording to the open round (upload.js posts here when a tus upload
@@ -752,20 +715,12 @@ async fn attach_recording(
     {
         recordings.push(Value::String(recording.to_owned()));
     }
-    let reply = page
-        .send(
-            Method::PATCH,
-            &format!("/api/v1/submissions/{}", urlencode(&id)),
-            &json!({ "recordings": recordings }),
-        )
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect(
-            &go_live_path(&name),
-            Some("notice.provider_recording_added"),
-        ));
-    }
-    go_live_refused(page, &name, &form, &reply).await
+    let action = patch_round(&id, json!({ "recordings": recordings }))
+        .redirect(go_live_path(&name), Some("notice.provider_recording_added"));
+    page.submit(action, async |page, reply| {
+        go_live_refused(page, &name, &form, reply).await
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Form, LANG_COOKIE, Page, Web, WebError, local_path, urlencode};
+use super::{Call, Form, LANG_COOKIE, Page, Web, WebError, local_path, urlencode};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -109,22 +109,23 @@ async fn sign_in_page(page: Page, Query(next): Query<Next>) -> Result<Response, 
     page.render("sign_in.html", json!({"next": next.next}))
 }
 
-async fn sign_in(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn sign_in(page: Page, form: Form) -> Result<Response, WebError> {
     let body = json!({
         "email": form.get("email").unwrap_or_default().trim(),
         "password": form.get("password").unwrap_or_default(),
     });
-    let reply = page
-        .call(Method::POST, "/api/v1/auth/sign-in", Some(&body))
-        .await?;
     let next = form.get("_next").unwrap_or("/").to_owned();
-    if reply.is_success() {
-        return Ok(page.redirect(local_path(&next), Some("notice.signed_in")));
-    }
-    // The password is never sent back into the page.
-    let mut kept = form.clone();
-    kept.fields.retain(|(name, _)| name != "password");
-    page.refused("sign_in.html", json!({"next": next}), &kept, &reply)
+    // A wrong password (401) is the form's to show.
+    let action = Call::new(Method::POST, "/api/v1/auth/sign-in", body)
+        .credentials_in_body()
+        .redirect(local_path(&next), Some("notice.signed_in"));
+    page.submit(action, async |page, reply| {
+        // The password is never sent back into the page.
+        let mut kept = form.clone();
+        kept.fields.retain(|(name, _)| name != "password");
+        page.refused("sign_in.html", json!({"next": next}), &kept, &reply)
+    })
+    .await
 }
 
 async fn sign_out(mut page: Page, _form: Form) -> Result<Response, WebError> {

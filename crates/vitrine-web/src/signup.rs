@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Form, Page, Web, WebError};
+use super::{Action, ApiReply, Call, Form, Page, Web, WebError};
 
 pub fn routes() -> Router<Web> {
     Router::new()
@@ -34,29 +34,35 @@ async fn sign_up_page(page: Page) -> Result<Response, WebError> {
     page.render("sign_up.html", json!({ "default_language": lang }))
 }
 
-async fn sign_up(mut page: Page, form: Form) -> Result<Response, WebError> {
+/// The API's call for a form that emails a link, then the "email sent" page of `kind`
+/// (`verify`, `reset`) for the address the API names.
+fn emailing(call: Call, kind: &'static str) -> Action {
+    call.render("email_sent.html", move |reply| {
+        let email = reply.get("email").cloned().unwrap_or(Value::Null);
+        json!({ "email": email, "kind": kind })
+    })
+}
+
+async fn sign_up(page: Page, form: Form) -> Result<Response, WebError> {
     let mut body = form.to_json();
     if let Value::Object(map) = &mut body {
         map.entry("language")
             .or_insert_with(|| json!(page.lang.code()));
     }
-    let reply = page
-        .send(Method::POST, "/api/v1/auth/sign-up", &body)
-        .await?;
-    if reply.is_success() {
-        let email = reply.body.get("email").cloned().unwrap_or(Value::Null);
-        return page.render(
-            "email_sent.html",
-            json!({ "email": email, "kind": "verify" }),
-        );
-    }
-    let lang = page.lang.code();
-    page.refused(
-        "sign_up.html",
-        json!({ "default_language": lang }),
-        &without_passwords(&form),
-        &reply,
-    )
+    let action = emailing(
+        Call::new(Method::POST, "/api/v1/auth/sign-up", body),
+        "verify",
+    );
+    page.submit(action, async |page, reply| {
+        let lang = page.lang.code();
+        page.refused(
+            "sign_up.html",
+            json!({ "default_language": lang }),
+            &without_passwords(&form),
+            &reply,
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,40 +74,37 @@ async fn verify_page(page: Page, Query(query): Query<TokenQuery>) -> Result<Resp
     page.render("verify_email.html", json!({ "token": query.token }))
 }
 
-async fn verify(mut page: Page, form: Form) -> Result<Response, WebError> {
-    let body = json!({ "token": form.get("token").unwrap_or_default() });
-    let reply = page
-        .call(Method::POST, "/api/v1/auth/verify-email", Some(&body))
-        .await?;
-    if reply.is_success() {
-        return Ok(page.redirect("/provider", Some("notice.email_verified")));
-    }
+/// Shows the API's refusal of a form of the email confirmation page.
+async fn verify_refused(page: Page, form: &Form, reply: ApiReply) -> Result<Response, WebError> {
     page.refused(
         "verify_email.html",
         json!({ "token": Value::Null }),
-        &form,
+        form,
         &reply,
     )
 }
 
-async fn resend(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn verify(page: Page, form: Form) -> Result<Response, WebError> {
+    let body = json!({ "token": form.get("token").unwrap_or_default() });
+    let action = Call::new(Method::POST, "/api/v1/auth/verify-email", body)
+        .credentials_in_body()
+        .redirect("/provider", Some("notice.email_verified"));
+    page.submit(action, async |page, reply| {
+        verify_refused(page, &form, reply).await
+    })
+    .await
+}
+
+async fn resend(page: Page, form: Form) -> Result<Response, WebError> {
     let body = json!({ "email": form.get("email").unwrap_or_default().trim() });
-    let reply = page
-        .send(Method::POST, "/api/v1/auth/verify-email/resend", &body)
-        .await?;
-    if reply.is_success() {
-        let email = reply.body.get("email").cloned().unwrap_or(Value::Null);
-        return page.render(
-            "email_sent.html",
-            json!({ "email": email, "kind": "verify" }),
-        );
-    }
-    page.refused(
-        "verify_email.html",
-        json!({ "token": Value::Null }),
-        &form,
-        &reply,
-    )
+    let action = emailing(
+        Call::new(Method::POST, "/api/v1/auth/verify-email/resend", body),
+        "verify",
+    );
+    page.submit(action, async |page, reply| {
+        verify_refused(page, &form, reply).await
+    })
+    .await
 }
 
 /// Without a token: ask for a link. With one (from the email): choose the new password.
@@ -109,45 +112,38 @@ async fn reset_page(page: Page, Query(query): Query<TokenQuery>) -> Result<Respo
     page.render("reset_password.html", json!({ "token": query.token }))
 }
 
-async fn reset(mut page: Page, form: Form) -> Result<Response, WebError> {
+async fn reset(page: Page, form: Form) -> Result<Response, WebError> {
     if let Some(token) = form.get("token").filter(|t| !t.is_empty()) {
         let body = json!({
             "token": token,
             "new_password": form.get("new_password").unwrap_or_default(),
         });
-        let reply = page
-            .call(
-                Method::POST,
-                "/api/v1/auth/password-reset/confirm",
-                Some(&body),
-            )
-            .await?;
-        if reply.is_success() {
-            return Ok(page.redirect("/sign-in", Some("notice.password_reset")));
-        }
-        let token = token.to_owned();
-        return page.refused(
-            "reset_password.html",
-            json!({ "token": token }),
-            &without_passwords(&form),
-            &reply,
-        );
+        let action = Call::new(Method::POST, "/api/v1/auth/password-reset/confirm", body)
+            .credentials_in_body()
+            .redirect("/sign-in", Some("notice.password_reset"));
+        return page
+            .submit(action, async |page, reply| {
+                page.refused(
+                    "reset_password.html",
+                    json!({ "token": token }),
+                    &without_passwords(&form),
+                    &reply,
+                )
+            })
+            .await;
     }
     let body = json!({ "email": form.get("email").unwrap_or_default().trim() });
-    let reply = page
-        .send(Method::POST, "/api/v1/auth/password-reset", &body)
-        .await?;
-    if reply.is_success() {
-        let email = reply.body.get("email").cloned().unwrap_or(Value::Null);
-        return page.render(
-            "email_sent.html",
-            json!({ "email": email, "kind": "reset" }),
-        );
-    }
-    page.refused(
-        "reset_password.html",
-        json!({ "token": Value::Null }),
-        &form,
-        &reply,
-    )
+    let action = emailing(
+        Call::new(Method::POST, "/api/v1/auth/password-reset", body),
+        "reset",
+    );
+    page.submit(action, async |page, reply| {
+        page.refused(
+            "reset_password.html",
+            json!({ "token": Value::Null }),
+            &form,
+            &reply,
+        )
+    })
+    .await
 }

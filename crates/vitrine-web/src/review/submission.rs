@@ -14,7 +14,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::state_key;
-use crate::{ApiReply, Form, Page, WebError, urlencode};
+use crate::{Call, Form, Page, WebError, urlencode};
 
 /// Which form of the page a refusal belongs to, so its message shows beside it.
 #[derive(Clone, Copy)]
@@ -293,90 +293,73 @@ pub(super) async fn show(mut page: Page, Path(id): Path<String>) -> Result<Respo
     page.render("submission.html", context)
 }
 
-/// After a form's API call: to the page (at `anchor`) with `notice` on success, else the
-/// page again with what was typed and why it was refused beside `section`'s form.
+/// Makes `call`, the form of `section`: on success to the page (at that section) with
+/// `notice`, else the page again with what was typed and why it was refused beside that
+/// section's form.
 async fn answer(
-    mut page: Page,
+    page: Page,
     id: &str,
     form: &Form,
-    reply: ApiReply,
+    call: Call,
     section: Section,
-    notice: &str,
+    notice: &'static str,
 ) -> Result<Response, WebError> {
-    if reply.is_success() {
-        let to = format!("/submissions/{}#{}", urlencode(id), section.as_str());
-        return Ok(page.redirect(&to, Some(notice)));
-    }
-    let mut context = context(&mut page, id).await?;
-    context["refused_section"] = json!(section.as_str());
-    page.refused("submission.html", context, form, &reply)
+    let to = format!("/submissions/{}#{}", urlencode(id), section.as_str());
+    page.submit(call.redirect(to, Some(notice)), async |mut page, reply| {
+        let mut context = context(&mut page, id).await?;
+        context["refused_section"] = json!(section.as_str());
+        page.refused("submission.html", context, form, &reply)
+    })
+    .await
+}
+
+/// A `POST` to the submission's `action` (`/api/v1/submissions/{id}/{action}`).
+fn post(id: &str, action: &str, body: Value) -> Call {
+    let path = format!("/api/v1/submissions/{}/{action}", urlencode(id));
+    Call::new(Method::POST, path, body)
 }
 
 /// Posts in the thread (`POST /api/v1/submissions/{id}/messages`, `{"body"}`).
 pub(super) async fn post_message(
-    mut page: Page,
+    page: Page,
     Path(id): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
     page.require_me()?;
-    let path = format!("/api/v1/submissions/{}/messages", urlencode(&id));
-    let reply = page.send(Method::POST, &path, &form.to_json()).await?;
-    answer(
-        page,
-        &id,
-        &form,
-        reply,
-        Section::Thread,
-        "submission_page.notice_message_sent",
-    )
-    .await
+    let call = post(&id, "messages", form.to_json());
+    let notice = "submission_page.notice_message_sent";
+    answer(page, &id, &form, call, Section::Thread, notice).await
 }
 
 /// Records the validator's verdicts and decision (`POST /api/v1/submissions/{id}/decision`,
 /// `{"verdicts": [{"requirement", "outcome", "comment"}], "decision", "reason"}`).
 pub(super) async fn decide(
-    mut page: Page,
+    page: Page,
     Path(id): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
     page.require_me()?;
-    let path = format!("/api/v1/submissions/{}/decision", urlencode(&id));
-    let reply = page.send(Method::POST, &path, &form.to_json()).await?;
-    answer(
-        page,
-        &id,
-        &form,
-        reply,
-        Section::Decision,
-        "submission_page.notice_decision_recorded",
-    )
-    .await
+    let call = post(&id, "decision", form.to_json());
+    let notice = "submission_page.notice_decision_recorded";
+    answer(page, &id, &form, call, Section::Decision, notice).await
 }
 
 /// Withdraws the submission (`POST /api/v1/submissions/{id}/withdraw`).
 pub(super) async fn withdraw(
-    mut page: Page,
+    page: Page,
     Path(id): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
     page.require_me()?;
-    let path = format!("/api/v1/submissions/{}/withdraw", urlencode(&id));
-    let reply = page.send(Method::POST, &path, &json!({})).await?;
-    answer(
-        page,
-        &id,
-        &form,
-        reply,
-        Section::Actions,
-        "submission_page.notice_withdrawn",
-    )
-    .await
+    let call = post(&id, "withdraw", json!({}));
+    let notice = "submission_page.notice_withdrawn";
+    answer(page, &id, &form, call, Section::Actions, notice).await
 }
 
 /// Schedules the publication (`POST /api/v1/submissions/{id}/publication`, `{"at"}`); left
 /// empty, the API publishes at the start of the provider's requested go-live date.
 pub(super) async fn schedule_publication(
-    mut page: Page,
+    page: Page,
     Path(id): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
@@ -386,17 +369,9 @@ pub(super) async fn schedule_publication(
         // A value that is no date and time is sent as typed: the API's refusal names it.
         body["at"] = json!(crate::local_instant(typed, &time_zone));
     }
-    let path = format!("/api/v1/submissions/{}/publication", urlencode(&id));
-    let reply = page.send(Method::POST, &path, &body).await?;
-    answer(
-        page,
-        &id,
-        &form,
-        reply,
-        Section::Publication,
-        "submission_page.notice_publication_scheduled",
-    )
-    .await
+    let call = post(&id, "publication", body);
+    let notice = "submission_page.notice_publication_scheduled";
+    answer(page, &id, &form, call, Section::Publication, notice).await
 }
 
 #[cfg(test)]
