@@ -12,10 +12,9 @@ use vitrine_domain::audit::SubjectKind;
 use vitrine_domain::go_live::{self, RoundInput, Submission};
 use vitrine_domain::review::Verdict;
 use vitrine_domain::submission::{Decision, Party, SubmissionState};
-use vitrine_domain::thread::{Message, MessageId, Side};
+use vitrine_domain::thread::Message;
 use vitrine_domain::{
-    AuditEvent, DomainError, Offering, RecordingId, SubmissionId, Timestamp, UserId, Visibility,
-    offering,
+    DomainError, Offering, RecordingId, SubmissionId, Timestamp, UserId, Visibility, offering,
 };
 use vitrine_store::{AuditQuery, StoreError};
 
@@ -29,6 +28,7 @@ use vitrine_http::extract::{ApiJson, ApiPath, ApiQuery};
 use vitrine_http::problem::{ApiError, ApiResult, Problem, ProblemKind};
 use vitrine_jobs::notify::{self, About};
 use vitrine_jobs::scheduler::{self, Context};
+use vitrine_jobs::thread;
 
 /// The OpenAPI tag of submissions.
 pub const TAG: &str = "submissions";
@@ -542,53 +542,15 @@ pub async fn post_message(
     ApiPath(id): ApiPath<SubmissionId>,
     ApiJson(input): ApiJson<NewMessage>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
-    let (s, party) = load(&state, &caller, id).await?;
-    let side = match party {
-        Party::Provider => Side::Provider,
-        Party::AssignedValidator | Party::Admin => Side::Validator,
-        _ => {
-            return Err(ApiError::new(
-                ProblemKind::Forbidden,
-                "only the provider, the assigned validator and admins write in the thread",
-            ));
-        }
-    };
-    let body = vitrine_domain::validate::text("body", &input.body, 1, 10_000)?;
+    let (s, _) = load(&state, &caller, id).await?;
     let now = state.clock.now();
-    let message = Message {
-        id: MessageId::generate(),
-        submission_id: s.id,
-        author: caller.user.id,
-        side,
-        body,
-        created_at: now,
-    };
-    let ctx = scheduler::context(&state, &s).await?;
-    let other_side = match side {
-        Side::Provider => match notify::user(&state, s.validator).await? {
-            Some(validator) => vec![validator],
-            None => notify::staff(&state, |u| u.staff.admin).await?,
-        },
-        Side::Validator => ctx.members.clone(),
-    };
-    let rendered = notify::thread_message(
-        &state.mail,
-        &about(&s, &ctx),
-        &caller.user,
-        side == Side::Provider,
-        &message.body,
-        now,
-        &other_side,
-    )?;
-    let emails = scheduler::outbox(rendered, Some(s.id), now)?;
-    let event = AuditEvent::new(Some(caller.user.id), "submission.message", now)
-        .subject_submission(s.id, s.offering_id, s.provider_account_id)
-        .after(&serde_json::json!({"message_id": message.id, "side": side}));
+    let prepared =
+        thread::prepare_message(&state, &caller.user, &caller.actor, &s, &input.body, now).await?;
     state
         .store
-        .insert_message(&message, &[event], &emails)
+        .insert_message(&prepared.message, &prepared.events, &prepared.emails)
         .await?;
-    Ok((StatusCode::CREATED, Json(message)))
+    Ok((StatusCode::CREATED, Json(prepared.message)))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

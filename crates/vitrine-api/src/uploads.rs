@@ -40,8 +40,8 @@ use vitrine_http::auth::{Caller, SignedIn};
 use vitrine_http::extract::{ApiPath, ApiQuery};
 use vitrine_http::problem::{ApiError, ApiResult, ProblemKind};
 use vitrine_jobs::recordings::{
-    UPLOAD_TTL, delete_recording_bytes, discard_upload_bytes, finish_upload, forget_upload_row,
-    recording_event, recording_key, recording_row, recover_finished, upload_key,
+    UPLOAD_TTL, discard_upload_bytes, finish_upload, forget_upload_row, recording_key,
+    recover_finished, store_recording, upload_key,
 };
 
 const TAG: &str = "recordings";
@@ -435,35 +435,23 @@ async fn put_recording(
         return Err(ApiError::from(BlobError::TooLarge { max_size }));
     }
     let submission = submission_taking_recordings(&state, &caller, id).await?;
-    let upload = UploadId::generate();
-    let recording_id = RecordingId(upload.0);
-    let info = blobs
-        .store_stream(
-            &upload_key(upload)?,
-            &recording_key(recording_id)?,
-            declared,
-            max_size,
-            body.into_data_stream(),
-        )
-        .await
-        .map_err(ApiError::from)?;
     let file_name = params
         .filename
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| "recording".to_owned());
-    let recording = recording_row(
-        recording_id,
-        submission.id,
+    let recording = store_recording(
+        &state,
+        blobs,
+        RecordingId::generate(),
+        &submission,
         caller.user.id,
         file_name,
-        &info,
+        declared,
+        max_size,
+        body.into_data_stream(),
         state.clock.now(),
-    );
-    let event = recording_event(&submission, &recording);
-    if let Err(error) = state.store.insert_recording(&recording, &[event]).await {
-        delete_recording_bytes(blobs, recording_id).await;
-        return Err(error.into());
-    }
+    )
+    .await?;
     let mut response = (StatusCode::CREATED, axum::Json(&recording)).into_response();
     insert_header(
         response.headers_mut(),

@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub mail_from: String,
     /// The server's public address, for the links in emails.
     pub public_url: String,
+    /// The inbound address pattern for replies (`reply+{key}@mail.example.com`); `None`:
+    /// emails carry no reply address (the default).
+    pub reply_to: Option<vitrine_jobs::ReplyPattern>,
     /// Rehearsal: read the time from a test clock that admins move forward through the API
     /// (`/api/v1/test-clock`). Off in production.
     pub test_clock: bool,
@@ -55,6 +58,7 @@ impl Default for ServerConfig {
             max_recording_bytes: 2 * 1024 * 1024 * 1024,
             mail_from: "vitrine <vitrine@localhost>".to_owned(),
             public_url: "http://127.0.0.1:8080".to_owned(),
+            reply_to: None,
             test_clock: false,
             scheduler_interval: Some(std::time::Duration::from_secs(30)),
         }
@@ -130,6 +134,7 @@ impl AppState {
             from: config.mail_from.clone(),
             base_url: config.public_url.clone(),
             marketplace_name: "vitrine".to_owned(),
+            reply_to: config.reply_to.clone(),
         });
         let state = AppState {
             services: Services { store, clock, mail },

@@ -20,11 +20,13 @@ mod error;
 pub mod notify;
 pub mod recordings;
 pub mod scheduler;
+pub mod thread;
 
 pub use clock::{Clock, ClockError, SystemClock, TestClock};
 pub use dispatcher::{DispatchReport, Dispatcher, DispatcherSettings, drain_outbox_once};
 pub use error::{JobError, JobResult};
-pub use notify::MailSettings;
+pub use notify::{MailSettings, Notice};
+pub use vitrine_inbound::reply_address::ReplyPattern;
 
 use vitrine_store::Store;
 

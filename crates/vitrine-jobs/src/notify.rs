@@ -8,13 +8,14 @@ use vitrine_domain::go_live::Submission;
 use vitrine_domain::review::{RequirementSet, VerdictOutcome};
 use vitrine_domain::submission::{Decision, SubmissionState};
 use vitrine_domain::{Account, Language, Localized, Offering, Timestamp, User, UserId};
+use vitrine_inbound::reply_address::{ReplyKey, ReplyPattern};
 use vitrine_mail::{
     Assignment, ChangesRequested, DatesMoved, DatesMovedReason, DecisionApproved, DecisionOverdue,
     DecisionRejected, Email, Mailbox, OutgoingEmail, PasswordReset, PublicationScheduled,
     Published, RenderContext, SessionAssignments, SignUpAttemptExisting, SubmissionQueued,
     SubmissionRef, ThreadMessage, ThreadSide, UnmetRequirement, Unpublished, VerifyEmail,
 };
-use vitrine_store::NewEmail;
+use vitrine_store::{NewEmail, ReplyKeyGrant};
 
 use crate::Services;
 use crate::{JobError, JobResult};
@@ -27,6 +28,18 @@ pub struct MailSettings {
     /// The server's public address, for links.
     pub base_url: String,
     pub marketplace_name: String,
+    /// The inbound address pattern (`reply+{key}@mail.example.com`): when set, every email
+    /// of a submission's thread carries a `Reply-To` with a key of its own, bound to its
+    /// recipient and the thread; without it, emails carry no reply address.
+    pub reply_to: Option<ReplyPattern>,
+}
+
+/// A rendered email, with the reply key its `Reply-To` carries (stored, hashed, with the
+/// email: `NewEmail::with_reply_key`).
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub email: OutgoingEmail,
+    pub reply_key: Option<ReplyKeyGrant>,
 }
 
 impl Default for MailSettings {
@@ -35,6 +48,7 @@ impl Default for MailSettings {
             from: "vitrine <noreply@vitrine.localhost>".to_owned(),
             base_url: "http://127.0.0.1:8080".to_owned(),
             marketplace_name: "vitrine".to_owned(),
+            reply_to: None,
         }
     }
 }
@@ -73,7 +87,7 @@ fn each(
     settings: &MailSettings,
     recipients: &[User],
     email: impl Fn(Language) -> Email,
-) -> JobResult<Vec<OutgoingEmail>> {
+) -> JobResult<Vec<Notice>> {
     let from: Mailbox = settings
         .from
         .parse()
@@ -97,12 +111,35 @@ fn each(
                 .parse()
                 .map_err(|e| JobError::internal("a recipient address is invalid", e))?,
         );
-        let message = OutgoingEmail::builder(from.clone(), rendered)
+        let mut builder = OutgoingEmail::builder(from.clone(), rendered)
             .to(to)
-            .thread(email.thread())
+            .thread(email.thread());
+        // A reply address per recipient and thread: the key is this email's own, so a
+        // leaked address reveals one recipient of one thread, and revoking is per person.
+        let mut reply_key = None;
+        if let (Some(pattern), Some(submission)) = (&settings.reply_to, email.submission()) {
+            let key = ReplyKey::from_bytes(rand::random());
+            let address = pattern
+                .address_for(&key)
+                .parse()
+                .map_err(|e| JobError::internal("a reply address is invalid", e))?;
+            builder = builder.reply_to(Mailbox::new(
+                Some(settings.marketplace_name.clone()),
+                address,
+            ));
+            reply_key = Some(ReplyKeyGrant {
+                hash: key.hash(),
+                user_id: user.id,
+                submission_id: vitrine_domain::SubmissionId(submission.submission_id),
+            });
+        }
+        let message = builder
             .build()
             .map_err(|e| JobError::internal("building an email failed", e))?;
-        out.push(message);
+        out.push(Notice {
+            email: message,
+            reply_key,
+        });
     }
     Ok(out)
 }
@@ -114,7 +151,7 @@ pub fn queued(
     session: &Session,
     position: u32,
     members: &[User],
-) -> JobResult<Vec<OutgoingEmail>> {
+) -> JobResult<Vec<Notice>> {
     each(settings, members, |lang| {
         Email::SubmissionQueued(SubmissionQueued {
             submission: about.reference(lang),
@@ -135,7 +172,7 @@ pub fn dates_moved(
     new: &Session,
     position: u32,
     members: &[User],
-) -> JobResult<Vec<OutgoingEmail>> {
+) -> JobResult<Vec<Notice>> {
     each(settings, members, |lang| {
         Email::DatesMoved(DatesMoved {
             submission: about.reference(lang),
@@ -155,7 +192,7 @@ pub fn assignments(
     validator: &User,
     session: &Session,
     assigned: &[About<'_>],
-) -> JobResult<Vec<OutgoingEmail>> {
+) -> JobResult<Vec<Notice>> {
     each(settings, std::slice::from_ref(validator), |lang| {
         Email::SessionOpenedAssignments(SessionAssignments {
             review_date: session.review_date,
@@ -182,7 +219,7 @@ pub fn thread_message(
     text: &str,
     at: Timestamp,
     other_side: &[User],
-) -> JobResult<Vec<OutgoingEmail>> {
+) -> JobResult<Vec<Notice>> {
     let recipients: Vec<User> = other_side
         .iter()
         .filter(|u| u.id != author.id)
@@ -211,7 +248,7 @@ pub fn decision_released(
     requirements: &RequirementSet,
     validator: Option<&User>,
     members: &[User],
-) -> JobResult<Vec<OutgoingEmail>> {
+) -> JobResult<Vec<Notice>> {
     let round = about.submission.current_round();
     let Some(decision) = round.decision.as_ref() else {
         return Ok(vec![]);
@@ -264,7 +301,7 @@ pub fn overdue(
     session: &Session,
     validator: Option<&User>,
     admins: &[User],
-) -> JobResult<Vec<OutgoingEmail>> {
+) -> JobResult<Vec<Notice>> {
     each(settings, admins, |lang| {
         Email::DecisionOverdue(DecisionOverdue {
             submission: about.reference(lang),
@@ -282,7 +319,7 @@ pub fn publication(
     at: Timestamp,
     unpublished_reason: Option<&str>,
     members: &[User],
-) -> JobResult<Vec<OutgoingEmail>> {
+) -> JobResult<Vec<Notice>> {
     each(settings, members, |lang| {
         let submission = about.reference(lang);
         match (unpublished_reason, about.submission.state) {
@@ -316,6 +353,7 @@ fn to_own_address(
     let message = rendered
         .into_iter()
         .next()
+        .map(|notice| notice.email)
         .ok_or_else(|| JobError::internal("rendering an email", "no email was rendered"))?;
     let row = NewEmail::new(
         user.email.as_str(),

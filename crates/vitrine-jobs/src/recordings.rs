@@ -213,6 +213,45 @@ pub fn spawn_upload_sweeper(
     })
 }
 
+/// Stores a whole recording from `body` (a single-request upload, an email's attachment)
+/// under `id` and commits its row; on a refusal (type, size) nothing is kept. A server killed
+/// between the bytes' rename and the row's commit leaves a file no row names, which the sweep
+/// removes once it is [`UNATTACHED_RECORDING_GRACE`] old.
+#[allow(clippy::too_many_arguments)]
+pub async fn store_recording<S, E>(
+    services: &Services,
+    blobs: &LocalBlobStore,
+    id: RecordingId,
+    submission: &Submission,
+    uploaded_by: UserId,
+    file_name: String,
+    declared: Option<u64>,
+    max_size: u64,
+    body: S,
+    now: Timestamp,
+) -> JobResult<Recording>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let info = blobs
+        .store_stream(
+            &upload_key(UploadId(id.0))?,
+            &recording_key(id)?,
+            declared,
+            max_size,
+            body,
+        )
+        .await?;
+    let recording = recording_row(id, submission.id, uploaded_by, file_name, &info, now);
+    let event = recording_event(submission, &recording);
+    if let Err(error) = services.store.insert_recording(&recording, &[event]).await {
+        delete_recording_bytes(blobs, id).await;
+        return Err(error.into());
+    }
+    Ok(recording)
+}
+
 /// Moves a complete upload into place and commits its recording row (the upload row goes
 /// in the same transaction).
 pub async fn finish_upload(

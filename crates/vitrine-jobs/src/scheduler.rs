@@ -27,11 +27,10 @@ use vitrine_domain::go_live::{self, Submission};
 use vitrine_domain::review::RequirementSet;
 use vitrine_domain::submission::SubmissionState;
 use vitrine_domain::{Account, Actor, AuditEvent, Offering, SubmissionId, Timestamp, User, UserId};
-use vitrine_mail::OutgoingEmail;
 use vitrine_store::{NewEmail, StoreError};
 
 use crate::Services;
-use crate::notify::{self, About};
+use crate::notify::{self, About, Notice};
 use crate::{JobError, JobResult};
 
 /// The scheduler's steps, in the order a tick runs them.
@@ -117,23 +116,27 @@ fn lost_race(error: &StoreError) -> bool {
     )
 }
 
-/// Outbox rows for rendered emails.
+/// Outbox rows for rendered emails, each with the reply key its `Reply-To` carries.
 pub fn outbox(
-    emails: Vec<OutgoingEmail>,
+    notices: Vec<Notice>,
     submission: Option<SubmissionId>,
     now: Timestamp,
 ) -> JobResult<Vec<NewEmail>> {
-    emails
+    notices
         .into_iter()
-        .map(|email| {
+        .map(|Notice { email, reply_key }| {
             let to = email
                 .to
                 .iter()
                 .map(|m| m.email.to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
-            NewEmail::new(to, email.subject.clone(), submission, &email, now)
-                .map_err(|e| JobError::internal("writing an email to the outbox failed", e))
+            let row = NewEmail::new(to, email.subject.clone(), submission, &email, now)
+                .map_err(|e| JobError::internal("writing an email to the outbox failed", e))?;
+            Ok(match reply_key {
+                Some(grant) => row.with_reply_key(grant),
+                None => row,
+            })
         })
         .collect()
 }

@@ -13,6 +13,7 @@ use vitrine_store::Store;
 pub use vitrine_api::{
     BootstrapError, ServerConfig, bootstrap_admin, issue_api_token, password_link,
 };
+pub use vitrine_jobs::ReplyPattern;
 pub use vitrine_jobs::recordings::{UPLOAD_TTL, spawn_upload_sweeper, sweep_expired_uploads};
 pub use vitrine_jobs::{
     Clock, DispatchReport, Dispatcher, DispatcherSettings, SystemClock, drain_outbox_once,

@@ -60,7 +60,9 @@ use vitrine_domain::{
 };
 
 mod error;
+mod inbound;
 pub use error::StoreError;
+pub use inbound::{Bouncing, InboundEmail, InboundOutcome, InboundStore, ReplyKey};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -295,7 +297,7 @@ pub struct ReviewSessionRecord {
 
 /// The storage interface. Implementations: [`sqlite::SqliteStore`], [`postgres::PgStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: InboundStore + Send + Sync + 'static {
     /// Which backend this is, for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
     /// Checks the database answers.

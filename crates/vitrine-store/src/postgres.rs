@@ -111,3 +111,4 @@ impl Dialect for PgStore {
 }
 
 impl_store!(PgStore, Postgres);
+crate::inbound::impl_inbound_store!(PgStore, Postgres);

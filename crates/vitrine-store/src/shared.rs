@@ -1339,6 +1339,19 @@ macro_rules! impl_store {
                         .execute(&mut *conn)
                         .await
                         .map_err(db("write an email to the outbox"))?;
+                        if let Some(key) = &e.reply_key {
+                            sqlx::query(
+                                "INSERT INTO reply_keys (hash, user_id, submission_id, \
+                                 created_at) VALUES ($1, $2, $3, $4)",
+                            )
+                            .bind(key.hash.as_slice())
+                            .bind(key.user_id.0)
+                            .bind(key.submission_id.0)
+                            .bind(micros(e.created_at))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db("write a reply key"))?;
+                        }
                     }
                     Ok(())
                 }

@@ -145,3 +145,4 @@ impl Dialect for SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite);
+crate::inbound::impl_inbound_store!(SqliteStore, Sqlite);

@@ -33,7 +33,7 @@ pub struct CommonArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, secure_cookies,
     /// max_body_bytes, cache_ttl_ms, max_recording_bytes, test_clock, scheduler_interval_secs,
     /// public_url, mail_from, smtp_host, smtp_port,
-    /// smtp_tls, smtp_username, smtp_password, log. Command-line options and environment variables override it.
+    /// smtp_tls, smtp_username, smtp_password, reply_address, log. Command-line options and environment variables override it.
     #[arg(
         long,
         env = "VITRINE_CONFIG",
@@ -95,6 +95,35 @@ pub enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+
+    /// Inbound email.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Take one email from standard input, as an MTA's pipe or `.forward` hands it over:
+    /// a reply to one of vitrine's reply addresses goes into its thread; anything else is
+    /// refused and logged.
+    ///
+    /// Exit codes, as MTAs read them: 0 taken (posted, refused and logged, or a duplicate),
+    /// 67 (EX_NOUSER) not one of vitrine's reply addresses, so the MTA bounces it, 75
+    /// (EX_TEMPFAIL) a temporary fault such as the database being down, so the MTA retries,
+    /// 78 (EX_CONFIG) vitrine is not configured for replies.
+    Ingest(MailIngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MailIngestArgs {
+    /// The reply address pattern, as given to `serve` (`reply+{key}@mail.example.com`).
+    #[arg(long, env = "VITRINE_REPLY_ADDRESS", value_name = "PATTERN")]
+    pub reply_address: Option<String>,
+
+    /// Largest recording taken from an email, in bytes, as for uploads.
+    /// [default: 2147483648]
+    #[arg(long, env = "VITRINE_MAX_RECORDING_BYTES", value_name = "BYTES")]
+    pub max_recording_bytes: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +245,18 @@ pub struct ServeArgs {
         help_heading = "Mail"
     )]
     pub smtp_password: Option<String>,
+
+    /// The address replies come back to, with `{key}` where each email's reply key goes,
+    /// such as `reply+{key}@mail.example.com` (plus-addressing on a mailbox of yours).
+    /// With it, every email of a submission's thread carries a Reply-To of its own, and
+    /// replies come back into the thread. Without it, emails carry no reply address.
+    #[arg(
+        long,
+        env = "VITRINE_REPLY_ADDRESS",
+        value_name = "PATTERN",
+        help_heading = "Mail"
+    )]
+    pub reply_address: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,6 +305,10 @@ impl Cli {
             Command::Serve(serve) => Some(serve),
             _ => None,
         };
+        let ingest = match &self.command {
+            Command::Mail(MailCommand::Ingest(ingest)) => Some(ingest),
+            _ => None,
+        };
         Overrides {
             config: self.common.config.clone(),
             listen: serve.and_then(|s| s.listen),
@@ -272,7 +317,9 @@ impl Cli {
             secure_cookies: serve.and_then(|s| s.secure_cookies),
             max_body_bytes: serve.and_then(|s| s.max_body_bytes),
             cache_ttl_ms: serve.and_then(|s| s.cache_ttl_ms),
-            max_recording_bytes: serve.and_then(|s| s.max_recording_bytes),
+            max_recording_bytes: serve
+                .and_then(|s| s.max_recording_bytes)
+                .or_else(|| ingest.and_then(|i| i.max_recording_bytes)),
             test_clock: serve.and_then(|s| s.test_clock),
             public_url: serve.and_then(|s| s.public_url.clone()),
             scheduler_interval_secs: serve.and_then(|s| s.scheduler_interval_secs),
@@ -283,6 +330,9 @@ impl Cli {
                 smtp_tls: serve.and_then(|s| s.smtp_tls),
                 smtp_username: serve.and_then(|s| s.smtp_username.clone()),
                 smtp_password: serve.and_then(|s| s.smtp_password.clone()),
+                reply_address: serve
+                    .and_then(|s| s.reply_address.clone())
+                    .or_else(|| ingest.and_then(|i| i.reply_address.clone())),
             },
             log: self.common.log.clone(),
         }

@@ -241,3 +241,127 @@ async fn shutdown_signal() {
         () = terminate => tracing::info!("terminated; finishing requests in flight"),
     }
 }
+
+/// `vitrine mail ingest`: one email from standard input; the exit code is what an MTA
+/// understands (sysexits.h).
+pub fn mail_ingest_exit(cli: &crate::cli::Cli) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    const EX_NOUSER: u8 = 67;
+    const EX_TEMPFAIL: u8 = 75;
+    const EX_CONFIG: u8 = 78;
+    let config = match Config::load(cli.overrides()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("vitrine: {error:#}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    if let Err(error) = init_logging(&config.log) {
+        eprintln!("vitrine: {error:#}");
+        return ExitCode::from(EX_CONFIG);
+    }
+    let pattern = match config.reply_pattern() {
+        Ok(Some(pattern)) => pattern,
+        Ok(None) => {
+            eprintln!(
+                "vitrine: no reply address is configured, so no email can be a reply; give \
+                 --reply-address (VITRINE_REPLY_ADDRESS, reply_address in the configuration \
+                 file), the same as vitrine serve's"
+            );
+            return ExitCode::from(EX_CONFIG);
+        }
+        Err(error) => {
+            eprintln!("vitrine: {error:#}");
+            return ExitCode::from(EX_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vitrine: cannot start the async runtime: {error}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    match runtime.block_on(mail_ingest(&config, pattern)) {
+        Ok(outcome) => {
+            eprintln!("vitrine: {}", describe_outcome(&outcome));
+            match outcome {
+                vitrine_ingest::Outcome::Refused(reason) if reason.unknown_address() => {
+                    ExitCode::from(EX_NOUSER)
+                }
+                _ => ExitCode::SUCCESS,
+            }
+        }
+        Err(error) => {
+            eprintln!("vitrine: {error:#}; the MTA should try again later");
+            ExitCode::from(EX_TEMPFAIL)
+        }
+    }
+}
+
+fn describe_outcome(outcome: &vitrine_ingest::Outcome) -> String {
+    match outcome {
+        vitrine_ingest::Outcome::Posted {
+            submission,
+            recordings,
+            refused_attachments,
+        } => format!(
+            "posted in the thread of submission {submission} ({recordings} recording(s) \
+             attached, {refused_attachments} attachment(s) refused)"
+        ),
+        vitrine_ingest::Outcome::Refused(reason) => format!("refused: {}", reason.slug()),
+        vitrine_ingest::Outcome::Duplicate => "already taken (same Message-ID)".to_owned(),
+    }
+}
+
+async fn mail_ingest(
+    config: &Config,
+    pattern: vitrine_server::ReplyPattern,
+) -> anyhow::Result<vitrine_ingest::Outcome> {
+    use std::io::Read;
+    let max_message_bytes = max_message_bytes(config.max_recording_bytes);
+    let mut raw = Vec::new();
+    // Read before the database is opened: the MTA waits on the pipe, not on us. One byte
+    // past the limit is enough to know the message is too large.
+    std::io::stdin()
+        .lock()
+        .take(max_message_bytes.saturating_add(1))
+        .read_to_end(&mut raw)
+        .context("cannot read the email from standard input")?;
+    let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
+    let server_config = config.server_config();
+    let blobs = vitrine_blob::LocalBlobStore::open(&server_config.blob_dir).ok();
+    let ingest = vitrine_ingest::Ingest {
+        services: vitrine_jobs::Services {
+            store,
+            clock: Arc::new(SystemClock),
+            mail: Arc::new(vitrine_jobs::MailSettings {
+                from: config.mail.from.clone(),
+                base_url: config.public_url.clone(),
+                marketplace_name: "vitrine".to_owned(),
+                reply_to: Some(pattern.clone()),
+            }),
+        },
+        blobs,
+        settings: Arc::new(vitrine_ingest::IngestSettings {
+            pattern,
+            max_message_bytes,
+            max_recording_bytes: config.max_recording_bytes,
+            trusted_authserv_id: None,
+        }),
+    };
+    Ok(ingest.take(&raw).await?)
+}
+
+/// The largest email taken: a recording of the largest size, base64-encoded (4/3) with its
+/// line breaks, and room for the rest of the message.
+pub fn max_message_bytes(max_recording_bytes: u64) -> u64 {
+    max_recording_bytes
+        .saturating_mul(4)
+        .saturating_div(3)
+        .saturating_add(max_recording_bytes / 38)
+        .saturating_add(1 << 20)
+}

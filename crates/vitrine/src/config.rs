@@ -43,6 +43,7 @@ pub struct FileConfig {
     pub smtp_tls: Option<TlsMode>,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
+    pub reply_address: Option<String>,
     pub log: Option<String>,
 }
 
@@ -124,6 +125,7 @@ pub struct MailOverrides {
     pub smtp_tls: Option<TlsMode>,
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
+    pub reply_address: Option<String>,
 }
 
 /// The From address when none is configured.
@@ -140,6 +142,9 @@ pub struct MailConfig {
     pub from: String,
     /// `None`: `.eml` files in `<data_dir>/mail/`.
     pub smtp: Option<SmtpConfig>,
+    /// Where replies come back (`reply+{key}@…`); `None`: no reply addresses. Checked by
+    /// [`Config::load`].
+    pub reply_address: Option<String>,
 }
 
 /// The resolved configuration.
@@ -272,6 +277,7 @@ impl Config {
             blob_dir: self.data_dir.join(BLOB_DIR),
             max_recording_bytes: self.max_recording_bytes,
             mail_from: self.mail.from.clone(),
+            reply_to: self.reply_pattern().ok().flatten(),
             test_clock: self.test_clock,
             public_url: self.public_url.clone(),
             scheduler_interval: (self.scheduler_interval_secs > 0)
@@ -285,8 +291,27 @@ impl Config {
         self.data_dir.join(MAIL_DIR)
     }
 
+    /// The reply address pattern, if one is configured.
+    pub fn reply_pattern(&self) -> anyhow::Result<Option<vitrine_server::ReplyPattern>> {
+        self.mail
+            .reply_address
+            .as_deref()
+            .map(|pattern| {
+                vitrine_server::ReplyPattern::parse(pattern).map_err(|error| {
+                    anyhow::anyhow!(
+                        "the reply address {pattern:?} cannot take reply keys: {error}; give an \
+                         address with {{key}} in its local part, such as \
+                         reply+{{key}}@mail.example.com (--reply-address, \
+                         VITRINE_REPLY_ADDRESS or reply_address in the configuration file)"
+                    )
+                })
+            })
+            .transpose()
+    }
+
     /// Refuses mail settings that cannot work, naming the setting.
     fn check_mail(&self) -> anyhow::Result<()> {
+        self.reply_pattern()?;
         if self.mail.from.parse::<vitrine_mail::Mailbox>().is_err() {
             bail!(
                 "the mail From address {:?} is not an email address (such as `vitrine \
@@ -333,7 +358,16 @@ impl MailConfig {
                 .map(|mailbox| mailbox.email.domain().to_owned());
             smtp
         });
-        MailConfig { from, smtp }
+        let reply_address = overrides
+            .reply_address
+            .or_else(|| file.reply_address.clone())
+            .map(|pattern| pattern.trim().to_owned())
+            .filter(|pattern| !pattern.is_empty());
+        MailConfig {
+            from,
+            smtp,
+            reply_address,
+        }
     }
 }
 

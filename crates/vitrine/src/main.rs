@@ -10,11 +10,15 @@ mod cli;
 mod commands;
 mod config;
 
-use cli::{AdminCommand, Cli, Command};
+use cli::{AdminCommand, Cli, Command, MailCommand};
 use config::Config;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Mail(MailCommand::Ingest(_))) {
+        // An MTA reads the exit code: it has its own meanings (sysexits).
+        return commands::mail_ingest_exit(&cli);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -41,6 +45,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Admin(AdminCommand::PasswordLink(args)) => {
                 commands::password_link(&config, &args.email).await
             }
+            Command::Mail(MailCommand::Ingest(_)) => Ok(()),
         }
     })
 }

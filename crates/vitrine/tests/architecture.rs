@@ -15,6 +15,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("vitrine-domain", &[]),
     ("vitrine-blob", &[]),
     ("vitrine-inbound", &[]),
+    ("vitrine-mailbox", &[]),
     ("vitrine-store", &["vitrine-domain"]),
     ("vitrine-mail", &["vitrine-domain"]),
     (
@@ -24,6 +25,17 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-store",
             "vitrine-blob",
             "vitrine-mail",
+            "vitrine-inbound",
+        ],
+    ),
+    (
+        "vitrine-ingest",
+        &[
+            "vitrine-domain",
+            "vitrine-store",
+            "vitrine-blob",
+            "vitrine-inbound",
+            "vitrine-jobs",
         ],
     ),
     (
@@ -53,6 +65,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "vitrine-server",
         &[
+            "vitrine-ingest",
+            "vitrine-mailbox",
             "vitrine-store",
             "vitrine-mail",
             "vitrine-jobs",
@@ -79,6 +93,16 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "vitrine-jobs",
         &["axum", "tower", "tower-http", "hyper"],
         "the background work knows nothing of HTTP",
+    ),
+    (
+        "vitrine-ingest",
+        &["axum", "tower", "tower-http", "hyper"],
+        "inbound email knows nothing of HTTP",
+    ),
+    (
+        "vitrine-ingest",
+        &["axum", "tower", "tower-http", "hyper"],
+        "inbound email knows nothing of HTTP",
     ),
     (
         "vitrine-web",

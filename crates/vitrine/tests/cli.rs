@@ -22,6 +22,8 @@ const CONFIG_VARS: &[&str] = &[
     "VITRINE_SECURE_COOKIES",
     "VITRINE_MAX_BODY_BYTES",
     "VITRINE_LOG",
+    "VITRINE_REPLY_ADDRESS",
+    "VITRINE_MAX_RECORDING_BYTES",
 ];
 
 /// `vitrine` with a clean environment.
@@ -785,4 +787,84 @@ async fn readme_walkthrough_works_on_postgres() {
         database_url: Some(database.url.clone()),
     };
     run_walkthrough(&target, dir.path());
+}
+
+/// `vitrine mail ingest` with `email` on standard input.
+fn ingest(target: &Target, extra: &[&str], email: &[u8]) -> Output {
+    use std::io::Write;
+    let mut command = vitrine();
+    target
+        .apply(&mut command)
+        .args(["mail", "ingest"])
+        .args(extra);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {VITRINE}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(email)
+        .expect("write the email");
+    child.wait_with_output().expect("vitrine mail ingest ends")
+}
+
+#[test]
+fn mail_ingest_answers_with_the_exit_codes_mtas_read() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = Target::sqlite(&dir);
+    let email = b"From: someone@example.com\r\nTo: info@in.example.com\r\n\
+        Message-ID: <m1@example.com>\r\nSubject: hello\r\n\r\nHello!\r\n";
+    // Not configured for replies: EX_CONFIG, with the setting named.
+    let output = ingest(&target, &[], email);
+    assert_eq!(output.status.code(), Some(78), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("--reply-address"),
+        "{}",
+        describe(&output)
+    );
+    let pattern = ["--reply-address", "reply+{key}@in.example.com"];
+    // Not one of our reply addresses: EX_NOUSER, so the MTA bounces it.
+    let output = ingest(&target, &pattern, email);
+    assert_eq!(output.status.code(), Some(67), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("no-reply-key"),
+        "{}",
+        describe(&output)
+    );
+    // An automatic reply is taken (logged, never answered): 0.
+    let auto = b"Auto-Submitted: auto-replied\r\nFrom: a@example.com\r\n\
+        Message-ID: <m2@example.com>\r\nSubject: Out of office\r\n\r\nAway.\r\n";
+    let output = ingest(&target, &pattern, auto);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("auto-reply"),
+        "{}",
+        describe(&output)
+    );
+    // The same message again: taken once, 0.
+    let output = ingest(&target, &pattern, auto);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("already taken"),
+        "{}",
+        describe(&output)
+    );
+    // A bad pattern is a configuration error.
+    let output = ingest(&target, &["--reply-address", "reply@in.example.com"], email);
+    assert_eq!(output.status.code(), Some(78), "{}", describe(&output));
+    // The database cannot be reached: EX_TEMPFAIL, so the MTA retries.
+    let output = ingest(
+        &Target {
+            data_dir: dir.path().join("data2"),
+            database_url: Some("postgres://nobody@127.0.0.1:1/none".to_owned()),
+        },
+        &pattern,
+        email,
+    );
+    assert_eq!(output.status.code(), Some(75), "{}", describe(&output));
 }

@@ -34,6 +34,65 @@ fn down() -> StoreError {
 }
 
 #[async_trait]
+impl vitrine_store::InboundStore for DownStore {
+    async fn reply_key(&self, _hash: &SecretHash) -> Result<Option<vitrine_store::ReplyKey>> {
+        Err(down())
+    }
+    async fn revoke_reply_keys(
+        &self,
+        _user: UserId,
+        _submission: Option<SubmissionId>,
+        _at: jiff::Timestamp,
+        _events: &[AuditEvent],
+    ) -> Result<u64> {
+        Err(down())
+    }
+    async fn inbound_email(
+        &self,
+        _message_id: &str,
+    ) -> Result<Option<vitrine_store::InboundEmail>> {
+        Err(down())
+    }
+    async fn record_inbound(
+        &self,
+        _inbound: &vitrine_store::InboundEmail,
+        _message: Option<&Message>,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn inbound_emails(
+        &self,
+        _before: Option<i64>,
+        _limit: u32,
+    ) -> Result<Vec<(i64, vitrine_store::InboundEmail)>> {
+        Err(down())
+    }
+    async fn refusals_from(&self, _sender: &str, _since: jiff::Timestamp) -> Result<u64> {
+        Err(down())
+    }
+    async fn mark_bouncing(
+        &self,
+        _email: &str,
+        _since: jiff::Timestamp,
+        _report: &str,
+        _events: &[AuditEvent],
+    ) -> Result<()> {
+        Err(down())
+    }
+    async fn bouncing(&self, _email: &str) -> Result<Option<vitrine_store::Bouncing>> {
+        Err(down())
+    }
+    async fn bouncing_addresses(&self) -> Result<Vec<vitrine_store::Bouncing>> {
+        Err(down())
+    }
+    async fn clear_bouncing(&self, _email: &str, _events: &[AuditEvent]) -> Result<()> {
+        Err(down())
+    }
+}
+
+#[async_trait]
 impl Store for DownStore {
     fn backend(&self) -> &'static str {
         "down"

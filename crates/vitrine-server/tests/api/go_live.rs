@@ -16,7 +16,7 @@ use vitrine_store::OutboxQuery;
 use crate::smtp::{Delivery, Received, SmtpServer};
 use crate::support::{Client, TestApp, TestUser, each_backend, each_backend_with};
 
-fn rehearsal() -> ServerConfig {
+pub(crate) fn rehearsal() -> ServerConfig {
     ServerConfig {
         test_clock: true,
         scheduler_interval: None,
@@ -24,18 +24,18 @@ fn rehearsal() -> ServerConfig {
     }
 }
 
-struct Cast {
-    provider: String,
-    owner: TestUser,
-    member: TestUser,
-    validator: TestUser,
-    other_validator: TestUser,
-    customer: TestUser,
+pub(crate) struct Cast {
+    pub provider: String,
+    pub owner: TestUser,
+    pub member: TestUser,
+    pub validator: TestUser,
+    pub other_validator: TestUser,
+    pub customer: TestUser,
 }
 
 /// An approved provider (French-speaking owner, English-speaking member) whose offering
 /// `demo-svc` is ready for go-live; two validators; a customer.
-async fn cast(app: &TestApp) -> Cast {
+pub(crate) async fn cast(app: &TestApp) -> Cast {
     let owner = app
         .user_with(
             json!({"email": "owner@p.test", "display_name": "Olga", "language": "fr",
@@ -125,7 +125,7 @@ impl Now for TestApp {
 }
 
 /// Every email in the outbox, oldest first (payloads as they will be sent).
-async fn outbox(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn outbox(app: &TestApp) -> Vec<Value> {
     let mut rows = app
         .store
         .outbox(&OutboxQuery {
@@ -160,7 +160,7 @@ fn assert_threaded(email: &Value, submission: &str) {
     assert!(id.starts_with('<') && id.ends_with("@localhost>") && id != root);
 }
 
-async fn advance_to(app: &TestApp, to: &str) -> Value {
+pub(crate) async fn advance_to(app: &TestApp, to: &str) -> Value {
     app.admin
         .post("/api/v1/test-clock/advance", &json!({"to": to}))
         .await
@@ -178,7 +178,7 @@ fn changed(report: &Value, step: &str) -> u64 {
         .expect("step reported")
 }
 
-fn verdicts(unmet: &[&str], requirements: &Value) -> Value {
+pub(crate) fn verdicts(unmet: &[&str], requirements: &Value) -> Value {
     Value::Array(
         requirements["requirements"]
             .as_array()
@@ -196,7 +196,7 @@ fn verdicts(unmet: &[&str], requirements: &Value) -> Value {
     )
 }
 
-async fn get(client: &Client, id: &str) -> Value {
+pub(crate) async fn get(client: &Client, id: &str) -> Value {
     client
         .get(&format!("/api/v1/submissions/{id}"))
         .await
@@ -631,7 +631,7 @@ async fn two_rounds_then_publication_across_weeks() {
 }
 
 /// A submission of `demo-svc` (see [`submitted_for`]).
-async fn submitted(app: &TestApp, by: &TestUser) -> String {
+pub(crate) async fn submitted(app: &TestApp, by: &TestUser) -> String {
     submitted_for(app, by, "demo-svc").await
 }
 
@@ -663,13 +663,13 @@ async fn submitted_for(app: &TestApp, by: &TestUser, offering: &str) -> String {
 }
 
 /// A queued submission with an assigned validator after its session opened.
-async fn in_review(app: &TestApp, c: &Cast) -> String {
+pub(crate) async fn in_review(app: &TestApp, c: &Cast) -> String {
     let id = submitted(app, &c.member).await;
     advance_to(app, "2026-03-03T00:00:00Z").await;
     id
 }
 
-fn assigned_of<'a>(c: &'a Cast, s: &Value) -> (&'a TestUser, &'a TestUser) {
+pub(crate) fn assigned_of<'a>(c: &'a Cast, s: &Value) -> (&'a TestUser, &'a TestUser) {
     if s["submission"]["validator"] == json!(c.validator.id) {
         (&c.validator, &c.other_validator)
     } else {

@@ -7,6 +7,7 @@ mod bad_input;
 mod catalog;
 mod down;
 mod go_live;
+mod inbound;
 mod ops;
 mod outbox;
 mod providers;

@@ -1,0 +1,483 @@
+//! Inbound email: one path from the bytes of a received message to what it does, whether
+//! it came from the IMAP mailbox or from an MTA's pipe (`vitrine mail ingest`).
+//!
+//! A message is read (`vitrine-inbound`), then: a bounce marks the failed addresses as
+//! bouncing; automatic mail is logged and never answered; a reply to one of our reply
+//! addresses from the address's own recipient becomes a message in the thread, exactly as
+//! one typed in the page (`vitrine_jobs::thread`), and its recordings go through the same
+//! storage path as uploads into the open round. Anything else is refused. Every message is
+//! recorded once in the inbound log, keyed by its Message-ID, in the same transaction as
+//! what it did: reading a message twice (a crash before the mailbox was told) changes
+//! nothing the second time.
+
+pub mod decide;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use vitrine_blob::LocalBlobStore;
+use vitrine_domain::go_live::{self, RoundInput, Submission};
+use vitrine_domain::recording::Recording;
+use vitrine_domain::{Actor, AuditEvent, RecordingId, Timestamp, User};
+use vitrine_inbound::classify::Kind;
+use vitrine_inbound::parse::InboundMessage;
+use vitrine_inbound::reply_address::ReplyPattern;
+use vitrine_inbound::triage;
+use vitrine_jobs::{JobError, Services, recordings, scheduler, thread};
+use vitrine_store::{InboundEmail, InboundOutcome, StoreError};
+
+pub use decide::Reason;
+use decide::{Facts, Verdict, decide};
+
+/// How inbound email is taken.
+#[derive(Clone, Debug)]
+pub struct IngestSettings {
+    /// The reply address pattern the outgoing emails carry.
+    pub pattern: ReplyPattern,
+    /// Largest message taken, in bytes (a recording is at most `max_recording_bytes`, and
+    /// base64 makes it a third larger).
+    pub max_message_bytes: u64,
+    /// Largest recording taken, the same limit as for uploads.
+    pub max_recording_bytes: u64,
+    /// The `authserv-id` of the operator's receiving server, when it adds
+    /// `Authentication-Results`: then a reply must pass DKIM, SPF or DMARC for its From
+    /// domain by that server's word. `None`: the header is not trusted (anyone can write it).
+    pub trusted_authserv_id: Option<String>,
+}
+
+/// What one message did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Posted in a thread: a message (when it had new text) and recordings.
+    Posted {
+        submission: vitrine_domain::SubmissionId,
+        recordings: usize,
+        /// Attachments refused (not recordings, too large, a frozen round): the sender is
+        /// told why.
+        refused_attachments: usize,
+    },
+    Refused(Reason),
+    /// This Message-ID was taken before: nothing done again.
+    Duplicate,
+}
+
+/// Why a message could not be taken now; reading it again later may work (the mailbox
+/// leaves it in place, an MTA retries on exit code 75).
+#[derive(Debug, thiserror::Error)]
+#[error("inbound email could not be taken now: {0}")]
+pub struct Temporary(#[from] pub JobError);
+
+impl From<StoreError> for Temporary {
+    fn from(error: StoreError) -> Self {
+        Temporary(error.into())
+    }
+}
+
+/// The inbound path, with what it needs.
+#[derive(Clone)]
+pub struct Ingest {
+    pub services: Services,
+    pub blobs: Option<LocalBlobStore>,
+    pub settings: Arc<IngestSettings>,
+}
+
+impl Ingest {
+    /// Takes one received message (its raw bytes).
+    pub async fn take(&self, raw: &[u8]) -> Result<Outcome, Temporary> {
+        let now = self.services.clock.now();
+        if raw.len() as u64 > self.settings.max_message_bytes {
+            let id = fallback_message_id(raw);
+            return self.refuse(&id, "", "", None, Reason::TooLarge, now).await;
+        }
+        let message = match InboundMessage::parse(raw) {
+            Ok(message) => message,
+            Err(_) => {
+                let id = fallback_message_id(raw);
+                return self
+                    .refuse(&id, "", "", None, Reason::Unreadable, now)
+                    .await;
+            }
+        };
+        let message_id = message
+            .message_id
+            .clone()
+            .filter(|id| !id.trim().is_empty())
+            .unwrap_or_else(|| fallback_message_id(raw));
+        if self
+            .services
+            .store
+            .inbound_email(&message_id)
+            .await?
+            .is_some()
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        let sender = message
+            .from
+            .as_ref()
+            .map(|m| m.address.clone())
+            .unwrap_or_default();
+        let subject = message.subject.clone().unwrap_or_default();
+        let triaged = triage(
+            &message,
+            &self.settings.pattern,
+            self.settings.max_recording_bytes,
+        );
+        match &triaged.kind {
+            Kind::Bounce {
+                failed_recipients, ..
+            } => {
+                let failed = failed_recipients.clone();
+                return self
+                    .bounce(&message_id, &sender, &subject, &failed, now)
+                    .await;
+            }
+            Kind::AutoReply { .. } => {
+                return self
+                    .refuse(&message_id, &sender, &subject, None, Reason::AutoReply, now)
+                    .await;
+            }
+            Kind::Reply => {}
+        }
+        let Some(key) = triaged.key.clone() else {
+            return self
+                .refuse(
+                    &message_id,
+                    &sender,
+                    &subject,
+                    None,
+                    Reason::NoReplyKey,
+                    now,
+                )
+                .await;
+        };
+        let Some(grant) = self.services.store.reply_key(&key.hash()).await? else {
+            return self
+                .refuse(
+                    &message_id,
+                    &sender,
+                    &subject,
+                    None,
+                    Reason::UnknownKey,
+                    now,
+                )
+                .await;
+        };
+        let context = Some(&grant);
+        if grant.revoked_at.is_some() {
+            return self
+                .refuse(
+                    &message_id,
+                    &sender,
+                    &subject,
+                    context,
+                    Reason::RevokedKey,
+                    now,
+                )
+                .await;
+        }
+        let (Some(user), Some(submission)) = (
+            self.services.store.user(grant.user_id).await?,
+            self.services.store.submission(grant.submission_id).await?,
+        ) else {
+            return self
+                .refuse(
+                    &message_id,
+                    &sender,
+                    &subject,
+                    context,
+                    Reason::RevokedKey,
+                    now,
+                )
+                .await;
+        };
+        let actor = actor_of(&self.services, &user).await?;
+        let unauthenticated = self
+            .settings
+            .trusted_authserv_id
+            .as_deref()
+            .is_some_and(|id| !message.sender_authenticated_by(id));
+        let verdict = decide(Facts {
+            sender_is_recipient: sender.eq_ignore_ascii_case(user.email.as_str()),
+            unauthenticated,
+            party: submission.party_of(&actor),
+            state: submission.state,
+            has_text: !triaged.text.is_empty(),
+            has_recordings: !triaged.recordings.is_empty(),
+        });
+        let attach = match verdict {
+            Verdict::Refuse(reason) => {
+                return self
+                    .refuse(&message_id, &sender, &subject, context, reason, now)
+                    .await;
+            }
+            Verdict::Post { attach } => attach,
+        };
+        let text = triaged.text.clone();
+        let mut refused_attachments = triaged.refused_attachments.len();
+        let recording_parts: Vec<(usize, Option<String>)> = if attach {
+            triaged
+                .recordings
+                .iter()
+                .filter_map(|r| {
+                    message
+                        .attachments
+                        .iter()
+                        .position(|a| std::ptr::eq(a, r.attachment))
+                        .map(|i| (i, r.attachment.file_name.clone()))
+                })
+                .collect()
+        } else {
+            refused_attachments += triaged.recordings.len();
+            Vec::new()
+        };
+        drop(triaged);
+        let mut stored = Vec::new();
+        if !recording_parts.is_empty() {
+            let mut message = message;
+            for (index, (part, file_name)) in recording_parts.into_iter().enumerate() {
+                let bytes = std::mem::take(&mut message.attachments[part].bytes);
+                let recording = self
+                    .store_recording(
+                        &message_id,
+                        index,
+                        &submission,
+                        &user,
+                        file_name,
+                        bytes,
+                        now,
+                    )
+                    .await?;
+                stored.push(recording);
+            }
+        }
+        let submission = if stored.is_empty() {
+            submission
+        } else {
+            self.attach(&actor, submission, &stored, now).await?
+        };
+        let inbound = InboundEmail {
+            message_id: message_id.clone(),
+            received_at: now,
+            sender: sender.clone(),
+            subject,
+            submission_id: Some(submission.id),
+            user_id: Some(user.id),
+            outcome: InboundOutcome::Posted,
+            reason: None,
+            recordings: u32::try_from(stored.len()).unwrap_or(u32::MAX),
+        };
+        let mut events = vec![
+            AuditEvent::new(Some(user.id), "inbound.posted", now)
+                .subject_submission(
+                    submission.id,
+                    submission.offering_id,
+                    submission.provider_account_id,
+                )
+                .after(&serde_json::json!({
+                    "message_id": message_id,
+                    "recordings": stored.iter().map(|r| r.id).collect::<Vec<_>>(),
+                })),
+        ];
+        let mut emails = Vec::new();
+        let mut posted = None;
+        if !text.is_empty() {
+            let prepared =
+                thread::prepare_message(&self.services, &user, &actor, &submission, &text, now)
+                    .await?;
+            events.extend(prepared.events);
+            emails.extend(prepared.emails);
+            posted = Some(prepared.message);
+        }
+        match self
+            .services
+            .store
+            .record_inbound(&inbound, posted.as_ref(), &events, &emails)
+            .await
+        {
+            Ok(()) => {}
+            // Another server (or an earlier run of this one) took it meanwhile.
+            Err(StoreError::Duplicate { .. }) => return Ok(Outcome::Duplicate),
+            Err(error) => return Err(error.into()),
+        }
+        Ok(Outcome::Posted {
+            submission: submission.id,
+            recordings: stored.len(),
+            refused_attachments,
+        })
+    }
+
+    /// Records a refusal in the inbound log (nothing else is written).
+    async fn refuse(
+        &self,
+        message_id: &str,
+        sender: &str,
+        subject: &str,
+        grant: Option<&vitrine_store::ReplyKey>,
+        reason: Reason,
+        now: Timestamp,
+    ) -> Result<Outcome, Temporary> {
+        let inbound = InboundEmail {
+            message_id: message_id.to_owned(),
+            received_at: now,
+            sender: sender.to_owned(),
+            subject: subject.to_owned(),
+            submission_id: grant.map(|g| g.submission_id),
+            user_id: grant.map(|g| g.user_id),
+            outcome: InboundOutcome::Refused,
+            reason: Some(reason.slug().to_owned()),
+            recordings: 0,
+        };
+        tracing::info!(
+            message_id,
+            sender,
+            reason = reason.slug(),
+            "inbound email refused"
+        );
+        match self
+            .services
+            .store
+            .record_inbound(&inbound, None, &[], &[])
+            .await
+        {
+            Ok(()) => Ok(Outcome::Refused(reason)),
+            Err(StoreError::Duplicate { .. }) => Ok(Outcome::Duplicate),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A delivery failure: each failed address is marked bouncing (emails to it stop until
+    /// it is fixed), and the report is logged.
+    async fn bounce(
+        &self,
+        message_id: &str,
+        sender: &str,
+        subject: &str,
+        failed: &[String],
+        now: Timestamp,
+    ) -> Result<Outcome, Temporary> {
+        for address in failed {
+            let event = AuditEvent::new(None, "email.bouncing", now)
+                .after(&serde_json::json!({"address": address, "report": message_id}));
+            self.services
+                .store
+                .mark_bouncing(address, now, message_id, &[event])
+                .await?;
+        }
+        self.refuse(message_id, sender, subject, None, Reason::Bounce, now)
+            .await
+    }
+
+    /// Stores one attached recording through the uploads' path. Its id comes from the
+    /// Message-ID and its place among the attachments, so reading the message again after a
+    /// crash finds it instead of storing it twice.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_recording(
+        &self,
+        message_id: &str,
+        index: usize,
+        submission: &Submission,
+        user: &User,
+        file_name: Option<String>,
+        bytes: Vec<u8>,
+        now: Timestamp,
+    ) -> Result<Recording, Temporary> {
+        let id = recording_id_of(message_id, index);
+        if let Some(existing) = self.services.store.recording(id).await? {
+            return Ok(existing);
+        }
+        let Some(blobs) = &self.blobs else {
+            return Err(Temporary(JobError::internal(
+                "storing an emailed recording",
+                "the recording store is not available on this server",
+            )));
+        };
+        let size = bytes.len() as u64;
+        let body =
+            futures_util::stream::once(
+                async move { Ok::<Bytes, std::io::Error>(Bytes::from(bytes)) },
+            );
+        let recording = recordings::store_recording(
+            &self.services,
+            blobs,
+            id,
+            submission,
+            user.id,
+            file_name.unwrap_or_else(|| "recording".to_owned()),
+            Some(size),
+            self.settings.max_recording_bytes,
+            body,
+            now,
+        )
+        .await?;
+        Ok(recording)
+    }
+
+    /// Adds the stored recordings to the open round (those already there stay once).
+    async fn attach(
+        &self,
+        actor: &Actor,
+        submission: Submission,
+        stored: &[Recording],
+        now: Timestamp,
+    ) -> Result<Submission, Temporary> {
+        let mut recordings = submission.current_round().recordings.clone();
+        for recording in stored {
+            if !recordings.contains(&recording.id) {
+                recordings.push(recording.id);
+            }
+        }
+        if recordings == submission.current_round().recordings {
+            return Ok(submission);
+        }
+        let today = scheduler::calendar(&self.services).await?.date_of(now);
+        let input = RoundInput {
+            recordings: Some(recordings),
+            notes: None,
+            requested_go_live: None,
+        };
+        let (next, event) = go_live::edit_round(actor, &submission, input, today, now)
+            .map_err(|e| Temporary(e.into()))?;
+        self.services
+            .store
+            .update_submission(&next, &[event], &[])
+            .await?;
+        Ok(next)
+    }
+}
+
+/// The user as the permission rules see them: their staff roles and memberships.
+async fn actor_of(services: &Services, user: &User) -> Result<Actor, Temporary> {
+    let accounts = services.store.accounts_of_user(user.id).await?;
+    let memberships = accounts
+        .iter()
+        .filter_map(|account| {
+            account
+                .members
+                .iter()
+                .find(|m| m.user_id == user.id)
+                .map(|m| (account.id, m.role))
+        })
+        .collect();
+    Ok(Actor::new(user.id, user.staff, memberships))
+}
+
+/// A message without a Message-ID is known by the digest of its bytes.
+fn fallback_message_id(raw: &[u8]) -> String {
+    let digest = Sha256::digest(raw);
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("sha256-{hex}@vitrine.invalid")
+}
+
+/// The id of the `index`th recording of a message: the same on every reading.
+fn recording_id_of(message_id: &str, index: usize) -> RecordingId {
+    let digest = Sha256::new()
+        .chain_update(b"vitrine inbound recording\0")
+        .chain_update(message_id.as_bytes())
+        .chain_update(index.to_be_bytes())
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    RecordingId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}

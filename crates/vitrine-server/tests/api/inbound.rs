@@ -1,0 +1,366 @@
+//! Email both ways: thread emails carry a reply address of their own; a reply to it comes
+//! back into the thread (only its new text), with its recording attached through the
+//! uploads' path; what may not be posted is refused, logged, and posts nothing.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use vitrine_ingest::{Ingest, IngestSettings, Outcome, Reason};
+use vitrine_server::{Clock, ReplyPattern, ServerConfig};
+
+use crate::go_live::{Cast, advance_to, assigned_of, cast, get, in_review, outbox, verdicts};
+use crate::support::{TestApp, TestUser, each_backend_with};
+
+const PATTERN: &str = "reply+{key}@in.vitrine.test";
+const CLIP: &[u8] = include_bytes!("../../../vitrine-blob/tests/fixtures/faststart.mp4");
+
+fn with_replies() -> ServerConfig {
+    ServerConfig {
+        reply_to: Some(ReplyPattern::parse(PATTERN).expect("pattern")),
+        ..crate::go_live::rehearsal()
+    }
+}
+
+/// The server's clock as it stands (the rehearsal clock is ahead of the test's own).
+struct At(jiff::Timestamp);
+
+impl Clock for At {
+    fn now(&self) -> jiff::Timestamp {
+        self.0
+    }
+}
+
+async fn ingest_for(app: &TestApp) -> Ingest {
+    let now: jiff::Timestamp = app
+        .admin
+        .get("/api/v1/test-clock")
+        .await
+        .expect_status(200)
+        .json()["now"]
+        .as_str()
+        .expect("now")
+        .parse()
+        .expect("a time");
+    let blobs = vitrine_blob::LocalBlobStore::open(&app.blob_dir).expect("blobs");
+    Ingest {
+        services: vitrine_jobs::Services {
+            store: app.store.clone(),
+            clock: Arc::new(At(now)),
+            mail: Arc::new(vitrine_jobs::MailSettings {
+                from: ServerConfig::default().mail_from,
+                reply_to: Some(ReplyPattern::parse(PATTERN).expect("pattern")),
+                ..Default::default()
+            }),
+        },
+        blobs: Some(blobs),
+        settings: Arc::new(IngestSettings {
+            pattern: ReplyPattern::parse(PATTERN).expect("pattern"),
+            max_message_bytes: 64 << 20,
+            max_recording_bytes: 32 << 20,
+            trusted_authserv_id: None,
+        }),
+    }
+}
+
+/// The reply address of the newest email to `address`.
+async fn reply_address_to(app: &TestApp, address: &str) -> String {
+    let emails = outbox(app).await;
+    let email = emails
+        .iter()
+        .rev()
+        .find(|e| e["to"].to_string().contains(address))
+        .unwrap_or_else(|| panic!("an email to {address}"));
+    let reply_to = email["reply_to"].to_string();
+    let start = reply_to.find("reply+").expect("a reply address");
+    let end = reply_to[start..]
+        .find("@in.vitrine.test")
+        .expect("its domain")
+        + start;
+    format!("{}@in.vitrine.test", &reply_to[start..end])
+}
+
+/// A reply as a mail client writes it: new text above the quoted history.
+fn reply(from: &str, to: &str, message_id: &str, new_text: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: your submission\r\nMessage-ID: <{message_id}>\r\n\
+         Date: Thu, 05 Mar 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{new_text}\r\n\r\n\
+         On Thu, 5 Mar 2026 at 09:00, vitrine <vitrine@localhost> wrote:\r\n\
+         > Changes were requested on your submission.\r\n> Provisioning was not shown.\r\n"
+    )
+    .into_bytes()
+}
+
+/// The same reply with a recording attached.
+fn reply_with_recording(from: &str, to: &str, message_id: &str, new_text: &str) -> Vec<u8> {
+    use base64::Engine;
+    let clip = base64::engine::general_purpose::STANDARD.encode(CLIP);
+    let wrapped: Vec<String> = clip
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: Re: changes requested\r\nMessage-ID: <{message_id}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{new_text}\r\n\r\n\
+         Le jeu. 5 mars 2026 à 09:00, vitrine <vitrine@localhost> a écrit :\r\n\
+         > Des modifications sont demandées.\r\n\r\n\
+         --b1\r\nContent-Type: video/mp4; name=\"demo-v2.mp4\"\r\n\
+         Content-Disposition: attachment; filename=\"demo-v2.mp4\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        wrapped.join("\r\n")
+    )
+    .into_bytes()
+}
+
+async fn messages(user: &TestUser, id: &str) -> Vec<Value> {
+    user.client
+        .get(&format!("/api/v1/submissions/{id}/messages"))
+        .await
+        .expect_status(200)
+        .json()
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+/// A submission whose changes were requested and released: the provider's members were
+/// emailed, each with a reply address of their own.
+async fn changes_requested(app: &TestApp, c: &Cast) -> String {
+    let id = in_review(app, c).await;
+    let s = get(&app.admin, &id).await;
+    let (assigned, _) = assigned_of(c, &s);
+    let requirements = c.owner.client.get("/api/v1/requirements").await.json();
+    assigned
+        .client
+        .post(
+            &format!("/api/v1/submissions/{id}/decision"),
+            &json!({"verdicts": verdicts(&["provision"], &requirements), "decision": "request_changes"}),
+        )
+        .await
+        .expect_status(200);
+    advance_to(app, "2026-03-05T00:00:00Z").await;
+    let s = get(&c.owner.client, &id).await;
+    assert_eq!(s["submission"]["state"], "changes_requested");
+    id
+}
+
+#[tokio::test]
+async fn a_reply_by_email_comes_back_into_the_thread_with_its_recording() {
+    each_backend_with(with_replies, |app| async move {
+        let c = cast(&app).await;
+        let id = changes_requested(&app, &c).await;
+        let s = get(&app.admin, &id).await;
+        let (validator, _) = assigned_of(&c, &s);
+        let address = reply_address_to(&app, &c.member.email).await;
+        let owners = reply_address_to(&app, &c.owner.email).await;
+        assert_ne!(
+            address, owners,
+            "each recipient has a reply address of their own"
+        );
+
+        // The member replies from their mail client with the history quoted and a
+        // recording attached.
+        let ingest = ingest_for(&app).await;
+        let raw = reply_with_recording(
+            &c.member.email,
+            &address,
+            "reply-1@mail.p.test",
+            "Here is the new demo: provisioning is at 1:30.",
+        );
+        let outcome = ingest.take(&raw).await.expect("taken");
+        assert_eq!(
+            outcome,
+            Outcome::Posted {
+                submission: id.parse().expect("id"),
+                recordings: 1,
+                refused_attachments: 0,
+            }
+        );
+        let thread = messages(&c.member, &id).await;
+        let last = thread.last().expect("a message");
+        assert_eq!(
+            last["body"],
+            "Here is the new demo: provisioning is at 1:30."
+        );
+        assert_eq!(last["author"], json!(c.member.id));
+        assert_eq!(last["side"], "provider");
+        let recordings = c
+            .member
+            .client
+            .get(&format!("/api/v1/submissions/{id}/recordings"))
+            .await
+            .expect_status(200)
+            .json();
+        let emailed = recordings
+            .as_array()
+            .expect("recordings")
+            .iter()
+            .find(|r| r["file_name"] == "demo-v2.mp4")
+            .unwrap_or_else(|| panic!("the emailed recording is listed: {recordings}"))
+            .clone();
+        use sha2::Digest;
+        let digest: String = sha2::Sha256::digest(CLIP)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(emailed["sha256"], json!(digest));
+        let s = get(&c.member.client, &id).await;
+        let rounds = s["submission"]["rounds"].as_array().expect("rounds");
+        assert!(
+            rounds.last().expect("open round")["recordings"]
+                .as_array()
+                .expect("recordings")
+                .contains(&emailed["id"]),
+            "the recording is in the open round: {s}"
+        );
+
+        // The same message read again (a crash before the mailbox was told) changes nothing.
+        assert_eq!(ingest.take(&raw).await.expect("taken"), Outcome::Duplicate);
+        assert_eq!(messages(&c.member, &id).await.len(), thread.len());
+
+        // The validator is emailed the reply, with an address of their own, and answers
+        // by email: the provider's members get it, threaded.
+        let to_validator = reply_address_to(&app, &validator.email).await;
+        let before = outbox(&app).await.len();
+        let outcome = ingest
+            .take(&reply(
+                &validator.email,
+                &to_validator,
+                "reply-2@vitrine.test",
+                "Thanks, I will look at it on Tuesday.",
+            ))
+            .await
+            .expect("taken");
+        assert!(
+            matches!(outcome, Outcome::Posted { recordings: 0, .. }),
+            "{outcome:?}"
+        );
+        let thread = messages(&c.owner, &id).await;
+        assert_eq!(
+            thread.last().expect("a message")["body"],
+            "Thanks, I will look at it on Tuesday."
+        );
+        assert_eq!(thread.last().expect("a message")["side"], "validator");
+        let emails = outbox(&app).await;
+        let told: Vec<&Value> = emails[before..]
+            .iter()
+            .filter(|e| e["to"].to_string().contains(&c.owner.email))
+            .collect();
+        assert_eq!(told.len(), 1, "{emails:#?}");
+        let root = format!("<submission-{id}@localhost>");
+        assert_eq!(told[0]["in_reply_to"], json!(root));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn what_may_not_be_posted_is_refused_and_posts_nothing() {
+    each_backend_with(with_replies, |app| async move {
+        let c = cast(&app).await;
+        let id = changes_requested(&app, &c).await;
+        let address = reply_address_to(&app, &c.member.email).await;
+        let ingest = ingest_for(&app).await;
+        let before = messages(&c.member, &id).await.len();
+        let malformed = address.replace("reply+", "reply+a");
+        let never_issued = ReplyPattern::parse(PATTERN).expect("pattern").address_for(
+            &vitrine_inbound::reply_address::ReplyKey::from_bytes([7; 32]),
+        );
+        let cases: Vec<(&str, Vec<u8>, Reason)> = vec![
+            (
+                "a forged From",
+                reply("mallory@evil.test", &address, "f-1@evil.test", "Approve me"),
+                Reason::ForgedSender,
+            ),
+            (
+                "the owner using the member's address",
+                reply(
+                    &c.owner.email,
+                    &address,
+                    "f-2@p.test",
+                    "From the wrong person",
+                ),
+                Reason::ForgedSender,
+            ),
+            (
+                "an address we never issued",
+                reply(&c.member.email, &never_issued, "f-3@p.test", "Hello"),
+                Reason::UnknownKey,
+            ),
+            (
+                "a damaged reply address",
+                reply(&c.member.email, &malformed, "f-3b@p.test", "Hello"),
+                Reason::NoReplyKey,
+            ),
+            (
+                "no reply address at all",
+                reply(
+                    &c.member.email,
+                    "someone@in.vitrine.test",
+                    "f-4@p.test",
+                    "Hello",
+                ),
+                Reason::NoReplyKey,
+            ),
+            (
+                "nothing new above the quote",
+                reply(&c.member.email, &address, "f-5@p.test", ""),
+                Reason::EmptyReply,
+            ),
+            (
+                "a vacation responder",
+                {
+                    let mut raw = b"Auto-Submitted: auto-replied\r\n".to_vec();
+                    raw.extend(reply(&c.member.email, &address, "f-6@p.test", "I am away"));
+                    raw
+                },
+                Reason::AutoReply,
+            ),
+            ("not an email", b"\r\n\r\n".to_vec(), Reason::Unreadable),
+        ];
+        for (case, raw, reason) in cases {
+            let outcome = ingest.take(&raw).await.expect("taken");
+            assert_eq!(outcome, Outcome::Refused(reason), "{case}");
+        }
+        assert_eq!(
+            messages(&c.member, &id).await.len(),
+            before,
+            "nothing was posted"
+        );
+        let log = app.store.inbound_emails(None, 100).await.expect("log");
+        assert_eq!(log.len(), 8, "every refusal is logged once: {log:#?}");
+        assert!(
+            log.iter()
+                .any(|(_, e)| e.reason.as_deref() == Some("forged-sender")
+                    && e.sender == "mallory@evil.test")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bounce_marks_the_address_and_is_never_answered() {
+    each_backend_with(with_replies, |app| async move {
+        let ingest = ingest_for(&app).await;
+        let dsn = "From: MAILER-DAEMON@mx.p.test\r\nTo: vitrine@localhost\r\n\
+            Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-1@mx.p.test>\r\n\
+            MIME-Version: 1.0\r\n\
+            Content-Type: multipart/report; report-type=delivery-status; boundary=\"r\"\r\n\r\n\
+            --r\r\nContent-Type: text/plain\r\n\r\nI could not deliver your message.\r\n\
+            --r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.p.test\r\n\r\n\
+            Final-Recipient: rfc822; gone@p.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+            Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--r--\r\n";
+        let outcome = ingest.take(dsn.as_bytes()).await.expect("taken");
+        assert_eq!(outcome, Outcome::Refused(Reason::Bounce));
+        let bouncing = app.store.bouncing("Gone@p.test").await.expect("read");
+        assert_eq!(
+            bouncing.map(|b| b.report),
+            Some("dsn-1@mx.p.test".to_owned())
+        );
+        assert!(!Reason::Bounce.answered());
+    })
+    .await;
+}
