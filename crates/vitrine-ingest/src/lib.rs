@@ -308,6 +308,36 @@ impl Ingest {
         })
     }
 
+    /// Refuses a message too large to be fetched, of which only its `header` was read: it
+    /// is logged under its Message-ID, with its sender.
+    pub async fn take_too_large(&self, header: &[u8]) -> Result<Outcome, Temporary> {
+        let now = self.services.clock.now();
+        let parsed = InboundMessage::parse(header).ok();
+        let message_id = parsed
+            .as_ref()
+            .and_then(|m| m.message_id.clone())
+            .unwrap_or_else(|| fallback_message_id(header));
+        let sender = parsed
+            .as_ref()
+            .and_then(|m| m.from.as_ref().map(|f| f.address.clone()))
+            .unwrap_or_default();
+        let subject = parsed
+            .as_ref()
+            .and_then(|m| m.subject.clone())
+            .unwrap_or_default();
+        if self
+            .services
+            .store
+            .inbound_email(&message_id)
+            .await?
+            .is_some()
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        self.refuse(&message_id, &sender, &subject, None, Reason::TooLarge, now)
+            .await
+    }
+
     /// Records a refusal in the inbound log (nothing else is written).
     async fn refuse(
         &self,

@@ -15,6 +15,7 @@
 //! without `TCP_NODELAY` the second waits for the relay's delayed acknowledgement (40 ms on
 //! Linux), so one connection carried about 22 emails a second (see `bench/README.md`).
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,6 +150,16 @@ impl Dispatcher {
         report: &mut DispatchReport,
     ) -> Result<(), StoreError> {
         let concurrency = self.settings.concurrency.max(1);
+        // Read once a batch: the list is short (addresses mail came back from), and a query
+        // per email would stand between the sends.
+        let bouncing: Arc<HashSet<String>> = Arc::new(
+            self.store
+                .bouncing_addresses()
+                .await?
+                .into_iter()
+                .map(|b| b.email)
+                .collect(),
+        );
         let mut under_way = JoinSet::new();
         let mut first_error = None;
         let mut finished = |joined: Result<Result<Outcome, StoreError>, tokio::task::JoinError>,
@@ -175,7 +186,8 @@ impl Dispatcher {
                 finished(joined, &mut first_error);
             }
             let dispatcher = self.clone();
-            under_way.spawn(async move { dispatcher.dispatch(email).await });
+            let bouncing = bouncing.clone();
+            under_way.spawn(async move { dispatcher.dispatch(email, &bouncing).await });
         }
         while let Some(joined) = under_way.join_next().await {
             finished(joined, &mut first_error);
@@ -186,9 +198,21 @@ impl Dispatcher {
         }
     }
 
-    async fn dispatch(&self, email: OutboxEmail) -> Result<Outcome, StoreError> {
+    async fn dispatch(
+        &self,
+        email: OutboxEmail,
+        bouncing: &HashSet<String>,
+    ) -> Result<Outcome, StoreError> {
         let outcome = match serde_json::from_value::<OutgoingEmail>(email.payload.clone()) {
-            Ok(message) => self.transport.send(&message).await,
+            Ok(message) => match bouncing_recipient(&message, bouncing) {
+                // Mail to it came back as undeliverable: sending again would only bounce
+                // again (and hurt the sender's reputation). Failed, for an admin to retry
+                // once the address is fixed.
+                Some(address) => Err(SendError::permanent(format!(
+                    "mail to {address} bounces; fix the address, then retry"
+                ))),
+                None => self.transport.send(&message).await,
+            },
             Err(error) => Err(SendError::permanent(format!(
                 "the stored email cannot be read: {error}"
             ))),
@@ -261,6 +285,15 @@ pub async fn drain_outbox_once(
     Dispatcher::new(store, clock, transport, settings)
         .drain_once()
         .await
+}
+
+/// A recipient of `message` marked as bouncing (stored lowercase), if any.
+fn bouncing_recipient(message: &OutgoingEmail, bouncing: &HashSet<String>) -> Option<String> {
+    message
+        .to
+        .iter()
+        .map(|mailbox| mailbox.email.to_string().to_lowercase())
+        .find(|address| bouncing.contains(address))
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 
 use std::sync::Arc;
 
+mod inbound;
+
+pub use inbound::{IngestHandler, spawn_imap_ingest};
+
 use axum::extract::DefaultBodyLimit;
 use vitrine_api::Api;
 use vitrine_http::problem::{ApiError, ProblemKind};

@@ -84,7 +84,7 @@ pub enum Command {
     ///
     /// Opens the database (applying pending migrations first), then listens until
     /// SIGINT (Ctrl-C) or SIGTERM, finishing requests in flight before exiting.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 
     /// Apply pending database migrations, then exit.
     ///
@@ -257,6 +257,63 @@ pub struct ServeArgs {
         help_heading = "Mail"
     )]
     pub reply_address: Option<String>,
+
+    /// IMAP server of the mailbox replies arrive in; with it (and --reply-address) `serve`
+    /// polls that mailbox and takes every reply (IDLE where the server offers it). Without
+    /// it, hand replies over with `vitrine mail ingest` from your MTA.
+    #[arg(
+        long,
+        env = "VITRINE_IMAP_HOST",
+        value_name = "HOST",
+        help_heading = "Inbound mail"
+    )]
+    pub imap_host: Option<String>,
+
+    /// IMAP port. [default: 993 with tls, 143 otherwise]
+    #[arg(
+        long,
+        env = "VITRINE_IMAP_PORT",
+        value_name = "PORT",
+        help_heading = "Inbound mail"
+    )]
+    pub imap_port: Option<u16>,
+
+    /// `tls` (from the first byte), `starttls`, or `plain` (loopback only). [default: tls]
+    #[arg(
+        long,
+        env = "VITRINE_IMAP_SECURITY",
+        value_name = "MODE",
+        help_heading = "Inbound mail"
+    )]
+    pub imap_security: Option<String>,
+
+    /// IMAP login name.
+    #[arg(
+        long,
+        env = "VITRINE_IMAP_USERNAME",
+        value_name = "USER",
+        help_heading = "Inbound mail"
+    )]
+    pub imap_username: Option<String>,
+
+    /// IMAP password. Prefer the environment variable. Never logged.
+    #[arg(
+        long,
+        env = "VITRINE_IMAP_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true,
+        help_heading = "Inbound mail"
+    )]
+    pub imap_password: Option<String>,
+
+    /// The mailbox polled; handled messages are moved to the mailbox `Processed`. [default: INBOX]
+    #[arg(
+        long,
+        env = "VITRINE_IMAP_MAILBOX",
+        value_name = "NAME",
+        help_heading = "Inbound mail"
+    )]
+    pub imap_mailbox: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,6 +390,14 @@ impl Cli {
                 reply_address: serve
                     .and_then(|s| s.reply_address.clone())
                     .or_else(|| ingest.and_then(|i| i.reply_address.clone())),
+            },
+            imap: crate::config::ImapOverrides {
+                host: serve.and_then(|s| s.imap_host.clone()),
+                port: serve.and_then(|s| s.imap_port),
+                security: serve.and_then(|s| s.imap_security.clone()),
+                username: serve.and_then(|s| s.imap_username.clone()),
+                password: serve.and_then(|s| s.imap_password.clone()),
+                mailbox: serve.and_then(|s| s.imap_mailbox.clone()),
             },
             log: self.common.log.clone(),
         }

@@ -65,6 +65,12 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
             config.mail_dir().display().to_string(),
         ),
     };
+    if let (Some(imap), Some(pattern)) = (&config.imap, config.reply_pattern()?) {
+        let mut settings = imap.settings()?;
+        settings.max_message_bytes = max_message_bytes(config.max_recording_bytes);
+        tracing::info!(mailbox = %settings.server(), user = %imap.username, "taking replies from the inbound mailbox");
+        vitrine_server::spawn_imap_ingest(settings, inbound(config, store.clone(), pattern));
+    }
     let app = vitrine_server::app_with_mail(store, Arc::new(SystemClock), server_config, transport);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -332,9 +338,18 @@ async fn mail_ingest(
         .read_to_end(&mut raw)
         .context("cannot read the email from standard input")?;
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
-    let server_config = config.server_config();
-    let blobs = vitrine_blob::LocalBlobStore::open(&server_config.blob_dir).ok();
-    let ingest = vitrine_ingest::Ingest {
+    let ingest = inbound(config, store, pattern);
+    Ok(ingest.take(&raw).await?)
+}
+
+/// The inbound path over `store`, as `serve`'s mailbox and `mail ingest` both take it.
+fn inbound(
+    config: &Config,
+    store: Arc<dyn Store>,
+    pattern: vitrine_server::ReplyPattern,
+) -> vitrine_ingest::Ingest {
+    let blobs = vitrine_blob::LocalBlobStore::open(&config.server_config().blob_dir).ok();
+    vitrine_ingest::Ingest {
         services: vitrine_jobs::Services {
             store,
             clock: Arc::new(SystemClock),
@@ -348,12 +363,11 @@ async fn mail_ingest(
         blobs,
         settings: Arc::new(vitrine_ingest::IngestSettings {
             pattern,
-            max_message_bytes,
+            max_message_bytes: max_message_bytes(config.max_recording_bytes),
             max_recording_bytes: config.max_recording_bytes,
             trusted_authserv_id: None,
         }),
-    };
-    Ok(ingest.take(&raw).await?)
+    }
 }
 
 /// The largest email taken: a recording of the largest size, base64-encoded (4/3) with its

@@ -44,6 +44,12 @@ pub struct FileConfig {
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
     pub reply_address: Option<String>,
+    pub imap_host: Option<String>,
+    pub imap_port: Option<u16>,
+    pub imap_security: Option<String>,
+    pub imap_username: Option<String>,
+    pub imap_password: Option<String>,
+    pub imap_mailbox: Option<String>,
     pub log: Option<String>,
 }
 
@@ -113,7 +119,109 @@ pub struct Overrides {
     pub scheduler_interval_secs: Option<u64>,
     pub public_url: Option<String>,
     pub mail: MailOverrides,
+    pub imap: ImapOverrides,
     pub log: Option<String>,
+}
+
+/// Inbound mailbox settings from the command line or the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImapOverrides {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub security: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub mailbox: Option<String>,
+}
+
+/// The inbound mailbox, when one is configured. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: Option<u16>,
+    pub security: String,
+    pub username: String,
+    pub password: String,
+    pub mailbox: String,
+}
+
+impl std::fmt::Debug for ImapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("mailbox", &self.mailbox)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapConfig {
+    fn merge(overrides: ImapOverrides, file: &FileConfig) -> Option<ImapConfig> {
+        let host = overrides
+            .host
+            .or_else(|| file.imap_host.clone())
+            .filter(|h| !h.trim().is_empty())?;
+        Some(ImapConfig {
+            host,
+            port: overrides.port.or(file.imap_port),
+            security: overrides
+                .security
+                .or_else(|| file.imap_security.clone())
+                .unwrap_or_else(|| "tls".to_owned()),
+            username: overrides
+                .username
+                .or_else(|| file.imap_username.clone())
+                .unwrap_or_default(),
+            password: overrides
+                .password
+                .or_else(|| file.imap_password.clone())
+                .unwrap_or_default(),
+            mailbox: overrides
+                .mailbox
+                .or_else(|| file.imap_mailbox.clone())
+                .unwrap_or_else(|| "INBOX".to_owned()),
+        })
+    }
+
+    /// The poller's settings, or what is wrong with these, naming the setting.
+    pub fn settings(&self) -> anyhow::Result<vitrine_mailbox::ImapSettings> {
+        use vitrine_mailbox::Security;
+        let security = match self.security.trim().to_ascii_lowercase().as_str() {
+            "tls" => Security::Tls,
+            "starttls" => Security::StartTls,
+            "plain" => Security::Plain,
+            other => bail!(
+                "the IMAP security {other:?} is not one of tls, starttls or plain (--imap-security, \
+                 VITRINE_IMAP_SECURITY or imap_security in the configuration file)"
+            ),
+        };
+        if self.username.is_empty() || self.password.is_empty() {
+            bail!(
+                "the inbound mailbox on {} needs a user name and a password (--imap-username and \
+                 --imap-password, VITRINE_IMAP_USERNAME and VITRINE_IMAP_PASSWORD, or imap_username \
+                 and imap_password in the configuration file)",
+                self.host
+            );
+        }
+        let mut settings = vitrine_mailbox::ImapSettings::new(
+            self.host.clone(),
+            self.username.clone(),
+            self.password.clone(),
+        );
+        settings.security = security;
+        settings.port = self.port.unwrap_or(security.default_port());
+        settings.mailbox = self.mailbox.clone();
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            bail!(
+                "the inbound mailbox settings cannot work: {}",
+                problems.join("; ")
+            );
+        }
+        Ok(settings)
+    }
 }
 
 /// Mail settings from the command line or the environment.
@@ -166,6 +274,8 @@ pub struct Config {
     /// The server's public address, for the links in emails.
     pub public_url: String,
     pub mail: MailConfig,
+    /// The inbound mailbox `serve` polls for replies, if any.
+    pub imap: Option<ImapConfig>,
     pub log: String,
 }
 
@@ -187,6 +297,7 @@ impl Config {
     pub fn merge(overrides: Overrides, file: FileConfig) -> Config {
         let defaults = vitrine_server::ServerConfig::default();
         let mail = MailConfig::merge(overrides.mail.clone(), &file);
+        let imap = ImapConfig::merge(overrides.imap.clone(), &file);
         Config {
             listen: overrides
                 .listen
@@ -230,6 +341,7 @@ impl Config {
                 .filter(|url| !url.trim().is_empty())
                 .unwrap_or(defaults.public_url),
             mail,
+            imap,
             log: overrides
                 .log
                 .or(file.log)
@@ -311,7 +423,18 @@ impl Config {
 
     /// Refuses mail settings that cannot work, naming the setting.
     fn check_mail(&self) -> anyhow::Result<()> {
-        self.reply_pattern()?;
+        let pattern = self.reply_pattern()?;
+        if let Some(imap) = &self.imap {
+            imap.settings()?;
+            if pattern.is_none() {
+                bail!(
+                    "an inbound mailbox ({}) is configured but no reply address: give \
+                     --reply-address (VITRINE_REPLY_ADDRESS, reply_address in the configuration \
+                     file), the address whose mail arrives in that mailbox",
+                    imap.host
+                );
+            }
+        }
         if self.mail.from.parse::<vitrine_mail::Mailbox>().is_err() {
             bail!(
                 "the mail From address {:?} is not an email address (such as `vitrine \
@@ -576,6 +699,7 @@ mod tests {
                     smtp_password: Some("from-env".into()),
                     ..MailOverrides::default()
                 },
+                imap: ImapOverrides::default(),
                 log: Some("warn".into()),
             },
             file(

@@ -364,3 +364,94 @@ async fn a_bounce_marks_the_address_and_is_never_answered() {
     })
     .await;
 }
+
+/// The whole way a reply travels: sent over SMTP (aiosmtpd) into a Dovecot mailbox, polled
+/// over IMAP, taken, then moved out of the inbox; a refused one is moved too, and the same
+/// message delivered twice posts once.
+#[tokio::test]
+async fn replies_come_through_a_real_mailbox() {
+    use vitrine_mailbox::testing::{Dovecot, SmtpSink};
+    let Some(dovecot) = Dovecot::start_or_skip("replies_come_through_a_real_mailbox") else {
+        return;
+    };
+    let Some(smtp) = SmtpSink::start_or_skip(
+        "replies_come_through_a_real_mailbox",
+        &dovecot,
+        Dovecot::USER,
+    )
+    .await
+    else {
+        return;
+    };
+    let dovecot = &dovecot;
+    let smtp = &smtp;
+    each_backend_with(with_replies, |app| async move {
+        use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor, address::Envelope};
+        let c = cast(&app).await;
+        let id = changes_requested(&app, &c).await;
+        let address = reply_address_to(&app, &c.member.email).await;
+        let ingest = ingest_for(&app).await;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(smtp.port())
+            .build();
+        let envelope = Envelope::new(
+            Some(c.member.email.parse().expect("address")),
+            vec![address.parse().expect("address")],
+        )
+        .expect("envelope");
+        let message_id = format!("imap-{}@mail.p.test", app.backend);
+        let raw = reply_with_recording(
+            &c.member.email,
+            &address,
+            &message_id,
+            "The demo now shows provisioning.",
+        );
+        transport
+            .send_raw(&envelope, &raw)
+            .await
+            .expect("SMTP delivery");
+        let forged = reply(
+            "mallory@evil.test",
+            &address,
+            &format!("forged-{message_id}"),
+            "Approve",
+        );
+        transport
+            .send_raw(&envelope, &forged)
+            .await
+            .expect("SMTP delivery");
+
+        let mut handler = vitrine_server::IngestHandler(ingest);
+        let report = vitrine_mailbox::poll_once(&dovecot.settings(), &mut handler)
+            .await
+            .expect("poll");
+        assert_eq!(
+            (report.stored, report.refused, report.retried),
+            (1, 1, 0),
+            "{report:?}"
+        );
+        assert_eq!(
+            dovecot.count(Dovecot::USER, "INBOX").await,
+            0,
+            "both were moved"
+        );
+        let log = vitrine_store::InboundStore::inbound_emails(app.store.as_ref(), None, 10)
+            .await
+            .expect("log");
+        let thread = messages(&c.member, &id).await;
+        assert!(!thread.is_empty(), "{log:#?}");
+        assert_eq!(
+            thread.last().expect("a message")["body"],
+            "The demo now shows provisioning."
+        );
+
+        // Delivered a second time (an MTA retry): taken as a duplicate, posts nothing.
+        dovecot.append(Dovecot::USER, "INBOX", &raw).await;
+        let report = vitrine_mailbox::poll_once(&dovecot.settings(), &mut handler)
+            .await
+            .expect("poll");
+        assert_eq!(report.stored, 1, "{report:?}");
+        assert_eq!(messages(&c.member, &id).await.len(), thread.len());
+    })
+    .await;
+}

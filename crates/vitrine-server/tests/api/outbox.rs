@@ -408,3 +408,53 @@ async fn a_batch_is_sent_side_by_side_up_to_the_concurrency() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_address_that_bounces_is_not_mailed_again_until_cleared() {
+    each_backend(|app| async move {
+        let w = crate::world::World::build(app).await;
+        let app = &w.app;
+        write_emails(app, 2).await;
+        app.store
+            .mark_bouncing("DEV0@acme.test", app.clock.now(), "dsn-1@mx.acme.test", &[])
+            .await
+            .expect("marked");
+        let sent = Arc::new(Recording::default());
+        let report = dispatcher(app, sent.clone())
+            .drain_once()
+            .await
+            .expect("drain");
+        let to: Vec<String> = sent
+            .0
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|e| e.to[0].email.to_string())
+            .collect();
+        assert_eq!(to, ["dev1@acme.test"], "{report:?}");
+        let failed = outbox(app, OutboxStatus::Failed).await;
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].recipients, "dev0@acme.test");
+        assert!(
+            failed[0]
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("bounces")),
+            "{:?}",
+            failed[0].last_error
+        );
+        // Fixed: cleared, and an admin's retry sends it.
+        app.store
+            .clear_bouncing("dev0@acme.test", &[])
+            .await
+            .expect("cleared");
+        assert!(
+            app.store
+                .bouncing("dev0@acme.test")
+                .await
+                .expect("read")
+                .is_none()
+        );
+    })
+    .await;
+}
