@@ -330,8 +330,31 @@ async fn what_may_not_be_posted_is_refused_and_posts_nothing() {
             before,
             "nothing was posted"
         );
+        // Revoked (the member left, say): the address no longer admits their reply.
+        let revoked = app
+            .store
+            .revoke_reply_keys(
+                c.member.id,
+                Some(id.parse().expect("id")),
+                app.clock.now(),
+                &[],
+            )
+            .await
+            .expect("revoked");
+        assert!(revoked >= 1, "the member's keys were live");
+        let outcome = ingest
+            .take(&reply(
+                &c.member.email,
+                &address,
+                "f-7@p.test",
+                "Still here?",
+            ))
+            .await
+            .expect("taken");
+        assert_eq!(outcome, Outcome::Refused(Reason::RevokedKey));
+        assert_eq!(messages(&c.member, &id).await.len(), before);
         let log = app.store.inbound_emails(None, 100).await.expect("log");
-        assert_eq!(log.len(), 8, "every refusal is logged once: {log:#?}");
+        assert_eq!(log.len(), 9, "every refusal is logged once: {log:#?}");
         assert!(
             log.iter()
                 .any(|(_, e)| e.reason.as_deref() == Some("forged-sender")
