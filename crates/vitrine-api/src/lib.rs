@@ -14,6 +14,7 @@ mod admin;
 mod audit;
 mod catalog;
 mod common;
+mod inbound;
 mod me;
 mod offerings;
 mod ops;

@@ -9,8 +9,8 @@ use vitrine_http::auth::SESSION_COOKIE;
 use vitrine_http::problem::Problem;
 
 use crate::{
-    accounts, audit, catalog, me, offerings, ops, outbox, review, session, signup, submissions,
-    test_clock, uploads, users,
+    accounts, audit, catalog, inbound, me, offerings, ops, outbox, review, session, signup,
+    submissions, test_clock, uploads, users,
 };
 
 #[derive(utoipa::OpenApi)]
@@ -98,6 +98,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_audit))
         .merge(uploads::router())
         .merge(outbox::router())
+        .merge(inbound::router())
         .merge(submissions::router())
         .merge(review::router())
         .routes(routes!(test_clock::get_test_clock))

@@ -384,6 +384,27 @@ async fn a_bounce_marks_the_address_and_is_never_answered() {
             Some("dsn-1@mx.p.test".to_owned())
         );
         assert!(!Reason::Bounce.answered());
+
+        // Admins see it, in the bouncing list and the inbound log, and clear it once fixed.
+        let listed = app.admin.get("/api/v1/bouncing").await.expect_status(200).json();
+        assert_eq!(listed[0]["email"], "gone@p.test", "{listed}");
+        assert_eq!(listed[0]["report"], "dsn-1@mx.p.test");
+        let log = app.admin.get("/api/v1/inbound").await.expect_status(200).json();
+        assert_eq!(log["items"][0]["outcome"], "refused", "{log}");
+        assert_eq!(log["items"][0]["reason"], "bounce");
+        assert_eq!(log["items"][0]["sender"], "MAILER-DAEMON@mx.p.test");
+        let someone = app.user("someone@p.test").await;
+        someone.client.get("/api/v1/bouncing").await.problem(403, "forbidden");
+        someone.client.get("/api/v1/inbound").await.problem(403, "forbidden");
+        app.admin
+            .delete("/api/v1/bouncing/gone@p.test")
+            .await
+            .expect_status(204);
+        assert!(app.store.bouncing("gone@p.test").await.expect("read").is_none());
+        app.admin
+            .delete("/api/v1/bouncing/gone@p.test")
+            .await
+            .expect_status(404);
     })
     .await;
 }
