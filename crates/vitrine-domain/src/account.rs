@@ -96,6 +96,20 @@ impl Account {
     }
 }
 
+/// The caller the permission rules see for `user`, with their staff roles, from the
+/// accounts they are a member of (`Store::accounts_of_user`).
+pub fn actor_of(
+    user: UserId,
+    staff: crate::permissions::StaffRoles,
+    accounts: &[Account],
+) -> Actor {
+    let memberships = accounts
+        .iter()
+        .filter_map(|a| a.role_of(user).map(|role| (a.id, role)))
+        .collect();
+    Actor::new(user, staff, memberships)
+}
+
 /// Creates an account with its first owner. Only admins create accounts.
 pub fn create_account(
     actor: &Actor,

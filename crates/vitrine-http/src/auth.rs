@@ -7,8 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use vitrine_domain::account::MembershipRole;
-use vitrine_domain::{Account, AccountId, Actor, Audience, Timestamp, User, UserId};
+use vitrine_domain::{Account, Actor, Audience, Timestamp, User, UserId};
 use vitrine_store::SecretHash;
 
 use crate::AppState;
@@ -153,11 +152,7 @@ pub async fn caller(
         return Ok(None);
     };
     let accounts = state.store.accounts_of_user(user.id).await?;
-    let memberships: Vec<(AccountId, MembershipRole)> = accounts
-        .iter()
-        .filter_map(|a| a.role_of(user.id).map(|role| (a.id, role)))
-        .collect();
-    let actor = Actor::new(user.id, user.staff, memberships);
+    let actor = vitrine_domain::account::actor_of(user.id, user.staff, &accounts);
     Ok(Some(Caller {
         user,
         actor,

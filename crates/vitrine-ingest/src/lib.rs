@@ -87,38 +87,19 @@ impl Ingest {
     pub async fn take(&self, raw: &[u8]) -> Result<Outcome, Temporary> {
         let now = self.services.clock.now();
         if raw.len() as u64 > self.settings.max_message_bytes {
-            let id = fallback_message_id(raw);
-            return self.refuse(&id, "", "", None, Reason::TooLarge, now).await;
+            return self
+                .refuse(&Head::of(None, raw, now), None, Reason::TooLarge)
+                .await;
         }
-        let message = match InboundMessage::parse(raw) {
-            Ok(message) => message,
-            Err(_) => {
-                let id = fallback_message_id(raw);
-                return self
-                    .refuse(&id, "", "", None, Reason::Unreadable, now)
-                    .await;
-            }
+        let Ok(message) = InboundMessage::parse(raw) else {
+            return self
+                .refuse(&Head::of(None, raw, now), None, Reason::Unreadable)
+                .await;
         };
-        let message_id = message
-            .message_id
-            .clone()
-            .filter(|id| !id.trim().is_empty())
-            .unwrap_or_else(|| fallback_message_id(raw));
-        if self
-            .services
-            .store
-            .inbound_email(&message_id)
-            .await?
-            .is_some()
-        {
+        let head = Head::of(Some(&message), raw, now);
+        if self.taken_before(&head).await? {
             return Ok(Outcome::Duplicate);
         }
-        let sender = message
-            .from
-            .as_ref()
-            .map(|m| m.address.clone())
-            .unwrap_or_default();
-        let subject = message.subject.clone().unwrap_or_default();
         let triaged = triage(
             &message,
             &self.settings.pattern,
@@ -129,77 +110,38 @@ impl Ingest {
                 failed_recipients, ..
             } => {
                 let failed = failed_recipients.clone();
-                return self
-                    .bounce(&message_id, &sender, &subject, &failed, now)
-                    .await;
+                return self.bounce(&head, &failed).await;
             }
             Kind::AutoReply { .. } => {
-                return self
-                    .refuse(&message_id, &sender, &subject, None, Reason::AutoReply, now)
-                    .await;
+                return self.refuse(&head, None, Reason::AutoReply).await;
             }
             Kind::Reply => {}
         }
         let Some(key) = triaged.key.clone() else {
-            return self
-                .refuse(
-                    &message_id,
-                    &sender,
-                    &subject,
-                    None,
-                    Reason::NoReplyKey,
-                    now,
-                )
-                .await;
+            return self.refuse(&head, None, Reason::NoReplyKey).await;
         };
         let Some(grant) = self.services.store.reply_key(&key.hash()).await? else {
-            return self
-                .refuse(
-                    &message_id,
-                    &sender,
-                    &subject,
-                    None,
-                    Reason::UnknownKey,
-                    now,
-                )
-                .await;
+            return self.refuse(&head, None, Reason::UnknownKey).await;
         };
         let context = Some(&grant);
         if grant.revoked_at.is_some() {
-            return self
-                .refuse(
-                    &message_id,
-                    &sender,
-                    &subject,
-                    context,
-                    Reason::RevokedKey,
-                    now,
-                )
-                .await;
+            return self.refuse(&head, context, Reason::RevokedKey).await;
         }
         let (Some(user), Some(submission)) = (
             self.services.store.user(grant.user_id).await?,
             self.services.store.submission(grant.submission_id).await?,
         ) else {
-            return self
-                .refuse(
-                    &message_id,
-                    &sender,
-                    &subject,
-                    context,
-                    Reason::RevokedKey,
-                    now,
-                )
-                .await;
+            return self.refuse(&head, context, Reason::RevokedKey).await;
         };
-        let actor = actor_of(&self.services, &user).await?;
+        let accounts = self.services.store.accounts_of_user(user.id).await?;
+        let actor = vitrine_domain::account::actor_of(user.id, user.staff, &accounts);
         let unauthenticated = self
             .settings
             .trusted_authserv_id
             .as_deref()
             .is_some_and(|id| !message.sender_authenticated_by(id));
         let verdict = decide(Facts {
-            sender_is_recipient: sender.eq_ignore_ascii_case(user.email.as_str()),
+            sender_is_recipient: head.sender.eq_ignore_ascii_case(user.email.as_str()),
             unauthenticated,
             party: submission.party_of(&actor),
             state: submission.state,
@@ -208,9 +150,7 @@ impl Ingest {
         });
         let attach = match verdict {
             Verdict::Refuse(reason) => {
-                return self
-                    .refuse(&message_id, &sender, &subject, context, reason, now)
-                    .await;
+                return self.refuse(&head, context, reason).await;
             }
             Verdict::Post { attach } => attach,
         };
@@ -240,7 +180,7 @@ impl Ingest {
                 let bytes = std::mem::take(&mut message.attachments[part].bytes);
                 let recording = self
                     .store_recording(
-                        &message_id,
+                        &head.message_id,
                         index,
                         &submission,
                         &user,
@@ -257,17 +197,12 @@ impl Ingest {
         } else {
             self.attach(&actor, submission, &stored, now).await?
         };
-        let inbound = InboundEmail {
-            message_id: message_id.clone(),
-            received_at: now,
-            sender: sender.clone(),
-            subject,
-            submission_id: Some(submission.id),
-            user_id: Some(user.id),
-            outcome: InboundOutcome::Posted,
-            reason: None,
-            recordings: u32::try_from(stored.len()).unwrap_or(u32::MAX),
-        };
+        let inbound = head.logged(
+            Some(&grant),
+            InboundOutcome::Posted,
+            None,
+            u32::try_from(stored.len()).unwrap_or(u32::MAX),
+        );
         let mut events = vec![
             AuditEvent::new(Some(user.id), "inbound.posted", now)
                 .subject_submission(
@@ -276,7 +211,7 @@ impl Ingest {
                     submission.provider_account_id,
                 )
                 .after(&serde_json::json!({
-                    "message_id": message_id,
+                    "message_id": head.message_id,
                     "recordings": stored.iter().map(|r| r.id).collect::<Vec<_>>(),
                 })),
         ];
@@ -311,57 +246,35 @@ impl Ingest {
     /// Refuses a message too large to be fetched, of which only its `header` was read: it
     /// is logged under its Message-ID, with its sender.
     pub async fn take_too_large(&self, header: &[u8]) -> Result<Outcome, Temporary> {
-        let now = self.services.clock.now();
         let parsed = InboundMessage::parse(header).ok();
-        let message_id = parsed
-            .as_ref()
-            .and_then(|m| m.message_id.clone())
-            .unwrap_or_else(|| fallback_message_id(header));
-        let sender = parsed
-            .as_ref()
-            .and_then(|m| m.from.as_ref().map(|f| f.address.clone()))
-            .unwrap_or_default();
-        let subject = parsed
-            .as_ref()
-            .and_then(|m| m.subject.clone())
-            .unwrap_or_default();
-        if self
-            .services
-            .store
-            .inbound_email(&message_id)
-            .await?
-            .is_some()
-        {
+        let head = Head::of(parsed.as_ref(), header, self.services.clock.now());
+        if self.taken_before(&head).await? {
             return Ok(Outcome::Duplicate);
         }
-        self.refuse(&message_id, &sender, &subject, None, Reason::TooLarge, now)
-            .await
+        self.refuse(&head, None, Reason::TooLarge).await
+    }
+
+    /// Whether this Message-ID is in the log already.
+    async fn taken_before(&self, head: &Head) -> Result<bool, Temporary> {
+        Ok(self
+            .services
+            .store
+            .inbound_email(&head.message_id)
+            .await?
+            .is_some())
     }
 
     /// Records a refusal in the inbound log (nothing else is written).
     async fn refuse(
         &self,
-        message_id: &str,
-        sender: &str,
-        subject: &str,
+        head: &Head,
         grant: Option<&vitrine_store::ReplyKey>,
         reason: Reason,
-        now: Timestamp,
     ) -> Result<Outcome, Temporary> {
-        let inbound = InboundEmail {
-            message_id: message_id.to_owned(),
-            received_at: now,
-            sender: sender.to_owned(),
-            subject: subject.to_owned(),
-            submission_id: grant.map(|g| g.submission_id),
-            user_id: grant.map(|g| g.user_id),
-            outcome: InboundOutcome::Refused,
-            reason: Some(reason.slug().to_owned()),
-            recordings: 0,
-        };
+        let inbound = head.logged(grant, InboundOutcome::Refused, Some(reason), 0);
         tracing::info!(
-            message_id,
-            sender,
+            message_id = head.message_id,
+            sender = head.sender,
             reason = reason.slug(),
             "inbound email refused"
         );
@@ -379,14 +292,9 @@ impl Ingest {
 
     /// A delivery failure: each failed address is marked bouncing (emails to it stop until
     /// it is fixed), and the report is logged.
-    async fn bounce(
-        &self,
-        message_id: &str,
-        sender: &str,
-        subject: &str,
-        failed: &[String],
-        now: Timestamp,
-    ) -> Result<Outcome, Temporary> {
+    async fn bounce(&self, head: &Head, failed: &[String]) -> Result<Outcome, Temporary> {
+        let now = head.received_at;
+        let message_id = head.message_id.as_str();
         for address in failed {
             let event = AuditEvent::new(None, "email.bouncing", now)
                 .after(&serde_json::json!({"address": address, "report": message_id}));
@@ -395,8 +303,7 @@ impl Ingest {
                 .mark_bouncing(address, now, message_id, &[event])
                 .await?;
         }
-        self.refuse(message_id, sender, subject, None, Reason::Bounce, now)
-            .await
+        self.refuse(head, None, Reason::Bounce).await
     }
 
     /// Stores one attached recording through the uploads' path. Its id comes from the
@@ -477,20 +384,52 @@ impl Ingest {
     }
 }
 
-/// The user as the permission rules see them: their staff roles and memberships.
-async fn actor_of(services: &Services, user: &User) -> Result<Actor, Temporary> {
-    let accounts = services.store.accounts_of_user(user.id).await?;
-    let memberships = accounts
-        .iter()
-        .filter_map(|account| {
-            account
-                .members
-                .iter()
-                .find(|m| m.user_id == user.id)
-                .map(|m| (account.id, m.role))
-        })
-        .collect();
-    Ok(Actor::new(user.id, user.staff, memberships))
+/// A received message as the inbound log names it.
+struct Head {
+    /// Its Message-ID, or without one (or unreadable) the digest of its bytes.
+    message_id: String,
+    /// The From address; empty when it has none.
+    sender: String,
+    subject: String,
+    received_at: Timestamp,
+}
+
+impl Head {
+    fn of(message: Option<&InboundMessage>, raw: &[u8], now: Timestamp) -> Head {
+        Head {
+            message_id: message
+                .and_then(|m| m.message_id.clone())
+                .filter(|id| !id.trim().is_empty())
+                .unwrap_or_else(|| fallback_message_id(raw)),
+            sender: message
+                .and_then(|m| m.from.as_ref())
+                .map(|f| f.address.clone())
+                .unwrap_or_default(),
+            subject: message.and_then(|m| m.subject.clone()).unwrap_or_default(),
+            received_at: now,
+        }
+    }
+
+    /// Its log row: the thread and person its reply key named, what it did and why.
+    fn logged(
+        &self,
+        grant: Option<&vitrine_store::ReplyKey>,
+        outcome: InboundOutcome,
+        reason: Option<Reason>,
+        recordings: u32,
+    ) -> InboundEmail {
+        InboundEmail {
+            message_id: self.message_id.clone(),
+            received_at: self.received_at,
+            sender: self.sender.clone(),
+            subject: self.subject.clone(),
+            submission_id: grant.map(|g| g.submission_id),
+            user_id: grant.map(|g| g.user_id),
+            outcome,
+            reason: reason.map(|r| r.slug().to_owned()),
+            recordings,
+        }
+    }
 }
 
 /// A message without a Message-ID is known by the digest of its bytes.

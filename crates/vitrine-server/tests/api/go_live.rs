@@ -206,7 +206,7 @@ pub(crate) async fn get(client: &Client, id: &str) -> Value {
 
 /// The server's own time (the test clock moved by `advance`), fixed: what a dispatcher
 /// running in that server would see.
-struct ServerTime(jiff::Timestamp);
+pub(crate) struct ServerTime(pub jiff::Timestamp);
 
 impl vitrine_server::Clock for ServerTime {
     fn now(&self) -> jiff::Timestamp {
@@ -214,11 +214,10 @@ impl vitrine_server::Clock for ServerTime {
     }
 }
 
-/// Sends every email due in the outbox through the SMTP server, as the server's dispatcher
-/// would, and returns what the SMTP server received since the last call.
-async fn deliver(app: &TestApp, smtp: &SmtpServer) -> Vec<Received> {
-    let now: jiff::Timestamp = app
-        .admin
+/// The server's rehearsal clock as it stands (ahead of the test's own by what `advance`
+/// moved it).
+pub(crate) async fn server_now(app: &TestApp) -> jiff::Timestamp {
+    app.admin
         .get("/api/v1/test-clock")
         .await
         .expect_status(200)
@@ -226,7 +225,13 @@ async fn deliver(app: &TestApp, smtp: &SmtpServer) -> Vec<Received> {
         .as_str()
         .expect("now")
         .parse()
-        .expect("a timestamp");
+        .expect("a timestamp")
+}
+
+/// Sends every email due in the outbox through the SMTP server, as the server's dispatcher
+/// would, and returns what the SMTP server received since the last call.
+async fn deliver(app: &TestApp, smtp: &SmtpServer) -> Vec<Received> {
+    let now = server_now(app).await;
     let report = Dispatcher::new(
         app.store.clone(),
         Arc::new(ServerTime(now)),
