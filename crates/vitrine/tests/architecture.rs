@@ -16,6 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("vitrine-blob", &[]),
     ("vitrine-inbound", &[]),
     ("vitrine-mailbox", &[]),
+    ("vitrine-osb", &[]),
     ("vitrine-store", &["vitrine-domain"]),
     ("vitrine-mail", &["vitrine-domain"]),
     (
@@ -100,9 +101,9 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "inbound email knows nothing of HTTP",
     ),
     (
-        "vitrine-ingest",
-        &["axum", "tower", "tower-http", "hyper"],
-        "inbound email knows nothing of HTTP",
+        "vitrine-osb",
+        &["sqlx", "axum", "lettre"],
+        "the checker knows nothing of vitrine's storage or mail",
     ),
     (
         "vitrine-web",

@@ -1,0 +1,132 @@
+//! The report of a run: serialisable as JSON, which is how vitrine stores it.
+
+use serde::{Deserialize, Serialize};
+
+/// The checklist step a check gives evidence for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Step 1: the documentation.
+    Documentation,
+    /// Step 3: a hosted Open Service Broker.
+    Broker,
+    /// Step 4: the dashboard's sign-in through the marketplace.
+    SignIn,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    /// Could not run (say why in `detail`): the step stays attested.
+    Skipped,
+}
+
+/// The spec's words a check is held to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecRef {
+    /// The section of `spec.md`, such as `Catalog Management`.
+    pub section: String,
+    /// The sentence (or a short quote of it) the check enforces.
+    pub words: String,
+}
+
+/// One request and its answer, secrets and credentials redacted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Option<String>,
+    /// None when no answer came (timeout, refused address, connection error).
+    pub status: Option<u16>,
+    pub response_headers: Vec<(String, String)>,
+    /// An excerpt of the answer (its first few KiB).
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable identifier, such as `catalog.unique_plan_ids`; the pages translate by it.
+    pub id: String,
+    pub step: Step,
+    pub outcome: Outcome,
+    /// Why it failed or was skipped, in plain English.
+    pub detail: Option<String>,
+    pub spec: SpecRef,
+    pub exchanges: Vec<Exchange>,
+    pub duration_ms: u64,
+}
+
+/// Something the run created on the broker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Resource {
+    Instance {
+        instance_id: String,
+        service_id: String,
+        plan_id: String,
+    },
+    Binding {
+        instance_id: String,
+        binding_id: String,
+        service_id: String,
+        plan_id: String,
+    },
+}
+
+/// What a run says of one checklist step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepVerdict {
+    /// Every check of the step ran and passed.
+    Passed,
+    /// At least one check of the step failed.
+    Failed,
+    /// The step's checks could not run: it stays attested.
+    NotChecked,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The OSB version spoken.
+    pub api_version: String,
+    pub checks: Vec<Check>,
+    /// What the run created and could not remove.
+    pub leftovers: Vec<Resource>,
+    /// The broker's own time: the sum of every exchange's elapsed time.
+    pub broker_ms: u64,
+    /// The whole run's wall-clock time.
+    pub duration_ms: u64,
+}
+
+impl Report {
+    pub fn verdict(&self, step: Step) -> StepVerdict {
+        let mut of_step = self.checks.iter().filter(|c| c.step == step).peekable();
+        if of_step.peek().is_none() {
+            return StepVerdict::NotChecked;
+        }
+        let mut ran = false;
+        for check in of_step {
+            match check.outcome {
+                Outcome::Failed => return StepVerdict::Failed,
+                Outcome::Passed => ran = true,
+                Outcome::Skipped => {}
+            }
+        }
+        if ran {
+            StepVerdict::Passed
+        } else {
+            StepVerdict::NotChecked
+        }
+    }
+
+    pub fn failing(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Failed)
+    }
+}
