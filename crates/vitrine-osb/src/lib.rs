@@ -4,12 +4,23 @@
 //! the [`Journal`] hears of every resource created on the broker *before* the request goes
 //! out, so that a crash mid-run leaves a record from which [`clean_up`] removes it later.
 
+mod broker;
+mod catalog;
+mod checks;
+pub mod guard;
+mod lifecycle;
+mod pages;
+mod probes;
 pub mod report;
+pub mod testing;
 
-pub use report::{Check, Exchange, Outcome, Report, Resource, SpecRef, Step, StepVerdict};
+pub use checks::check_title;
+pub use report::{
+    Check, CheckChange, Exchange, Outcome, Report, Resource, SpecRef, Step, StepVerdict, diff,
+};
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use url::Url;
 
 /// The broker under test.
@@ -72,8 +83,7 @@ impl Default for Policy {
 /// a resource goes out; an error there stops the run (nothing is created that could not be
 /// recorded).
 pub trait Journal: Send + Sync {
-    fn will_create(&self, resource: &Resource)
-    -> impl Future<Output = Result<(), String>> + Send;
+    fn will_create(&self, resource: &Resource) -> impl Future<Output = Result<(), String>> + Send;
     fn removed(&self, resource: &Resource) -> impl Future<Output = ()> + Send;
     /// A check finished (for progress shown while the run goes on).
     fn checked(&self, check: &Check) -> impl Future<Output = ()> + Send;
@@ -99,6 +109,18 @@ pub enum CheckError {
     Client(String),
 }
 
+/// Every check id a run can emit, in the report's order.
+pub fn check_ids() -> impl Iterator<Item = &'static str> {
+    checks::DEFINITIONS.iter().map(|d| d.id)
+}
+
+fn check_scheme(url: &Url) -> Result<(), CheckError> {
+    match url.scheme() {
+        "http" | "https" => Ok(()),
+        _ => Err(CheckError::Scheme(url.to_string())),
+    }
+}
+
 /// Runs every check and returns the report. A failing broker is a report with failed
 /// checks, never an error.
 pub async fn run(
@@ -107,8 +129,99 @@ pub async fn run(
     policy: &Policy,
     journal: &impl Journal,
 ) -> Result<Report, CheckError> {
-    let _ = (target, expectations, policy, journal);
-    Ok(Report::default())
+    let started = Instant::now();
+    check_scheme(&target.broker_url)?;
+    let guard = guard::Guard::new(policy)?;
+    let broker = broker::Broker::new(&guard, target, &expectations.originating_user);
+    let mut checks: Vec<Check> = Vec::new();
+
+    let catalog = catalog::check(&broker, expectations).await;
+    for check in &catalog.checks {
+        journal.checked(check).await;
+    }
+    checks.extend(catalog.checks);
+
+    let mut leftovers = Vec::new();
+    let mut sign_in = None;
+    match &catalog.chosen {
+        Some(chosen) => {
+            let mut lifecycle = lifecycle::Lifecycle::new(&broker, journal, policy, chosen.clone());
+            lifecycle.provision().await;
+            // The dashboard is visited while the instance lives.
+            let dashboard = if lifecycle.instance.is_some() {
+                Ok(lifecycle.dashboard_url.as_deref())
+            } else {
+                Err(lifecycle.why_no_instance.as_str())
+            };
+            let check = pages::sign_in(
+                &guard,
+                pages::SignIn {
+                    authorization_endpoint: expectations.authorization_endpoint.as_ref(),
+                    dashboard_url: dashboard,
+                    client_id: chosen.dashboard_client_id.as_deref(),
+                },
+            )
+            .await;
+            journal.checked(&check).await;
+            sign_in = Some(check);
+            leftovers = lifecycle.finish().await;
+            checks.append(&mut lifecycle.checks);
+        }
+        None => {
+            for id in [
+                "provision.created",
+                "provision.last_operation",
+                "instance.fetched",
+                "binding.created",
+                "binding.last_operation",
+                "binding.fetched",
+                "probe.unknown_binding_delete",
+                "binding.deleted",
+                "instance.deleted",
+                "lifecycle.nothing_left",
+            ] {
+                let check = checks::begin(id).skipped(catalog.why_none.clone());
+                journal.checked(&check).await;
+                checks.push(check);
+            }
+        }
+    }
+
+    for check in probes::run(&broker, catalog.chosen.as_ref()).await {
+        journal.checked(&check).await;
+        checks.push(check);
+    }
+    for check in pages::documentation(&guard, expectations).await {
+        journal.checked(&check).await;
+        checks.push(check);
+    }
+    let sign_in = match sign_in {
+        Some(check) => check,
+        None => {
+            let check = pages::sign_in(
+                &guard,
+                pages::SignIn {
+                    authorization_endpoint: expectations.authorization_endpoint.as_ref(),
+                    dashboard_url: Err(catalog.why_none.as_str()),
+                    client_id: None,
+                },
+            )
+            .await;
+            journal.checked(&check).await;
+            check
+        }
+    };
+    checks.push(sign_in);
+    // The report's order is the table's, whatever order they ran in.
+    checks.sort_by_key(|c| checks::DEFINITIONS.iter().position(|d| d.id == c.id));
+
+    Ok(Report {
+        api_version: target.api_version.clone(),
+        checks,
+        leftovers,
+        broker_ms: guard.total_ms(),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
 }
 
 /// Deletes what an interrupted run left on the broker (bindings before their instance).
@@ -118,9 +231,15 @@ pub async fn clean_up(
     policy: &Policy,
     leftovers: &[Resource],
 ) -> Vec<(Resource, String)> {
-    let _ = (target, policy);
+    let why_not = match check_scheme(&target.broker_url).and_then(|()| guard::Guard::new(policy)) {
+        Ok(guard) => {
+            let broker = broker::Broker::new(&guard, target, "vitrine-clean-up");
+            return lifecycle::clean_up(&broker, policy, leftovers).await;
+        }
+        Err(e) => e.to_string(),
+    };
     leftovers
         .iter()
-        .map(|r| (r.clone(), "not implemented".to_owned()))
+        .map(|r| (r.clone(), why_not.clone()))
         .collect()
 }

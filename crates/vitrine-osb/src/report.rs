@@ -125,8 +125,108 @@ impl Report {
     }
 
     pub fn failing(&self) -> impl Iterator<Item = &Check> {
-        self.checks
+        self.checks.iter().filter(|c| c.outcome == Outcome::Failed)
+    }
+}
+
+/// A check whose outcome differs between two runs: changed, new (`before` is `None`) or
+/// gone (`after` is `None`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckChange {
+    pub id: String,
+    pub before: Option<Outcome>,
+    pub after: Option<Outcome>,
+}
+
+/// What changed from `previous` to `current`: the current run's checks in its order, then
+/// the checks that vanished in the previous run's order.
+pub fn diff(previous: &Report, current: &Report) -> Vec<CheckChange> {
+    let outcome_in =
+        |report: &Report, id: &str| report.checks.iter().find(|c| c.id == id).map(|c| c.outcome);
+    let mut changes: Vec<CheckChange> = current
+        .checks
+        .iter()
+        .filter_map(|check| {
+            let before = outcome_in(previous, &check.id);
+            (before != Some(check.outcome)).then(|| CheckChange {
+                id: check.id.clone(),
+                before,
+                after: Some(check.outcome),
+            })
+        })
+        .collect();
+    changes.extend(
+        previous
+            .checks
             .iter()
-            .filter(|c| c.outcome == Outcome::Failed)
+            .filter(|check| outcome_in(current, &check.id).is_none())
+            .map(|check| CheckChange {
+                id: check.id.clone(),
+                before: Some(check.outcome),
+                after: None,
+            }),
+    );
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(id: &str, outcome: Outcome) -> Check {
+        Check {
+            id: id.to_owned(),
+            step: Step::Broker,
+            outcome,
+            detail: None,
+            spec: SpecRef {
+                section: "s".into(),
+                words: "w".into(),
+            },
+            exchanges: Vec::new(),
+            duration_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_diff_names_changed_new_and_vanished_checks() {
+        let previous = Report {
+            checks: vec![
+                check("a", Outcome::Passed),
+                check("b", Outcome::Failed),
+                check("gone", Outcome::Passed),
+            ],
+            ..Report::default()
+        };
+        let current = Report {
+            checks: vec![
+                check("a", Outcome::Passed),
+                check("b", Outcome::Passed),
+                check("new", Outcome::Skipped),
+            ],
+            ..Report::default()
+        };
+        let changes = diff(&previous, &current);
+        assert_eq!(
+            changes,
+            vec![
+                CheckChange {
+                    id: "b".into(),
+                    before: Some(Outcome::Failed),
+                    after: Some(Outcome::Passed)
+                },
+                CheckChange {
+                    id: "new".into(),
+                    before: None,
+                    after: Some(Outcome::Skipped)
+                },
+                CheckChange {
+                    id: "gone".into(),
+                    before: Some(Outcome::Passed),
+                    after: None
+                },
+            ]
+        );
+        assert!(diff(&current, &current).is_empty());
     }
 }
