@@ -71,7 +71,7 @@ pub enum BrokerMode {
     FailedProvision,
     /// Provision creates the instance, then sleeps 5 s.
     Slow,
-    /// A catalog of several MiB.
+    /// A catalog of several MiB, streamed without a Content-Length.
     HugeCatalog,
     /// The catalog is not JSON.
     InvalidJson,

@@ -16,7 +16,7 @@ the `operation` checked), or a broken one:
   async-no-last-operation  provision answers 202, last_operation answers 501
   failed-provision         provision creates the instance, then fails with 500
   slow                     provision creates the instance, then sleeps past any test timeout
-  huge-catalog             a catalog of several MiB
+  huge-catalog             a catalog of several MiB, streamed without a Content-Length
   invalid-json             the catalog is not JSON
   duplicate-plan-ids       two plans share an id
   bad-plan-schema          a plan schema without $schema and with an external $ref
@@ -327,8 +327,14 @@ def make_app(args):
         if args.mode == "invalid-json" and path == "/v2/catalog":
             return Response('{"services": [{"name": "db", ', 200, mimetype="application/json")
         if args.mode == "huge-catalog" and path == "/v2/catalog":
-            body = json.dumps({"services": _to_dict(broker.catalog())})
-            return Response(body, 200, mimetype="application/json")
+            body = json.dumps({"services": _to_dict(broker.catalog())}).encode()
+
+            # Streamed in chunks without a Content-Length: the checker has to stop reading.
+            def chunks():
+                for at in range(0, len(body), 65536):
+                    yield body[at : at + 65536]
+
+            return Response(chunks(), 200, mimetype="application/json")
         if args.mode == "async-no-last-operation" and path.endswith("/last_operation"):
             return Response('{"description": "not implemented"}', 501, mimetype="application/json")
         if (
