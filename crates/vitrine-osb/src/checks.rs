@@ -349,8 +349,8 @@ impl Pending {
     }
 }
 
-/// A short human title of a check id in `lang` (`en`, `fr`; English otherwise); the id
-/// itself for an id this version does not know (an old report's).
+/// A short human title of a check id in `lang` (`fr` or `fr-…` gives French, anything else
+/// English); "Unknown check" for an id this version does not know (an old report's).
 pub fn check_title(id: &str, lang: &str) -> &'static str {
     match definition(id) {
         Some(d)

@@ -3,6 +3,16 @@
 //! [`Report`]. It knows nothing of vitrine's storage: the caller persists the report, and
 //! the [`Journal`] hears of every resource created on the broker *before* the request goes
 //! out, so that a crash mid-run leaves a record from which [`clean_up`] removes it later.
+//!
+//! Code map: `guard` (public) is the outbound HTTP every request goes through (no
+//! redirects, no proxy, no private addresses unless allowed, time and size caps, redaction);
+//! `broker` adds the OSB headers; `catalog`, `lifecycle`, `probes` and `pages` (documentation
+//! and sign-in) make the checks; `checks` is the table of every check id with its step, the
+//! spec's words and its titles ([`check_title`]); [`testing`] starts a real openbrokerapi
+//! broker for tests.
+//!
+//! Architecture invariant: every check a run can emit is in `checks::DEFINITIONS`, and a run
+//! emits each of them exactly once (passed, failed or skipped with the reason), in that order.
 
 mod broker;
 mod catalog;

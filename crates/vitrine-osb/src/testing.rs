@@ -69,7 +69,7 @@ pub enum BrokerMode {
     AsyncWithoutLastOperation,
     /// Provision creates the instance, then answers 500.
     FailedProvision,
-    /// Provision creates the instance, then sleeps 5 s.
+    /// Provision creates the instance, then sleeps 8 s.
     Slow,
     /// A catalog of several MiB, streamed without a Content-Length.
     HugeCatalog,
@@ -262,12 +262,12 @@ impl TestBroker {
         }
     }
 
-    /// Loopback allowed, short limits (1 s a request, 10 s of polling, 20 ms between polls
+    /// Loopback allowed, short limits (2 s a request, 10 s of polling, 20 ms between polls
     /// without Retry-After).
     pub fn policy() -> Policy {
         Policy {
             allow_private_addresses: true,
-            request_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
             max_response_bytes: 1024 * 1024,
             max_polling: Duration::from_secs(10),
             poll_interval: Duration::from_millis(20),

@@ -54,7 +54,7 @@ from openbrokerapi.service_broker import (
 
 SERVICE_ID = "5f1d7a4e-3b0c-4d1e-9a59-6c0b9a2f0c11"
 CLIENT_ID = "vitrine-test-dashboard"
-SLOW_SECONDS = 5
+SLOW_SECONDS = 8
 
 
 class Obj:
