@@ -856,9 +856,11 @@ async fn poll(
                 max_polling.as_millis()
             ));
         }
+        // A broker saying `Retry-After: 0` is not polled in a tight loop: at least 100 ms
+        // (or the policy's interval, when that is shorter) between polls.
         let wait = retry_after(&answer)
             .unwrap_or(policy.poll_interval)
-            .max(Duration::from_millis(10));
+            .max(Duration::from_millis(100).min(policy.poll_interval));
         tokio::time::sleep(wait.min(remaining)).await;
     }
 }
