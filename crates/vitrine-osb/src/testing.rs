@@ -83,6 +83,8 @@ pub enum BrokerMode {
     NoAuth,
     /// The dashboard redirects with another client_id.
     WrongDashboardClient,
+    /// Provision answers 422 `ConcurrencyError`.
+    ConcurrencyError,
 }
 
 impl BrokerMode {
@@ -100,6 +102,7 @@ impl BrokerMode {
             BrokerMode::BadPlanSchema => "bad-plan-schema",
             BrokerMode::NoAuth => "no-auth",
             BrokerMode::WrongDashboardClient => "wrong-dashboard-client",
+            BrokerMode::ConcurrencyError => "concurrency-error",
         }
     }
 }

@@ -233,6 +233,31 @@ async fn a_failed_provision_is_mitigated() {
 }
 
 #[tokio::test]
+async fn a_concurrency_error_gets_no_orphan_mitigation() {
+    let Some((broker, report)) = checked("concurrency", BrokerMode::ConcurrencyError).await else {
+        return;
+    };
+    let detail = assert_failed(&report, "provision.created", "Provisioning");
+    assert!(detail.contains("ConcurrencyError"), "{detail}");
+    // Platforms MUST NOT perform orphan mitigation after it: no DELETE.
+    assert_eq!(
+        methods(check(&report, "provision.created")),
+        vec![("PUT".to_owned(), Some(422))]
+    );
+    assert!(
+        check(&report, "lifecycle.nothing_left")
+            .exchanges
+            .is_empty(),
+        "nothing to remove"
+    );
+    assert_eq!(
+        check(&report, "lifecycle.nothing_left").outcome,
+        Outcome::Passed
+    );
+    assert_nothing_left(&broker, &report).await;
+}
+
+#[tokio::test]
 async fn a_slow_broker_times_out_and_is_mitigated() {
     let Some((broker, report)) = checked("slow", BrokerMode::Slow).await else {
         return;

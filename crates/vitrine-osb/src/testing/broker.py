@@ -22,6 +22,7 @@ the `operation` checked), or a broken one:
   bad-plan-schema          a plan schema without $schema and with an external $ref
   no-auth                  any credentials are accepted (no 401)
   wrong-dashboard-client   the dashboard redirects with another client_id
+  concurrency-error        provision answers 422 ConcurrencyError (no orphan mitigation then)
 """
 
 import argparse
@@ -337,6 +338,19 @@ def make_app(args):
             return Response(chunks(), 200, mimetype="application/json")
         if args.mode == "async-no-last-operation" and path.endswith("/last_operation"):
             return Response('{"description": "not implemented"}', 501, mimetype="application/json")
+        if (
+            args.mode == "concurrency-error"
+            and request.method == "PUT"
+            and path.count("/") == 3
+            and path.startswith("/v2/service_instances/")
+        ):
+            body = json.dumps(
+                {
+                    "error": "ConcurrencyError",
+                    "description": "Another operation for this Service Instance is in progress.",
+                }
+            )
+            return Response(body, 422, mimetype="application/json")
         if (
             args.mode == "wrong-codes"
             and request.method == "DELETE"
