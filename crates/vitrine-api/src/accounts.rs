@@ -319,8 +319,13 @@ pub async fn account_offerings(
         })
         .await?;
     let next_cursor = catalog_next_cursor(&page);
+    // One evidence read per offering: an account holds a handful of offerings.
+    let mut items = Vec::with_capacity(page.items.len());
+    for offering in page.items {
+        items.push(ManagedOffering::load(&state, offering).await?);
+    }
     Ok(Json(ManagedOfferingPage {
-        items: page.items.into_iter().map(ManagedOffering::from).collect(),
+        items,
         total: page.total,
         next_cursor,
     }))

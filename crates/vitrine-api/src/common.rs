@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 use vitrine_domain::checklist::Checklist;
-use vitrine_domain::{Account, AccountId, Offering, OfferingName, User, UserId};
+use vitrine_domain::checks::Evidence;
+use vitrine_domain::{Account, AccountId, Offering, OfferingId, OfferingName, User, UserId};
 use vitrine_http::AppState;
 use vitrine_http::problem::{ApiError, ApiResult};
 
@@ -41,19 +42,35 @@ pub async fn user_or_404(state: &AppState, id: UserId) -> ApiResult<User> {
     state.store.user(id).await?.ok_or_else(ApiError::not_found)
 }
 
-/// An offering as its provider and staff see it: everything, with the checklist.
+/// The evidence of the offering's latest finished check run, which the checklist and the
+/// go-live gate read.
+pub async fn check_evidence(state: &AppState, offering: OfferingId) -> ApiResult<Option<Evidence>> {
+    Ok(state
+        .store
+        .latest_finished_run(offering)
+        .await?
+        .as_ref()
+        .and_then(Evidence::of))
+}
+
+/// An offering as its provider and staff see it: everything, with the checklist (steps 1, 3
+/// and 4 from the latest finished check run where it checked them).
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ManagedOffering {
     pub offering: Offering,
     pub checklist: Checklist,
+    /// What the latest finished check run said, if one ran.
+    pub checks: Option<Evidence>,
 }
 
-impl From<Offering> for ManagedOffering {
-    fn from(offering: Offering) -> Self {
-        let checklist = Checklist::of(&offering);
-        Self {
+impl ManagedOffering {
+    pub async fn load(state: &AppState, offering: Offering) -> ApiResult<ManagedOffering> {
+        let checks = check_evidence(state, offering.id).await?;
+        let checklist = Checklist::with_evidence(&offering, checks.as_ref());
+        Ok(Self {
             offering,
             checklist,
-        }
+            checks,
+        })
     }
 }

@@ -13,6 +13,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod catalog;
+mod checks;
 mod common;
 mod inbound;
 mod me;

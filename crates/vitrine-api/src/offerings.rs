@@ -23,7 +23,7 @@ async fn save(
     (next, event): (Offering, AuditEvent),
 ) -> ApiResult<Json<ManagedOffering>> {
     state.store.update_offering(&next, &[event]).await?;
-    Ok(Json(next.into()))
+    Ok(Json(ManagedOffering::load(state, next).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -101,7 +101,10 @@ pub async fn create_offering(
         state.clock.now(),
     )?;
     state.store.insert_offering(&created, &[event]).await?;
-    Ok((StatusCode::CREATED, Json(created.into())))
+    Ok((
+        StatusCode::CREATED,
+        Json(ManagedOffering::load(&state, created).await?),
+    ))
 }
 
 /// Loads an offering the caller manages; anyone else is told it does not exist.
@@ -127,7 +130,8 @@ pub async fn get_offering(
     SignedIn(caller): SignedIn,
     ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Json<ManagedOffering>> {
-    Ok(Json(managed_offering(&state, &caller, &name).await?.into()))
+    let offering = managed_offering(&state, &caller, &name).await?;
+    Ok(Json(ManagedOffering::load(&state, offering).await?))
 }
 
 /// Edits the listing and plans.

@@ -9,7 +9,7 @@ use vitrine_http::auth::SESSION_COOKIE;
 use vitrine_http::problem::Problem;
 
 use crate::{
-    accounts, audit, catalog, inbound, me, offerings, ops, outbox, review, session, signup,
+    accounts, audit, catalog, checks, inbound, me, offerings, ops, outbox, review, session, signup,
     submissions, test_clock, uploads, users,
 };
 
@@ -99,6 +99,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(uploads::router())
         .merge(outbox::router())
         .merge(inbound::router())
+        .merge(checks::router())
         .merge(submissions::router())
         .merge(review::router())
         .routes(routes!(test_clock::get_test_clock))

@@ -21,7 +21,7 @@ use vitrine_store::{AuditQuery, StoreError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::common::{ManagedOffering, offering_or_404};
+use crate::common::{self, ManagedOffering, offering_or_404};
 use vitrine_http::AppState;
 use vitrine_http::auth::{Caller, SignedIn};
 use vitrine_http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -254,8 +254,16 @@ pub async fn create_submission(
         .open_submission_for(offering.id)
         .await?
         .is_some();
+    let evidence = common::check_evidence(&state, offering.id).await?;
     let now = state.clock.now();
-    let (created, event) = go_live::create(&caller.actor, &offering, &provider, open, now)?;
+    let (created, event) = go_live::create(
+        &caller.actor,
+        &offering,
+        &provider,
+        evidence.as_ref(),
+        open,
+        now,
+    )?;
     match state.store.insert_submission(&created, &[event], &[]).await {
         Err(StoreError::Duplicate { .. }) => Err(DomainError::conflict(
             "this offering already has a submission in progress; continue that one",
@@ -430,8 +438,9 @@ pub async fn submit(
 ) -> ApiResult<Json<SubmissionView>> {
     let (s, party) = load(&state, &caller, id).await?;
     let requirements = state.store.current_requirements().await?;
+    let evidence = common::check_evidence(&state, s.offering_id).await?;
     let now = state.clock.now();
-    let (next, event) = go_live::submit(&caller.actor, &s, &requirements, now)?;
+    let (next, event) = go_live::submit(&caller.actor, &s, &requirements, evidence.as_ref(), now)?;
     let calendar = scheduler::calendar(&state).await?;
     let capacity = scheduler::session_capacity(&state).await?;
     let mut queued = state.store.queued_submissions().await?;
@@ -453,6 +462,16 @@ pub async fn submit(
         .store
         .update_submission(&next, &[event], &emails)
         .await?;
+    // Checked prerequisites: a go-live request starts a run of the offering's checks (if
+    // it has a broker), so the validator reads fresh evidence on Tuesday. The request
+    // stands even if the run cannot start; the validator starts one from the review.
+    if let Some(checks) = state.checks.as_ref() {
+        if let Some(offering) = state.store.offering_by_id(next.offering_id).await? {
+            if let Err(error) = checks.start_for_submission(&caller.actor, &offering).await {
+                tracing::warn!(%error, submission = %next.id, "no check run for a go-live request");
+            }
+        }
+    }
     Ok(Json(view(&state, next, party).await?))
 }
 
@@ -678,5 +697,5 @@ pub async fn unpublish(
         }
         None => state.store.update_offering(&next, &[event]).await?,
     }
-    Ok(Json(next.into()))
+    Ok(Json(ManagedOffering::load(&state, next).await?))
 }

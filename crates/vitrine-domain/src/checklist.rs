@@ -1,9 +1,14 @@
 //! The onboarding checklist: the five prerequisite steps of the seed. Steps 2 and 5 are
-//! derived from the offering itself; steps 1, 3 and 4 are attested by the provider, and the
-//! attestation (who, when) is kept. The steps and attestations, which the offering stores,
+//! derived from the offering itself; steps 1, 3 and 4 are checked by vitrine where it can
+//! (the latest finished check run's [`Evidence`]: a passed step is complete, a failed one
+//! blocks the go-live request with its failing checks) and attested by the provider where
+//! it cannot (no run yet, or the run could not check the step); the attestation (who,
+//! when) is kept. The steps and attestations, which the offering stores,
 //! are defined in [`crate::attestation`] and re-exported here.
 
 use crate::account::Account;
+use crate::checks::{Evidence, Verdict};
+use crate::ids::CheckRunId;
 use crate::offering::{Offering, Visibility};
 use serde::Serialize;
 
@@ -15,17 +20,22 @@ pub struct StepStatus {
     pub step: ChecklistStep,
     pub number: u8,
     pub state: StepState,
-    /// `derived` from the offering, or `attested` by the provider.
+    /// `derived` from the offering, `checked` by a check run, or `attested` by the provider.
     pub source: StepSource,
     pub attestation: Option<Attestation>,
     /// For derived steps: what is still missing, in plain words.
     pub missing: Vec<String>,
+    /// For checked steps: the run that gave the evidence.
+    pub checked_by: Option<CheckRunId>,
+    /// For checked steps: the checks that failed (stable ids of the checker).
+    pub failed_checks: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepSource {
     Derived,
+    Checked,
     Attested,
 }
 
@@ -54,8 +64,14 @@ fn offering_definition_missing(offering: &Offering) -> Vec<String> {
 }
 
 impl Checklist {
-    /// Derives what can be derived and takes the rest from the attestations.
+    /// The checklist without check evidence: steps 1, 3 and 4 as attested.
     pub fn of(offering: &Offering) -> Checklist {
+        Checklist::with_evidence(offering, None)
+    }
+
+    /// Derives what can be derived, takes steps 1, 3 and 4 from the evidence where the run
+    /// checked them, and the rest from the attestations.
+    pub fn with_evidence(offering: &Offering, evidence: Option<&Evidence>) -> Checklist {
         let steps = ChecklistStep::ALL
             .into_iter()
             .map(|step| match step {
@@ -75,6 +91,8 @@ impl Checklist {
                         source: StepSource::Derived,
                         attestation: None,
                         missing,
+                        checked_by: None,
+                        failed_checks: vec![],
                     }
                 }
                 ChecklistStep::LimitedVisibility => {
@@ -91,10 +109,38 @@ impl Checklist {
                         source: StepSource::Derived,
                         attestation: None,
                         missing,
+                        checked_by: None,
+                        failed_checks: vec![],
                     }
                 }
                 _ => {
                     let attestation = offering.attestations.get(step).copied();
+                    let checked =
+                        evidence.and_then(|e| e.verdicts.of(step).map(|verdict| (e, verdict)));
+                    if let Some((evidence, verdict @ (Verdict::Passed | Verdict::Failed))) = checked
+                    {
+                        let failed_checks: Vec<String> = evidence
+                            .verdicts
+                            .failed
+                            .iter()
+                            .filter(|f| f.step == step)
+                            .map(|f| f.check.clone())
+                            .collect();
+                        return StepStatus {
+                            step,
+                            number: step.number(),
+                            state: if verdict == Verdict::Passed {
+                                StepState::Complete
+                            } else {
+                                StepState::InProgress
+                            },
+                            source: StepSource::Checked,
+                            attestation,
+                            missing: vec![],
+                            checked_by: Some(evidence.run_id),
+                            failed_checks,
+                        };
+                    }
                     StepStatus {
                         step,
                         number: step.number(),
@@ -102,6 +148,8 @@ impl Checklist {
                         source: StepSource::Attested,
                         attestation,
                         missing: vec![],
+                        checked_by: None,
+                        failed_checks: vec![],
                     }
                 }
             })
@@ -128,14 +176,32 @@ impl Checklist {
 
 /// Everything that keeps an offering from being submitted for go-live, in plain words; empty
 /// when it may be. The rule (PRODUCT.md, journey step 2): the provider is approved, step 1 is
-/// at least in progress and steps 2 to 5 are complete.
-pub fn go_live_blockers(offering: &Offering, provider: &Account) -> Vec<String> {
+/// at least in progress and steps 2 to 5 are complete; and no step the latest check run
+/// checked failed (its failing checks are listed).
+pub fn go_live_blockers(
+    offering: &Offering,
+    provider: &Account,
+    evidence: Option<&Evidence>,
+) -> Vec<String> {
     let mut blockers = Vec::new();
     if !provider.is_approved_provider() {
         blockers.push("the provider account is not an approved provider".to_owned());
     }
-    let checklist = Checklist::of(offering);
+    let checklist = Checklist::with_evidence(offering, evidence);
     for status in &checklist.steps {
+        if status.source == StepSource::Checked && status.state != StepState::Complete {
+            blockers.push(format!(
+                "step {} ({}) failed its checks: {}",
+                status.number,
+                status.step.as_str(),
+                if status.failed_checks.is_empty() {
+                    "see the latest check run".to_owned()
+                } else {
+                    status.failed_checks.join(", ")
+                }
+            ));
+            continue;
+        }
         let needed = if status.step == ChecklistStep::Documentation {
             StepState::InProgress
         } else {
@@ -162,7 +228,7 @@ pub fn go_live_blockers(offering: &Offering, provider: &Account) -> Vec<String> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::Timestamp;
     use crate::account::{ProviderApplication, ProviderStatus};
@@ -173,7 +239,7 @@ mod tests {
 
     const NOW: Timestamp = Timestamp::UNIX_EPOCH;
 
-    fn offering() -> Offering {
+    pub(crate) fn offering() -> Offering {
         Offering {
             id: OfferingId::generate(),
             name: OfferingName::parse("n", "obj-store").expect("valid"),
@@ -200,7 +266,7 @@ mod tests {
         }
     }
 
-    fn complete(mut o: Offering) -> Offering {
+    pub(crate) fn complete(mut o: Offering) -> Offering {
         o.category = Some("storage".into());
         o.documentation_url = Some("https://docs.example.com".into());
         o.support_contact = Some("help@example.com".into());
@@ -235,7 +301,7 @@ mod tests {
         o
     }
 
-    fn account(status: Option<ProviderStatus>) -> Account {
+    pub(crate) fn account(status: Option<ProviderStatus>) -> Account {
         Account {
             id: AccountId::generate(),
             name: "A".into(),
@@ -272,14 +338,14 @@ mod tests {
     fn complete_offering_may_go_live_only_when_approved() {
         let o = complete(offering());
         assert_eq!(Checklist::of(&o).completed(), 4);
-        assert!(go_live_blockers(&o, &account(Some(ProviderStatus::Approved))).is_empty());
+        assert!(go_live_blockers(&o, &account(Some(ProviderStatus::Approved)), None).is_empty());
         for status in [
             None,
             Some(ProviderStatus::Pending),
             Some(ProviderStatus::Rejected),
         ] {
             assert_eq!(
-                go_live_blockers(&o, &account(status)).len(),
+                go_live_blockers(&o, &account(status), None).len(),
                 1,
                 "{status:?}"
             );
@@ -304,12 +370,102 @@ mod tests {
         for (break_it, expected) in cases {
             let mut o = complete(offering());
             break_it(&mut o);
-            let blockers = go_live_blockers(&o, &approved);
+            let blockers = go_live_blockers(&o, &approved, None);
             assert_eq!(blockers.len(), 1, "{expected}: {blockers:?}");
             assert!(blockers[0].contains(expected), "{expected}: {blockers:?}");
         }
         // Everything missing at once is listed at once.
-        assert_eq!(go_live_blockers(&offering(), &account(None)).len(), 6);
+        assert_eq!(go_live_blockers(&offering(), &account(None), None).len(), 6);
+    }
+
+    fn evidence(
+        documentation: Verdict,
+        broker: Verdict,
+        sign_in: Verdict,
+        failed: &[(ChecklistStep, &str)],
+    ) -> Evidence {
+        Evidence {
+            run_id: CheckRunId::generate(),
+            finished_at: NOW,
+            verdicts: crate::checks::Verdicts {
+                documentation,
+                broker,
+                sign_in,
+                failed: failed
+                    .iter()
+                    .map(|(step, check)| crate::checks::FailedCheck {
+                        step: *step,
+                        check: (*check).to_owned(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_passing_run_completes_the_steps_it_checked_over_the_attestations() {
+        // Nothing attested: the checks alone complete steps 1, 3 and 4.
+        let mut o = complete(offering());
+        o.attestations = Attestations::default();
+        let approved = account(Some(ProviderStatus::Approved));
+        assert_eq!(go_live_blockers(&o, &approved, None).len(), 3);
+        let e = evidence(Verdict::Passed, Verdict::Passed, Verdict::Passed, &[]);
+        let c = Checklist::with_evidence(&o, Some(&e));
+        for step in [
+            ChecklistStep::Documentation,
+            ChecklistStep::BrokerHosted,
+            ChecklistStep::AuthenticationFlow,
+        ] {
+            let status = c.steps.iter().find(|s| s.step == step).expect("listed");
+            assert_eq!(status.state, Complete, "{step:?}");
+            assert_eq!(status.source, StepSource::Checked, "{step:?}");
+            assert_eq!(status.checked_by, Some(e.run_id));
+        }
+        assert!(go_live_blockers(&o, &approved, Some(&e)).is_empty());
+    }
+
+    #[test]
+    fn a_step_the_run_could_not_check_stays_attested() {
+        let mut o = complete(offering());
+        o.attestations.authentication_flow = None;
+        let approved = account(Some(ProviderStatus::Approved));
+        let e = evidence(Verdict::Passed, Verdict::Passed, Verdict::NotChecked, &[]);
+        let c = Checklist::with_evidence(&o, Some(&e));
+        let sign_in = &c.steps[3];
+        assert_eq!(sign_in.source, StepSource::Attested);
+        assert_eq!(sign_in.state, NotStarted);
+        let blockers = go_live_blockers(&o, &approved, Some(&e));
+        assert_eq!(blockers.len(), 1, "{blockers:?}");
+        assert!(blockers[0].contains("step 4"), "{blockers:?}");
+    }
+
+    #[test]
+    fn a_failing_run_blocks_with_its_failing_checks_even_over_a_complete_attestation() {
+        let o = complete(offering());
+        let approved = account(Some(ProviderStatus::Approved));
+        let e = evidence(
+            Verdict::Failed,
+            Verdict::Failed,
+            Verdict::Passed,
+            &[
+                (ChecklistStep::BrokerHosted, "catalog.unique_ids"),
+                (ChecklistStep::BrokerHosted, "provision.sync"),
+                (ChecklistStep::Documentation, "docs.languages"),
+            ],
+        );
+        let c = Checklist::with_evidence(&o, Some(&e));
+        assert_eq!(
+            c.steps[2].failed_checks,
+            ["catalog.unique_ids", "provision.sync"]
+        );
+        let blockers = go_live_blockers(&o, &approved, Some(&e));
+        assert_eq!(
+            blockers,
+            [
+                "step 1 (documentation) failed its checks: docs.languages",
+                "step 3 (broker_hosted) failed its checks: catalog.unique_ids, provision.sync",
+            ]
+        );
     }
 
     #[test]

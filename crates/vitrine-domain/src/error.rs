@@ -38,6 +38,12 @@ pub enum DomainError {
     /// The current state does not allow this change.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller did this too often; it may again after `retry_after_secs`.
+    #[error("too many requests: {reason}")]
+    RateLimited {
+        reason: String,
+        retry_after_secs: u64,
+    },
 }
 
 impl DomainError {

@@ -5,6 +5,7 @@
 use crate::account::Account;
 use crate::audit::AuditEvent;
 use crate::checklist::go_live_blockers;
+use crate::checks::Evidence;
 use crate::error::{DomainError, Problems};
 use crate::ids::{AccountId, OfferingId, RecordingId, SubmissionId, UserId};
 use crate::offering::{Offering, Visibility};
@@ -216,6 +217,7 @@ pub fn create(
     actor: &Actor,
     offering: &Offering,
     provider: &Account,
+    evidence: Option<&Evidence>,
     open_submission_exists: bool,
     now: Timestamp,
 ) -> Result<(Submission, AuditEvent), DomainError> {
@@ -233,7 +235,7 @@ pub fn create(
             "this offering already has a submission in progress; continue that one",
         ));
     }
-    let blockers = go_live_blockers(offering, provider);
+    let blockers = go_live_blockers(offering, provider, evidence);
     if !blockers.is_empty() {
         return Err(DomainError::Invalid(
             blockers
@@ -344,9 +346,31 @@ pub fn submit(
     actor: &Actor,
     before: &Submission,
     requirements: &RequirementSet,
+    evidence: Option<&Evidence>,
     now: Timestamp,
 ) -> Result<(Submission, AuditEvent), DomainError> {
     let p = party(actor, before)?;
+    // The latest check run failing blocks the request, as at creation: the validator
+    // should not spend a Tuesday on a broker vitrine already knows is broken.
+    if let Some(evidence) = evidence.filter(|e| !e.verdicts.passed()) {
+        let failed: Vec<&str> = evidence
+            .verdicts
+            .failed
+            .iter()
+            .map(|f| f.check.as_str())
+            .collect();
+        return Err(DomainError::invalid(
+            "checks",
+            format!(
+                "the latest check run failed ({}): fix the broker and run the checks again",
+                if failed.is_empty() {
+                    "see its report".to_owned()
+                } else {
+                    failed.join(", ")
+                }
+            ),
+        ));
+    }
     let move_ = if before.state == SubmissionState::ChangesRequested {
         Transition::Resubmit
     } else {
@@ -689,7 +713,8 @@ mod tests {
         use Party::*;
         use SubmissionState::*;
         let w = world();
-        let (draft, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate");
+        let (draft, _) =
+            create(&w.member, &w.offering, &w.provider, None, false, t(1)).expect("gate");
         // (A decision's release needs a recorded decision: see two_rounds_then_publication.)
         let cases: [(SubmissionState, Party, &[&str]); 15] = [
             (Draft, Provider, &["submit", "withdraw", "edit"]),
@@ -719,11 +744,12 @@ mod tests {
     fn two_rounds_then_publication() {
         let w = world();
         let set = default_requirements();
-        let (s, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate holds");
+        let (s, _) =
+            create(&w.member, &w.offering, &w.provider, None, false, t(1)).expect("gate holds");
         assert_eq!(s.state, SubmissionState::Draft);
         // Nothing to submit yet.
         assert!(matches!(
-            submit(&w.member, &s, &set, t(2)),
+            submit(&w.member, &s, &set, None, t(2)),
             Err(DomainError::Invalid(_))
         ));
         let input = RoundInput {
@@ -732,7 +758,7 @@ mod tests {
             requested_go_live: Some(Some(Date::constant(1970, 3, 1))),
         };
         let (s, _) = edit_round(&w.member, &s, input, today(), t(2)).expect("edit");
-        let (s, event) = submit(&w.member, &s, &set, t(3)).expect("submit");
+        let (s, event) = submit(&w.member, &s, &set, None, t(3)).expect("submit");
         assert_eq!(
             (s.state, event.action.as_str()),
             (SubmissionState::Queued, "submission.submit")
@@ -776,7 +802,7 @@ mod tests {
         assert_eq!(s.state, SubmissionState::ChangesRequested);
         // Round 2: resubmitting without new recordings is refused.
         assert!(matches!(
-            submit(&w.member, &s, &set, t(8)),
+            submit(&w.member, &s, &set, None, t(8)),
             Err(DomainError::Invalid(_))
         ));
         let input = RoundInput {
@@ -791,7 +817,7 @@ mod tests {
             "the requested date carries over"
         );
         assert!(s.is_resubmission());
-        let (s, event) = submit(&w.member, &s, &set, t(9)).expect("resubmit");
+        let (s, event) = submit(&w.member, &s, &set, None, t(9)).expect("resubmit");
         assert_eq!(event.action, "submission.resubmit");
         let (s, _) = open_session(None, &s, w.validator.user_id, t(10)).expect("open 2");
         let (s, _) = decide(
@@ -837,22 +863,22 @@ mod tests {
         w.offering.plans.clear();
         w.provider.provider.as_mut().expect("applied").status = ProviderStatus::Pending;
         let Err(DomainError::Invalid(errors)) =
-            create(&w.member, &w.offering, &w.provider, false, t(1))
+            create(&w.member, &w.offering, &w.provider, None, false, t(1))
         else {
             panic!("refused")
         };
         assert_eq!(errors.len(), 3, "{errors:?}");
         let w = world();
         assert!(matches!(
-            create(&w.member, &w.offering, &w.provider, true, t(1)),
+            create(&w.member, &w.offering, &w.provider, None, true, t(1)),
             Err(DomainError::Conflict(_))
         ));
         assert!(matches!(
-            create(&w.stranger, &w.offering, &w.provider, false, t(1)),
+            create(&w.stranger, &w.offering, &w.provider, None, false, t(1)),
             Err(DomainError::NotFound)
         ));
         assert!(matches!(
-            create(&w.admin, &w.offering, &w.provider, false, t(1)),
+            create(&w.admin, &w.offering, &w.provider, None, false, t(1)),
             Err(DomainError::Forbidden(_))
         ));
     }
@@ -860,7 +886,8 @@ mod tests {
     #[test]
     fn strangers_do_not_see_submissions() {
         let w = world();
-        let (s, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate holds");
+        let (s, _) =
+            create(&w.member, &w.offering, &w.provider, None, false, t(1)).expect("gate holds");
         assert_eq!(
             s.require_visible_to(&w.stranger),
             Err(DomainError::NotFound)
@@ -877,13 +904,14 @@ mod tests {
     fn held_decisions_leave_the_audit_summary() {
         let w = world();
         let set = default_requirements();
-        let (s, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate holds");
+        let (s, _) =
+            create(&w.member, &w.offering, &w.provider, None, false, t(1)).expect("gate holds");
         let input = RoundInput {
             recordings: Some(vec![RecordingId::generate()]),
             ..Default::default()
         };
         let (s, _) = edit_round(&w.member, &s, input, today(), t(2)).expect("edit");
-        let (s, _) = submit(&w.member, &s, &set, t(3)).expect("submit");
+        let (s, _) = submit(&w.member, &s, &set, None, t(3)).expect("submit");
         let (s, _) = open_session(None, &s, w.validator.user_id, t(4)).expect("open");
         let (s, decided) = decide(
             &w.validator,
@@ -916,7 +944,8 @@ mod tests {
     #[test]
     fn requested_date_must_be_future() {
         let w = world();
-        let (s, _) = create(&w.member, &w.offering, &w.provider, false, t(1)).expect("gate holds");
+        let (s, _) =
+            create(&w.member, &w.offering, &w.provider, None, false, t(1)).expect("gate holds");
         let input = RoundInput {
             requested_go_live: Some(Some(today())),
             ..Default::default()

@@ -63,3 +63,7 @@ id_type!(
     /// A demo recording (a video file).
     RecordingId
 );
+id_type!(
+    /// A run of the prerequisite checks (broker, documentation, sign-in) of an offering.
+    CheckRunId
+);

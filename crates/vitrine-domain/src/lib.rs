@@ -21,7 +21,8 @@
 //!   [`checklist`], [`visibility`], [`search`]: rules read from an offering;
 //!   [`submission`] (the state machine), [`go_live`] (the submission aggregate),
 //!   [`calendar`], [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
-//!   review; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
+//!   review; [`checks`]: the broker registration and the prerequisite check runs, whose
+//!   verdicts the [`checklist`] reads; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
 //!   [`error`]: what every module shares.
 
 pub mod account;
@@ -31,6 +32,7 @@ pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod checklist;
+pub mod checks;
 pub mod error;
 pub mod go_live;
 pub mod ids;
@@ -50,7 +52,7 @@ pub use attestation::{ChecklistStep, StepState};
 pub use audit::AuditEvent;
 pub use checklist::Checklist;
 pub use error::{DomainError, FieldError};
-pub use ids::{AccountId, OfferingId, RecordingId, SubmissionId, TokenId, UserId};
+pub use ids::{AccountId, CheckRunId, OfferingId, RecordingId, SubmissionId, TokenId, UserId};
 pub use offering::{Localized, Offering, OfferingName, Plan, Pricing, Visibility};
 pub use permissions::{Actor, MembershipRole, StaffRoles};
 pub use user::{Email, Language, User};

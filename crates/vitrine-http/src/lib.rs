@@ -46,6 +46,12 @@ pub struct ServerConfig {
     /// How often the review scheduler runs its due steps; `None`: never on its own (tests,
     /// which run steps through the test clock or by hand).
     pub scheduler_interval: Option<std::time::Duration>,
+    /// The key that seals broker passwords at rest; `None`: `secret.key` beside `blob_dir`
+    /// (made on first start).
+    pub secret_key_file: Option<std::path::PathBuf>,
+    /// How the prerequisite checks run (limits against a hostile broker, the marketplace's
+    /// authorization endpoint for step 4, the lease).
+    pub checks: vitrine_checks::CheckSettings,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +67,8 @@ impl Default for ServerConfig {
             reply_to: None,
             test_clock: false,
             scheduler_interval: Some(std::time::Duration::from_secs(30)),
+            secret_key_file: None,
+            checks: vitrine_checks::CheckSettings::default(),
         }
     }
 }
@@ -78,6 +86,9 @@ pub struct AppState {
     pub blobs: Option<vitrine_blob::LocalBlobStore>,
     /// The rehearsal clock, when `ServerConfig::test_clock` is on (it is then `clock` too).
     pub test_clock: Option<Arc<TestClock>>,
+    /// The prerequisite checks; `None` if the secret key could not be read (logged at
+    /// start-up; the broker and check routes then answer 503).
+    pub checks: Option<vitrine_checks::Checks>,
 }
 
 impl std::ops::Deref for AppState {
@@ -136,8 +147,25 @@ impl AppState {
             marketplace_name: "vitrine".to_owned(),
             reply_to: config.reply_to.clone(),
         });
+        let services = Services { store, clock, mail };
+        let key_file = config
+            .secret_key_file
+            .clone()
+            .unwrap_or_else(|| config.blob_dir.with_file_name("secret.key"));
+        let checks = match vitrine_checks::Sealer::from_file_or_create(&key_file) {
+            Ok(sealer) => Some(vitrine_checks::Checks::new(
+                services.clone(),
+                sealer,
+                config.checks.clone(),
+            )),
+            Err(error) => {
+                tracing::error!(%error, "the secret key cannot be read; broker checks are off");
+                None
+            }
+        };
         let state = AppState {
-            services: Services { store, clock, mail },
+            services,
+            checks,
             test_clock,
             config: Arc::new(config),
             caches: Arc::new(caches),

@@ -36,6 +36,7 @@ pub enum ProblemKind {
     Locked,
     ChecksumMismatch,
     TooManyAttempts,
+    RateLimited,
     EmailNotVerified,
     InvalidToken,
     TokenExpired,
@@ -43,7 +44,7 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
-    pub const ALL: [ProblemKind; 21] = [
+    pub const ALL: [ProblemKind; 22] = [
         ProblemKind::ValidationFailed,
         ProblemKind::MalformedBody,
         ProblemKind::Unauthenticated,
@@ -61,6 +62,7 @@ impl ProblemKind {
         ProblemKind::Locked,
         ProblemKind::ChecksumMismatch,
         ProblemKind::TooManyAttempts,
+        ProblemKind::RateLimited,
         ProblemKind::EmailNotVerified,
         ProblemKind::InvalidToken,
         ProblemKind::TokenExpired,
@@ -86,6 +88,7 @@ impl ProblemKind {
             ProblemKind::Locked => "locked",
             ProblemKind::ChecksumMismatch => "checksum-mismatch",
             ProblemKind::TooManyAttempts => "too-many-attempts",
+            ProblemKind::RateLimited => "rate-limited",
             ProblemKind::EmailNotVerified => "email-not-verified",
             ProblemKind::InvalidToken => "invalid-token",
             ProblemKind::TokenExpired => "token-expired",
@@ -114,7 +117,9 @@ impl ProblemKind {
             ProblemKind::ChecksumMismatch => {
                 StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST)
             }
-            ProblemKind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ProblemKind::TooManyAttempts | ProblemKind::RateLimited => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ProblemKind::EmailNotVerified => StatusCode::FORBIDDEN,
             ProblemKind::InvalidToken => StatusCode::BAD_REQUEST,
             ProblemKind::TokenExpired | ProblemKind::TokenUsed => StatusCode::GONE,
@@ -140,6 +145,7 @@ impl ProblemKind {
             ProblemKind::Locked => "Busy with another request",
             ProblemKind::ChecksumMismatch => "Checksum mismatch",
             ProblemKind::TooManyAttempts => "Too many sign-in attempts",
+            ProblemKind::RateLimited => "Too many requests",
             ProblemKind::EmailNotVerified => "Email address not verified",
             ProblemKind::InvalidToken => "The link is not valid",
             ProblemKind::TokenExpired => "The link has expired",
@@ -217,6 +223,10 @@ impl ProblemKind {
                  Every attempt is refused, even with the right password, until the time in \
                  `Retry-After` (seconds) has passed. Forgot the password? Ask for a reset \
                  link (POST /api/v1/auth/password-reset)."
+            }
+            ProblemKind::RateLimited => {
+                "This was done too often in a short time (the detail says what the limit is). \
+                 Nothing was changed; try again once `Retry-After` (seconds) has passed."
             }
             ProblemKind::EmailNotVerified => {
                 "The password is right, but the address was never confirmed. Follow the link \
@@ -367,6 +377,10 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(reason) => ApiError::new(ProblemKind::Forbidden, reason),
             DomainError::NotFound => ApiError::not_found(),
             DomainError::Conflict(reason) => ApiError::new(ProblemKind::Conflict, reason),
+            DomainError::RateLimited {
+                reason,
+                retry_after_secs,
+            } => ApiError::new(ProblemKind::RateLimited, reason).retry_after(retry_after_secs),
         }
     }
 }

@@ -59,6 +59,10 @@ fn build(
     }
     if let Some(transport) = transport {
         vitrine_jobs::spawn_background(&state.services, state.blobs.as_ref(), transport);
+        if let Some(checks) = state.checks.clone() {
+            // Runs until the runtime stops; a run cut then is interrupted by its lease.
+            tokio::spawn(checks.run(std::future::pending()));
+        }
     }
     // The pages call the API in process; a broken template or translation file is a
     // build mistake that the tests catch, so here it only costs the pages, not the API.

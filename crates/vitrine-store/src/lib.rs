@@ -59,8 +59,10 @@ use vitrine_domain::{
     Timestamp, TokenId, User, UserId,
 };
 
+pub mod checks;
 mod error;
 mod inbound;
+pub use checks::{ChecksStore, InterruptedRun, StoredBroker};
 pub use error::StoreError;
 pub use inbound::{Bouncing, InboundEmail, InboundOutcome, InboundStore, ReplyKey};
 
@@ -297,7 +299,7 @@ pub struct ReviewSessionRecord {
 
 /// The storage interface. Implementations: [`sqlite::SqliteStore`], [`postgres::PgStore`].
 #[async_trait]
-pub trait Store: InboundStore + Send + Sync + 'static {
+pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
     /// Which backend this is, for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
     /// Checks the database answers.

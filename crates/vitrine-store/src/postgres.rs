@@ -112,3 +112,4 @@ impl Dialect for PgStore {
 
 impl_store!(PgStore, Postgres);
 crate::inbound::impl_inbound_store!(PgStore, Postgres);
+crate::checks::impl_checks_store!(PgStore, Postgres);

@@ -146,3 +146,4 @@ impl Dialect for SqliteStore {
 
 impl_store!(SqliteStore, Sqlite);
 crate::inbound::impl_inbound_store!(SqliteStore, Sqlite);
+crate::checks::impl_checks_store!(SqliteStore, Sqlite);

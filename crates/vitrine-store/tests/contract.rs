@@ -1218,3 +1218,6 @@ mod review;
 
 #[path = "contract/self_service.rs"]
 mod self_service;
+
+#[path = "contract/checks.rs"]
+mod checks;

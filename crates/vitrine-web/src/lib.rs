@@ -56,6 +56,7 @@ use vitrine_http::auth::SESSION_COOKIE;
 
 mod account;
 mod admin;
+mod checks;
 pub mod forms;
 pub mod i18n;
 mod provider;
@@ -133,6 +134,7 @@ pub fn router(settings: WebSettings, api: Router) -> Result<(Router, Web), Strin
         .merge(account::routes())
         .merge(signup::routes())
         .merge(provider::routes())
+        .merge(checks::routes())
         .merge(review::routes())
         .merge(admin::routes())
         .route("/static/{*file}", get(static_file))
@@ -224,6 +226,10 @@ fn environment(translations: Arc<Translations>) -> Result<Environment<'static>, 
                 .unwrap_or_default()
         },
     );
+    // A check's title in the reader's language, by the checker's stable id.
+    env.add_function("check_title", |state: &minijinja::State, id: &str| {
+        vitrine_osb::check_title(id, lang_of(state).code()).to_owned()
+    });
     // The API's reason for refusing a field, if it did.
     env.add_function("err", |state: &minijinja::State, name: &str| {
         state

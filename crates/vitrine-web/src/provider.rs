@@ -307,6 +307,7 @@ fn listing_patch(form: &Form) -> Value {
 struct EditorData {
     managed: Value,
     submissions: Value,
+    broker: Value,
 }
 
 async fn editor_data(page: &mut Page, name: &str) -> Result<EditorData, WebError> {
@@ -314,9 +315,11 @@ async fn editor_data(page: &mut Page, name: &str) -> Result<EditorData, WebError
     let submissions = page
         .get(&format!("{}/submissions", api_offering(name)))
         .await?;
+    let broker = super::checks::editor_section(page, name).await?;
     Ok(EditorData {
         managed,
         submissions,
+        broker,
     })
 }
 
@@ -365,6 +368,8 @@ fn editor_context(page: &Page, data: EditorData, typed: Option<&Form>) -> Result
         "plans": plans,
         "me_id": me_id,
         "attested_steps": ATTESTED_STEPS,
+        "broker": data.broker,
+        "evidence": data.managed["checks"],
         "tags_text": data.managed["offering"]["tags"]
             .as_array()
             .map(|tags| tags.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"))
@@ -396,7 +401,7 @@ async fn editor_refused(
 /// Makes `call`, the form of the editor's `section`: on success back to the editor (at that
 /// section; the listing is the top of the page) with `notice`, else the editor with the
 /// refusal beside that section's form.
-async fn edit(
+pub(crate) async fn edit(
     page: Page,
     name: &str,
     form: &Form,

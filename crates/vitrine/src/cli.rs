@@ -182,6 +182,30 @@ pub struct ServeArgs {
     #[arg(long, env = "VITRINE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
 
+    /// The file holding the key that seals broker passwords at rest (32 random bytes,
+    /// base64); made on first start if missing. Back it up with the database: without it
+    /// the stored broker passwords cannot be read. [default: <data-dir>/secret.key]
+    #[arg(long, env = "VITRINE_SECRET_KEY_FILE", value_name = "PATH")]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// The marketplace's OAuth authorization endpoint: the sign-in check (step 4) expects
+    /// a provider's dashboard to redirect there. Unset: step 4 stays attested.
+    #[arg(long, env = "VITRINE_AUTHORIZATION_ENDPOINT", value_name = "URL")]
+    pub authorization_endpoint: Option<String>,
+
+    /// Let broker checks call loopback, private and link-local addresses (refused by
+    /// default: a provider could otherwise aim vitrine at the operator's own network).
+    #[arg(
+        long,
+        env = "VITRINE_ALLOW_PRIVATE_BROKER_ADDRESSES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+    )]
+    pub allow_private_broker_addresses: Option<bool>,
+
     /// How often the review scheduler runs its due steps (open sessions, release decisions,
     /// flag overdue ones, publish), in seconds; 0 turns it off. [default: 30]
     #[arg(long, env = "VITRINE_SCHEDULER_INTERVAL_SECS", value_name = "SECONDS")]
@@ -379,6 +403,12 @@ impl Cli {
                 .or_else(|| ingest.and_then(|i| i.max_recording_bytes)),
             test_clock: serve.and_then(|s| s.test_clock),
             public_url: serve.and_then(|s| s.public_url.clone()),
+            checks: crate::config::ChecksOverrides {
+                secret_key_file: serve.and_then(|s| s.secret_key_file.clone()),
+                authorization_endpoint: serve.and_then(|s| s.authorization_endpoint.clone()),
+                allow_private_broker_addresses: serve
+                    .and_then(|s| s.allow_private_broker_addresses),
+            },
             scheduler_interval_secs: serve.and_then(|s| s.scheduler_interval_secs),
             mail: crate::config::MailOverrides {
                 from: serve.and_then(|s| s.mail_from.clone()),

@@ -37,6 +37,9 @@ pub struct FileConfig {
     pub test_clock: Option<bool>,
     pub scheduler_interval_secs: Option<u64>,
     pub public_url: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
+    pub authorization_endpoint: Option<String>,
+    pub allow_private_broker_addresses: Option<bool>,
     pub mail_from: Option<String>,
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
@@ -118,6 +121,7 @@ pub struct Overrides {
     pub test_clock: Option<bool>,
     pub scheduler_interval_secs: Option<u64>,
     pub public_url: Option<String>,
+    pub checks: ChecksOverrides,
     pub mail: MailOverrides,
     pub imap: ImapOverrides,
     pub log: Option<String>,
@@ -224,6 +228,14 @@ impl ImapConfig {
     }
 }
 
+/// The prerequisite checks' settings from the command line or the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChecksOverrides {
+    pub secret_key_file: Option<PathBuf>,
+    pub authorization_endpoint: Option<String>,
+    pub allow_private_broker_addresses: Option<bool>,
+}
+
 /// Mail settings from the command line or the environment.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MailOverrides {
@@ -240,6 +252,8 @@ pub struct MailOverrides {
 pub const DEFAULT_MAIL_FROM: &str = "vitrine <vitrine@localhost>";
 /// Where emails go, inside the data directory, when no SMTP server is configured.
 pub const MAIL_DIR: &str = "mail";
+/// The key that seals broker passwords, inside the data directory unless configured.
+pub const SECRET_KEY_FILE: &str = "secret.key";
 /// Where recordings and partial uploads go, inside the data directory.
 pub const BLOB_DIR: &str = "blobs";
 
@@ -273,6 +287,13 @@ pub struct Config {
     pub scheduler_interval_secs: u64,
     /// The server's public address, for the links in emails.
     pub public_url: String,
+    /// The key sealing broker passwords; `None`: `<data_dir>/secret.key`.
+    pub secret_key_file: Option<PathBuf>,
+    /// The marketplace's authorization endpoint, for the sign-in check (step 4).
+    pub authorization_endpoint: Option<String>,
+    /// Let broker checks reach loopback, private and link-local addresses (tests, a broker
+    /// on the operator's own network).
+    pub allow_private_broker_addresses: bool,
     pub mail: MailConfig,
     /// The inbound mailbox `serve` polls for replies, if any.
     pub imap: Option<ImapConfig>,
@@ -290,6 +311,15 @@ impl Config {
         check_smtp_credentials(&overrides.mail, &file)?;
         let config = Self::merge(overrides, file);
         config.check_mail()?;
+        if let Some(endpoint) = &config.authorization_endpoint {
+            url::Url::parse(endpoint).with_context(|| {
+                format!(
+                    "the authorization endpoint {endpoint:?} is not a URL (--authorization-endpoint, \
+                     VITRINE_AUTHORIZATION_ENDPOINT or authorization_endpoint in the \
+                     configuration file)"
+                )
+            })?;
+        }
         Ok(config)
     }
 
@@ -340,6 +370,17 @@ impl Config {
                 .or(file.public_url)
                 .filter(|url| !url.trim().is_empty())
                 .unwrap_or(defaults.public_url),
+            secret_key_file: overrides.checks.secret_key_file.or(file.secret_key_file),
+            authorization_endpoint: overrides
+                .checks
+                .authorization_endpoint
+                .or(file.authorization_endpoint)
+                .filter(|url| !url.trim().is_empty()),
+            allow_private_broker_addresses: overrides
+                .checks
+                .allow_private_broker_addresses
+                .or(file.allow_private_broker_addresses)
+                .unwrap_or(false),
             mail,
             imap,
             log: overrides
@@ -394,8 +435,26 @@ impl Config {
             public_url: self.public_url.clone(),
             scheduler_interval: (self.scheduler_interval_secs > 0)
                 .then(|| std::time::Duration::from_secs(self.scheduler_interval_secs)),
+            secret_key_file: Some(
+                self.secret_key_file
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join(SECRET_KEY_FILE)),
+            ),
+            checks: self.check_settings(),
             ..vitrine_server::ServerConfig::default()
         }
+    }
+
+    /// How the prerequisite checks run. The authorization endpoint was checked by
+    /// [`Config::load`]; one that does not parse leaves step 4 attested.
+    pub fn check_settings(&self) -> vitrine_checks::CheckSettings {
+        let mut settings = vitrine_checks::CheckSettings::default();
+        settings.policy.allow_private_addresses = self.allow_private_broker_addresses;
+        settings.authorization_endpoint = self
+            .authorization_endpoint
+            .as_deref()
+            .and_then(|url| url::Url::parse(url).ok());
+        settings
     }
 
     /// Where `.eml` files go when no SMTP server is configured.
@@ -694,6 +753,7 @@ mod tests {
                 test_clock: Some(true),
                 scheduler_interval_secs: Some(5),
                 public_url: None,
+                checks: ChecksOverrides::default(),
                 mail: MailOverrides {
                     smtp_host: Some("smtp.cli.example".into()),
                     smtp_password: Some("from-env".into()),

@@ -40,12 +40,22 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "vitrine-checks",
+        &[
+            "vitrine-domain",
+            "vitrine-store",
+            "vitrine-osb",
+            "vitrine-jobs",
+        ],
+    ),
+    (
         "vitrine-http",
         &[
             "vitrine-domain",
             "vitrine-store",
             "vitrine-blob",
             "vitrine-jobs",
+            "vitrine-checks",
         ],
     ),
     (
@@ -56,16 +66,23 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-blob",
             "vitrine-mail",
             "vitrine-jobs",
+            "vitrine-checks",
             "vitrine-http",
         ],
     ),
     (
         "vitrine-web",
-        &["vitrine-domain", "vitrine-mail", "vitrine-http"],
+        &[
+            "vitrine-domain",
+            "vitrine-mail",
+            "vitrine-osb",
+            "vitrine-http",
+        ],
     ),
     (
         "vitrine-server",
         &[
+            "vitrine-checks",
             "vitrine-ingest",
             "vitrine-mailbox",
             "vitrine-store",
@@ -104,6 +121,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "vitrine-osb",
         &["sqlx", "axum", "lettre"],
         "the checker knows nothing of vitrine's storage or mail",
+    ),
+    (
+        "vitrine-checks",
+        &["axum", "tower", "tower-http", "hyper"],
+        "the check runs know nothing of HTTP serving",
     ),
     (
         "vitrine-web",

@@ -5,6 +5,7 @@ mod audit;
 mod authz;
 mod bad_input;
 mod catalog;
+mod checks;
 mod down;
 mod go_live;
 mod inbound;

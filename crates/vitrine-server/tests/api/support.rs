@@ -94,6 +94,10 @@ impl TestApp {
         if let Some(dir) = &temporary_blobs {
             config.blob_dir = dir.path().to_owned();
         }
+        if config.secret_key_file.is_none() {
+            // Beside the blob directory, not in it: the upload tests count its files.
+            config.secret_key_file = Some(config.blob_dir.with_extension("key"));
+        }
         let blob_dir = config.blob_dir.clone();
         let store: Arc<dyn Store> = Arc::from(db.open().await);
         let clock = Arc::new(TestClock::default());
