@@ -465,12 +465,11 @@ pub async fn submit(
     // Checked prerequisites: a go-live request starts a run of the offering's checks (if
     // it has a broker), so the validator reads fresh evidence on Tuesday. The request
     // stands even if the run cannot start; the validator starts one from the review.
-    if let Some(checks) = state.checks.as_ref() {
-        if let Some(offering) = state.store.offering_by_id(next.offering_id).await? {
-            if let Err(error) = checks.start_for_submission(&caller.actor, &offering).await {
-                tracing::warn!(%error, submission = %next.id, "no check run for a go-live request");
-            }
-        }
+    if let Some(checks) = state.checks.as_ref()
+        && let Some(offering) = state.store.offering_by_id(next.offering_id).await?
+        && let Err(error) = checks.start_for_submission(&caller.actor, &offering).await
+    {
+        tracing::warn!(%error, submission = %next.id, "no check run for a go-live request");
     }
     Ok(Json(view(&state, next, party).await?))
 }

@@ -45,10 +45,10 @@ async fn register_broker(
 ) -> Result<Response, WebError> {
     let mut body = form.to_json();
     // An empty password field keeps the stored one.
-    if form.get("password").is_none_or(str::is_empty) {
-        if let Some(map) = body.as_object_mut() {
-            map.remove("password");
-        }
+    if form.get("password").is_none_or(str::is_empty)
+        && let Some(map) = body.as_object_mut()
+    {
+        map.remove("password");
     }
     let call = Call::new(
         Method::PUT,
