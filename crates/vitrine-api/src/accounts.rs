@@ -180,8 +180,43 @@ pub async fn remove_member(
     ApiPath((id, user_id)): ApiPath<(AccountId, UserId)>,
 ) -> ApiResult<Json<Account>> {
     let account = account_or_404(&state, id).await?;
-    let change = account::remove_member(&caller.actor, &account, user_id, state.clock.now())?;
-    save(&state, change).await
+    let now = state.clock.now();
+    let change = account::remove_member(&caller.actor, &account, user_id, now)?;
+    let saved = save(&state, change).await?;
+    revoke_reply_keys_of_former_member(&state, &account, user_id, now).await?;
+    Ok(saved)
+}
+
+/// A member who left an account loses the reply addresses of its submissions' threads:
+/// their reply by email is refused as a revoked address from now on (and stays refused if
+/// they come back; new emails bring new addresses). Keys for a thread they still take part
+/// in another way (as an admin, say) are kept.
+async fn revoke_reply_keys_of_former_member(
+    state: &AppState,
+    account: &Account,
+    user_id: UserId,
+    now: vitrine_domain::Timestamp,
+) -> ApiResult<()> {
+    use vitrine_domain::submission::Party;
+    let Some(user) = state.store.user(user_id).await? else {
+        return Ok(());
+    };
+    let accounts = state.store.accounts_of_user(user_id).await?;
+    let actor = account::actor_of(user_id, user.staff, &accounts);
+    for submission in state.store.submissions_of_account(account.id).await? {
+        if matches!(
+            submission.party_of(&actor),
+            Some(Party::Provider | Party::AssignedValidator | Party::Admin)
+        ) {
+            continue;
+        }
+        // The membership's removal is the audited change; this follows from it.
+        state
+            .store
+            .revoke_reply_keys(user_id, Some(submission.id), now, &[])
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

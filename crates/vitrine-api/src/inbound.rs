@@ -47,6 +47,8 @@ pub struct InboundView {
     pub reason: Option<String>,
     /// Recordings it attached.
     pub recordings: u32,
+    /// Its sender was sent a polite answer (refusals only; at most one an hour per sender).
+    pub answered: bool,
 }
 
 impl From<InboundEmail> for InboundView {
@@ -61,6 +63,7 @@ impl From<InboundEmail> for InboundView {
             outcome: e.outcome,
             reason: e.reason,
             recordings: e.recordings,
+            answered: e.answered,
         }
     }
 }

@@ -357,13 +357,18 @@ impl InboundMessage {
     }
 
     /// Whether `authserv_id` vouched for the From address's domain (see
-    /// [`AuthenticationResults::aligned_pass`]).
+    /// [`AuthenticationResults::aligned_pass`]). An explicit `dmarc=fail` from that server is a failure whatever else passed (an SPF
+    /// pass for a look-alike domain, say).
     pub fn sender_authenticated_by(&self, authserv_id: &str) -> bool {
         let Some(domain) = self.from.as_ref().and_then(Mailbox::domain) else {
             return false;
         };
-        self.authentication_by(authserv_id)
-            .is_some_and(|results| results.aligned_pass(&domain).is_some())
+        self.authentication_by(authserv_id).is_some_and(|results| {
+            let dmarc_failed = results
+                .result_of("dmarc")
+                .is_some_and(|r| r.result.eq_ignore_ascii_case("fail"));
+            !dmarc_failed && results.aligned_pass(&domain).is_some()
+        })
     }
 }
 

@@ -113,6 +113,18 @@ fn authentication_results_of_our_own_server_are_found_and_aligned() {
 }
 
 #[test]
+fn a_dmarc_failure_from_our_own_server_is_no_authentication() {
+    let raw = b"Authentication-Results: mx.vitrine.example; spf=pass smtp.mailfrom=acme.example; \
+        dmarc=fail header.from=acme.example\r\n\
+        Authentication-Results: mx.forger.example; dmarc=pass header.from=acme.example\r\n\
+        From: bob@acme.example\r\nTo: reply+k@in.example\r\nSubject: Re: x\r\n\r\nHello\r\n";
+    let message = vitrine_inbound::parse::InboundMessage::parse(raw).expect("parsed");
+    assert!(!message.sender_authenticated_by("mx.vitrine.example"));
+    // Another server's word counts for nothing, either way.
+    assert!(message.sender_authenticated_by("mx.forger.example"));
+}
+
+#[test]
 fn the_topmost_results_of_our_server_count_not_a_forged_one_below() {
     let message = parse(
         "Authentication-Results: mx.vitrine.example; dkim=fail header.d=acme.example; spf=fail smtp.mailfrom=bob@acme.example\n\

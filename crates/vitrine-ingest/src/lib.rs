@@ -25,7 +25,7 @@ use vitrine_inbound::parse::InboundMessage;
 use vitrine_inbound::reply_address::ReplyPattern;
 use vitrine_inbound::triage;
 use vitrine_jobs::{JobError, Services, recordings, scheduler, thread};
-use vitrine_store::{InboundEmail, InboundOutcome, StoreError};
+use vitrine_store::{InboundEmail, InboundOutcome, NewEmail, StoreError};
 
 pub use decide::Reason;
 use decide::{Facts, Verdict, decide};
@@ -44,6 +44,9 @@ pub struct IngestSettings {
     /// `Authentication-Results`: then a reply must pass DKIM, SPF or DMARC for its From
     /// domain by that server's word. `None`: the header is not trusted (anyone can write it).
     pub trusted_authserv_id: Option<String>,
+    /// The MTA bounces mail to addresses that are not ours itself (`vitrine mail ingest`
+    /// exits 67 for them): those refusals then get no answer of ours on top of its bounce.
+    pub unknown_addresses_bounced: bool,
 }
 
 /// What one message did.
@@ -87,16 +90,14 @@ impl Ingest {
     pub async fn take(&self, raw: &[u8]) -> Result<Outcome, Temporary> {
         let now = self.services.clock.now();
         if raw.len() as u64 > self.settings.max_message_bytes {
-            return self
-                .refuse(&Head::of(None, raw, now), None, Reason::TooLarge)
-                .await;
+            return self.take_too_large(header_of(raw)).await;
         }
         let Ok(message) = InboundMessage::parse(raw) else {
             return self
                 .refuse(&Head::of(None, raw, now), None, Reason::Unreadable)
                 .await;
         };
-        let head = Head::of(Some(&message), raw, now);
+        let mut head = Head::of(Some(&message), raw, now);
         if self.taken_before(&head).await? {
             return Ok(Outcome::Duplicate);
         }
@@ -113,6 +114,7 @@ impl Ingest {
                 return self.bounce(&head, &failed).await;
             }
             Kind::AutoReply { .. } => {
+                head.automatic = true;
                 return self.refuse(&head, None, Reason::AutoReply).await;
             }
             Kind::Reply => {}
@@ -202,6 +204,7 @@ impl Ingest {
             InboundOutcome::Posted,
             None,
             u32::try_from(stored.len()).unwrap_or(u32::MAX),
+            false,
         );
         let mut events = vec![
             AuditEvent::new(Some(user.id), "inbound.posted", now)
@@ -247,7 +250,10 @@ impl Ingest {
     /// is logged under its Message-ID, with its sender.
     pub async fn take_too_large(&self, header: &[u8]) -> Result<Outcome, Temporary> {
         let parsed = InboundMessage::parse(header).ok();
-        let head = Head::of(parsed.as_ref(), header, self.services.clock.now());
+        let mut head = Head::of(parsed.as_ref(), header, self.services.clock.now());
+        head.automatic = parsed
+            .as_ref()
+            .is_none_or(|m| vitrine_inbound::classify::classify(m).should_never_answer());
         if self.taken_before(&head).await? {
             return Ok(Outcome::Duplicate);
         }
@@ -264,30 +270,106 @@ impl Ingest {
             .is_some())
     }
 
-    /// Records a refusal in the inbound log (nothing else is written).
+    /// Records a refusal in the inbound log with, when one is due, the polite answer to its
+    /// sender (nothing else is written).
     async fn refuse(
         &self,
         head: &Head,
         grant: Option<&vitrine_store::ReplyKey>,
         reason: Reason,
     ) -> Result<Outcome, Temporary> {
-        let inbound = head.logged(grant, InboundOutcome::Refused, Some(reason), 0);
+        let answer = self.answer(head, grant, reason).await?;
+        let inbound = head.logged(
+            grant,
+            InboundOutcome::Refused,
+            Some(reason),
+            0,
+            answer.is_some(),
+        );
         tracing::info!(
             message_id = head.message_id,
             sender = head.sender,
             reason = reason.slug(),
+            answered = answer.is_some(),
             "inbound email refused"
         );
         match self
             .services
             .store
-            .record_inbound(&inbound, None, &[], &[])
+            .record_inbound(&inbound, None, &[], Vec::from_iter(answer).as_slice())
             .await
         {
             Ok(()) => Ok(Outcome::Refused(reason)),
             Err(StoreError::Duplicate { .. }) => Ok(Outcome::Duplicate),
             Err(error) => Err(error.into()),
         }
+    }
+
+    /// The polite answer a refusal gets, if one is due: only for the reasons that are
+    /// answered (never automatic mail, bounces, mailing lists — RFC 3834 — nor forgeries),
+    /// to a sender that is a plain address (not one of our reply addresses), not bouncing,
+    /// and not answered in the last hour. It says nothing the sender does not know: every
+    /// address problem reads the same, and only a verified participant is pointed at the
+    /// submission.
+    async fn answer(
+        &self,
+        head: &Head,
+        grant: Option<&vitrine_store::ReplyKey>,
+        reason: Reason,
+    ) -> Result<Option<NewEmail>, Temporary> {
+        use vitrine_jobs::notify::{InboundRefused, RefusalAnswer};
+        if !reason.answered()
+            || head.automatic
+            || head.sender.is_empty()
+            || (self.settings.unknown_addresses_bounced && reason.unknown_address())
+        {
+            return Ok(None);
+        }
+        let Ok(address) = vitrine_domain::user::Email::parse("sender", &head.sender) else {
+            return Ok(None);
+        };
+        if self.settings.pattern.key_in(address.as_str()).is_some() {
+            return Ok(None);
+        }
+        let store = &self.services.store;
+        if store.bouncing(address.as_str()).await?.is_some() {
+            return Ok(None);
+        }
+        let hour_ago = head
+            .received_at
+            .checked_sub(jiff::SignedDuration::from_hours(1))
+            .unwrap_or(head.received_at);
+        if store.answers_to(address.as_str(), hour_ago).await? > 0 {
+            return Ok(None);
+        }
+        let (answer, submission_id) = match reason {
+            Reason::TooLarge => (RefusalAnswer::TooLarge, None),
+            // Reached only when the sender is the key's verified recipient and still takes
+            // part (`decide`): they know the submission.
+            Reason::Closed => (RefusalAnswer::Closed, grant.map(|g| g.submission_id.0)),
+            Reason::EmptyReply => (RefusalAnswer::Empty, grant.map(|g| g.submission_id.0)),
+            _ => (RefusalAnswer::NotAccepted, None),
+        };
+        let user = store.user_by_email(&address).await?.map(|(user, _)| user);
+        let language = match head.language {
+            Some(vitrine_inbound::Language::Fr) => vitrine_domain::Language::Fr,
+            _ => vitrine_domain::Language::En,
+        };
+        let email = vitrine_jobs::notify::inbound_refused(
+            &self.services.mail,
+            address.as_str(),
+            user.as_ref(),
+            language,
+            InboundRefused {
+                reason: answer,
+                received_at: head.received_at,
+                max_megabytes: self.settings.max_message_bytes.div_ceil(1 << 20),
+                submission_id,
+            },
+            &head.message_id,
+            head.received_at,
+        )?;
+        Ok(Some(email))
     }
 
     /// A delivery failure: each failed address is marked bouncing (emails to it stop until
@@ -392,6 +474,11 @@ struct Head {
     sender: String,
     subject: String,
     received_at: Timestamp,
+    /// Sent by a program (RFC 3834 and the usual markers), or not known to be a person's:
+    /// never answered.
+    automatic: bool,
+    /// The language the message shows (`Content-Language`, its quote's attribution line).
+    language: Option<vitrine_inbound::Language>,
 }
 
 impl Head {
@@ -407,6 +494,8 @@ impl Head {
                 .unwrap_or_default(),
             subject: message.and_then(|m| m.subject.clone()).unwrap_or_default(),
             received_at: now,
+            automatic: message.is_none(),
+            language: message.and_then(|m| m.language),
         }
     }
 
@@ -417,6 +506,7 @@ impl Head {
         outcome: InboundOutcome,
         reason: Option<Reason>,
         recordings: u32,
+        answered: bool,
     ) -> InboundEmail {
         InboundEmail {
             message_id: self.message_id.clone(),
@@ -428,8 +518,20 @@ impl Head {
             outcome,
             reason: reason.map(|r| r.slug().to_owned()),
             recordings,
+            answered,
         }
     }
+}
+
+/// The header of a raw message: up to its first empty line (all of it without one).
+fn header_of(raw: &[u8]) -> &[u8] {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
+        .unwrap_or(raw.len());
+    &raw[..end]
 }
 
 /// A message without a Message-ID is known by the digest of its bytes.

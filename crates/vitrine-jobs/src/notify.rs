@@ -17,6 +17,8 @@ use vitrine_mail::{
 };
 use vitrine_store::{NewEmail, ReplyKeyGrant};
 
+pub use vitrine_mail::{InboundRefused, RefusalAnswer};
+
 use crate::Services;
 use crate::{JobError, JobResult};
 
@@ -444,4 +446,47 @@ pub async fn user(services: &Services, id: Option<UserId>) -> JobResult<Option<U
         Some(id) => Ok(services.store.user(id).await?),
         None => Ok(None),
     }
+}
+
+/// The polite answer to the sender of a refused email (`vitrine-ingest` decides when one
+/// is due). It goes to `address`; `user` is the person with that address, when there is
+/// one: their name, language and time zone. Anyone else reads it in `language` (the refused
+/// message's, else English) and in UTC. It answers the refused message (`In-Reply-To` its
+/// Message-ID, `Auto-Submitted: auto-replied`) and carries no reply address.
+pub fn inbound_refused(
+    settings: &MailSettings,
+    address: &str,
+    user: Option<&User>,
+    language: Language,
+    answer: InboundRefused,
+    answering: &str,
+    now: Timestamp,
+) -> JobResult<NewEmail> {
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| JobError::internal("the configured sender address is invalid", e))?;
+    let language = user.map_or(language, |u| u.language);
+    let ctx = RenderContext {
+        base_url: settings.base_url.clone(),
+        marketplace_name: settings.marketplace_name.clone(),
+        recipient_name: user.map_or_else(|| address.to_owned(), |u| u.display_name.clone()),
+        recipient_time_zone: user.map_or_else(|| "UTC".to_owned(), |u| u.time_zone.clone()),
+    };
+    let email = Email::InboundRefused(answer);
+    let rendered = vitrine_mail::render(&email, language, &ctx)
+        .map_err(|e| JobError::internal("rendering an answer to a refused email failed", e))?;
+    let to = Mailbox::new(
+        user.map(|u| u.display_name.clone()),
+        address
+            .parse()
+            .map_err(|e| JobError::internal("the refused email's sender is invalid", e))?,
+    );
+    let message = OutgoingEmail::builder(from, rendered)
+        .to(to)
+        .answering(answering)
+        .build()
+        .map_err(|e| JobError::internal("building an answer to a refused email failed", e))?;
+    NewEmail::new(address, message.subject.clone(), None, &message, now)
+        .map_err(|e| JobError::internal("writing an email to the outbox failed", e))
 }

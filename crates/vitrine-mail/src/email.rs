@@ -214,6 +214,38 @@ pub struct SignUpAttemptExisting {
     pub attempted_at: Timestamp,
 }
 
+/// Why an emailed message was not taken, as its sender is told. The words say no more than
+/// the sender knows already: every address problem (none of our reply addresses, a key we
+/// never issued or revoked, a writer who no longer takes part) reads the same, so an answer
+/// tells nobody which addresses, people or submissions exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalAnswer {
+    /// The address it went to takes no message from the sender.
+    NotAccepted,
+    /// Larger than the largest message taken.
+    TooLarge,
+    /// Nothing new above the quoted history, and no recording.
+    Empty,
+    /// The submission is closed (the sender took part in it, so may be told).
+    Closed,
+}
+
+/// To the sender of an email that was not taken: why, and where to go instead. Sent at
+/// most once an hour to an address, never to automatic mail, and it repeats nothing the
+/// message said (not even its subject: a forged sender would make it carry spam).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InboundRefused {
+    pub reason: RefusalAnswer,
+    /// When the refused message arrived, so the sender knows which one it was.
+    pub received_at: Timestamp,
+    /// The largest message taken, in MiB (for `TooLarge`).
+    pub max_megabytes: u64,
+    /// The submission whose page to go to, only when the sender is its verified
+    /// participant (a closed submission, an empty reply).
+    pub submission_id: Option<Uuid>,
+}
+
 /// Every email vitrine sends.
 ///
 /// Serialized untagged, so a template sees the variant's fields at the top level.
@@ -237,6 +269,7 @@ pub enum Email {
     VerifyEmail(VerifyEmail),
     PasswordReset(PasswordReset),
     SignUpAttemptExisting(SignUpAttemptExisting),
+    InboundRefused(InboundRefused),
 }
 
 /// The kind of an [`Email`], without its data: names its templates.
@@ -259,10 +292,11 @@ pub enum EmailKind {
     VerifyEmail,
     PasswordReset,
     SignUpAttemptExisting,
+    InboundRefused,
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 17] = [
+    pub const ALL: [EmailKind; 18] = [
         EmailKind::ProviderApplicationReceived,
         EmailKind::ProviderApplicationApproved,
         EmailKind::ProviderApplicationRejected,
@@ -280,6 +314,7 @@ impl EmailKind {
         EmailKind::VerifyEmail,
         EmailKind::PasswordReset,
         EmailKind::SignUpAttemptExisting,
+        EmailKind::InboundRefused,
     ];
 
     /// The directory of its templates under `templates/<lang>/`; also a stable name for
@@ -303,6 +338,7 @@ impl EmailKind {
             EmailKind::VerifyEmail => "verify_email",
             EmailKind::PasswordReset => "password_reset",
             EmailKind::SignUpAttemptExisting => "sign_up_attempt_existing",
+            EmailKind::InboundRefused => "inbound_refused",
         }
     }
 }
@@ -366,6 +402,7 @@ impl Email {
             Email::VerifyEmail(_) => EmailKind::VerifyEmail,
             Email::PasswordReset(_) => EmailKind::PasswordReset,
             Email::SignUpAttemptExisting(_) => EmailKind::SignUpAttemptExisting,
+            Email::InboundRefused(_) => EmailKind::InboundRefused,
         }
     }
 
@@ -378,7 +415,10 @@ impl Email {
             | Email::SessionOpenedAssignments(_)
             | Email::VerifyEmail(_)
             | Email::PasswordReset(_)
-            | Email::SignUpAttemptExisting(_) => None,
+            | Email::SignUpAttemptExisting(_)
+            // Not the submission's thread even when it names one: an answer carries no
+            // reply address and starts no conversation.
+            | Email::InboundRefused(_) => None,
             Email::SubmissionQueued(e) => Some(&e.submission),
             Email::DatesMoved(e) => Some(&e.submission),
             Email::ThreadMessage(e) => Some(&e.submission),
@@ -412,6 +452,10 @@ impl Email {
             Email::VerifyEmail(e) => paths::verify_email(&e.token),
             Email::PasswordReset(e) => paths::reset_password(&e.token),
             Email::SignUpAttemptExisting(_) => paths::SIGN_IN.to_owned(),
+            Email::InboundRefused(e) => match e.submission_id {
+                Some(id) => paths::submission(id),
+                None => paths::SIGN_IN.to_owned(),
+            },
             Email::ThreadMessage(e) => paths::submission_thread(e.submission.submission_id),
             Email::Published(Published { submission, .. })
             | Email::Unpublished(Unpublished { submission, .. }) => {

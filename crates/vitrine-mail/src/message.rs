@@ -29,6 +29,28 @@ pub struct OutgoingEmail {
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
     pub thread: Option<ThreadKey>,
+    /// `Auto-Submitted` (RFC 3834): `auto-replied` on an automatic answer to a received
+    /// message, so that the other side's responders never answer it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_submitted: Option<String>,
+}
+
+/// The `Auto-Submitted` header (RFC 3834 §5).
+#[derive(Clone, Debug)]
+struct AutoSubmitted(String);
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
 }
 
 impl OutgoingEmail {
@@ -40,6 +62,7 @@ impl OutgoingEmail {
             reply_to: None,
             thread: None,
             domain: None,
+            answering: None,
         }
     }
 
@@ -59,6 +82,9 @@ impl OutgoingEmail {
         }
         if let Some(in_reply_to) = &self.in_reply_to {
             builder = builder.in_reply_to(in_reply_to.clone());
+        }
+        if let Some(auto_submitted) = &self.auto_submitted {
+            builder = builder.header(AutoSubmitted(auto_submitted.clone()));
         }
         if !self.references.is_empty() {
             // One header, ids separated by spaces (RFC 5322 3.6.4); lettre's `references`
@@ -84,6 +110,7 @@ pub struct OutgoingEmailBuilder {
     reply_to: Option<Mailbox>,
     thread: Option<ThreadKey>,
     domain: Option<String>,
+    answering: Option<String>,
 }
 
 impl OutgoingEmailBuilder {
@@ -105,6 +132,14 @@ impl OutgoingEmailBuilder {
     /// Puts the email in a thread; `None` sends it on its own.
     pub fn thread(mut self, thread: Option<ThreadKey>) -> Self {
         self.thread = thread;
+        self
+    }
+
+    /// Makes the email an automatic answer to the received message with this Message-ID
+    /// (without angle brackets): it points at it (`In-Reply-To`, `References`) instead of a
+    /// thread and says `Auto-Submitted: auto-replied` (RFC 3834).
+    pub fn answering(mut self, message_id: &str) -> Self {
+        self.answering = Some(message_id.to_owned());
         self
     }
 
@@ -131,6 +166,13 @@ impl OutgoingEmailBuilder {
         // UUID v7: unique without coordination between servers, and sorts by creation.
         let message_id = format!("<{}@{domain}>", Uuid::now_v7());
         let root = self.thread.map(|thread| thread.root_message_id(&domain));
+        let (root, auto_submitted) = match self.answering {
+            Some(id) => (
+                Some(format!("<{}>", id.trim_matches(['<', '>']))),
+                Some("auto-replied".to_owned()),
+            ),
+            None => (root, None),
+        };
         Ok(OutgoingEmail {
             from: self.from,
             to: self.to,
@@ -142,6 +184,7 @@ impl OutgoingEmailBuilder {
             in_reply_to: root.clone(),
             references: root.into_iter().collect(),
             thread: self.thread,
+            auto_submitted,
         })
     }
 }

@@ -100,6 +100,7 @@ pub static TEMPLATES: &[(&str, &str)] = templates!(
     "verify_email",
     "password_reset",
     "sign_up_attempt_existing",
+    "inbound_refused",
 );
 
 static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> =

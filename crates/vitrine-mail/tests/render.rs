@@ -176,6 +176,7 @@ fn snapshots_of_text_bodies() {
         (EmailKind::VerifyEmail, 0),
         (EmailKind::PasswordReset, 0),
         (EmailKind::SignUpAttemptExisting, 0),
+        (EmailKind::InboundRefused, 0),
     ];
     for (kind, sample) in cases {
         for lang in LANGUAGES {
@@ -185,6 +186,76 @@ fn snapshots_of_text_bodies() {
             insta::assert_snapshot!(format!("{}_{}", kind.name(), lang.code()), shown);
         }
     }
+}
+
+/// The answer to a refused email says why in words that reveal nothing the sender does not
+/// know, is automatic (RFC 3834), points at the refused message and starts no thread.
+#[test]
+fn a_refusal_answer_says_why_and_is_marked_automatic() {
+    let cases = [
+        (
+            1,
+            "takes no messages from you",
+            "ne reçoit pas de messages",
+            "/sign-in",
+        ),
+        (
+            2,
+            "larger than the 64 MiB",
+            "dépassait les 64 Mio",
+            "/sign-in",
+        ),
+        (
+            3,
+            "Nothing new was left",
+            "rien de nouveau",
+            "/submissions/",
+        ),
+        (
+            0,
+            "The submission is closed",
+            "La soumission est close",
+            "/submissions/",
+        ),
+    ];
+    for (sample, en, fr, path) in cases {
+        let email = &samples(EmailKind::InboundRefused)[sample];
+        assert_eq!(email.thread(), None);
+        assert_eq!(email.submission(), None, "no reply address is made for it");
+        let english = render(email, Language::En, &render_context("Camille")).unwrap();
+        let french = render(email, Language::Fr, &render_context("Camille")).unwrap();
+        assert!(english.text.contains(en), "{}", english.text);
+        assert!(english.html.contains(en), "{}", english.html);
+        assert!(french.text.contains(fr), "{}", french.text);
+        assert!(
+            english
+                .text
+                .contains(&format!("https://market.example.com{path}"))
+        );
+        assert!(english.text.contains("at most one an hour"));
+        assert!(french.text.contains("au plus une par heure"));
+    }
+    let rendered = render(
+        &samples(EmailKind::InboundRefused)[1],
+        Language::En,
+        &render_context("Camille"),
+    )
+    .unwrap();
+    let answer =
+        OutgoingEmail::builder(common::mailbox("vitrine <noreply@vitrine.test>"), rendered)
+            .to(common::mailbox("someone@p.test"))
+            .answering("refused-1@p.test")
+            .build()
+            .unwrap();
+    assert_eq!(answer.in_reply_to.as_deref(), Some("<refused-1@p.test>"));
+    assert_eq!(answer.references, vec!["<refused-1@p.test>".to_owned()]);
+    let wire = String::from_utf8(answer.formatted().unwrap()).unwrap();
+    assert!(wire.contains("Auto-Submitted: auto-replied\r\n"), "{wire}");
+    assert!(
+        wire.contains("In-Reply-To: <refused-1@p.test>\r\n"),
+        "{wire}"
+    );
+    assert!(!wire.contains("\nReply-To:"), "{wire}");
 }
 
 #[test]

@@ -16,7 +16,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use vitrine_mailbox::testing::{Dovecot, DovecotOptions, sample_message};
 use vitrine_mailbox::{Fetched, Handled, poll_once};
 
@@ -33,40 +32,6 @@ fn rate(count: usize, took: Duration) -> String {
         took.as_secs_f64(),
         count as f64 / took.as_secs_f64()
     )
-}
-
-/// Messages/s of a bare `UID FETCH 1:* BODY.PEEK[]`.
-async fn raw_fetch(dovecot: &Dovecot) -> (usize, Duration) {
-    let tcp = tokio::net::TcpStream::connect((dovecot.host(), dovecot.port()))
-        .await
-        .expect("connect");
-    tcp.set_nodelay(true).expect("nodelay");
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.expect("greeting");
-    let mut session = client
-        .login(Dovecot::USER, Dovecot::PASSWORD)
-        .await
-        .map_err(|(e, _)| e)
-        .expect("login");
-    session.select("INBOX").await.expect("select");
-    let started = Instant::now();
-    let mut count = 0;
-    let mut bytes = 0;
-    {
-        let mut answers = session
-            .uid_fetch("1:*", "BODY.PEEK[]")
-            .await
-            .expect("fetch");
-        while let Some(answer) = answers.next().await {
-            let answer = answer.expect("answer");
-            bytes += answer.body().map_or(0, <[u8]>::len);
-            count += 1;
-        }
-    }
-    let took = started.elapsed();
-    assert!(bytes > 0);
-    session.logout().await.expect("logout");
-    (count, took)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -102,7 +67,7 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let (raw_count, raw_took) = raw_fetch(&dovecot).await;
+    let (raw_count, _, raw_took) = dovecot.raw_fetch_all().await;
     println!(
         "raw UID FETCH 1:* BODY.PEEK[]:      {}",
         rate(raw_count, raw_took)

@@ -513,6 +513,49 @@ impl Dovecot {
         connection.logout().await;
     }
 
+    /// Dovecot's own pace, as the peer of any benchmark of the poller: one
+    /// `UID FETCH 1:* BODY.PEEK[]` of [`Dovecot::USER`]'s INBOX over a logged-in async-imap
+    /// session (TCP_NODELAY), every answer read. Returns the messages read, their bytes and
+    /// how long it took; nothing is marked or moved.
+    pub async fn raw_fetch_all(&self) -> (usize, usize, Duration) {
+        use futures_util::StreamExt;
+        let tcp = tokio::net::TcpStream::connect((self.host(), self.port))
+            .await
+            .unwrap_or_else(|e| panic!("connect to the test Dovecot: {e}"));
+        tcp.set_nodelay(true)
+            .unwrap_or_else(|e| panic!("TCP_NODELAY: {e}"));
+        let mut client = async_imap::Client::new(tcp);
+        client
+            .read_response()
+            .await
+            .unwrap_or_else(|e| panic!("greeting: {e}"));
+        let mut session = client
+            .login(Dovecot::USER, Dovecot::PASSWORD)
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap_or_else(|e| panic!("login: {e}"));
+        session
+            .select("INBOX")
+            .await
+            .unwrap_or_else(|e| panic!("select: {e}"));
+        let started = Instant::now();
+        let (mut count, mut bytes) = (0, 0);
+        {
+            let mut answers = session
+                .uid_fetch("1:*", "BODY.PEEK[]")
+                .await
+                .unwrap_or_else(|e| panic!("fetch: {e}"));
+            while let Some(answer) = answers.next().await {
+                let answer = answer.unwrap_or_else(|e| panic!("fetch answer: {e}"));
+                bytes += answer.body().map_or(0, <[u8]>::len);
+                count += 1;
+            }
+        }
+        let took = started.elapsed();
+        let _ = session.logout().await;
+        (count, bytes, took)
+    }
+
     /// How many messages a user's mailbox holds (0 when it does not exist).
     pub async fn count(&self, user: &str, mailbox: &str) -> u32 {
         let mut connection = self.connect(user).await;

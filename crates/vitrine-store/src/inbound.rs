@@ -65,6 +65,8 @@ pub struct InboundEmail {
     pub reason: Option<String>,
     /// How many recordings it attached.
     pub recordings: u32,
+    /// Its sender was sent a polite answer (a refusal, at most one an hour per sender).
+    pub answered: bool,
 }
 
 /// An address mail bounced from, and since when.
@@ -108,9 +110,9 @@ pub trait InboundStore: Send + Sync {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<(i64, InboundEmail)>>;
-    /// How many refusals from `sender` were logged at or after `since` (the polite answers'
-    /// once-an-hour limit counts them).
-    async fn refusals_from(&self, sender: &str, since: Timestamp) -> Result<u64>;
+    /// How many logged emails from `sender` (compared without case) were answered at or
+    /// after `since`: the polite answers' once-an-hour limit counts them.
+    async fn answers_to(&self, sender: &str, since: Timestamp) -> Result<u64>;
     /// Marks `email` as bouncing (kept from the first report on).
     async fn mark_bouncing(
         &self,
@@ -161,6 +163,7 @@ macro_rules! impl_inbound_store {
                 outcome: String,
                 reason: Option<String>,
                 recordings: i64,
+                answered: bool,
             }
 
             impl InboundRow {
@@ -180,6 +183,7 @@ macro_rules! impl_inbound_store {
                             outcome,
                             reason: self.reason,
                             recordings: u32::try_from(self.recordings).unwrap_or(u32::MAX),
+                            answered: self.answered,
                         },
                     ))
                 }
@@ -203,7 +207,7 @@ macro_rules! impl_inbound_store {
             }
 
             const INBOUND_COLUMNS: &str = "seq, message_id, received_at, sender, subject, \
-                 submission_id, user_id, outcome, reason, recordings";
+                 submission_id, user_id, outcome, reason, recordings, answered";
 
             #[async_trait]
             impl InboundStore for $store {
@@ -271,8 +275,8 @@ macro_rules! impl_inbound_store {
                     let mut tx = self.begin_write().await?;
                     sqlx::query(
                         "INSERT INTO inbound_emails (message_id, received_at, sender, subject, \
-                         submission_id, user_id, outcome, reason, recordings) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                         submission_id, user_id, outcome, reason, recordings, answered) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     )
                     .bind(inbound.message_id.as_str())
                     .bind(micros(inbound.received_at))
@@ -283,6 +287,7 @@ macro_rules! impl_inbound_store {
                     .bind(inbound.outcome.as_str())
                     .bind(inbound.reason.as_deref())
                     .bind(i64::from(inbound.recordings))
+                    .bind(inbound.answered)
                     .execute(&mut *tx)
                     .await
                     .map_err(unique("message_id", "log an inbound email"))?;
@@ -322,16 +327,16 @@ macro_rules! impl_inbound_store {
                     rows.into_iter().map(InboundRow::decode).collect()
                 }
 
-                async fn refusals_from(&self, sender: &str, since: Timestamp) -> Result<u64> {
+                async fn answers_to(&self, sender: &str, since: Timestamp) -> Result<u64> {
                     let (n,): (i64,) = sqlx::query_as(
-                        "SELECT COUNT(*) FROM inbound_emails WHERE sender = $1 \
-                         AND received_at >= $2 AND outcome = 'refused'",
+                        "SELECT COUNT(*) FROM inbound_emails WHERE LOWER(sender) = $1 \
+                         AND received_at >= $2 AND answered",
                     )
-                    .bind(sender)
+                    .bind(sender.to_lowercase())
                     .bind(micros(since))
                     .fetch_one(&self.pool)
                     .await
-                    .map_err(db("count refusals"))?;
+                    .map_err(db("count the answers to a sender"))?;
                     Ok(u64::try_from(n).unwrap_or(0))
                 }
 

@@ -1,6 +1,7 @@
 //! The admins' pages under `/admin`: provider applications, the review calendar,
 //! validators and staff roles, the demo requirements, publications, the audit log, the
-//! outbox and the scheduler (with the test clock when the server runs one).
+//! outbox, the inbound email log and bouncing addresses, and the scheduler (with the test
+//! clock when the server runs one).
 //!
 //! Every page reads and writes through the API as the signed-in reader, so what a reader
 //! who is not an admin tries is refused by the API. Some of what these pages read is open
@@ -42,6 +43,9 @@ pub fn routes() -> Router<Web> {
         .route("/admin/audit", get(audit))
         .route("/admin/outbox", get(outbox))
         .route("/admin/outbox/{email}/retry", post(retry_email))
+        .route("/admin/inbound", get(inbound))
+        .route("/admin/bouncing", get(bouncing))
+        .route("/admin/bouncing/{email}/clear", post(clear_bouncing))
         .route("/admin/scheduler", get(scheduler))
         .route("/admin/scheduler/{step}/run", post(run_step))
         .route("/admin/test-clock/advance", post(advance_test_clock))
@@ -229,9 +233,12 @@ struct Cursor {
 const USERS_PAGE: u32 = 50;
 
 async fn validators_context(page: &mut Page, cursor: Option<&str>) -> Result<Value, WebError> {
-    let validators = page.get("/api/v1/validators").await?;
+    let mut validators = page.get("/api/v1/validators").await?;
     let query = query_string(&[("limit", Some(&USERS_PAGE.to_string())), ("cursor", cursor)]);
-    let users = page.get(&format!("/api/v1/users?{query}")).await?;
+    let mut users = page.get(&format!("/api/v1/users?{query}")).await?;
+    let bouncing = bouncing_addresses(page).await?;
+    mark_bouncing(&mut validators, &bouncing);
+    mark_bouncing(&mut users["items"], &bouncing);
     let next = users["next_cursor"]
         .as_str()
         .map(|c| format!("/admin/validators?cursor={}", urlencode(c)));
@@ -242,6 +249,29 @@ async fn validators_context(page: &mut Page, cursor: Option<&str>) -> Result<Val
         "first_page": cursor.is_none(),
         "cursor": cursor,
     }))
+}
+
+/// The addresses mail bounces from, lowercased.
+async fn bouncing_addresses(page: &mut Page) -> Result<BTreeSet<String>, WebError> {
+    let list = page.get("/api/v1/bouncing").await?;
+    Ok(list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["email"].as_str())
+        .map(str::to_lowercase)
+        .collect())
+}
+
+/// Adds `bouncing: true` to each person of `people` whose address mail bounces from.
+fn mark_bouncing(people: &mut Value, bouncing: &BTreeSet<String>) {
+    for person in people.as_array_mut().into_iter().flatten() {
+        let address = person["email"].as_str().map(str::to_lowercase);
+        let marked = address.is_some_and(|a| bouncing.contains(&a));
+        if let Value::Object(map) = person {
+            map.insert("bouncing".to_owned(), json!(marked));
+        }
+    }
 }
 
 async fn validators(mut page: Page, Query(at): Query<Cursor>) -> Result<Response, WebError> {
@@ -635,6 +665,59 @@ async fn retry_email(
         Value::Null,
     )
     .redirect("/admin/outbox?status=failed", Some("admin.notice.retried"));
+    page.submit(action, Page::refusal_page).await
+}
+
+// --- inbound email ---
+
+/// Emails per page of the inbound log.
+const INBOUND_PAGE: u32 = 50;
+
+/// The inbound email log, newest first, with why each refused one was refused.
+async fn inbound(mut page: Page, Query(at): Query<Cursor>) -> Result<Response, WebError> {
+    require_admin(&page)?;
+    let limit = INBOUND_PAGE.to_string();
+    let query = query_string(&[("limit", Some(&limit)), ("cursor", at.cursor.as_deref())]);
+    let log = page.get(&format!("/api/v1/inbound?{query}")).await?;
+    let next = log["next_cursor"]
+        .as_str()
+        .map(|cursor| format!("/admin/inbound?cursor={}", urlencode(cursor)));
+    page.render(
+        "admin_inbound.html",
+        json!({
+            "emails": log["items"],
+            "next": next,
+            "first_page": at.cursor.is_none(),
+        }),
+    )
+}
+
+/// The addresses mail bounces from, each with a button to clear it once fixed.
+async fn bouncing(mut page: Page) -> Result<Response, WebError> {
+    require_admin(&page)?;
+    let mut addresses = page.get("/api/v1/bouncing").await?;
+    for address in addresses.as_array_mut().into_iter().flatten() {
+        let clear = address["email"]
+            .as_str()
+            .map(|email| format!("/admin/bouncing/{}/clear", urlencode(email)));
+        if let Value::Object(map) = address {
+            map.insert("clear".to_owned(), json!(clear));
+        }
+    }
+    page.render("admin_bouncing.html", json!({ "addresses": addresses }))
+}
+
+async fn clear_bouncing(
+    page: Page,
+    Path(email): Path<String>,
+    _form: Form,
+) -> Result<Response, WebError> {
+    let action = Call::new(
+        Method::DELETE,
+        format!("/api/v1/bouncing/{}", urlencode(&email)),
+        Value::Null,
+    )
+    .redirect("/admin/bouncing", Some("admin.notice.bouncing_cleared"));
     page.submit(action, Page::refusal_page).await
 }
 

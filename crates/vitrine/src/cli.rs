@@ -124,6 +124,10 @@ pub struct MailIngestArgs {
     /// [default: 2147483648]
     #[arg(long, env = "VITRINE_MAX_RECORDING_BYTES", value_name = "BYTES")]
     pub max_recording_bytes: Option<u64>,
+
+    /// The authserv-id of your receiving server, as given to `serve`.
+    #[arg(long, env = "VITRINE_TRUSTED_AUTHSERV_ID", value_name = "ID")]
+    pub trusted_authserv_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +334,18 @@ pub struct ServeArgs {
     )]
     pub imap_password: Option<String>,
 
+    /// The authserv-id your receiving server writes in the `Authentication-Results` it adds
+    /// (and removes from incoming mail). With it, a reply is taken only if that server says
+    /// DKIM, SPF or DMARC passed for its From domain (and DMARC did not fail); results from
+    /// any other authserv-id are ignored. Also read by `vitrine mail ingest`.
+    #[arg(
+        long,
+        env = "VITRINE_TRUSTED_AUTHSERV_ID",
+        value_name = "ID",
+        help_heading = "Inbound mail"
+    )]
+    pub trusted_authserv_id: Option<String>,
+
     /// The mailbox polled; handled messages are moved to the mailbox `Processed`. [default: INBOX]
     #[arg(
         long,
@@ -420,6 +436,9 @@ impl Cli {
                 reply_address: serve
                     .and_then(|s| s.reply_address.clone())
                     .or_else(|| ingest.and_then(|i| i.reply_address.clone())),
+                trusted_authserv_id: serve
+                    .and_then(|s| s.trusted_authserv_id.clone())
+                    .or_else(|| ingest.and_then(|i| i.trusted_authserv_id.clone())),
             },
             imap: crate::config::ImapOverrides {
                 host: serve.and_then(|s| s.imap_host.clone()),

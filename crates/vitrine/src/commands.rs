@@ -69,7 +69,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         let mut settings = imap.settings()?;
         settings.max_message_bytes = max_message_bytes(config.max_recording_bytes);
         tracing::info!(mailbox = %settings.server(), user = %imap.username, "taking replies from the inbound mailbox");
-        vitrine_server::spawn_imap_ingest(settings, inbound(config, store.clone(), pattern));
+        vitrine_server::spawn_imap_ingest(settings, inbound(config, store.clone(), pattern, false));
     }
     let app = vitrine_server::app_with_mail(store, Arc::new(SystemClock), server_config, transport);
 
@@ -338,15 +338,18 @@ async fn mail_ingest(
         .read_to_end(&mut raw)
         .context("cannot read the email from standard input")?;
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
-    let ingest = inbound(config, store, pattern);
+    // Exit code 67 makes the MTA bounce what is not for one of our addresses.
+    let ingest = inbound(config, store, pattern, true);
     Ok(ingest.take(&raw).await?)
 }
 
-/// The inbound path over `store`, as `serve`'s mailbox and `mail ingest` both take it.
+/// The inbound path over `store`, as `serve`'s mailbox and `mail ingest` both take it;
+/// `unknown_addresses_bounced`: the MTA bounces mail for addresses that are not ours.
 fn inbound(
     config: &Config,
     store: Arc<dyn Store>,
     pattern: vitrine_server::ReplyPattern,
+    unknown_addresses_bounced: bool,
 ) -> vitrine_ingest::Ingest {
     let blobs = vitrine_blob::LocalBlobStore::open(&config.server_config().blob_dir).ok();
     vitrine_ingest::Ingest {
@@ -365,7 +368,8 @@ fn inbound(
             pattern,
             max_message_bytes: max_message_bytes(config.max_recording_bytes),
             max_recording_bytes: config.max_recording_bytes,
-            trusted_authserv_id: None,
+            trusted_authserv_id: config.mail.trusted_authserv_id.clone(),
+            unknown_addresses_bounced,
         }),
     }
 }

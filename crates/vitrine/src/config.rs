@@ -47,6 +47,7 @@ pub struct FileConfig {
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
     pub reply_address: Option<String>,
+    pub trusted_authserv_id: Option<String>,
     pub imap_host: Option<String>,
     pub imap_port: Option<u16>,
     pub imap_security: Option<String>,
@@ -246,6 +247,7 @@ pub struct MailOverrides {
     pub smtp_username: Option<String>,
     pub smtp_password: Option<String>,
     pub reply_address: Option<String>,
+    pub trusted_authserv_id: Option<String>,
 }
 
 /// The From address when none is configured.
@@ -267,6 +269,10 @@ pub struct MailConfig {
     /// Where replies come back (`reply+{key}@…`); `None`: no reply addresses. Checked by
     /// [`Config::load`].
     pub reply_address: Option<String>,
+    /// The `authserv-id` of the operator's receiving server, whose
+    /// `Authentication-Results` a reply must pass (DKIM, SPF or DMARC for its From domain,
+    /// and no DMARC failure); `None`: those headers are not trusted.
+    pub trusted_authserv_id: Option<String>,
 }
 
 /// The resolved configuration.
@@ -545,10 +551,16 @@ impl MailConfig {
             .or_else(|| file.reply_address.clone())
             .map(|pattern| pattern.trim().to_owned())
             .filter(|pattern| !pattern.is_empty());
+        let trusted_authserv_id = overrides
+            .trusted_authserv_id
+            .or_else(|| file.trusted_authserv_id.clone())
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty());
         MailConfig {
             from,
             smtp,
             reply_address,
+            trusted_authserv_id,
         }
     }
 }
@@ -804,6 +816,40 @@ mod tests {
         assert_eq!(config.max_body_bytes, 10);
         assert_eq!(config.cache_ttl_ms, 0);
         assert_eq!(config.log, "warn");
+    }
+
+    #[test]
+    fn the_trusted_authserv_id_comes_from_the_command_line_or_the_file() {
+        let from_file = Config::merge(
+            Overrides::default(),
+            file(r#"trusted_authserv_id = " mx.example.com ""#),
+        );
+        assert_eq!(
+            from_file.mail.trusted_authserv_id.as_deref(),
+            Some("mx.example.com")
+        );
+        let overridden = Config::merge(
+            Overrides {
+                mail: MailOverrides {
+                    trusted_authserv_id: Some("mx2.example.com".into()),
+                    ..MailOverrides::default()
+                },
+                ..Overrides::default()
+            },
+            file(r#"trusted_authserv_id = "mx.example.com""#),
+        );
+        assert_eq!(
+            overridden.mail.trusted_authserv_id.as_deref(),
+            Some("mx2.example.com")
+        );
+        let blank = Config::merge(Overrides::default(), file(r#"trusted_authserv_id = "  ""#));
+        assert_eq!(blank.mail.trusted_authserv_id, None, "blank is none");
+        assert_eq!(
+            Config::merge(Overrides::default(), FileConfig::default())
+                .mail
+                .trusted_authserv_id,
+            None
+        );
     }
 
     #[test]

@@ -612,6 +612,7 @@ async fn dispatch_killed_with_sigkill_loses_no_email() {
                     in_reply_to: None,
                     references: vec![],
                     thread: None,
+                    auto_submitted: None,
                 };
                 NewEmail::new(
                     email.to[0].email.to_string(),

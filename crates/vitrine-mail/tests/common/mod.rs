@@ -237,6 +237,22 @@ pub fn samples(kind: EmailKind) -> Vec<Email> {
                 attempted_at: instant("2026-12-01T10:30:00Z"),
             })]
         }
+        EmailKind::InboundRefused => {
+            let answer = |reason, submission_id| {
+                Email::InboundRefused(InboundRefused {
+                    reason,
+                    received_at: instant("2026-12-01T10:30:00Z"),
+                    max_megabytes: 64,
+                    submission_id,
+                })
+            };
+            vec![
+                answer(RefusalAnswer::Closed, Some(submission_id())),
+                answer(RefusalAnswer::NotAccepted, None),
+                answer(RefusalAnswer::TooLarge, None),
+                answer(RefusalAnswer::Empty, Some(submission_id())),
+            ]
+        }
     }
 }
 

@@ -170,7 +170,7 @@ impl vitrine_store::InboundStore for DownStore {
     ) -> Result<Vec<(i64, vitrine_store::InboundEmail)>> {
         Err(down())
     }
-    async fn refusals_from(&self, _sender: &str, _since: jiff::Timestamp) -> Result<u64> {
+    async fn answers_to(&self, _sender: &str, _since: jiff::Timestamp) -> Result<u64> {
         Err(down())
     }
     async fn mark_bouncing(

@@ -24,7 +24,11 @@ fn with_replies() -> ServerConfig {
 }
 
 async fn ingest_for(app: &TestApp) -> Ingest {
-    let now = server_now(app).await;
+    ingest_at(app, server_now(app).await)
+}
+
+/// The inbound path as a server whose clock reads `now` runs it.
+fn ingest_at(app: &TestApp, now: jiff::Timestamp) -> Ingest {
     let blobs = vitrine_blob::LocalBlobStore::open(&app.blob_dir).expect("blobs");
     Ingest {
         services: vitrine_jobs::Services {
@@ -42,6 +46,7 @@ async fn ingest_for(app: &TestApp) -> Ingest {
             max_message_bytes: 64 << 20,
             max_recording_bytes: 32 << 20,
             trusted_authserv_id: None,
+            unknown_addresses_bounced: false,
         }),
     }
 }
@@ -497,6 +502,277 @@ async fn without_a_reply_address_emails_carry_none() {
         for email in to_member {
             assert_eq!(email["reply_to"], Value::Null, "{email}");
         }
+    })
+    .await;
+}
+
+/// The answers to refused emails written since `from` (an outbox length), to `address`.
+async fn answers_since(app: &TestApp, from: usize, address: &str) -> Vec<Value> {
+    outbox(app).await[from..]
+        .iter()
+        .filter(|e| e["to"].to_string().contains(address))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_refused_sender_is_answered_once_an_hour_in_their_language() {
+    each_backend_with(with_replies, |app| async move {
+        let c = cast(&app).await;
+        let id = changes_requested(&app, &c).await;
+        let address = reply_address_to(&app, &c.member.email).await;
+        let owners = reply_address_to(&app, &c.owner.email).await;
+        let ingest = ingest_for(&app).await;
+        let before = outbox(&app).await.len();
+
+        // The owner (who reads French) writes to an address that is none of ours.
+        let outcome = ingest
+            .take(&reply(
+                &c.owner.email,
+                "someone@in.vitrine.test",
+                "a-1@p.test",
+                "Bonjour",
+            ))
+            .await
+            .expect("taken");
+        assert_eq!(outcome, Outcome::Refused(Reason::NoReplyKey));
+        let answers = answers_since(&app, before, &c.owner.email).await;
+        assert_eq!(answers.len(), 1, "one answer: {answers:#?}");
+        let answer = &answers[0];
+        assert_eq!(
+            answer["subject"],
+            "Votre e-mail à vitrine n'a pas été publié"
+        );
+        let text = answer["text"].as_str().expect("text");
+        assert!(text.starts_with("Bonjour Olga,"), "{text}");
+        assert!(
+            text.contains("ne reçoit pas de messages de votre part"),
+            "{text}"
+        );
+        assert_eq!(answer["in_reply_to"], "<a-1@p.test>");
+        assert_eq!(answer["auto_submitted"], "auto-replied");
+        assert_eq!(answer["reply_to"], Value::Null, "an answer takes no reply");
+        let log = app
+            .admin
+            .get("/api/v1/inbound")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(log["items"][0]["answered"], true, "{log}");
+
+        // A second refusal within the hour (the same person, an empty reply): no answer.
+        let at = before + 1;
+        let outcome = ingest
+            .take(&reply(&c.owner.email, &owners, "a-2@p.test", ""))
+            .await
+            .expect("taken");
+        assert_eq!(outcome, Outcome::Refused(Reason::EmptyReply));
+        assert!(answers_since(&app, at, &c.owner.email).await.is_empty());
+        let log = app
+            .admin
+            .get("/api/v1/inbound")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(log["items"][0]["answered"], false, "{log}");
+
+        // An automatic message is never answered, even from someone never answered before.
+        let mut auto = b"Auto-Submitted: auto-replied\r\n".to_vec();
+        auto.extend(reply(&c.member.email, &address, "a-3@p.test", "I am away"));
+        assert_eq!(
+            ingest.take(&auto).await.expect("taken"),
+            Outcome::Refused(Reason::AutoReply)
+        );
+        // Nor are list mail and forgeries.
+        let mut list = b"List-Id: <dev.lists.p.test>\r\n".to_vec();
+        list.extend(reply(
+            &c.member.email,
+            "x@in.vitrine.test",
+            "a-4@p.test",
+            "Hi",
+        ));
+        assert_eq!(
+            ingest.take(&list).await.expect("taken"),
+            Outcome::Refused(Reason::AutoReply)
+        );
+        assert_eq!(
+            ingest
+                .take(&reply(
+                    "mallory@evil.test",
+                    &address,
+                    "a-5@evil.test",
+                    "Approve"
+                ))
+                .await
+                .expect("taken"),
+            Outcome::Refused(Reason::ForgedSender)
+        );
+        assert!(answers_since(&app, at, &c.member.email).await.is_empty());
+        assert!(
+            answers_since(&app, at, "mallory@evil.test")
+                .await
+                .is_empty()
+        );
+
+        // A stranger who writes French (their client's attribution line) is answered in
+        // French, without a word on whether any address or submission exists; a bouncing
+        // address is never answered.
+        let stranger = reply_with_recording(
+            "nobody@elsewhere.test",
+            "reply+AAAA@in.vitrine.test",
+            "a-6@elsewhere.test",
+            "Voici la démo",
+        );
+        assert_eq!(
+            ingest.take(&stranger).await.expect("taken"),
+            Outcome::Refused(Reason::NoReplyKey)
+        );
+        let answers = answers_since(&app, at, "nobody@elsewhere.test").await;
+        assert_eq!(answers.len(), 1, "{answers:#?}");
+        let text = answers[0]["text"].as_str().expect("text");
+        assert!(text.starts_with("Bonjour nobody@elsewhere.test,"), "{text}");
+        assert!(!text.contains(&id) && !text.contains("demo-svc"), "{text}");
+        app.store
+            .mark_bouncing("gone@elsewhere.test", server_now(&app).await, "r@x", &[])
+            .await
+            .expect("marked");
+        ingest
+            .take(&reply(
+                "gone@elsewhere.test",
+                "x@in.vitrine.test",
+                "a-7@e.test",
+                "Hi",
+            ))
+            .await
+            .expect("taken");
+        assert!(
+            answers_since(&app, at, "gone@elsewhere.test")
+                .await
+                .is_empty()
+        );
+
+        // An hour later the owner may be answered again; a closed thread says so, and
+        // where to go.
+        let later = server_now(&app).await + jiff::SignedDuration::from_mins(61);
+        let at = outbox(&app).await.len();
+        let outcome = ingest_at(&app, later)
+            .take(&reply(&c.owner.email, &owners, "a-8@p.test", ""))
+            .await
+            .expect("taken");
+        assert_eq!(outcome, Outcome::Refused(Reason::EmptyReply));
+        let answers = answers_since(&app, at, &c.owner.email).await;
+        assert_eq!(answers.len(), 1, "{answers:#?}");
+        let text = answers[0]["text"].as_str().expect("text");
+        assert!(text.contains("rien de nouveau"), "{text}");
+        assert!(text.contains(&format!("/submissions/{id}")), "{text}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_member_who_left_the_account_can_no_longer_reply_by_email() {
+    each_backend_with(with_replies, |app| async move {
+        let c = cast(&app).await;
+        let id = changes_requested(&app, &c).await;
+        let address = reply_address_to(&app, &c.member.email).await;
+        let owners = reply_address_to(&app, &c.owner.email).await;
+        let before = messages(&c.owner, &id).await.len();
+        c.owner
+            .client
+            .delete(&format!(
+                "/api/v1/accounts/{}/members/{}",
+                c.provider, c.member.id
+            ))
+            .await
+            .expect_status(200);
+        let ingest = ingest_for(&app).await;
+        let outcome = ingest
+            .take(&reply(
+                &c.member.email,
+                &address,
+                "left-1@p.test",
+                "One more thing",
+            ))
+            .await
+            .expect("taken");
+        assert_eq!(outcome, Outcome::Refused(Reason::RevokedKey));
+        assert_eq!(
+            messages(&c.owner, &id).await.len(),
+            before,
+            "nothing posted"
+        );
+        // The owner, still a member, still replies.
+        let outcome = ingest
+            .take(&reply(&c.owner.email, &owners, "left-2@p.test", "Merci"))
+            .await
+            .expect("taken");
+        assert!(matches!(outcome, Outcome::Posted { .. }), "{outcome:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_the_trusted_server_s_authentication_results_count() {
+    each_backend_with(with_replies, |app| async move {
+        let c = cast(&app).await;
+        let id = changes_requested(&app, &c).await;
+        let address = reply_address_to(&app, &c.member.email).await;
+        let mut ingest = ingest_for(&app).await;
+        let mut settings = (*ingest.settings).clone();
+        settings.trusted_authserv_id = Some("mx.in.vitrine.test".to_owned());
+        ingest.settings = Arc::new(settings);
+        let with_results = |results: &[&str], message_id: &str, text: &str| {
+            let mut raw = Vec::new();
+            for r in results {
+                raw.extend(format!("Authentication-Results: {r}\r\n").into_bytes());
+            }
+            raw.extend(reply(&c.member.email, &address, message_id, text));
+            raw
+        };
+        let before = messages(&c.member, &id).await.len();
+        // Our server says DMARC failed; a header someone else wrote says it passed.
+        let forged = with_results(
+            &[
+                "mx.in.vitrine.test; dmarc=fail header.from=p.test",
+                "mx.elsewhere.test; dmarc=pass header.from=p.test",
+            ],
+            "auth-1@p.test",
+            "Approve me",
+        );
+        assert_eq!(
+            ingest.take(&forged).await.expect("taken"),
+            Outcome::Refused(Reason::ForgedSender)
+        );
+        // No word from our server at all: not authenticated either.
+        let unvouched = with_results(
+            &["mx.elsewhere.test; dkim=pass header.d=p.test"],
+            "auth-2@p.test",
+            "Approve me too",
+        );
+        assert_eq!(
+            ingest.take(&unvouched).await.expect("taken"),
+            Outcome::Refused(Reason::ForgedSender)
+        );
+        assert_eq!(
+            messages(&c.member, &id).await.len(),
+            before,
+            "nothing posted"
+        );
+        // Our server vouches; another's failure is ignored.
+        let genuine = with_results(
+            &[
+                "mx.in.vitrine.test; dkim=pass header.d=p.test; dmarc=pass header.from=p.test",
+                "mx.elsewhere.test; dmarc=fail header.from=p.test",
+            ],
+            "auth-3@p.test",
+            "The real member",
+        );
+        assert!(matches!(
+            ingest.take(&genuine).await.expect("taken"),
+            Outcome::Posted { .. }
+        ));
+        let thread = messages(&c.member, &id).await;
+        assert_eq!(thread.last().expect("a message")["body"], "The real member");
     })
     .await;
 }

@@ -29,6 +29,7 @@ fn email(n: usize, submission: SubmissionId) -> OutgoingEmail {
         in_reply_to: Some(root.clone()),
         references: vec![root],
         thread: Some(vitrine_mail::ThreadKey::submission(submission.0)),
+        auto_submitted: None,
     }
 }
 

@@ -392,6 +392,149 @@ async fn the_outbox_lists_a_failed_email_and_retries_it() {
     .await;
 }
 
+/// One inbound email in the log, as `vitrine-ingest` writes it.
+fn inbound(n: u32, at: jiff::Timestamp, reason: Option<&str>) -> vitrine_store::InboundEmail {
+    vitrine_store::InboundEmail {
+        message_id: format!("in-{n}@p.test"),
+        received_at: at + jiff::SignedDuration::from_secs(i64::from(n)),
+        sender: format!("sender{n}@p.test"),
+        subject: format!("Reply number {n}"),
+        submission_id: None,
+        user_id: None,
+        outcome: if reason.is_some() {
+            vitrine_store::InboundOutcome::Refused
+        } else {
+            vitrine_store::InboundOutcome::Posted
+        },
+        reason: reason.map(str::to_owned),
+        recordings: 0,
+        answered: reason == Some("empty-reply"),
+    }
+}
+
+#[tokio::test]
+async fn admins_read_the_inbound_log_and_clear_a_bouncing_address() {
+    each_backend(|app| async move {
+        let app = app;
+        let web = signed_in_admin(&app).await;
+        let now = vitrine_server::Clock::now(app.clock.as_ref());
+        // 51 emails: a page of 50, newest first, then the oldest on the next page.
+        for n in 0..51 {
+            let reason = match n % 3 {
+                0 => Some("forged-sender"),
+                1 => Some("empty-reply"),
+                _ => None,
+            };
+            app.store
+                .record_inbound(&inbound(n, now, reason), None, &[], &[])
+                .await
+                .expect("logged");
+        }
+        let page = web.get("/admin").await;
+        page.assert_contains("id=\"admin-nav-inbound\"")
+            .assert_contains("id=\"admin-nav-bouncing\"");
+        let page = web.get("/admin/inbound").await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        page.assert_contains("Reply number 50")
+            .assert_contains("Refused: nothing new above the quoted text")
+            .assert_contains("the sender was answered")
+            .assert_contains("Refused: not from the address’s recipient")
+            .assert_contains("Posted in the thread")
+            .assert_lacks("Reply number 0<");
+        let newest = page.html.find("Reply number 50").expect("newest");
+        let older = page.html.find("Reply number 49").expect("older");
+        assert!(newest < older, "newest first");
+        let html = page.html.replace("&#x2f;", "/").replace("&amp;", "&");
+        let next = html
+            .split("href=\"")
+            .find(|s| s.starts_with("/admin/inbound?cursor="))
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("a next page link: {html}"))
+            .to_owned();
+        web.get(&next)
+            .await
+            .assert_contains("Reply number 0<")
+            .assert_lacks("Reply number 50");
+        // Every reason the inbound path gives has its words, in both languages.
+        for (i, reason) in vitrine_ingest::Reason::ALL.into_iter().enumerate() {
+            let n = 100 + u32::try_from(i).expect("few reasons");
+            app.store
+                .record_inbound(&inbound(n, now, Some(reason.slug())), None, &[], &[])
+                .await
+                .expect("logged");
+        }
+        web.get("/admin/inbound")
+            .await
+            .assert_contains("Refused: a revoked reply address")
+            .assert_lacks("admin.inbound.reason.");
+
+        // In French, reasons read in French.
+        web.post_form(
+            "/admin",
+            "/language",
+            &[("lang", "fr"), ("_next", "/admin")],
+        )
+        .await;
+        web.get("/admin/inbound")
+            .await
+            .assert_contains("E-mails reçus")
+            .assert_contains("Refusé")
+            .assert_contains("rien de nouveau au-dessus du texte cité")
+            .assert_lacks("admin.inbound.reason.");
+        web.post_form(
+            "/admin",
+            "/language",
+            &[("lang", "en"), ("_next", "/admin")],
+        )
+        .await;
+
+        // A user whose address bounces: marked where admins see users, listed, cleared.
+        let gone = app.user("gone+x@p.test").await;
+        app.store
+            .mark_bouncing("gone+x@p.test", now, "dsn-9@mx.p.test", &[])
+            .await
+            .expect("marked");
+        web.get("/admin/validators")
+            .await
+            .assert_contains(&format!("id=\"bouncing-{}\"", gone.id));
+        let page = web.get("/admin/bouncing").await;
+        page.assert_contains("gone+x@p.test")
+            .assert_contains("dsn-9@mx.p.test");
+        let cleared = web
+            .post_form(
+                "/admin/bouncing",
+                "/admin/bouncing/gone%2Bx%40p.test/clear",
+                &[],
+            )
+            .await;
+        assert_eq!(cleared.status, 303, "{}", cleared.html);
+        assert!(
+            app.store
+                .bouncing("gone+x@p.test")
+                .await
+                .expect("read")
+                .is_none()
+        );
+        web.get("/admin/bouncing")
+            .await
+            .assert_contains("The address is cleared")
+            .assert_contains("No address bounces.");
+        web.get("/admin/validators")
+            .await
+            .assert_lacks(&format!("id=\"bouncing-{}\"", gone.id));
+        // Clearing it again: the API's 404, shown as such.
+        let again = web
+            .post_form(
+                "/admin/bouncing",
+                "/admin/bouncing/gone%2Bx%40p.test/clear",
+                &[],
+            )
+            .await;
+        assert_eq!(again.status, 404, "{}", again.html);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn staff_roles_and_capacities_are_set_from_the_validators_page() {
     each_backend(|app| async move {
@@ -550,6 +693,8 @@ async fn readers_who_are_not_admins_are_refused_every_admin_page() {
             "/admin/publications",
             "/admin/audit",
             "/admin/outbox",
+            "/admin/inbound",
+            "/admin/bouncing",
             "/admin/scheduler",
         ] {
             for web in [&validator, &member] {
