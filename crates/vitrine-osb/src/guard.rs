@@ -275,7 +275,7 @@ pub struct Outgoing {
 pub struct Guard {
     client: reqwest::Client,
     policy: Policy,
-    total_ms: AtomicU64,
+    total_us: AtomicU64,
 }
 
 impl Guard {
@@ -283,7 +283,7 @@ impl Guard {
         Ok(Guard {
             client: client(policy)?,
             policy: policy.clone(),
-            total_ms: AtomicU64::new(0),
+            total_us: AtomicU64::new(0),
         })
     }
 
@@ -291,9 +291,10 @@ impl Guard {
         &self.policy
     }
 
-    /// The summed elapsed time of every exchange so far.
+    /// The summed elapsed time of every exchange so far, in milliseconds (summed in
+    /// microseconds, so that many sub-millisecond exchanges are not counted as nothing).
     pub fn total_ms(&self) -> u64 {
-        self.total_ms.load(Ordering::Relaxed)
+        (self.total_us.load(Ordering::Relaxed) + 500) / 1000
     }
 
     /// Sends the request and reads the answer up to the cap. Never fails: a failure is in
@@ -331,9 +332,9 @@ impl Guard {
                 Err(_) => answer.failure = Some(Failure::Timeout),
             }
         }
-        let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.total_ms.fetch_add(elapsed, Ordering::Relaxed);
-        exchange.elapsed_ms = elapsed;
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.total_us.fetch_add(elapsed_us, Ordering::Relaxed);
+        exchange.elapsed_ms = (elapsed_us + 500) / 1000;
         exchange.status = answer.status;
         exchange.response_headers = answer
             .headers
