@@ -116,6 +116,8 @@ fn email(n: usize, from: &Mailbox, thread: ThreadKey) -> anyhow::Result<Outgoing
     let root = thread.root_message_id("bench.test");
     Ok(OutgoingEmail {
         auto_submitted: None,
+        language: Some("en".to_owned()),
+        date: None,
         from: from.clone(),
         to: vec![
             format!("member{n}@provider.test")

@@ -92,7 +92,7 @@ pub async fn update_me(
 ) -> ApiResult<Json<User>> {
     let (next, event) =
         user::update_user(&caller.actor, &caller.user, patch.into(), state.clock.now())?;
-    state.store.update_user(&next, &[event]).await?;
+    state.store.update_user(&next, &[event], &[]).await?;
     Ok(Json(next))
 }
 

@@ -2,17 +2,14 @@
 //! requirements (readable by everyone signed in), running a scheduler step by hand; and the
 //! validators' list of assignments.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use vitrine_domain::calendar::{CalendarSettings, Placement, ReviewCalendar};
+use vitrine_domain::calendar::{CalendarSettings, ReviewCalendar};
 use vitrine_domain::review::{Requirement, RequirementSet, new_requirement_set};
 use vitrine_domain::submission::SubmissionState;
-use vitrine_domain::{AuditEvent, SubmissionId, UserId};
+use vitrine_domain::{AuditEvent, UserId};
 use vitrine_mail::DatesMovedReason;
-use vitrine_store::NewEmail;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,8 +19,7 @@ use vitrine_http::AppState;
 use vitrine_http::auth::{Caller, SignedIn};
 use vitrine_http::extract::{ApiJson, ApiPath, ApiQuery};
 use vitrine_http::problem::{ApiError, ApiResult, Problem};
-use vitrine_jobs::notify::{self, About};
-use vitrine_jobs::scheduler::{self, StepReport};
+use vitrine_jobs::scheduler::{self, Queue, StepReport};
 
 /// The OpenAPI tag of the review's settings, the scheduler and the test clock.
 pub const TAG: &str = crate::common::tags::REVIEW;
@@ -129,13 +125,14 @@ pub async fn put_calendar(
     let expected = input.version.unwrap_or(stored.version);
     let old_calendar = ReviewCalendar::new(stored.value.clone())
         .map_err(|e| ApiError::internal("the stored calendar settings are invalid", e))?;
-    let capacity = scheduler::session_capacity(&state).await?;
     let now = state.clock.now();
-    let emails = dates_moved(
+    let queue = Queue::read(&state).await?.with_calendar(old_calendar);
+    let emails = scheduler::dates_moved(
         &state,
-        (&old_calendar, capacity),
-        (&new_calendar, capacity),
+        (&queue, now),
+        &queue.with_calendar(new_calendar),
         DatesMovedReason::CalendarChange,
+        now,
     )
     .await?;
     let event = AuditEvent::new(Some(caller.user.id), "calendar.updated", now)
@@ -146,56 +143,6 @@ pub async fn put_calendar(
         .put_calendar_settings(&settings, expected, now, &[event], &emails)
         .await?;
     Ok(Json(to_doc(&settings, version)?))
-}
-
-/// The outbox rows telling providers that their queued submission's dates moved between
-/// two plans.
-async fn dates_moved(
-    state: &AppState,
-    old: (&ReviewCalendar, u32),
-    new: (&ReviewCalendar, u32),
-    reason: DatesMovedReason,
-) -> ApiResult<Vec<NewEmail>> {
-    let now = state.clock.now();
-    let queued = state.store.queued_submissions().await?;
-    let before: BTreeMap<SubmissionId, Placement<SubmissionId>> =
-        scheduler::plan(old.0, &queued, old.1, now)
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
-    let mut emails = Vec::new();
-    for placement in scheduler::plan(new.0, &queued, new.1, now) {
-        let Some(old) = before.get(&placement.id) else {
-            continue;
-        };
-        if (old.session.review_date, old.session.decision_date)
-            == (
-                placement.session.review_date,
-                placement.session.decision_date,
-            )
-        {
-            continue;
-        }
-        let Some(s) = queued.iter().find(|s| s.id == placement.id) else {
-            continue;
-        };
-        let ctx = scheduler::context(state, s).await?;
-        let rendered = notify::dates_moved(
-            &state.mail,
-            &About {
-                submission: s,
-                offering: &ctx.offering,
-                provider: &ctx.provider,
-            },
-            reason,
-            &old.session,
-            &placement.session,
-            placement.position,
-            &ctx.members,
-        )?;
-        emails.extend(scheduler::outbox(rendered, Some(s.id), now)?);
-    }
-    Ok(emails)
 }
 
 /// A validator and their per-session capacity.
@@ -271,14 +218,16 @@ pub async fn set_capacity(
     let new_total = old_total
         .saturating_sub(validator.capacity)
         .saturating_add(new_capacity);
-    let emails = dates_moved(
+    let now = state.clock.now();
+    let queue = Queue::read(&state).await?.with_capacity(old_total);
+    let emails = scheduler::dates_moved(
         &state,
-        (&calendar, old_total),
-        (&calendar, new_total),
+        (&queue, now),
+        &queue.with_capacity(new_total),
         DatesMovedReason::Capacity,
+        now,
     )
     .await?;
-    let now = state.clock.now();
     let event = AuditEvent::new(Some(caller.user.id), "validator.capacity_set", now)
         .subject_user(id)
         .before(&serde_json::json!({"capacity": validator.own_capacity}))

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use vitrine_domain::audit::SubjectKind;
 use vitrine_domain::go_live::{self, RoundInput, Submission};
 use vitrine_domain::review::Verdict;
-use vitrine_domain::submission::{Decision, Party, SubmissionState};
+use vitrine_domain::submission::{Decision, Party, SubmissionState, Transition};
 use vitrine_domain::thread::Message;
 use vitrine_domain::{
     DomainError, Offering, RecordingId, SubmissionId, Timestamp, UserId, Visibility, offering,
@@ -27,8 +27,9 @@ use vitrine_http::auth::{Caller, SignedIn};
 use vitrine_http::extract::{ApiJson, ApiPath, ApiQuery};
 use vitrine_http::problem::{ApiError, ApiResult, Problem, ProblemKind};
 use vitrine_jobs::notify::{self, About};
-use vitrine_jobs::scheduler::{self, Context};
+use vitrine_jobs::scheduler::{self, Context, Queue};
 use vitrine_jobs::thread;
+use vitrine_mail::DatesMovedReason;
 
 /// The OpenAPI tag of submissions.
 pub const TAG: &str = "submissions";
@@ -441,11 +442,10 @@ pub async fn submit(
     let evidence = common::check_evidence(&state, s.offering_id).await?;
     let now = state.clock.now();
     let (next, event) = go_live::submit(&caller.actor, &s, &requirements, evidence.as_ref(), now)?;
-    let calendar = scheduler::calendar(&state).await?;
-    let capacity = scheduler::session_capacity(&state).await?;
-    let mut queued = state.store.queued_submissions().await?;
-    queued.push(next.clone());
-    let placement = scheduler::plan(&calendar, &queued, capacity, now)
+    let queue = Queue::read(&state).await?;
+    let after = queue.with(&next);
+    let placement = after
+        .plan(now)
         .into_iter()
         .find(|p| p.id == next.id)
         .ok_or_else(|| ApiError::internal("a queued submission has no place", next.id))?;
@@ -457,7 +457,11 @@ pub async fn submit(
         placement.position,
         &ctx.members,
     )?;
-    let emails = scheduler::outbox(rendered, Some(next.id), now)?;
+    let mut emails = scheduler::outbox(rendered, Some(next.id), now)?;
+    // A resubmission goes ahead of first-time submissions: theirs may move a week.
+    emails.extend(
+        scheduler::dates_moved(&state, (&queue, now), &after, DatesMovedReason::Queue, now).await?,
+    );
     state
         .store
         .update_submission(&next, &[event], &emails)
@@ -485,8 +489,26 @@ pub async fn withdraw(
     ApiPath(id): ApiPath<SubmissionId>,
 ) -> ApiResult<Json<SubmissionView>> {
     let (s, party) = load(&state, &caller, id).await?;
-    let (next, event) = go_live::withdraw(&caller.actor, &s, state.clock.now())?;
-    state.store.update_submission(&next, &[event], &[]).await?;
+    let now = state.clock.now();
+    let (next, event) = go_live::withdraw(&caller.actor, &s, now)?;
+    // Leaving the queue moves those behind it earlier: they are told.
+    let emails = if s.state == SubmissionState::Queued {
+        let queue = Queue::read(&state).await?;
+        scheduler::dates_moved(
+            &state,
+            (&queue, now),
+            &queue.with(&next),
+            DatesMovedReason::Queue,
+            now,
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    state
+        .store
+        .update_submission(&next, &[event], &emails)
+        .await?;
     Ok(Json(view(&state, next, party).await?))
 }
 
@@ -594,6 +616,7 @@ pub async fn schedule_publication(
     ApiJson(input): ApiJson<PublicationInput>,
 ) -> ApiResult<Json<SubmissionView>> {
     let (s, party) = load(&state, &caller, id).await?;
+    go_live::may(&caller.actor, &s, Transition::SchedulePublication)?;
     let calendar = scheduler::calendar(&state).await?;
     let at = match (input.at, s.current_round().requested_go_live) {
         (Some(at), _) => at,

@@ -15,6 +15,8 @@ use vitrine_http::extract::{ApiJson, ApiPath, ApiQuery};
 use vitrine_http::paging::{PageParams, decode_cursor_as, next_cursor, page_limit};
 use vitrine_http::problem::{ApiResult, Problem};
 use vitrine_http::secrets;
+use vitrine_jobs::scheduler::{self, Queue};
+use vitrine_mail::DatesMovedReason;
 
 const ADMINS_ONLY: &str = "only an admin can manage users";
 
@@ -141,7 +143,7 @@ pub async fn update_user(
     let current = user_or_404(&state, id).await?;
     let (next, event) =
         user::update_user(&caller.actor, &current, patch.into(), state.clock.now())?;
-    state.store.update_user(&next, &[event]).await?;
+    state.store.update_user(&next, &[event], &[]).await?;
     Ok(Json(next))
 }
 
@@ -159,7 +161,29 @@ pub async fn set_staff_roles(
 ) -> ApiResult<Json<User>> {
     caller.actor.require_admin(ADMINS_ONLY)?;
     let current = user_or_404(&state, id).await?;
-    let (next, event) = user::set_staff_roles(&caller.actor, &current, roles, state.clock.now())?;
-    state.store.update_user(&next, &[event]).await?;
+    let now = state.clock.now();
+    let (next, event) = user::set_staff_roles(&caller.actor, &current, roles, now)?;
+    // A validator removed takes their capacity with them: queued submissions may move to
+    // later sessions, and their providers are told.
+    let emails = if current.staff.validator && !next.staff.validator {
+        let validators = state.store.validators().await?;
+        let gone = validators
+            .iter()
+            .find(|v| v.user.id == id)
+            .map_or(0, |v| v.capacity);
+        let queue = Queue::read(&state).await?;
+        let after = queue.with_capacity(queue.capacity.saturating_sub(gone));
+        scheduler::dates_moved(
+            &state,
+            (&queue, now),
+            &after,
+            DatesMovedReason::Capacity,
+            now,
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    state.store.update_user(&next, &[event], &emails).await?;
     Ok(Json(next))
 }

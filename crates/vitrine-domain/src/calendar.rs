@@ -341,11 +341,141 @@ pub fn plan_queue<Id: Clone>(
         .collect()
 }
 
+/// A queued submission whose dates differ between two plans of the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Moved<Id> {
+    pub before: Placement<Id>,
+    pub after: Placement<Id>,
+}
+
+/// The submissions whose review or decision date differs between the plan `before` a
+/// change and the plan `after` it (earlier or later), in the order of `after`. Only the
+/// dates count: a position that changes within the same session tells its provider
+/// nothing new. Submissions in one plan only (the one that joined or left the queue) are
+/// not in the list: what happened to them is told otherwise.
+pub fn moved<Id: Clone + Ord>(before: &[Placement<Id>], after: &[Placement<Id>]) -> Vec<Moved<Id>> {
+    let before: std::collections::BTreeMap<&Id, &Placement<Id>> =
+        before.iter().map(|p| (&p.id, p)).collect();
+    after
+        .iter()
+        .filter_map(|now| {
+            let was = before.get(&now.id)?;
+            let dates = |p: &Placement<Id>| (p.session.review_date, p.session.decision_date);
+            (dates(was) != dates(now)).then(|| Moved {
+                before: (*was).clone(),
+                after: now.clone(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use jiff::civil::date;
     use proptest::prelude::*;
+
+    fn entry(id: u32, resubmission: bool, submitted_at: Timestamp) -> QueueEntry<u32> {
+        QueueEntry {
+            id,
+            resubmission,
+            submitted_at,
+        }
+    }
+
+    #[test]
+    fn a_resubmission_pushes_the_first_time_submissions_behind_it() {
+        // The case a new user met: capacity 1, A in this week's session, B overflowed to
+        // next week's; a resubmission R goes first: A moves a week, B a further week.
+        let c = calendar("UTC");
+        let now = at("UTC", "2026-11-25T10:00");
+        let a = entry(1, false, at("UTC", "2026-11-25T09:00"));
+        let b = entry(2, false, at("UTC", "2026-11-25T09:30"));
+        let r = entry(3, true, at("UTC", "2026-11-25T10:00"));
+        let before = plan_queue(&c, &[a.clone(), b.clone()], 1, now);
+        let after = plan_queue(&c, &[a, b, r], 1, now);
+        let got: Vec<(u32, Date, Date)> = moved(&before, &after)
+            .into_iter()
+            .map(|m| {
+                (
+                    m.after.id,
+                    m.before.session.review_date,
+                    m.after.session.review_date,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, date(2026, 12, 1), date(2026, 12, 8)),
+                (2, date(2026, 12, 8), date(2026, 12, 15)),
+            ],
+            "both first-time submissions moved, the resubmission itself is not listed"
+        );
+    }
+
+    #[test]
+    fn leaving_the_queue_moves_the_others_earlier() {
+        let c = calendar("UTC");
+        let now = at("UTC", "2026-11-25T10:00");
+        let a = entry(1, false, at("UTC", "2026-11-25T09:00"));
+        let b = entry(2, false, at("UTC", "2026-11-25T09:30"));
+        let before = plan_queue(&c, &[a, b.clone()], 1, now);
+        let after = plan_queue(&c, &[b], 1, now);
+        let got = moved(&before, &after);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].after.id, 2);
+        assert_eq!(got[0].before.session.review_date, date(2026, 12, 8));
+        assert_eq!(got[0].after.session.review_date, date(2026, 12, 1));
+    }
+
+    #[test]
+    fn a_new_position_in_the_same_session_is_no_move() {
+        let c = calendar("UTC");
+        let now = at("UTC", "2026-11-25T10:00");
+        let a = entry(1, false, at("UTC", "2026-11-25T09:00"));
+        let r = entry(3, true, at("UTC", "2026-11-25T10:00"));
+        let before = plan_queue(&c, std::slice::from_ref(&a), 5, now);
+        let after = plan_queue(&c, &[a, r], 5, now);
+        assert_eq!(after[1].position, 2, "A is second now");
+        assert!(moved(&before, &after).is_empty());
+    }
+
+    proptest! {
+        /// `moved` lists exactly the submissions of both plans whose dates differ.
+        #[test]
+        fn moved_is_exactly_the_changed_dates(
+            submitted in proptest::collection::vec((0u32..14 * 24, any::<bool>()), 0..12),
+            extra in proptest::collection::vec((0u32..14 * 24, any::<bool>()), 0..3),
+            capacity_before in 0u32..4,
+            capacity_after in 0u32..4,
+        ) {
+            let c = calendar("UTC");
+            let now = at("UTC", "2026-11-23T00:00");
+            let hour = |h: u32| now.checked_add(jiff::SignedDuration::from_hours(i64::from(h))).expect("instant");
+            let base: Vec<QueueEntry<u32>> = submitted
+                .iter()
+                .enumerate()
+                .map(|(i, (h, re))| entry(u32::try_from(i).expect("small"), *re, hour(*h)))
+                .collect();
+            let mut grown = base.clone();
+            grown.extend(extra.iter().enumerate().map(|(i, (h, re))| {
+                entry(100 + u32::try_from(i).expect("small"), *re, hour(*h))
+            }));
+            let before = plan_queue(&c, &base, capacity_before, now);
+            let after = plan_queue(&c, &grown, capacity_after, now);
+            let listed: std::collections::BTreeSet<u32> =
+                moved(&before, &after).into_iter().map(|m| m.after.id).collect();
+            for p in &after {
+                let was = before.iter().find(|b| b.id == p.id);
+                let changed = was.is_some_and(|b| {
+                    (b.session.review_date, b.session.decision_date)
+                        != (p.session.review_date, p.session.decision_date)
+                });
+                prop_assert_eq!(listed.contains(&p.id), changed);
+            }
+        }
+    }
 
     fn calendar(tz: &str) -> ReviewCalendar {
         ReviewCalendar::new(CalendarSettings {

@@ -183,6 +183,17 @@ fn party(actor: &Actor, s: &Submission) -> Result<Party, DomainError> {
     s.require_visible_to(actor)
 }
 
+/// Whether `actor` may make `move_` on the submission as it stands, before anything else
+/// about the request is looked at. A route whose input needs more than the command checks
+/// (a default read from the calendar, a file) asks this first, so a request the state
+/// forbids is refused as such (409) whatever its input (the rule in ARCHITECTURE.md,
+/// "Refusals").
+pub fn may(actor: &Actor, before: &Submission, move_: Transition) -> Result<(), DomainError> {
+    let p = party(actor, before)?;
+    let recorded = before.current_round().decision.as_ref().map(|d| d.decision);
+    transition(before.state, move_, p, recorded).map(drop)
+}
+
 /// Whether the current round takes new recordings, notes and dates: while a draft, and
 /// once a decision asked for changes (the first edit then opens the next round).
 fn editable(state: SubmissionState) -> bool {

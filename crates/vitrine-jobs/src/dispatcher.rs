@@ -9,11 +9,11 @@
 //! dies between sending and marking leaves the email claimed; when the lease runs out it is
 //! sent again: at least once, never lost. A failed send changes nothing but the email's row.
 //!
-//! The emails of a batch are sent side by side, up to `concurrency` at once, each marked as
-//! soon as its own send is accepted. One at a time, an SMTP relay is slow out of proportion:
-//! lettre writes a message's body and its closing `.` in two writes, and on a connection
-//! without `TCP_NODELAY` the second waits for the relay's delayed acknowledgement (40 ms on
-//! Linux), so one connection carried about 22 emails a second (see `bench/README.md`).
+//! The emails of a batch are sent side by side, up to `concurrency` at once (the SMTP
+//! transport keeps as many connections), and the accepted ones are marked sent a few at a
+//! time in one statement ([`Store::mark_many_sent`]): one commit per email was most of what
+//! the outbox cost on PostgreSQL (`bench/README.md`). A crash between a send and its mark
+//! resends that email once its lease runs out, as before: at least once.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -36,7 +36,7 @@ pub struct DispatcherSettings {
     /// Emails claimed at once.
     pub batch: u32,
     /// Emails of a batch being sent at the same time (at least 1). The SMTP transport keeps
-    /// up to 10 connections open (lettre's pool), so more than 10 would only wait for one.
+    /// up to 10 connections open, so more than 10 would only wait for one.
     pub concurrency: usize,
     /// Delay after the first failed attempt; doubles with each further one.
     pub base_backoff: Duration,
@@ -86,7 +86,8 @@ pub struct DispatchReport {
 /// What became of one email.
 #[derive(Clone, Copy, Debug)]
 enum Outcome {
-    Sent,
+    /// Accepted by the transport; to be marked sent (with others, in one statement).
+    Sent(i64),
     Retrying,
     Failed,
 }
@@ -94,7 +95,7 @@ enum Outcome {
 impl DispatchReport {
     fn count(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::Sent => self.sent += 1,
+            Outcome::Sent(_) => self.sent += 1,
             Outcome::Retrying => self.retrying += 1,
             Outcome::Failed => self.failed += 1,
         }
@@ -162,10 +163,17 @@ impl Dispatcher {
         );
         let mut under_way = JoinSet::new();
         let mut first_error = None;
+        let mut accepted = Vec::new();
         let mut finished = |joined: Result<Result<Outcome, StoreError>, tokio::task::JoinError>,
-                            first_error: &mut Option<StoreError>| {
+                            first_error: &mut Option<StoreError>,
+                            accepted: &mut Vec<i64>| {
             match joined {
-                Ok(Ok(outcome)) => report.count(outcome),
+                Ok(Ok(outcome)) => {
+                    if let Outcome::Sent(id) = outcome {
+                        accepted.push(id);
+                    }
+                    report.count(outcome);
+                }
                 Ok(Err(error)) => {
                     first_error.get_or_insert(error);
                 }
@@ -183,19 +191,46 @@ impl Dispatcher {
             if under_way.len() >= concurrency
                 && let Some(joined) = under_way.join_next().await
             {
-                finished(joined, &mut first_error);
+                finished(joined, &mut first_error, &mut accepted);
+                // Marked as soon as a handful are accepted, so a crash resends few.
+                if accepted.len() >= concurrency
+                    && let Err(error) = self.mark_sent(&mut accepted).await
+                {
+                    first_error.get_or_insert(error);
+                }
             }
             let dispatcher = self.clone();
             let bouncing = bouncing.clone();
             under_way.spawn(async move { dispatcher.dispatch(email, &bouncing).await });
         }
         while let Some(joined) = under_way.join_next().await {
-            finished(joined, &mut first_error);
+            finished(joined, &mut first_error, &mut accepted);
+        }
+        if let Err(error) = self.mark_sent(&mut accepted).await {
+            first_error.get_or_insert(error);
         }
         match first_error {
             Some(error) => Err(error),
             None => Ok(()),
         }
+    }
+
+    /// Marks the accepted emails sent, in one statement, and empties the list.
+    async fn mark_sent(&self, accepted: &mut Vec<i64>) -> Result<(), StoreError> {
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let ids = std::mem::take(accepted);
+        let marked = self.store.mark_many_sent(&ids, self.clock.now()).await?;
+        if marked.len() < ids.len() {
+            // Our lease ran out and another dispatcher dealt with them: nothing is lost.
+            let elsewhere: Vec<i64> = ids.into_iter().filter(|id| !marked.contains(id)).collect();
+            tracing::warn!(
+                outbox_ids = ?elsewhere,
+                "emails were dealt with elsewhere meanwhile"
+            );
+        }
+        Ok(())
     }
 
     async fn dispatch(
@@ -204,14 +239,18 @@ impl Dispatcher {
         bouncing: &HashSet<String>,
     ) -> Result<Outcome, StoreError> {
         let outcome = match serde_json::from_value::<OutgoingEmail>(email.payload.clone()) {
-            Ok(message) => match bouncing_recipient(&message, bouncing) {
+            Ok(mut message) => match bouncing_recipient(&message, bouncing) {
                 // Mail to it came back as undeliverable: sending again would only bounce
                 // again (and hurt the sender's reputation). Failed, for an admin to retry
                 // once the address is fixed.
                 Some(address) => Err(SendError::permanent(format!(
                     "mail to {address} bounces; fix the address, then retry"
                 ))),
-                None => self.transport.send(&message).await,
+                None => {
+                    // Dated when the change that caused it happened, on vitrine's clock.
+                    message.date.get_or_insert(email.created_at);
+                    self.transport.send(&message).await
+                }
             },
             Err(error) => Err(SendError::permanent(format!(
                 "the stored email cannot be read: {error}"
@@ -221,7 +260,7 @@ impl Dispatcher {
         let (outcome, result) = match outcome {
             Ok(()) => {
                 tracing::info!(outbox_id = email.id, subject = %email.subject, "email sent");
-                (Outcome::Sent, self.store.mark_sent(email.id, now).await)
+                return Ok(Outcome::Sent(email.id));
             }
             Err(error) => {
                 let attempts = email.attempts.saturating_add(1);

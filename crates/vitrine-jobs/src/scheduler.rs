@@ -22,11 +22,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use vitrine_domain::assignment::{DueSubmission, ValidatorSlot, assign};
-use vitrine_domain::calendar::{Placement, QueueEntry, ReviewCalendar, Session, plan_queue};
+use vitrine_domain::calendar::{Placement, QueueEntry, ReviewCalendar, Session, moved, plan_queue};
 use vitrine_domain::go_live::{self, Submission};
 use vitrine_domain::review::RequirementSet;
 use vitrine_domain::submission::SubmissionState;
 use vitrine_domain::{Account, Actor, AuditEvent, Offering, SubmissionId, Timestamp, User, UserId};
+use vitrine_mail::DatesMovedReason;
 use vitrine_store::{NewEmail, StoreError};
 
 use crate::Services;
@@ -178,6 +179,99 @@ pub fn plan(
     plan_queue(calendar, &entries, capacity, now)
 }
 
+/// The review queue as one change finds it: the calendar, what a session holds, and the
+/// queued submissions. Every change to the queue (a submission queued, resubmitted or
+/// withdrawn, a session opening, the calendar, a validator's capacity, a validator
+/// removed) reads it, makes the change on a copy, and hands both to [`dates_moved`], so
+/// each provider whose dates moved is told, once per change, by one mechanism.
+#[derive(Clone, Debug)]
+pub struct Queue {
+    pub calendar: ReviewCalendar,
+    pub capacity: u32,
+    pub queued: Vec<Submission>,
+}
+
+impl Queue {
+    pub async fn read(services: &Services) -> JobResult<Queue> {
+        Ok(Queue {
+            calendar: calendar(services).await?,
+            capacity: session_capacity(services).await?,
+            queued: services.store.queued_submissions().await?,
+        })
+    }
+
+    /// The queue once `s` is as given: in it if queued, out of it otherwise.
+    pub fn with(&self, s: &Submission) -> Queue {
+        let mut queue = self.clone();
+        queue.queued.retain(|q| q.id != s.id);
+        if s.state == SubmissionState::Queued {
+            queue.queued.push(s.clone());
+        }
+        queue
+    }
+
+    /// The queue without these submissions (a session took them).
+    pub fn without(&self, gone: &[SubmissionId]) -> Queue {
+        let mut queue = self.clone();
+        queue.queued.retain(|q| !gone.contains(&q.id));
+        queue
+    }
+
+    pub fn with_calendar(&self, calendar: ReviewCalendar) -> Queue {
+        Queue {
+            calendar,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_capacity(&self, capacity: u32) -> Queue {
+        Queue {
+            capacity,
+            ..self.clone()
+        }
+    }
+
+    /// Where every queued submission stands at `at`.
+    pub fn plan(&self, at: Timestamp) -> Vec<Placement<SubmissionId>> {
+        plan(&self.calendar, &self.queued, self.capacity, at)
+    }
+}
+
+/// The emails telling the providers whose submission's review or decision date differs
+/// between the queue `before` a change (planned at `before_at`) and `after` it (planned at
+/// `now`), earlier or later; written by the caller with the change, in its transaction. A
+/// submission in one of the two only (the one queued or withdrawn) is not told here.
+pub async fn dates_moved(
+    services: &Services,
+    (before, before_at): (&Queue, Timestamp),
+    after: &Queue,
+    reason: DatesMovedReason,
+    now: Timestamp,
+) -> JobResult<Vec<NewEmail>> {
+    let mut emails = Vec::new();
+    for change in moved(&before.plan(before_at), &after.plan(now)) {
+        let Some(s) = after.queued.iter().find(|s| s.id == change.after.id) else {
+            continue;
+        };
+        let ctx = context(services, s).await?;
+        let rendered = notify::dates_moved(
+            &services.mail,
+            &About {
+                submission: s,
+                offering: &ctx.offering,
+                provider: &ctx.provider,
+            },
+            reason,
+            &change.before.session,
+            &change.after.session,
+            change.after.position,
+            &ctx.members,
+        )?;
+        emails.extend(outbox(rendered, Some(s.id), now)?);
+    }
+    Ok(emails)
+}
+
 /// The latest session that opened at or before `at`.
 pub fn session_open_at(calendar: &ReviewCalendar, at: Timestamp) -> Session {
     let mut session = calendar.session_for(at);
@@ -286,14 +380,19 @@ async fn open_due_sessions(services: &Services, by: Option<&Actor>) -> JobResult
         .iter()
         .map(|v| v.capacity)
         .fold(0u32, u32::saturating_add);
-    let queued = services.store.queued_submissions().await?;
+    let queue = Queue {
+        calendar: calendar.clone(),
+        capacity,
+        queued: services.store.queued_submissions().await?,
+    };
+    let queued = &queue.queued;
     // The plan just before the session opened: what it holds (and what earlier sessions,
     // missed while no server ran, held).
     let before = session
         .opens_at
         .checked_sub(jiff::SignedDuration::from_micros(1))
         .unwrap_or(session.opens_at);
-    let placements = plan(&calendar, &queued, capacity, before);
+    let placements = queue.plan(before);
     let by_id: BTreeMap<SubmissionId, &Submission> = queued.iter().map(|s| (s.id, s)).collect();
     let due: Vec<DueSubmission<SubmissionId>> = placements
         .iter()
@@ -318,7 +417,7 @@ async fn open_due_sessions(services: &Services, by: Option<&Actor>) -> JobResult
         // later goes to a later session (the plan never uses a session already open).
         return Ok(0);
     }
-    let mut moved = Vec::new();
+    let mut in_review = Vec::new();
     let mut events: Vec<AuditEvent> = Vec::new();
     let mut per_validator: BTreeMap<UserId, Vec<(Submission, Context)>> = BTreeMap::new();
     for (id, validator) in assigned {
@@ -327,7 +426,7 @@ async fn open_due_sessions(services: &Services, by: Option<&Actor>) -> JobResult
         };
         let (next, event) = go_live::open_session(by, before, validator, now)?;
         let ctx = context(services, &next).await?;
-        moved.push(next.clone());
+        in_review.push(next.clone());
         events.push(event);
         per_validator
             .entry(validator)
@@ -350,23 +449,36 @@ async fn open_due_sessions(services: &Services, by: Option<&Actor>) -> JobResult
         let rendered = notify::assignments(&services.mail, &user.user, &session, &about)?;
         emails.extend(outbox(rendered, None, now)?);
     }
+    // What the session could not take (more due than its validators hold) moves on: its
+    // providers are told, with the rest of the queue if it moved too.
+    let taken: Vec<SubmissionId> = in_review.iter().map(|s| s.id).collect();
+    emails.extend(
+        dates_moved(
+            services,
+            (&queue, before),
+            &queue.without(&taken),
+            DatesMovedReason::Capacity,
+            now,
+        )
+        .await?,
+    );
     let mut audit = vec![
         AuditEvent::new(by.map(|a| a.user_id), "review_session.opened", now).after(
             &serde_json::json!({
                 "nominal_date": session.nominal_date,
                 "review_date": session.review_date,
                 "decision_date": session.decision_date,
-                "assigned": moved.len(),
+                "assigned": in_review.len(),
             }),
         ),
     ];
     audit.extend(events);
     match services
         .store
-        .open_review_session(session.nominal_date, now, &moved, &audit, &emails)
+        .open_review_session(session.nominal_date, now, &in_review, &audit, &emails)
         .await
     {
-        Ok(()) => Ok(u32::try_from(moved.len()).unwrap_or(u32::MAX)),
+        Ok(()) => Ok(u32::try_from(in_review.len()).unwrap_or(u32::MAX)),
         Err(error) if lost_race(&error) => Ok(0),
         Err(error) => Err(error.into()),
     }

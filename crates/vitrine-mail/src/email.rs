@@ -71,6 +71,9 @@ pub enum DatesMovedReason {
     Holiday,
     /// The session was full; the submission moved to a later one.
     Capacity,
+    /// The queue ahead of it changed: a submission joined it ahead (resubmissions go
+    /// first) or one ahead left it (withdrawn, or a validator's capacity went with them).
+    Queue,
     /// The marketplace changed its review calendar.
     CalendarChange,
 }

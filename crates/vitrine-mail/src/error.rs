@@ -30,6 +30,8 @@ pub enum MailError {
         #[source]
         source: lettre::transport::smtp::Error,
     },
+    #[error("setting up TLS for the SMTP server {host} failed: {detail}")]
+    TlsSettings { host: String, detail: String },
     #[error("'{address}' has no domain to name Message-IDs after")]
     NoDomain { address: String },
 }

@@ -33,6 +33,33 @@ pub struct OutgoingEmail {
     /// message, so that the other side's responders never answer it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_submitted: Option<String>,
+    /// `Content-Language` (RFC 3282): the language it is written in, `en` or `fr`. Absent
+    /// from emails the outbox stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The `Date` header: when the change that caused the email happened, on vitrine's
+    /// clock (the test clock in a rehearsal). The dispatcher sets it from the outbox row
+    /// when it is absent; without either, the moment it is formatted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<jiff::Timestamp>,
+}
+
+/// The `Content-Language` header (RFC 3282).
+#[derive(Clone, Debug)]
+struct ContentLanguage(String);
+
+impl lettre::message::header::Header for ContentLanguage {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Content-Language")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_owned()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
 }
 
 /// The `Auto-Submitted` header (RFC 3834 §5).
@@ -85,6 +112,14 @@ impl OutgoingEmail {
         }
         if let Some(auto_submitted) = &self.auto_submitted {
             builder = builder.header(AutoSubmitted(auto_submitted.clone()));
+        }
+        if let Some(language) = &self.language {
+            builder = builder.header(ContentLanguage(language.clone()));
+        }
+        if let Some(date) = self.date {
+            // lettre takes a `SystemTime`; an instant before 1970 cannot be a change's time.
+            let since_epoch = std::time::Duration::try_from(date.as_duration()).unwrap_or_default();
+            builder = builder.date(std::time::UNIX_EPOCH + since_epoch);
         }
         if !self.references.is_empty() {
             // One header, ids separated by spaces (RFC 5322 3.6.4); lettre's `references`
@@ -185,6 +220,8 @@ impl OutgoingEmailBuilder {
             references: root.into_iter().collect(),
             thread: self.thread,
             auto_submitted,
+            language: Some(self.rendered.language.code().to_owned()),
+            date: None,
         })
     }
 }

@@ -33,6 +33,8 @@ pub struct RenderContext {
 /// A rendered email.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendered {
+    /// The language it is written in (its `Content-Language`).
+    pub language: Language,
     /// One line.
     pub subject: String,
     pub text: String,
@@ -267,6 +269,7 @@ pub fn render(email: &Email, lang: Language, ctx: &RenderContext) -> Result<Rend
     let mut html = render_template(&template_name(kind, lang, "body.html"), &values)?;
     html.push('\n');
     Ok(Rendered {
+        language: lang,
         subject,
         text,
         html,

@@ -116,3 +116,41 @@ fn the_outbox_can_store_an_email_and_send_it_again_unchanged() {
     let loaded: OutgoingEmail = serde_json::from_str(&stored).unwrap();
     assert_eq!(loaded, email);
 }
+
+#[test]
+fn an_email_says_its_language_and_is_dated_on_vitrines_clock() {
+    let header = |raw: &[u8], name: &str| -> Option<String> {
+        let parsed = mail_parser::MessageParser::default().parse(raw).unwrap();
+        parsed.header_raw(name).map(|value| value.trim().to_owned())
+    };
+    let french = outgoing(EmailKind::DecisionApproved, Language::Fr);
+    let english = outgoing(EmailKind::DecisionApproved, Language::En);
+    assert_eq!(
+        header(&french.formatted().unwrap(), "Content-Language").as_deref(),
+        Some("fr")
+    );
+    assert_eq!(
+        header(&english.formatted().unwrap(), "Content-Language").as_deref(),
+        Some("en")
+    );
+
+    // A rehearsal's email is dated when the change happened on the test clock, not now.
+    let mut dated = english.clone();
+    dated.date = Some("2026-03-03T09:30:00Z".parse().unwrap());
+    let raw = dated.formatted().unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let date = parsed.date().expect("a Date header");
+    assert_eq!(
+        (date.year, date.month, date.day, date.hour, date.minute),
+        (2026, 3, 3, 9, 30),
+        "{:?}",
+        header(&raw, "Date")
+    );
+    // Stored before the field existed: still readable, dated when formatted.
+    let mut old = serde_json::to_value(&english).unwrap();
+    old.as_object_mut().unwrap().remove("date");
+    old.as_object_mut().unwrap().remove("language");
+    let old: OutgoingEmail = serde_json::from_value(old).unwrap();
+    assert_eq!(old.language, None);
+    assert!(header(&old.formatted().unwrap(), "Date").is_some());
+}

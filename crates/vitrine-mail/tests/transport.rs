@@ -90,9 +90,16 @@ struct Delivery {
 struct Recorder {
     current: Delivery,
     delivered: Arc<Mutex<Vec<Delivery>>>,
+    /// Greetings received: one per connection the client opened.
+    greetings: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Handler for Recorder {
+    fn helo(&mut self, _ip: IpAddr, _domain: &str) -> Response {
+        self.greetings
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        response::OK
+    }
     fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
         self.current = Delivery {
             from: from.to_owned(),
@@ -120,13 +127,26 @@ impl Handler for Recorder {
 /// Starts a real SMTP server on a free loopback port. It runs on its own thread until the
 /// test process ends.
 fn start_smtp_server() -> (u16, Arc<Mutex<Vec<Delivery>>>) {
+    let (port, delivered, _) = start_counting_smtp_server();
+    (port, delivered)
+}
+
+/// A server as above that also counts the connections it was greeted on.
+fn start_counting_smtp_server() -> (
+    u16,
+    Arc<Mutex<Vec<Delivery>>>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let recorder = Recorder::default();
     let delivered = Arc::clone(&recorder.delivered);
+    let greetings = Arc::clone(&recorder.greetings);
     let mut server = Server::new(recorder);
     server
         .with_name("smtp.test")
+        // A thread per connection: the transport keeps up to 10 open.
+        .with_num_threads(16)
         .with_ssl(SslConfig::None)
         .unwrap()
         .with_tcp_listener(listener);
@@ -135,7 +155,7 @@ fn start_smtp_server() -> (u16, Arc<Mutex<Vec<Delivery>>>) {
             panic!("the test SMTP server stopped: {err}");
         }
     });
-    (port, delivered)
+    (port, delivered, greetings)
 }
 
 fn smtp_config(port: u16) -> SmtpConfig {
@@ -214,4 +234,39 @@ async fn smtp_to_a_closed_port_is_transient() {
     let email = outgoing(EmailKind::Published, Language::En, &["paul@acme.example"]);
     let err = transport.send(&email).await.unwrap_err();
     assert!(!err.permanent, "{err}");
+}
+
+#[tokio::test]
+async fn smtp_connections_are_reused_and_bounded() {
+    let (port, delivered, greetings) = start_counting_smtp_server();
+    let transport = Arc::new(SmtpTransport::new(&smtp_config(port)).unwrap());
+    // 40 emails at once: at most 10 connections carry them.
+    let mut sends = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let transport = Arc::clone(&transport);
+        let to = format!("member{n}@acme.example");
+        sends.spawn(async move {
+            let email = outgoing(EmailKind::Published, Language::En, &[to.as_str()]);
+            transport.send(&email).await
+        });
+    }
+    while let Some(sent) = sends.join_next().await {
+        sent.unwrap().unwrap();
+    }
+    assert_eq!(delivered.lock().unwrap().len(), 40);
+    let opened = greetings.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=10).contains(&opened), "{opened} connections opened");
+    // One after the other, they ride one kept connection: no new greeting.
+    for n in 0..5 {
+        let to = format!("again{n}@acme.example");
+        let email = outgoing(EmailKind::Published, Language::En, &[to.as_str()]);
+        transport.send(&email).await.unwrap();
+    }
+    assert_eq!(greetings.load(std::sync::atomic::Ordering::SeqCst), opened);
+    // A refusal closes its connection (lettre's rule) and the next email goes on a new one.
+    let refused = outgoing(EmailKind::Published, Language::En, &["x@refused.example"]);
+    assert!(transport.send(&refused).await.unwrap_err().permanent);
+    let after = outgoing(EmailKind::Published, Language::En, &["after@acme.example"]);
+    transport.send(&after).await.unwrap();
+    assert_eq!(delivered.lock().unwrap().len(), 46);
 }

@@ -314,7 +314,12 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
         events: &[AuditEvent],
     ) -> Result<()>;
     /// Writes `user`, whose `version` is one more than the stored one.
-    async fn update_user(&self, user: &User, events: &[AuditEvent]) -> Result<()>;
+    async fn update_user(
+        &self,
+        user: &User,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
     async fn set_password_hash(
         &self,
         user: UserId,
@@ -587,7 +592,15 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<OutboxEmail>>;
     /// Records a successful send. [`StoreError::NotFound`] unless the email is pending.
-    async fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()>;
+    async fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()> {
+        if self.mark_many_sent(&[id], now).await?.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+    /// Records the successful sends of many emails in one statement; returns the ids that
+    /// were pending and are now sent (the others were dealt with elsewhere meanwhile).
+    async fn mark_many_sent(&self, ids: &[i64], now: Timestamp) -> Result<Vec<i64>>;
     /// Records a failed attempt: `permanent` gives up (status failed), otherwise the email
     /// is due again at `next_attempt_at`. [`StoreError::NotFound`] unless it is pending.
     async fn mark_failed_attempt(

@@ -1858,10 +1858,15 @@ macro_rules! impl_store {
                     Self::commit_all(tx, events, &[], "commit a new user").await
                 }
 
-                async fn update_user(&self, user: &User, events: &[AuditEvent]) -> Result<()> {
+                async fn update_user(
+                    &self,
+                    user: &User,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
                     let mut tx = self.begin_write().await?;
                     Self::update_user_row(&mut tx, user).await?;
-                    Self::commit_all(tx, events, &[], "commit a user change").await
+                    Self::commit_all(tx, events, emails, "commit a user change").await
                 }
 
                 async fn set_password_hash(
@@ -2860,20 +2865,33 @@ macro_rules! impl_store {
                     Ok(emails)
                 }
 
-                async fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()> {
-                    let done = sqlx::query(
-                        "UPDATE outbox SET status = 'sent', sent_at = $2, \
+                async fn mark_many_sent(&self, ids: &[i64], now: Timestamp) -> Result<Vec<i64>> {
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    // One placeholder per id: portable, and a batch is a few dozen ids.
+                    let placeholders = (0..ids.len())
+                        .map(|n| format!("${}", n + 3))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!(
+                        "UPDATE outbox SET status = 'sent', sent_at = $1, \
                          attempts = attempts + 1, last_error = NULL, locked_until = NULL, \
-                         payload = CASE WHEN holds_secret THEN $3 ELSE payload END \
-                         WHERE id = $1 AND status = 'pending'",
-                    )
-                    .bind(id)
-                    .bind(micros(now))
-                    .bind($crate::shared::SENT_SECRET_PAYLOAD)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db("mark an email sent"))?;
-                    found(done)
+                         payload = CASE WHEN holds_secret THEN $2 ELSE payload END \
+                         WHERE status = 'pending' AND id IN ({placeholders}) RETURNING id"
+                    );
+                    let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+                        .bind(micros(now))
+                        .bind($crate::shared::SENT_SECRET_PAYLOAD);
+                    for id in ids {
+                        query = query.bind(*id);
+                    }
+                    let mut marked = query
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db("mark emails sent"))?;
+                    marked.sort_unstable();
+                    Ok(marked)
                 }
 
                 async fn mark_failed_attempt(

@@ -206,7 +206,7 @@ async fn check_users(store: &dyn Store) {
     renamed.staff.validator = true;
     renamed.language = Language::En;
     renamed.version = 2;
-    store.update_user(&renamed, &[]).await.expect("update");
+    store.update_user(&renamed, &[], &[]).await.expect("update");
     assert_eq!(store.user(customer.id).await.expect("read"), Some(renamed));
 
     store
@@ -637,7 +637,7 @@ async fn check_conflicts(store: &dyn Store) {
     let event = user_created(&stale_user, None);
     assert!(matches!(
         store
-            .update_user(&stale_user, std::slice::from_ref(&event))
+            .update_user(&stale_user, std::slice::from_ref(&event), &[])
             .await,
         Err(StoreError::Conflict { .. })
     ));

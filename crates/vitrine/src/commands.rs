@@ -37,6 +37,20 @@ pub fn init_logging(filter: &str) -> anyhow::Result<()> {
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
     // A wrong URL is reported before anything is created.
     config.database_url()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| {
+            anyhow!(
+                "cannot listen on {} ({error}). Check that no other program uses that port \
+                 and that the address belongs to this machine, or choose another with --listen \
+                 (VITRINE_LISTEN, listen in the configuration file).",
+                config.listen
+            )
+        })?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the address the server listens on")?;
+    let config = &config.listening_on(address);
     ensure_data_dir(config)?;
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
     let backend = store.backend();
@@ -73,19 +87,6 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     }
     let app = vitrine_server::app_with_mail(store, Arc::new(SystemClock), server_config, transport);
 
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|error| {
-            anyhow!(
-                "cannot listen on {} ({error}). Check that no other program uses that port \
-                 and that the address belongs to this machine, or choose another with --listen \
-                 (VITRINE_LISTEN, listen in the configuration file).",
-                config.listen
-            )
-        })?;
-    let address = listener
-        .local_addr()
-        .context("cannot read the address the server listens on")?;
     tracing::info!(
         %address,
         database = backend,

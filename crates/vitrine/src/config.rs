@@ -334,11 +334,12 @@ impl Config {
         let defaults = vitrine_server::ServerConfig::default();
         let mail = MailConfig::merge(overrides.mail.clone(), &file);
         let imap = ImapConfig::merge(overrides.imap.clone(), &file);
+        let listen = overrides
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(default_listen);
         Config {
-            listen: overrides
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(default_listen),
+            listen,
             data_dir: overrides
                 .data_dir
                 .or(file.data_dir)
@@ -375,7 +376,7 @@ impl Config {
                 .public_url
                 .or(file.public_url)
                 .filter(|url| !url.trim().is_empty())
-                .unwrap_or(defaults.public_url),
+                .unwrap_or_else(|| default_public_url(listen)),
             secret_key_file: overrides.checks.secret_key_file.or(file.secret_key_file),
             authorization_endpoint: overrides
                 .checks
@@ -584,6 +585,30 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
+/// The address in emails' links when none is configured: where `serve` listens, with an
+/// address meaning "every interface" (`0.0.0.0`, `::`) read as this machine.
+pub fn default_public_url(listen: SocketAddr) -> String {
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() => "localhost".to_owned(),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    format!("http://{host}:{}", listen.port())
+}
+
+impl Config {
+    /// Once `serve` knows the port it listens on (`--listen` with port 0 lets the system
+    /// choose), the default public address names that port.
+    pub fn listening_on(&self, address: SocketAddr) -> Config {
+        let mut config = self.clone();
+        if self.public_url == default_public_url(self.listen) {
+            config.public_url = default_public_url(address);
+        }
+        config.listen = address;
+        config
+    }
+}
+
 /// A `sqlite://` URL for a file, with the path made absolute and the characters SQLite URLs
 /// treat specially (`%`, `?`, `#`) percent-encoded. `mode=rwc` creates the file if missing.
 pub fn sqlite_url(path: &Path) -> anyhow::Result<String> {
@@ -653,6 +678,50 @@ mod tests {
         assert_eq!(
             config.server_config().blob_dir,
             PathBuf::from("./vitrine-data/blobs")
+        );
+    }
+
+    #[test]
+    fn the_default_public_url_follows_the_listen_address() {
+        let listening = |listen: &str| {
+            let overrides = Overrides {
+                listen: Some(listen.parse().unwrap()),
+                ..Overrides::default()
+            };
+            Config::merge(overrides, FileConfig::default()).public_url
+        };
+        assert_eq!(
+            Config::merge(Overrides::default(), FileConfig::default()).public_url,
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(listening("127.0.0.1:9000"), "http://127.0.0.1:9000");
+        assert_eq!(listening("0.0.0.0:8081"), "http://localhost:8081");
+        assert_eq!(listening("[::]:8082"), "http://localhost:8082");
+        assert_eq!(listening("[::1]:8083"), "http://[::1]:8083");
+        // Port 0: the port the system chose, once known.
+        let any_port = Config::merge(
+            Overrides {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                ..Overrides::default()
+            },
+            FileConfig::default(),
+        );
+        let bound = any_port.listening_on("127.0.0.1:41234".parse().unwrap());
+        assert_eq!(bound.public_url, "http://127.0.0.1:41234");
+        // A configured address is kept as it is.
+        let configured = Config::merge(
+            Overrides {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                public_url: Some("https://market.example".to_owned()),
+                ..Overrides::default()
+            },
+            FileConfig::default(),
+        );
+        assert_eq!(
+            configured
+                .listening_on("127.0.0.1:41234".parse().unwrap())
+                .public_url,
+            "https://market.example"
         );
     }
 

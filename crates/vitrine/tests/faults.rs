@@ -613,6 +613,8 @@ async fn dispatch_killed_with_sigkill_loses_no_email() {
                     references: vec![],
                     thread: None,
                     auto_submitted: None,
+                    language: None,
+                    date: None,
                 };
                 NewEmail::new(
                     email.to[0].email.to_string(),

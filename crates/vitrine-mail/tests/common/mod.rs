@@ -79,6 +79,7 @@ pub fn samples(kind: EmailKind) -> Vec<Email> {
         EmailKind::DatesMoved => [
             DatesMovedReason::Holiday,
             DatesMovedReason::Capacity,
+            DatesMovedReason::Queue,
             DatesMovedReason::CalendarChange,
         ]
         .into_iter()

@@ -209,7 +209,12 @@ impl Store for DownStore {
     ) -> Result<()> {
         Err(down())
     }
-    async fn update_user(&self, _user: &User, _events: &[AuditEvent]) -> Result<()> {
+    async fn update_user(
+        &self,
+        _user: &User,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
         Err(down())
     }
     async fn set_password_hash(
@@ -513,7 +518,7 @@ impl Store for DownStore {
     ) -> Result<Vec<OutboxEmail>> {
         Err(down())
     }
-    async fn mark_sent(&self, _id: i64, _now: Timestamp) -> Result<()> {
+    async fn mark_many_sent(&self, _ids: &[i64], _now: Timestamp) -> Result<Vec<i64>> {
         Err(down())
     }
     async fn mark_failed_attempt(

@@ -346,6 +346,12 @@ async fn two_rounds_then_publication_across_weeks() {
             "“Widget demo-svc” will be reviewed on Tuesday 3 March 2026"
         );
         assert_language(to_member, false);
+        assert_eq!(to_owner.content_language.as_deref(), Some("fr"));
+        assert_eq!(to_member.content_language.as_deref(), Some("en"));
+        // Dated on the rehearsal's clock, when the submission was queued, not today.
+        let sent_on = to_owner.date.as_deref().unwrap_or_default();
+        let queued_at = server_now(&app).await.to_string();
+        assert_eq!(&sent_on[..10], &queued_at[..10], "{to_owner:#?}");
         assert_received_in_thread(to_owner, &id);
         assert_received_in_thread(to_member, &id);
         assert_ne!(to_owner.message_id, to_member.message_id);
@@ -792,6 +798,12 @@ async fn refused_transitions_change_nothing() {
             )
             .await
             .problem(409, "conflict");
+        // Not now is a 409 whatever the input: without a time (the provider asked for no
+        // date) it is still the state that refuses first.
+        app.admin
+            .post(&format!("/api/v1/submissions/{id}/publication"), &json!({}))
+            .await
+            .problem(409, "conflict");
         // A reject needs a reason.
         assigned
             .client
@@ -968,6 +980,139 @@ async fn calendar_and_capacity_changes_move_dates_and_tell_providers() {
             )
             .await
             .problem(403, "forbidden");
+    })
+    .await;
+}
+
+/// The dates-moved emails about `offering` written since `from`, to `address`.
+fn moved_about<'a>(
+    emails: &'a [Value],
+    from: usize,
+    address: &str,
+    offering: &str,
+) -> Vec<&'a Value> {
+    emails_to(emails, from, address)
+        .into_iter()
+        .filter(|e| {
+            let subject = e["subject"].as_str().unwrap_or_default();
+            (subject.starts_with("New review dates") || subject.starts_with("Nouvelles dates"))
+                && subject.contains(offering)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_change_to_the_queue_tells_the_providers_whose_dates_moved() {
+    each_backend_with(rehearsal, |app| async move {
+        let c = cast(&app).await;
+        // Two validators with room for one each: a session holds two submissions.
+        for v in [&c.validator, &c.other_validator] {
+            app.admin
+                .put(
+                    &format!("/api/v1/validators/{}/capacity", v.id),
+                    &json!({"capacity": 1}),
+                )
+                .await
+                .expect_status(200);
+        }
+        ready_offering(&app, &c.owner, &c.provider, "two-svc").await;
+        ready_offering(&app, &c.owner, &c.provider, "three-svc").await;
+        let first = submitted(&app, &c.owner).await;
+        let second = submitted_for(&app, &c.member, "two-svc").await;
+        let before = outbox(&app).await.len();
+        let third = submitted_for(&app, &c.member, "three-svc").await;
+        let review = |s: &Value| s["schedule"]["review_date"].as_str().map(str::to_owned);
+        assert_eq!(
+            review(&get(&c.member.client, &second).await).as_deref(),
+            Some("2026-03-03")
+        );
+        assert_eq!(
+            review(&get(&c.member.client, &third).await).as_deref(),
+            Some("2026-03-10")
+        );
+        let emails = outbox(&app).await;
+        assert!(
+            moved_about(&emails, before, "member@p.test", "-svc").is_empty(),
+            "joining behind the others moves nobody: {emails:?}"
+        );
+
+        // A validator removed takes their room: the second and third move a week later.
+        let before = outbox(&app).await.len();
+        app.admin
+            .put(
+                &format!("/api/v1/users/{}/staff-roles", c.other_validator.id),
+                &json!({"admin": false, "validator": false}),
+            )
+            .await
+            .expect_status(200);
+        assert_eq!(
+            review(&get(&c.member.client, &second).await).as_deref(),
+            Some("2026-03-10")
+        );
+        assert_eq!(
+            review(&get(&c.member.client, &third).await).as_deref(),
+            Some("2026-03-17")
+        );
+        let emails = outbox(&app).await;
+        assert_eq!(
+            moved_about(&emails, before, "member@p.test", "two-svc").len(),
+            1,
+            "{emails:?}"
+        );
+        assert_eq!(
+            moved_about(&emails, before, "member@p.test", "three-svc").len(),
+            1
+        );
+        assert!(
+            moved_about(&emails, before, "member@p.test", "demo-svc").is_empty(),
+            "the first kept its place"
+        );
+        let told = moved_about(&emails, before, "owner@p.test", "three-svc");
+        assert_eq!(told.len(), 1, "every member of the provider, once");
+        assert_threaded(told[0], &third);
+        assert!(
+            told[0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("17 mars 2026"),
+            "{}",
+            told[0]["text"]
+        );
+
+        // The first withdrawn: the ones behind it move a week earlier, and are told so.
+        let before = outbox(&app).await.len();
+        c.owner
+            .client
+            .post(&format!("/api/v1/submissions/{first}/withdraw"), &json!({}))
+            .await
+            .expect_status(200);
+        assert_eq!(
+            review(&get(&c.member.client, &second).await).as_deref(),
+            Some("2026-03-03")
+        );
+        assert_eq!(
+            review(&get(&c.member.client, &third).await).as_deref(),
+            Some("2026-03-10")
+        );
+        let emails = outbox(&app).await;
+        let earlier = moved_about(&emails, before, "member@p.test", "two-svc");
+        assert_eq!(earlier.len(), 1, "{emails:?}");
+        assert!(
+            earlier[0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("left it"),
+            "{}",
+            earlier[0]["text"]
+        );
+        assert_eq!(
+            moved_about(&emails, before, "member@p.test", "three-svc").len(),
+            1
+        );
+        assert!(
+            moved_about(&emails, before, "owner@p.test", "demo-svc").is_empty(),
+            "the withdrawn one is not told its dates"
+        );
     })
     .await;
 }

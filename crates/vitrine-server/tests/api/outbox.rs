@@ -30,6 +30,8 @@ fn email(n: usize, submission: SubmissionId) -> OutgoingEmail {
         references: vec![root],
         thread: Some(vitrine_mail::ThreadKey::submission(submission.0)),
         auto_submitted: None,
+        language: None,
+        date: None,
     }
 }
 

@@ -55,6 +55,10 @@ impl Delivery {
             message_id: message.message_id().unwrap_or_default().to_owned(),
             in_reply_to: ids(message.in_reply_to()),
             references: ids(message.references()),
+            date: message.date().map(|d| d.to_rfc3339()),
+            content_language: message
+                .header_raw("Content-Language")
+                .map(|v| v.trim().to_owned()),
         }
     }
 }
@@ -70,6 +74,9 @@ pub struct Received {
     pub message_id: String,
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
+    /// The `Date` header, RFC 3339.
+    pub date: Option<String>,
+    pub content_language: Option<String>,
 }
 
 /// Records every delivery.
