@@ -39,6 +39,14 @@ pub async fn healthz() -> Response {
         (status = 503, response = vitrine_http::problem::Problem),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Response> {
+    if state.config.draining.is_draining() {
+        // Shutting down: the load balancer should send new requests elsewhere; those under
+        // way are finished.
+        return Err(ApiError::new(
+            ProblemKind::Unavailable,
+            "the server is shutting down",
+        ));
+    }
     match state.store.ping().await {
         Ok(()) => Ok(text("ready\n")),
         Err(error) => {

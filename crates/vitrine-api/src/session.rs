@@ -23,6 +23,7 @@ use vitrine_http::auth::{
     Credential, SESSION_DAYS, SignedIn, caller, clear_session_cookie_header, session_cookie_header,
 };
 use vitrine_http::extract::ApiJson;
+use vitrine_http::limits::{ClientAddress, Limit};
 use vitrine_http::problem::{ApiError, ApiResult, Problem, ProblemKind};
 use vitrine_http::secrets;
 
@@ -77,7 +78,8 @@ fn with_cookie(mut response: Response, cookie: &str) -> ApiResult<Response> {
 /// Refused with `401 unauthenticated` for a wrong email or password (the same for both),
 /// `403 email-not-verified` for a right password whose address was never confirmed, and
 /// `429 too-many-attempts` (with `Retry-After` in seconds) after 5 failed sign-ins for the
-/// address within 15 minutes, whatever the password.
+/// address within 15 minutes, whatever the password, and `429 rate-limited` after too many
+/// attempts from one client address (30 per hour by default).
 #[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = tags::AUTH, security(()),
     request_body = SignIn,
     responses(
@@ -87,8 +89,12 @@ fn with_cookie(mut response: Response, cookie: &str) -> ApiResult<Response> {
     ))]
 pub async fn sign_in(
     State(state): State<AppState>,
+    client: ClientAddress,
     ApiJson(input): ApiJson<SignIn>,
 ) -> ApiResult<Response> {
+    // Per client address first: guessing many accounts' passwords from one address is
+    // refused before any password is hashed.
+    state.limits.check_client(Limit::SignInPerClient, &client)?;
     let now = state.clock.now();
     // An address that cannot exist has no account to protect: it is not counted.
     let email = Email::parse("email", &input.email).ok();

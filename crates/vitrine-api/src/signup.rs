@@ -25,6 +25,7 @@ use crate::me::MeView;
 use crate::session;
 use vitrine_http::AppState;
 use vitrine_http::extract::ApiJson;
+use vitrine_http::limits::{ClientAddress, Limit};
 use vitrine_http::problem::{ApiError, ApiResult, Problem, ProblemKind};
 use vitrine_http::secrets;
 use vitrine_jobs::notify;
@@ -69,11 +70,15 @@ fn accepted(email: Email) -> (StatusCode, Json<EmailSent>) {
     responses(
         (status = 202, description = "The confirmation email is on its way (or, for a taken \
             address, a notice to its owner)", body = EmailSent),
+        (status = 422, response = Problem),
+        (status = 429, response = Problem),
     ))]
 pub async fn sign_up(
     State(state): State<AppState>,
+    client: ClientAddress,
     ApiJson(input): ApiJson<SignUpRequest>,
 ) -> ApiResult<(StatusCode, Json<EmailSent>)> {
+    state.limits.check_client(Limit::SignUpPerClient, &client)?;
     let now = state.clock.now();
     let done = auth::sign_up(
         SignUp {
@@ -91,6 +96,10 @@ pub async fn sign_up(
         .await
         .map_err(|e| ApiError::internal("hashing a password", e))?;
     let email = done.user.email.clone();
+    // Either way an email goes to the address: counted as one, taken or free alike.
+    state
+        .limits
+        .check(Limit::EmailsPerRecipient, email.as_str())?;
     if let Some((existing, _)) = state.store.user_by_email(&email).await? {
         tell_existing_user(&state, &existing, now).await?;
         return Ok(accepted(email));
@@ -269,19 +278,33 @@ pub struct EmailInput {
     pub email: String,
 }
 
+/// Confirmation and password-reset emails: so many an hour from one client address, and
+/// so many to one email address. Counted whether or not the address has an account, so a
+/// refusal says nothing about which addresses do.
+fn limit_emails(state: &AppState, client: &ClientAddress, email: &Email) -> ApiResult<()> {
+    // The address first: a request refused for it does not use up the client's own.
+    state
+        .limits
+        .check(Limit::EmailsPerRecipient, email.as_str())?;
+    state.limits.check_client(Limit::EmailsPerClient, client)
+}
+
 /// Emails a new confirmation link to a user who signed up and has not confirmed their
 /// address. Always answers 202 (unless the address is malformed), whether or not the
 /// address has an account or is already confirmed.
 #[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = tags::AUTH, security(()),
     request_body = EmailInput,
     responses((status = 202, description = "If the address awaits confirmation, a new link \
-        is on its way", body = EmailSent)))]
+        is on its way", body = EmailSent), (status = 422, response = Problem),
+        (status = 429, response = Problem)))]
 pub async fn resend_verification(
     State(state): State<AppState>,
+    client: ClientAddress,
     ApiJson(input): ApiJson<EmailInput>,
 ) -> ApiResult<(StatusCode, Json<EmailSent>)> {
     let now = state.clock.now();
     let email = Email::parse("email", &input.email)?;
+    limit_emails(&state, &client, &email)?;
     if let Some((user, _)) = state.store.user_by_email(&email).await?
         && user.email_verified_at.is_none()
     {
@@ -295,13 +318,16 @@ pub async fn resend_verification(
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = tags::AUTH, security(()),
     request_body = EmailInput,
     responses((status = 202, description = "If the address has an account, a link is on its \
-        way", body = EmailSent)))]
+        way", body = EmailSent), (status = 422, response = Problem),
+        (status = 429, response = Problem)))]
 pub async fn request_password_reset(
     State(state): State<AppState>,
+    client: ClientAddress,
     ApiJson(input): ApiJson<EmailInput>,
 ) -> ApiResult<(StatusCode, Json<EmailSent>)> {
     let now = state.clock.now();
     let email = Email::parse("email", &input.email)?;
+    limit_emails(&state, &client, &email)?;
     if let Some((user, _)) = state.store.user_by_email(&email).await? {
         issue(
             &state,

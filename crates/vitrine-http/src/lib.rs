@@ -9,10 +9,12 @@ use std::sync::Arc;
 pub mod auth;
 pub mod cache;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod paging;
 pub mod problem;
 pub mod secrets;
+pub mod shutdown;
 
 use vitrine_jobs::{Clock, Services, TestClock};
 use vitrine_store::Store;
@@ -52,6 +54,14 @@ pub struct ServerConfig {
     /// How the prerequisite checks run (limits against a hostile broker, the marketplace's
     /// authorization endpoint for step 4, the lease).
     pub checks: vitrine_checks::CheckSettings,
+    /// Abuse limits (sign-in, sign-up, confirmation and password emails).
+    pub limits: limits::LimitSettings,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (empty: the client is
+    /// the connection's peer).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Set when the server starts shutting down (SIGTERM): `/readyz` then answers 503 and
+    /// the background work stops after what it is doing.
+    pub draining: shutdown::Draining,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +79,9 @@ impl Default for ServerConfig {
             scheduler_interval: Some(std::time::Duration::from_secs(30)),
             secret_key_file: None,
             checks: vitrine_checks::CheckSettings::default(),
+            limits: limits::LimitSettings::default(),
+            trusted_proxies: Vec::new(),
+            draining: shutdown::Draining::default(),
         }
     }
 }
@@ -89,6 +102,8 @@ pub struct AppState {
     /// The prerequisite checks; `None` if the secret key could not be read (logged at
     /// start-up; the broker and check routes then answer 503).
     pub checks: Option<vitrine_checks::Checks>,
+    /// Abuse limits, counted in this server's memory.
+    pub limits: limits::Limiters,
 }
 
 impl std::ops::Deref for AppState {
@@ -163,9 +178,11 @@ impl AppState {
                 None
             }
         };
+        let limits = limits::Limiters::new(&config.limits, services.clock.clone());
         let state = AppState {
             services,
             checks,
+            limits,
             test_clock,
             config: Arc::new(config),
             caches: Arc::new(caches),

@@ -353,6 +353,18 @@ impl ApiError {
     }
 
     /// Answers with `Retry-After: <seconds>`.
+    pub fn kind(&self) -> ProblemKind {
+        self.kind
+    }
+
+    pub fn detail(&self) -> &str {
+        self.detail.as_deref().unwrap_or_default()
+    }
+
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self

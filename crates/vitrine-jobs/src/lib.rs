@@ -41,13 +41,13 @@ pub struct Services {
 /// How often expired uploads are looked for.
 pub const UPLOAD_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Starts the outbox dispatcher, sending through `transport`, and the upload sweep (when
-/// recordings are stored here); both run until the runtime stops (an email being sent when
-/// it stops is sent again after its lease: at least once).
+/// Starts the outbox dispatcher, sending through `transport` until `shutdown` resolves, and
+/// the upload sweep (when recordings are stored here), until the runtime stops.
 pub fn spawn_background(
     services: &Services,
     blobs: Option<&vitrine_blob::LocalBlobStore>,
     transport: Arc<dyn vitrine_mail::MailTransport>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let dispatcher = Dispatcher::new(
         services.store.clone(),
@@ -55,7 +55,9 @@ pub fn spawn_background(
         transport,
         DispatcherSettings::default(),
     );
-    tokio::spawn(dispatcher.run(std::future::pending()));
+    // Stops after the batch under way once `shutdown` resolves; an email cut by the
+    // process ending is sent again when its lease runs out (at least once).
+    tokio::spawn(dispatcher.run(shutdown));
     if let Some(blobs) = blobs {
         recordings::spawn_upload_sweeper(
             services.store.clone(),

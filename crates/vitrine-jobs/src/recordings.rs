@@ -209,6 +209,12 @@ pub fn spawn_upload_sweeper(
                 }
                 Err(error) => tracing::warn!(error = format!("{error:#}"), "upload sweep failed"),
             }
+            // Expired sessions and old one-time links go with them: nothing reads them.
+            match store.delete_expired_credentials(clock.now()).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "expired sessions and links removed"),
+                Err(error) => tracing::warn!(%error, "removing expired sessions failed"),
+            }
         }
     })
 }

@@ -23,7 +23,9 @@ pub use vitrine_jobs::{
     Clock, DispatchReport, Dispatcher, DispatcherSettings, SystemClock, drain_outbox_once,
 };
 
-/// The whole HTTP application.
+/// The whole HTTP application. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the abuse limits count per client
+/// address, and without the connection's address a request is not counted.
 pub fn app(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -> axum::Router {
     build(store, clock, config, None)
 }
@@ -48,6 +50,7 @@ fn build(
     transport: Option<Arc<dyn vitrine_mail::MailTransport>>,
 ) -> axum::Router {
     let max_body_bytes = config.max_body_bytes;
+    let trusted_proxies: Arc<[ipnet::IpNet]> = config.trusted_proxies.clone().into();
     let Api {
         router: api,
         state,
@@ -58,10 +61,26 @@ fn build(
         vitrine_jobs::scheduler::spawn(&state.services, interval, Arc::downgrade(&state.config));
     }
     if let Some(transport) = transport {
-        vitrine_jobs::spawn_background(&state.services, state.blobs.as_ref(), transport);
+        vitrine_jobs::spawn_background(
+            &state.services,
+            state.blobs.as_ref(),
+            transport,
+            state.config.draining.started(),
+        );
+        // Keys of the abuse limits that have fully recovered are forgotten, so a flood of
+        // addresses cannot grow them for ever.
+        let limits = state.limits.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                limits.forget_recovered();
+            }
+        });
         if let Some(checks) = state.checks.clone() {
-            // Runs until the runtime stops; a run cut then is interrupted by its lease.
-            tokio::spawn(checks.run(std::future::pending()));
+            // Takes no new run once draining starts; a run cut by the process ending is
+            // interrupted by its lease and cleaned up on the broker.
+            tokio::spawn(checks.run(state.config.draining.started()));
         }
     }
     // The pages call the API in process; a broken template or translation file is a
@@ -93,6 +112,10 @@ fn build(
             cache::bump_on_write,
         ))
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted_proxies,
+            vitrine_http::limits::client_address,
+        ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(tower_http::trace::TraceLayer::new_for_http());
     match web {

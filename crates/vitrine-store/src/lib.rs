@@ -491,6 +491,10 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
     async fn delete_upload(&self, id: UploadId) -> Result<()>;
     /// Uploads whose `expires_at` is at or before `now`, oldest first.
     async fn expired_uploads(&self, now: Timestamp) -> Result<Vec<UploadId>>;
+    /// Deletes sessions that expired at or before `now` and one-time links (email
+    /// confirmation, password reset) expired longer ago than they are kept; how many rows
+    /// went.
+    async fn delete_expired_credentials(&self, now: Timestamp) -> Result<u64>;
     /// Turns a finished upload into a recording in one transaction: the upload row goes, the
     /// recording and its events are written. [`StoreError::NotFound`] if the upload is gone
     /// (finished by another request, terminated or expired) or belongs to another

@@ -2577,6 +2577,26 @@ macro_rules! impl_store {
                     found(done)
                 }
 
+                async fn delete_expired_credentials(&self, now: Timestamp) -> Result<u64> {
+                    let mut tx = self.begin_write().await?;
+                    let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                        .bind(micros(now))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("delete expired sessions"))?;
+                    let links = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1")
+                        .bind(micros(now).saturating_sub(
+                            $crate::shared::ONE_TIME_TOKEN_RETENTION_MICROS,
+                        ))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db("delete old one-time tokens"))?;
+                    tx.commit()
+                        .await
+                        .map_err(db("commit the deletion of expired credentials"))?;
+                    Ok(sessions.rows_affected() + links.rows_affected())
+                }
+
                 async fn expired_uploads(&self, now: Timestamp) -> Result<Vec<UploadId>> {
                     let ids: Vec<Uuid> = sqlx::query_scalar(
                         "SELECT id FROM uploads WHERE expires_at <= $1 ORDER BY expires_at, id",

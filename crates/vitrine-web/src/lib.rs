@@ -650,6 +650,8 @@ pub(crate) struct Page {
     notice: Option<String>,
     /// Cookies the API set during this request (sign-in, sign-out), passed to the browser.
     set_cookies: Vec<HeaderValue>,
+    /// The reader's address, handed on to the API so its abuse limits count the reader.
+    client: vitrine_http::limits::ClientAddress,
 }
 
 impl FromRequestParts<Web> for Page {
@@ -682,6 +684,11 @@ impl FromRequestParts<Web> for Page {
                 .unwrap_or_else(|| "/".to_owned()),
             notice,
             set_cookies: Vec::new(),
+            client: parts
+                .extensions
+                .get::<vitrine_http::limits::ClientAddress>()
+                .copied()
+                .unwrap_or_default(),
         };
         if page.session.is_some() {
             let reply = page.call(Method::GET, "/api/v1/me", None).await?;
@@ -718,9 +725,10 @@ impl Page {
             }
             None => axum::body::Body::empty(),
         };
-        let request = request
+        let mut request = request
             .body(body)
             .map_err(|e| WebError::Internal(format!("building an API request: {e}")))?;
+        request.extensions_mut().insert(self.client);
         let response = self
             .web
             .api

@@ -32,7 +32,7 @@ pub struct Cli {
 pub struct CommonArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, secure_cookies,
     /// max_body_bytes, cache_ttl_ms, max_recording_bytes, test_clock, scheduler_interval_secs,
-    /// public_url, mail_from, smtp_host, smtp_port,
+    /// public_url, trusted_proxies, mail_from, smtp_host, smtp_port,
     /// smtp_tls, smtp_username, smtp_password, reply_address, log. Command-line options and environment variables override it.
     #[arg(
         long,
@@ -76,6 +76,17 @@ pub struct CommonArgs {
         help_heading = "Global options"
     )]
     pub log: Option<String>,
+
+    /// How log lines are written: `text` (for people) or `json` (one object a line, for a
+    /// log collector). [default: text]
+    #[arg(
+        long,
+        env = "VITRINE_LOG_FORMAT",
+        value_name = "FORMAT",
+        global = true,
+        help_heading = "Global options"
+    )]
+    pub log_format: Option<crate::config::LogFormat>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +192,18 @@ pub struct ServeArgs {
     )]
     pub test_clock: Option<bool>,
 
+    /// The reverse proxies in front of vitrine, as addresses or ranges separated by commas
+    /// (`10.0.0.2,10.1.0.0/16`): for a request from one of them, the client is the
+    /// right-most `X-Forwarded-For` address that is not a trusted proxy. The abuse limits
+    /// count per client. [default: none: the client is the connection's peer]
+    #[arg(
+        long,
+        env = "VITRINE_TRUSTED_PROXIES",
+        value_name = "ADDRESSES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
+
     /// The server's public address, used in the links of every email
     /// (`https://market.example.com`). [default: http://127.0.0.1:8080]
     #[arg(long, env = "VITRINE_PUBLIC_URL", value_name = "URL")]
@@ -209,6 +232,11 @@ pub struct ServeArgs {
         value_parser = BoolishValueParser::new(),
     )]
     pub allow_private_broker_addresses: Option<bool>,
+
+    /// On SIGTERM or Ctrl-C, how long requests under way may take to finish before the
+    /// server stops anyway, in seconds. [default: 30]
+    #[arg(long, env = "VITRINE_SHUTDOWN_TIMEOUT_SECS", value_name = "SECONDS")]
+    pub shutdown_timeout_secs: Option<u64>,
 
     /// How often the review scheduler runs its due steps (open sessions, release decisions,
     /// flag overdue ones, publish), in seconds; 0 turns it off. [default: 30]
@@ -419,6 +447,7 @@ impl Cli {
                 .or_else(|| ingest.and_then(|i| i.max_recording_bytes)),
             test_clock: serve.and_then(|s| s.test_clock),
             public_url: serve.and_then(|s| s.public_url.clone()),
+            trusted_proxies: serve.and_then(|s| s.trusted_proxies.clone()),
             checks: crate::config::ChecksOverrides {
                 secret_key_file: serve.and_then(|s| s.secret_key_file.clone()),
                 authorization_endpoint: serve.and_then(|s| s.authorization_endpoint.clone()),
@@ -449,6 +478,8 @@ impl Cli {
                 mailbox: serve.and_then(|s| s.imap_mailbox.clone()),
             },
             log: self.common.log.clone(),
+            log_format: self.common.log_format,
+            shutdown_timeout_secs: serve.and_then(|s| s.shutdown_timeout_secs),
         }
     }
 }

@@ -10,14 +10,14 @@ use vitrine_mail::{FileTransport, MailTransport, SmtpTransport};
 use vitrine_server::{BootstrapError, SystemClock};
 use vitrine_store::Store;
 
-use crate::config::{Config, redact_url};
+use crate::config::{Config, LogFormat, redact_url};
 
 /// How long opening the database (connecting and migrating) may take before we give up
 /// with a message instead of leaving the operator in front of a silent terminal.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Logs go to standard error, filtered by `filter` (EnvFilter syntax).
-pub fn init_logging(filter: &str) -> anyhow::Result<()> {
+pub fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(filter).map_err(|error| {
         anyhow!(
             "invalid log filter {filter:?} ({error}). Use tracing's EnvFilter syntax, such as \
@@ -25,12 +25,18 @@ pub fn init_logging(filter: &str) -> anyhow::Result<()> {
              configuration file)."
         )
     })?;
-    tracing_subscriber::fmt()
+    let logging = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init()
-        .map_err(|error| anyhow!("cannot set up logging: {error}"))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logging
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        // One JSON object a line, for a log collector: no colours, the span's fields
+        // flattened beside the event's.
+        LogFormat::Json => logging.json().flatten_event(true).try_init(),
+    }
+    .map_err(|error| anyhow!("cannot set up logging: {error}"))
 }
 
 /// `vitrine serve`.
@@ -85,6 +91,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         tracing::info!(mailbox = %settings.server(), user = %imap.username, "taking replies from the inbound mailbox");
         vitrine_server::spawn_imap_ingest(settings, inbound(config, store.clone(), pattern, false));
     }
+    let draining = server_config.draining.clone();
     let app = vitrine_server::app_with_mail(store, Arc::new(SystemClock), server_config, transport);
 
     tracing::info!(
@@ -108,10 +115,31 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     // `--listen 127.0.0.1:0`.
     println!("vitrine listening on http://{address}");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    // SIGTERM or Ctrl-C: draining starts (`/readyz` 503, background work stops after what it
+    // is doing), no new connection is taken, and requests under way are finished, for at
+    // most the shutdown timeout.
+    let timeout = std::time::Duration::from_secs(config.shutdown_timeout_secs);
+    let signalled = draining.started();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        draining.start();
+    });
+    tokio::select! {
+        served = server => served.context("the HTTP server failed")?,
+        () = async move {
+            signalled.await;
+            tokio::time::sleep(timeout).await;
+        } => {
+            tracing::warn!(
+                timeout_secs = config.shutdown_timeout_secs,
+                "requests were still under way when the shutdown timeout ran out; stopping anyway"
+            );
+        }
+    }
     tracing::info!("vitrine stopped");
     Ok(())
 }
@@ -263,7 +291,7 @@ pub fn mail_ingest_exit(cli: &crate::cli::Cli) -> std::process::ExitCode {
             return ExitCode::from(EX_CONFIG);
         }
     };
-    if let Err(error) = init_logging(&config.log) {
+    if let Err(error) = init_logging(&config.log, config.log_format) {
         eprintln!("vitrine: {error:#}");
         return ExitCode::from(EX_CONFIG);
     }

@@ -40,6 +40,7 @@ pub struct FileConfig {
     pub secret_key_file: Option<PathBuf>,
     pub authorization_endpoint: Option<String>,
     pub allow_private_broker_addresses: Option<bool>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub mail_from: Option<String>,
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
@@ -55,6 +56,8 @@ pub struct FileConfig {
     pub imap_password: Option<String>,
     pub imap_mailbox: Option<String>,
     pub log: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub shutdown_timeout_secs: Option<u64>,
 }
 
 impl FileConfig {
@@ -122,10 +125,13 @@ pub struct Overrides {
     pub test_clock: Option<bool>,
     pub scheduler_interval_secs: Option<u64>,
     pub public_url: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub checks: ChecksOverrides,
     pub mail: MailOverrides,
     pub imap: ImapOverrides,
     pub log: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub shutdown_timeout_secs: Option<u64>,
 }
 
 /// Inbound mailbox settings from the command line or the environment.
@@ -300,10 +306,16 @@ pub struct Config {
     /// Let broker checks reach loopback, private and link-local addresses (tests, a broker
     /// on the operator's own network).
     pub allow_private_broker_addresses: bool,
+    /// The reverse proxies (addresses or ranges, as written) whose `X-Forwarded-For` names
+    /// the client; checked by [`Config::load`].
+    pub trusted_proxies: Vec<String>,
     pub mail: MailConfig,
     /// The inbound mailbox `serve` polls for replies, if any.
     pub imap: Option<ImapConfig>,
     pub log: String,
+    pub log_format: LogFormat,
+    /// On SIGTERM, how long requests under way may take before the server stops anyway.
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Config {
@@ -323,6 +335,14 @@ impl Config {
                     "the authorization endpoint {endpoint:?} is not a URL (--authorization-endpoint, \
                      VITRINE_AUTHORIZATION_ENDPOINT or authorization_endpoint in the \
                      configuration file)"
+                )
+            })?;
+        }
+        for proxy in &config.trusted_proxies {
+            parse_proxy(proxy).map_err(|error| {
+                anyhow::anyhow!(
+                    "{error} (--trusted-proxies, VITRINE_TRUSTED_PROXIES or trusted_proxies in \
+                     the configuration file)"
                 )
             })?;
         }
@@ -388,6 +408,14 @@ impl Config {
                 .allow_private_broker_addresses
                 .or(file.allow_private_broker_addresses)
                 .unwrap_or(false),
+            trusted_proxies: overrides
+                .trusted_proxies
+                .or(file.trusted_proxies)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|proxy| proxy.trim().to_owned())
+                .filter(|proxy| !proxy.is_empty())
+                .collect(),
             mail,
             imap,
             log: overrides
@@ -395,6 +423,11 @@ impl Config {
                 .or(file.log)
                 .filter(|log| !log.trim().is_empty())
                 .unwrap_or_else(|| DEFAULT_LOG.to_owned()),
+            log_format: overrides.log_format.or(file.log_format).unwrap_or_default(),
+            shutdown_timeout_secs: overrides
+                .shutdown_timeout_secs
+                .or(file.shutdown_timeout_secs)
+                .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
         }
     }
 
@@ -448,6 +481,12 @@ impl Config {
                     .unwrap_or_else(|| self.data_dir.join(SECRET_KEY_FILE)),
             ),
             checks: self.check_settings(),
+            // Checked by `load`; an entry that does not parse is left out.
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .filter_map(|proxy| parse_proxy(proxy).ok())
+                .collect(),
             ..vitrine_server::ServerConfig::default()
         }
     }
@@ -585,6 +624,30 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
 
+/// How long requests under way may take to finish on SIGTERM.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people reading a terminal.
+    #[default]
+    Text,
+    /// One JSON object a line, for a log collector.
+    Json,
+}
+
+/// A trusted proxy: an address (`10.0.0.2`, `::1`) or a range (`10.0.0.0/8`).
+pub fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            format!("{text:?} is not an IP address or range (such as 10.0.0.2 or 10.0.0.0/8)")
+        })
+}
+
 /// The address in emails' links when none is configured: where `serve` listens, with an
 /// address meaning "every interface" (`0.0.0.0`, `::`) read as this machine.
 pub fn default_public_url(listen: SocketAddr) -> String {
@@ -668,6 +731,8 @@ mod tests {
             vitrine_server::ServerConfig::default().max_body_bytes
         );
         assert_eq!(config.log, DEFAULT_LOG);
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.shutdown_timeout_secs, DEFAULT_SHUTDOWN_TIMEOUT_SECS);
         assert_eq!(
             config.max_recording_bytes,
             vitrine_server::ServerConfig::default().max_recording_bytes
@@ -819,6 +884,24 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        assert_eq!(parse_proxy("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            parse_proxy(" 10.0.0.2 ").unwrap().to_string(),
+            "10.0.0.2/32"
+        );
+        assert_eq!(parse_proxy("::1").unwrap().to_string(), "::1/128");
+        let refused = parse_proxy("proxy.example").unwrap_err();
+        assert!(refused.contains("not an IP address or range"), "{refused}");
+        let file = file("trusted_proxies = [\"192.168.0.0/16\"]");
+        let config = Config::merge(Overrides::default(), file);
+        assert_eq!(
+            config.server_config().trusted_proxies,
+            vec![parse_proxy("192.168.0.0/16").unwrap()]
+        );
+    }
+
+    #[test]
     fn command_line_and_environment_override_the_file() {
         let config = Config::merge(
             Overrides {
@@ -834,6 +917,7 @@ mod tests {
                 test_clock: Some(true),
                 scheduler_interval_secs: Some(5),
                 public_url: None,
+                trusted_proxies: Some(vec!["10.0.0.0/8".into(), " ::1 ".into()]),
                 checks: ChecksOverrides::default(),
                 mail: MailOverrides {
                     smtp_host: Some("smtp.cli.example".into()),
@@ -842,6 +926,8 @@ mod tests {
                 },
                 imap: ImapOverrides::default(),
                 log: Some("warn".into()),
+                log_format: Some(LogFormat::Json),
+                shutdown_timeout_secs: None,
             },
             file(
                 r#"
@@ -859,8 +945,15 @@ mod tests {
                 smtp_username = "mailer"
                 smtp_password = "from-file"
                 log = "debug"
+                log_format = "text"
+                shutdown_timeout_secs = 5
                 "#,
             ),
+        );
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(
+            config.shutdown_timeout_secs, 5,
+            "the file's, nothing overrides it"
         );
         assert_eq!(config.max_recording_bytes, 5000);
         assert!(config.test_clock);

@@ -868,3 +868,72 @@ fn mail_ingest_answers_with_the_exit_codes_mtas_read() {
     );
     assert_eq!(output.status.code(), Some(75), "{}", describe(&output));
 }
+
+/// SIGTERM while requests are under way: each of them is answered in full, then the server
+/// exits cleanly; `--log-format json` writes one JSON object a line.
+#[test]
+fn requests_in_flight_when_sigterm_comes_are_all_answered() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::sqlite(&dir);
+    target.bootstrap("admin@example.com");
+    let server = Server::start_with(&target, dir.path(), &["--log-format", "json"]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let (started, all_started) = mpsc::channel();
+    let requests: Vec<_> = (0..8)
+        .map(|n| {
+            let address = address.clone();
+            let started = started.clone();
+            // One address each: the per-account lock (5 failures) is not what this is about.
+            let body =
+                format!(r#"{{"email":"nobody{n}@example.test","password":"wrong wrong wrong"}}"#);
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+                write!(
+                    stream,
+                    "POST /api/v1/auth/sign-in HTTP/1.1\r\nHost: vitrine\r\n\
+                     Content-Type: application/json\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{}",
+                    body.len(),
+                    &body[..20]
+                )
+                .expect("send the head");
+                stream.flush().expect("flush");
+                started.send(()).expect("tell");
+                // The rest of the body arrives after SIGTERM.
+                std::thread::sleep(Duration::from_millis(1500));
+                stream
+                    .write_all(&body.as_bytes()[20..])
+                    .expect("send the rest");
+                let mut answer = String::new();
+                stream.read_to_string(&mut answer).expect("read the answer");
+                answer
+            })
+        })
+        .collect();
+    for _ in 0..8 {
+        all_started
+            .recv_timeout(Duration::from_secs(10))
+            .expect("every request under way");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let log = server.log.clone();
+    server.terminate();
+    for request in requests {
+        let answer = request.join().expect("a request thread");
+        assert!(
+            answer.starts_with("HTTP/1.1 401"),
+            "a request under way was cut: {answer:?}"
+        );
+        assert!(answer.contains("/problems/unauthenticated"), "{answer}");
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(entry["level"].is_string(), "{line}");
+    }
+    assert!(lines.iter().any(|l| l.contains("vitrine stopped")), "{log}");
+}

@@ -420,6 +420,9 @@ impl Store for DownStore {
     async fn delete_upload(&self, _id: UploadId) -> Result<()> {
         Err(down())
     }
+    async fn delete_expired_credentials(&self, _now: Timestamp) -> Result<u64> {
+        Err(down())
+    }
     async fn expired_uploads(&self, _now: Timestamp) -> Result<Vec<UploadId>> {
         Err(down())
     }

@@ -71,3 +71,21 @@ async fn openapi_document_snapshot() {
     settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/snapshots"));
     settings.bind(|| insta::assert_json_snapshot!("openapi", document));
 }
+
+#[tokio::test]
+async fn readiness_fails_once_draining_starts_and_requests_still_work() {
+    let draining = vitrine_http::shutdown::Draining::default();
+    let config = ServerConfig {
+        draining: draining.clone(),
+        ..ServerConfig::default()
+    };
+    let app = TestApp::start(TestDatabase::sqlite().await, config).await;
+    let c = app.anonymous();
+    c.get("/readyz").await.expect_status(200);
+    draining.start();
+    let problem = c.get("/readyz").await.problem(503, "unavailable");
+    assert_eq!(problem["detail"], "the server is shutting down");
+    // Draining is for the load balancer: what still arrives is served.
+    c.get("/healthz").await.expect_status(200);
+    c.get("/api/v1/catalog").await.expect_status(200);
+}

@@ -351,3 +351,151 @@ async fn the_count_is_shared_by_servers_on_one_database() {
     })
     .await;
 }
+
+/// A rehearsal server (the limits run on its test clock) with small limits.
+fn limited() -> ServerConfig {
+    use vitrine_http::limits::{LimitSettings, Rate};
+    let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+    ServerConfig {
+        test_clock: true,
+        scheduler_interval: None,
+        limits: LimitSettings {
+            sign_in_per_client: Rate::new(3, minutes(10)),
+            sign_up_per_client: Rate::new(2, minutes(30)),
+            emails_per_client: Rate::new(4, minutes(15)),
+            emails_per_recipient: Rate::new(2, minutes(30)),
+        },
+        ..ServerConfig::default()
+    }
+}
+
+/// Moves the test clock forward by `minutes`.
+async fn wait_minutes(app: &TestApp, minutes: i64) {
+    let now = crate::go_live::server_now(app).await;
+    let to = now
+        .checked_add(jiff::SignedDuration::from_mins(minutes))
+        .expect("instant");
+    crate::go_live::advance_to(app, &to.to_string()).await;
+}
+
+#[track_caller]
+fn assert_rate_limited(response: &crate::support::Resp, retry_after: u64, what: &str) {
+    let problem = response.problem(429, "rate-limited");
+    assert_eq!(
+        response.header("retry-after"),
+        Some(retry_after.to_string().as_str()),
+        "{problem}"
+    );
+    assert_eq!(problem["title"], "Too many requests");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(what), "{detail}");
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_client_address_on_the_clock() {
+    crate::support::each_backend_with(limited, |app| async move {
+        user_with_password(&app).await;
+        let client = app.anonymous();
+        // Three wrong guesses at three different accounts: each a plain refusal.
+        for n in 0..3 {
+            client
+                .post(
+                    "/api/v1/auth/sign-in",
+                    &json!({"email": format!("guess{n}@example.test"), "password": "wrong wrong"}),
+                )
+                .await
+                .problem(401, "unauthenticated");
+        }
+        // The fourth from this address is refused whatever it is, the right password too.
+        let refused = client
+            .post("/api/v1/auth/sign-in", &sign_in_body(PASSWORD))
+            .await;
+        assert_rate_limited(&refused, 600, "sign-in attempts from your address");
+        // Ten minutes on the clock give one attempt back.
+        wait_minutes(&app, 10).await;
+        client
+            .post("/api/v1/auth/sign-in", &sign_in_body(PASSWORD))
+            .await
+            .expect_status(200);
+        // Counted in /metrics.
+        let metrics = app.anonymous().get("/metrics").await.expect_status(200);
+        let metrics = String::from_utf8_lossy(&metrics.body);
+        assert!(
+            metrics.contains("vitrine_rate_limited_total{limit=\"sign_in_per_client\"}"),
+            "{metrics}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn confirmation_and_password_emails_are_limited_per_address() {
+    crate::support::each_backend_with(limited, |app| async move {
+        user_with_password(&app).await;
+        let client = app.anonymous();
+        let reset = |email: &str| json!({"email": email});
+        for _ in 0..2 {
+            client
+                .post("/api/v1/auth/password-reset", &reset("ana@example.test"))
+                .await
+                .expect_status(202);
+        }
+        // A third link to the same mailbox within the half hour: refused, said so.
+        let refused = client
+            .post("/api/v1/auth/password-reset", &reset("Ana@Example.test"))
+            .await;
+        assert_rate_limited(&refused, 1800, "emails to this address");
+        // The same for an address without an account: a refusal tells nothing.
+        for _ in 0..2 {
+            client
+                .post(
+                    "/api/v1/auth/verify-email/resend",
+                    &reset("nobody@example.test"),
+                )
+                .await
+                .expect_status(202);
+        }
+        // Four from this client in all (the refused one did not count); the fifth is over
+        // the client's own limit.
+        let refused = client
+            .post("/api/v1/auth/password-reset", &reset("carl@example.test"))
+            .await;
+        assert_rate_limited(&refused, 900, "asked from your address");
+        wait_minutes(&app, 15).await;
+        client
+            .post("/api/v1/auth/password-reset", &reset("carl@example.test"))
+            .await
+            .expect_status(202);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_client_address() {
+    crate::support::each_backend_with(limited, |app| async move {
+        let client = app.anonymous();
+        let sign_up = |n: u32| {
+            json!({"email": format!("new{n}@example.test"), "display_name": "New",
+                "password": "a long enough password", "account_name": format!("Acme {n}")})
+        };
+        for n in 0..2 {
+            client
+                .post("/api/v1/auth/sign-up", &sign_up(n))
+                .await
+                .expect_status(202);
+        }
+        let refused = client.post("/api/v1/auth/sign-up", &sign_up(2)).await;
+        assert_rate_limited(&refused, 1800, "sign-ups from your address");
+        assert!(
+            app.store
+                .user_by_email(
+                    &vitrine_domain::Email::parse("email", "new2@example.test").expect("email")
+                )
+                .await
+                .expect("read")
+                .is_none(),
+            "nothing was created"
+        );
+    })
+    .await;
+}

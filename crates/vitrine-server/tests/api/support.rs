@@ -82,7 +82,12 @@ pub async fn serve(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerC
         .expect("bind a loopback port");
     let addr: SocketAddr = listener.local_addr().expect("local address");
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("server runs");
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("server runs");
     });
     format!("http://{addr}")
 }
