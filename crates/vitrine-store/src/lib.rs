@@ -304,6 +304,10 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Checks the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Writes a consistent copy of the whole database to `file` while it stays in use
+    /// (SQLite's `VACUUM INTO`), and says `true`; `false` where the backend has its own
+    /// tools for that (PostgreSQL: `pg_dump`). `file` must not exist.
+    async fn snapshot_into(&self, file: &std::path::Path) -> Result<bool>;
 
     // --- users ---
     /// Inserts a user; [`StoreError::Duplicate`] (field `email`) if the email is taken.

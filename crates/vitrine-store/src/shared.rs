@@ -1845,6 +1845,26 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
+                async fn snapshot_into(&self, file: &std::path::Path) -> Result<bool> {
+                    if <$store>::BACKEND != "sqlite" {
+                        return Ok(false);
+                    }
+                    let Some(file) = file.to_str() else {
+                        return Err(StoreError::Corrupt(format!(
+                            "the snapshot's path {} is not UTF-8",
+                            file.display()
+                        )));
+                    };
+                    // One statement, outside any transaction: SQLite copies the database as
+                    // of its start while writers go on.
+                    sqlx::query("VACUUM INTO $1")
+                        .bind(file)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db("snapshot the database"))?;
+                    Ok(true)
+                }
+
                 // --- users ---
 
                 async fn insert_user(

@@ -103,6 +103,14 @@ pub enum Command {
     /// that the database is reachable.
     Migrate,
 
+    /// Copy the database (SQLite: an online snapshot; PostgreSQL: use pg_dump), the
+    /// recordings and the secret key into a new directory, while `serve` may run.
+    Backup(BackupArgs),
+
+    /// Put a backup made by `vitrine backup` in place: the SQLite database (for PostgreSQL,
+    /// pg_restore first), the recordings and the secret key. Refuses to overwrite anything.
+    Restore(RestoreArgs),
+
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -110,6 +118,20 @@ pub enum Command {
     /// Inbound email.
     #[command(subcommand)]
     Mail(MailCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where the backup goes: a directory that does not exist yet, or is empty.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A directory `vitrine backup` wrote.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

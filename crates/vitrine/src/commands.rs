@@ -210,7 +210,7 @@ pub async fn password_link(config: &Config, email: &str) -> anyhow::Result<()> {
 }
 
 /// Creates the data directory if it is missing.
-fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
+pub(crate) fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir).map_err(|error| {
         anyhow!(
             "cannot create the data directory {} ({error}). Check that its parent exists and is \
@@ -223,7 +223,7 @@ fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
 
 /// Opens the store (which applies pending migrations), with a time limit and a message
 /// that says what to check.
-async fn open_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
     let url = config.database_url()?;
     let shown = redact_url(&url);
     let advice = if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod backup;
 mod cli;
 mod commands;
 mod config;
@@ -39,6 +40,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(_) => commands::serve(&config).await,
             Command::Migrate => commands::migrate(&config).await,
+            Command::Backup(args) => backup::backup(&config, &args.dir).await,
+            Command::Restore(args) => backup::restore(&config, &args.dir).await,
             Command::Admin(AdminCommand::Bootstrap(args)) => {
                 commands::bootstrap(&config, &args.email, &args.name).await
             }

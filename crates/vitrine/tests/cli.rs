@@ -937,3 +937,69 @@ fn requests_in_flight_when_sigterm_comes_are_all_answered() {
     }
     assert!(lines.iter().any(|l| l.contains("vitrine stopped")), "{log}");
 }
+
+/// `backup` while `serve` runs, then `restore` into a new data directory: the same admin
+/// signs in, the recording bytes and the secret key are the same; neither overwrites.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_then_restore_round_trip_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = Target::sqlite(&dir);
+    let token = target.bootstrap("admin@example.com");
+    let server = Server::start(&target, dir.path());
+    check_server_answers(&server, &token, "admin@example.com").await;
+    // A recording's bytes, as the blob store keeps them.
+    let blob = target.data_dir.join("blobs/recordings/demo.bin");
+    std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+    std::fs::write(&blob, b"recorded bytes").unwrap();
+    let key = std::fs::read(target.data_dir.join("secret.key")).expect("serve made the key");
+
+    // Online: the server is still running.
+    let backup_dir = dir.path().join("backup");
+    let output = run(target.apply(&mut vitrine()).arg("backup").arg(&backup_dir));
+    assert!(output.status.success(), "{}", describe(&output));
+    let out = stdout(&output);
+    assert!(out.contains("Database: SQLite snapshot"), "{out}");
+    assert!(out.contains("Recordings: 1 files, 14 bytes"), "{out}");
+    assert!(backup_dir.join("vitrine-backup.json").exists());
+    // Never over an existing backup.
+    let again = run(target.apply(&mut vitrine()).arg("backup").arg(&backup_dir));
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("is not empty"),
+        "{}",
+        describe(&again)
+    );
+    server.terminate();
+
+    let elsewhere = Target {
+        data_dir: dir.path().join("restored"),
+        database_url: None,
+    };
+    let output = run(elsewhere
+        .apply(&mut vitrine())
+        .arg("restore")
+        .arg(&backup_dir));
+    assert!(output.status.success(), "{}", describe(&output));
+    assert_eq!(
+        std::fs::read(elsewhere.data_dir.join("blobs/recordings/demo.bin")).unwrap(),
+        b"recorded bytes"
+    );
+    assert_eq!(
+        std::fs::read(elsewhere.data_dir.join("secret.key")).unwrap(),
+        key
+    );
+    // Restoring again would overwrite: refused, nothing touched.
+    let again = run(elsewhere
+        .apply(&mut vitrine())
+        .arg("restore")
+        .arg(&backup_dir));
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("nothing is overwritten"),
+        "{}",
+        describe(&again)
+    );
+    let server = Server::start(&elsewhere, &elsewhere.data_dir);
+    check_server_answers(&server, &token, "admin@example.com").await;
+    server.terminate();
+}

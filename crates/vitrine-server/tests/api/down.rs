@@ -423,6 +423,9 @@ impl Store for DownStore {
     async fn delete_expired_credentials(&self, _now: Timestamp) -> Result<u64> {
         Err(down())
     }
+    async fn snapshot_into(&self, _file: &std::path::Path) -> Result<bool> {
+        Err(down())
+    }
     async fn expired_uploads(&self, _now: Timestamp) -> Result<Vec<UploadId>> {
         Err(down())
     }
