@@ -222,9 +222,13 @@ impl Checks {
     }
 
     /// Interrupts the runs whose server stopped renewing their lease and removes what they
-    /// left on the broker; returns how many.
+    /// left on the broker (as does a cleanup whose server died in turn); returns how many.
     pub async fn recover(&self) -> JobResult<usize> {
-        let interrupted = self.store().interrupt_stale_check_runs(self.now()).await?;
+        let now = self.now();
+        let interrupted = self
+            .store()
+            .interrupt_stale_check_runs(now, lease_end(now, self.settings.lease))
+            .await?;
         let count = interrupted.len();
         for run in interrupted {
             self.clean_up(run).await?;
