@@ -385,10 +385,12 @@ async fn the_validator_reads_the_latest_run_beside_the_demo_and_runs_it_again() 
                     .expect_status(200);
             }
             let validator_email = "val@vitrine.test";
-            app.user_with(json!({"email": validator_email, "display_name": "Val",
-                "password": "correct horse battery",
-                "staff": {"admin": false, "validator": true}}))
-            .await;
+            let validator_api = app
+                .user_with(json!({"email": validator_email, "display_name": "Val",
+                    "password": "correct horse battery",
+                    "staff": {"admin": false, "validator": true}}))
+                .await
+                .client;
             let id = submitted(&app, &member, "rev-svc").await;
             assert!(runner(&app).work_once().await.expect("runs"));
             app.admin
@@ -403,14 +405,8 @@ async fn the_validator_reads_the_latest_run_beside_the_demo_and_runs_it_again() 
                 .sign_in(validator_email, "correct horse battery")
                 .await;
 
-            // The API: the submission carries the run's summary.
-            let view = app
-                .admin
-                .get(&format!("/api/v1/submissions/{id}"))
-                .await
-                .expect_status(200)
-                .json();
-            let checks = &view["checks"];
+            // The API: the submission carries the run's summary, for the validator too.
+            let checks = &checks_of(&validator_api, &id).await;
             assert_eq!(checks["passed"], false, "{checks}");
             assert_eq!(checks["run"]["trigger"], "submission");
             assert_eq!(checks["run"]["verdicts"]["broker"], "failed");
@@ -433,7 +429,7 @@ async fn the_validator_reads_the_latest_run_beside_the_demo_and_runs_it_again() 
                 report_path,
                 format!("/api/v1/offerings/rev-svc/checks/{first_run}")
             );
-            let report = app.admin.get(report_path).await.expect_status(200).json();
+            let report = validator_api.get(report_path).await.expect_status(200).json();
             assert_matches_schema(&app, "CheckRunView", &report).await;
             assert_matches_schema(&app, "ChecksSummary", checks).await;
 
@@ -489,13 +485,7 @@ async fn the_validator_reads_the_latest_run_beside_the_demo_and_runs_it_again() 
                 .assert_contains("Failed (failing checks:");
             assert!(runner(&app).work_once().await.expect("runs"));
 
-            let view = app
-                .admin
-                .get(&format!("/api/v1/submissions/{id}"))
-                .await
-                .expect_status(200)
-                .json();
-            let checks = &view["checks"];
+            let checks = &checks_of(&validator_api, &id).await;
             assert_eq!(checks["passed"], true, "{checks}");
             assert_eq!(checks["run"]["trigger"], "validator");
             assert_eq!(checks["previous"], first_run.as_str());
@@ -539,6 +529,16 @@ async fn the_validator_reads_the_latest_run_beside_the_demo_and_runs_it_again() 
         }
     })
     .await;
+}
+
+/// The `checks` of the submission's JSON, as `client` reads it.
+async fn checks_of(client: &crate::support::Client, id: &str) -> Value {
+    client
+        .get(&format!("/api/v1/submissions/{id}"))
+        .await
+        .expect_status(200)
+        .json()["checks"]
+        .clone()
 }
 
 /// Creates the offering's submission with one recording and submits it; returns its id.
