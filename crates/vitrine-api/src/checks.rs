@@ -238,8 +238,8 @@ pub struct ChecksSummary {
     pub changes: Vec<CheckChange>,
     /// A newer run, queued or running, if one is.
     pub under_way: Option<CheckRun>,
-    /// The run's whole report: `GET` this path.
-    pub report: String,
+    /// Where the run's whole report is: `GET` this path (a `CheckRunView`).
+    pub report_path: String,
 }
 
 /// The summary of the offering's latest run, if it has any. The caller has read the
@@ -274,7 +274,7 @@ pub async fn summary(state: &AppState, offering: &Offering) -> ApiResult<Option<
         .collect();
     Ok(Some(ChecksSummary {
         passed: run.verdicts.as_ref().map(|v| v.passed()),
-        report: format!(
+        report_path: format!(
             "/api/v1/offerings/{}/checks/{}",
             offering.name.as_str(),
             run.id

@@ -424,7 +424,7 @@ async fn the_validator_reads_the_latest_run_beside_the_demo_and_runs_it_again() 
                 .iter()
                 .find(|c| c["id"] == "catalog.unique_ids")
                 .unwrap_or_else(|| panic!("duplicate plan ids fail catalog.unique_ids: {checks}"));
-            let report_path = checks["report"].as_str().expect("report link");
+            let report_path = checks["report_path"].as_str().expect("report link");
             assert_eq!(
                 report_path,
                 format!("/api/v1/offerings/rev-svc/checks/{first_run}")
