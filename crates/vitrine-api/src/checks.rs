@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vitrine_checks::{CheckChange, Outcome, Report, SpecRef, Step};
 use vitrine_domain::checks::{self, BrokerInput, BrokerRegistration, CheckRun, RunTrigger};
 use vitrine_domain::{CheckRunId, Offering};
 
@@ -173,13 +174,11 @@ pub struct CheckRunView {
     /// The checker's report once the run finished (or was interrupted): every check with
     /// its outcome, the spec's words it is held to, the requests and answers (credentials
     /// redacted) and timings; what was left on the broker.
-    #[schema(value_type = Option<Object>)]
-    pub report: Option<serde_json::Value>,
+    pub report: Option<Report>,
     /// The finished run before this one, which `changes` compares with.
     pub previous: Option<CheckRunId>,
     /// Checks whose outcome differs from the previous finished run's.
-    #[schema(value_type = Vec<Object>)]
-    pub changes: Vec<serde_json::Value>,
+    pub changes: Vec<CheckChange>,
 }
 
 /// One run and its report (its provider's members and staff).
@@ -199,24 +198,10 @@ pub async fn get_check_run(
         .await?
         .filter(|r| r.offering_id == offering.id)
         .ok_or_else(ApiError::not_found)?;
-    let report = stored_report(&state, run.id).await?;
-    // The finished run just before this one, for the diff.
     let runs = state.store.check_runs(offering.id, 50).await?;
-    let previous = runs
-        .iter()
-        .filter(|r| r.state == checks::RunState::Finished && r.created_at < run.created_at)
-        .max_by_key(|r| r.created_at)
-        .map(|r| r.id);
-    let changes = match (&report, previous) {
-        (Some(current), Some(previous)) => match stored_report(&state, previous).await? {
-            Some(before) => vitrine_checks::changes(&before, current)
-                .into_iter()
-                .filter_map(|c| serde_json::to_value(c).ok())
-                .collect(),
-            None => vec![],
-        },
-        _ => vec![],
-    };
+    let report = stored_report(&state, run.id).await?;
+    let previous = previous_finished(&runs, &run);
+    let changes = changes_since(&state, previous, report.as_ref()).await?;
     Ok(Json(CheckRunView {
         run,
         report,
@@ -225,13 +210,116 @@ pub async fn get_check_run(
     }))
 }
 
-async fn stored_report(state: &AppState, run: CheckRunId) -> ApiResult<Option<serde_json::Value>> {
-    state
+/// A failing check as a summary lists it: what failed, why, and the spec's words.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FailingCheck {
+    /// The checker's stable id, such as `catalog.unique_plan_ids`.
+    pub id: String,
+    pub step: Step,
+    pub detail: Option<String>,
+    pub spec: SpecRef,
+}
+
+/// The offering's latest check run in short, as the review shows it beside the demo: the
+/// verdicts per step, the failing checks, what changed since the run before; the whole
+/// report is at `report`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ChecksSummary {
+    /// The latest run that ended (finished or interrupted); the latest run under way when
+    /// none has ended yet.
+    pub run: CheckRun,
+    /// Every check passed; `null` until the run finished (an interrupted run says nothing).
+    pub passed: Option<bool>,
+    /// The run's failing checks, in the report's order.
+    pub failing: Vec<FailingCheck>,
+    /// The finished run before `run`, which `changes` compares with.
+    pub previous: Option<CheckRunId>,
+    /// Checks whose outcome differs from the previous finished run's.
+    pub changes: Vec<CheckChange>,
+    /// A newer run, queued or running, if one is.
+    pub under_way: Option<CheckRun>,
+    /// Where the run's whole report is: `GET` this path (a `CheckRunView`).
+    pub report_path: String,
+}
+
+/// The summary of the offering's latest run, if it has any. The caller has read the
+/// offering through a rule at least as strict as [`checks::may_read`] (a submission's
+/// parties are its provider's members and staff).
+pub async fn summary(state: &AppState, offering: &Offering) -> ApiResult<Option<ChecksSummary>> {
+    let runs = state.store.check_runs(offering.id, 50).await?;
+    let ended = runs.iter().find(|r| !r.state.is_under_way());
+    let under_way = runs
+        .iter()
+        .find(|r| r.state.is_under_way())
+        .filter(|r| ended.is_none_or(|e| r.created_at > e.created_at));
+    let Some(run) = ended.or(under_way).cloned() else {
+        return Ok(None);
+    };
+    let report = match ended {
+        Some(ended) => stored_report(state, ended.id).await?,
+        None => None,
+    };
+    let previous = ended.and_then(|e| previous_finished(&runs, e));
+    let changes = changes_since(state, previous, report.as_ref()).await?;
+    let failing = report
+        .iter()
+        .flat_map(|r| r.checks.iter())
+        .filter(|c| c.outcome == Outcome::Failed)
+        .map(|c| FailingCheck {
+            id: c.id.clone(),
+            step: c.step,
+            detail: c.detail.clone(),
+            spec: c.spec.clone(),
+        })
+        .collect();
+    Ok(Some(ChecksSummary {
+        passed: run.verdicts.as_ref().map(|v| v.passed()),
+        report_path: format!(
+            "/api/v1/offerings/{}/checks/{}",
+            offering.name.as_str(),
+            run.id
+        ),
+        under_way: if ended.is_some() {
+            under_way.cloned()
+        } else {
+            None
+        },
+        run,
+        failing,
+        previous,
+        changes,
+    }))
+}
+
+/// The finished run just before `run` (`runs` newest first), which a diff compares with.
+fn previous_finished(runs: &[CheckRun], run: &CheckRun) -> Option<CheckRunId> {
+    runs.iter()
+        .filter(|r| r.state == checks::RunState::Finished && r.created_at < run.created_at)
+        .max_by_key(|r| r.created_at)
+        .map(|r| r.id)
+}
+
+/// What changed from the `previous` run's report to `current`.
+async fn changes_since(
+    state: &AppState,
+    previous: Option<CheckRunId>,
+    current: Option<&Report>,
+) -> ApiResult<Vec<CheckChange>> {
+    let (Some(previous), Some(current)) = (previous, current) else {
+        return Ok(vec![]);
+    };
+    Ok(match stored_report(state, previous).await? {
+        Some(before) => vitrine_checks::changes(&before, current),
+        None => vec![],
+    })
+}
+
+/// A run's stored report, read once into the checker's type (served as is).
+async fn stored_report(state: &AppState, run: CheckRunId) -> ApiResult<Option<Report>> {
+    Ok(state
         .store
         .check_report(run)
         .await?
-        .map(|text| {
-            serde_json::from_str(&text).map_err(|e| ApiError::internal("a stored check report", e))
-        })
-        .transpose()
+        .map(|text| vitrine_checks::read_report(&text))
+        .transpose()?)
 }

@@ -83,6 +83,9 @@ pub struct SubmissionView {
     /// What the caller may do now: `submit`, `resubmit`, `withdraw`, `edit` (the round),
     /// `decide`, `schedule_publication`, … (the state machine's answer for their part).
     pub actions: Vec<String>,
+    /// The offering's latest prerequisite check run (steps 1, 3, 4), which the validator
+    /// reads beside the demo; `null` if none ran.
+    pub checks: Option<crate::checks::ChecksSummary>,
 }
 
 /// A submission in a list.
@@ -196,6 +199,8 @@ async fn view(state: &AppState, s: Submission, party: Party) -> ApiResult<Submis
         .collect();
     timeline.sort_by_key(|e| e.at);
     let schedule = schedule(state, &s).await?;
+    // Every party to a submission (its provider's members, staff) may read the checks.
+    let checks = crate::checks::summary(state, &offering).await?;
     let actions = go_live::actions(&s, party)
         .into_iter()
         .map(str::to_owned)
@@ -206,6 +211,7 @@ async fn view(state: &AppState, s: Submission, party: Party) -> ApiResult<Submis
         offering_name: offering.name.as_str().to_owned(),
         schedule,
         timeline,
+        checks,
     })
 }
 

@@ -23,10 +23,15 @@ use vitrine_domain::checks::{
 };
 use vitrine_domain::{Actor, AuditEvent, CheckRunId, ChecklistStep, Offering, Timestamp};
 use vitrine_jobs::{JobError, JobResult, Services};
-use vitrine_osb::{Journal, Report, Resource, Step, StepVerdict};
+use vitrine_osb::{Journal, StepVerdict};
 use vitrine_store::{InterruptedRun, Store, StoreError};
 
 pub use seal::{SealError, Sealer};
+/// The checker's report as stored and served (with OpenAPI schemas under the `openapi`
+/// feature), and what changed between two of them.
+pub use vitrine_osb::{
+    Check, CheckChange, Exchange, Outcome, Report, Resource, SpecRef, Step, diff as changes,
+};
 
 /// How the checks run on this server.
 #[derive(Clone, Debug)]
@@ -136,6 +141,18 @@ impl Checks {
         trigger: RunTrigger,
     ) -> JobResult<(CheckRun, bool)> {
         let registered = self.store().broker(offering.id).await?.is_some();
+        self.start_registered(actor, offering, registered, trigger)
+            .await
+    }
+
+    /// [`Checks::start`] once whether a broker is registered is known.
+    async fn start_registered(
+        &self,
+        actor: &Actor,
+        offering: &Offering,
+        registered: bool,
+        trigger: RunTrigger,
+    ) -> JobResult<(CheckRun, bool)> {
         // The rate limit looks an hour back; a provider starts at most a handful an hour,
         // so the last 50 runs cover it.
         let runs = self.store().check_runs(offering.id, 50).await?;
@@ -158,9 +175,10 @@ impl Checks {
         if self.store().broker(offering.id).await?.is_none() {
             return Ok(None);
         }
-        Ok(Some(
-            self.start(actor, offering, RunTrigger::Submission).await?.0,
-        ))
+        let (run, _) = self
+            .start_registered(actor, offering, true, RunTrigger::Submission)
+            .await?;
+        Ok(Some(run))
     }
 
     /// Runs until `shutdown` resolves: cleans up after dead servers, then takes queued runs
@@ -204,9 +222,13 @@ impl Checks {
     }
 
     /// Interrupts the runs whose server stopped renewing their lease and removes what they
-    /// left on the broker; returns how many.
+    /// left on the broker (as does a cleanup whose server died in turn); returns how many.
     pub async fn recover(&self) -> JobResult<usize> {
-        let interrupted = self.store().interrupt_stale_check_runs(self.now()).await?;
+        let now = self.now();
+        let interrupted = self
+            .store()
+            .interrupt_stale_check_runs(now, lease_end(now, self.settings.lease))
+            .await?;
         let count = interrupted.len();
         for run in interrupted {
             self.clean_up(run).await?;
@@ -517,15 +539,7 @@ impl Journal for StoreJournal {
     async fn checked(&self, _check: &vitrine_osb::Check) {}
 }
 
-/// What changed between two stored reports (the checker's [`vitrine_osb::diff`]); reports
-/// that do not parse give no changes.
-pub fn changes(
-    before: &serde_json::Value,
-    after: &serde_json::Value,
-) -> Vec<vitrine_osb::CheckChange> {
-    let parse = |report: &serde_json::Value| serde_json::from_value::<Report>(report.clone()).ok();
-    match (parse(before), parse(after)) {
-        (Some(before), Some(after)) => vitrine_osb::diff(&before, &after),
-        _ => vec![],
-    }
+/// A stored report (the checker's JSON, as [`Checks`] wrote it), read once.
+pub fn read_report(text: &str) -> JobResult<Report> {
+    serde_json::from_str(text).map_err(|e| JobError::internal("a stored check report", e))
 }

@@ -224,6 +224,9 @@ impl RunState {
 /// What a run says of one checklist step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+// Named apart in the OpenAPI document: `Verdict` is the validator's (`review::Verdict`), and
+// two schemas of one name overwrite each other there.
+#[schema(as = CheckVerdict)]
 pub enum Verdict {
     Passed,
     Failed,

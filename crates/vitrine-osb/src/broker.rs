@@ -122,6 +122,18 @@ impl<'a> Broker<'a> {
         self.call(Method::GET, url, None, sensitivity, Variant::Correct)
             .await
     }
+
+    /// A `DELETE` with the right headers (what is deleted carries no secret).
+    pub async fn delete(&self, url: Url) -> Answer {
+        self.call(
+            Method::DELETE,
+            url,
+            None,
+            Sensitivity::Ordinary,
+            Variant::Correct,
+        )
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -319,6 +319,17 @@ impl Pending {
         self.finish(Outcome::Skipped, Some(reason.into()))
     }
 
+    /// Records `answer`; passed if it came with `status`, else failed with what came and
+    /// `expected`, the spec's demand (such as "410 Gone MUST be returned if …").
+    pub fn expect_status(mut self, answer: &Answer, status: u16, expected: &str) -> Check {
+        self.record(answer);
+        if answer.failure.is_none() && answer.status == Some(status) {
+            self.passed()
+        } else {
+            self.failed(format!("{}; {expected}", answer.describe()))
+        }
+    }
+
     /// Passed when there are no problems, else failed listing them (at most 20).
     pub fn judged_by(self, problems: &[String]) -> Check {
         if problems.is_empty() {

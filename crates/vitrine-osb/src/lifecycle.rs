@@ -499,7 +499,7 @@ impl<'a, J: Journal> Lifecycle<'a, J> {
     }
 
     async fn unknown_binding(&mut self, instance_id: &str) {
-        let mut pending = begin("probe.unknown_binding_delete");
+        let pending = begin("probe.unknown_binding_delete");
         let unknown = uuid::Uuid::new_v4().to_string();
         let url = self.broker.url(
             &[
@@ -511,25 +511,12 @@ impl<'a, J: Journal> Lifecycle<'a, J> {
             ],
             &pairs(&self.query_ids()),
         );
-        let answer = self
-            .broker
-            .call(
-                Method::DELETE,
-                url,
-                None,
-                Sensitivity::Ordinary,
-                Variant::Correct,
-            )
-            .await;
-        pending.record(&answer);
-        let check = if answer.failure.is_none() && answer.status == Some(410) {
-            pending.passed()
-        } else {
-            pending.failed(format!(
-                "{}; 410 Gone was expected for a binding that does not exist",
-                answer.describe()
-            ))
-        };
+        let answer = self.broker.delete(url).await;
+        let check = pending.expect_status(
+            &answer,
+            410,
+            "410 Gone was expected for a binding that does not exist",
+        );
         self.push(check).await;
     }
 
@@ -887,15 +874,7 @@ async fn remove(
         if attempt > 0 {
             tokio::time::sleep(policy.poll_interval.max(Duration::from_millis(50))).await;
         }
-        let answer = broker
-            .call(
-                Method::DELETE,
-                url.clone(),
-                None,
-                Sensitivity::Ordinary,
-                Variant::Correct,
-            )
-            .await;
+        let answer = broker.delete(url.clone()).await;
         pending.record(&answer);
         match (&answer.failure, answer.status) {
             (None, Some(200 | 410)) => {

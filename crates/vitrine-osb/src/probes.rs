@@ -70,7 +70,7 @@ pub async fn run(broker: &Broker<'_>, chosen: Option<&Chosen>) -> Vec<Check> {
         )),
     });
 
-    let mut credentials = begin("probe.bad_credentials");
+    let credentials = begin("probe.bad_credentials");
     let answer = broker
         .call(
             Method::GET,
@@ -80,15 +80,11 @@ pub async fn run(broker: &Broker<'_>, chosen: Option<&Chosen>) -> Vec<Check> {
             Variant::WrongCredentials,
         )
         .await;
-    credentials.record(&answer);
-    checks.push(if answer.failure.is_none() && answer.status == Some(401) {
-        credentials.passed()
-    } else {
-        credentials.failed(format!(
-            "{}; wrong credentials MUST get 401 Unauthorized",
-            answer.describe()
-        ))
-    });
+    checks.push(credentials.expect_status(
+        &answer,
+        401,
+        "wrong credentials MUST get 401 Unauthorized",
+    ));
 
     let unknown = uuid::Uuid::new_v4().to_string();
     let ids: Vec<(&str, &str)> = chosen
@@ -129,22 +125,17 @@ pub async fn run(broker: &Broker<'_>, chosen: Option<&Chosen>) -> Vec<Check> {
     let fetch = begin("probe.unknown_instance_fetch");
     checks.push(match chosen {
         Some(c) if c.instances_retrievable => {
-            let mut fetch = fetch;
             let answer = broker
                 .get(
                     broker.url(&["v2", "service_instances", &unknown], &ids),
                     Sensitivity::Ordinary,
                 )
                 .await;
-            fetch.record(&answer);
-            if answer.failure.is_none() && answer.status == Some(404) {
-                fetch.passed()
-            } else {
-                fetch.failed(format!(
-                    "{}; 404 Not Found MUST be returned if the instance does not exist",
-                    answer.describe()
-                ))
-            }
+            fetch.expect_status(
+                &answer,
+                404,
+                "404 Not Found MUST be returned if the instance does not exist",
+            )
         }
         Some(_) => fetch.skipped("the catalog does not declare instances_retrievable"),
         None => fetch.skipped("the catalog could not be read"),
@@ -153,25 +144,14 @@ pub async fn run(broker: &Broker<'_>, chosen: Option<&Chosen>) -> Vec<Check> {
     let delete = begin("probe.unknown_instance_delete");
     checks.push(match chosen {
         Some(_) => {
-            let mut delete = delete;
             let answer = broker
-                .call(
-                    Method::DELETE,
-                    broker.url(&["v2", "service_instances", &unknown], &ids),
-                    None,
-                    Sensitivity::Ordinary,
-                    Variant::Correct,
-                )
+                .delete(broker.url(&["v2", "service_instances", &unknown], &ids))
                 .await;
-            delete.record(&answer);
-            if answer.failure.is_none() && answer.status == Some(410) {
-                delete.passed()
-            } else {
-                delete.failed(format!(
-                    "{}; 410 Gone MUST be returned if the instance does not exist",
-                    answer.describe()
-                ))
-            }
+            delete.expect_status(
+                &answer,
+                410,
+                "410 Gone MUST be returned if the instance does not exist",
+            )
         }
         // Its service_id and plan_id are REQUIRED query parameters: without a catalog there
         // are none to send.

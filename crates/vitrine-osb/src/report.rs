@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// The checklist step a check gives evidence for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CheckStep))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
@@ -14,6 +16,8 @@ pub enum Step {
     SignIn,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CheckOutcome))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -24,6 +28,7 @@ pub enum Outcome {
 }
 
 /// The spec's words a check is held to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpecRef {
     /// The section of `spec.md`, such as `Catalog Management`.
@@ -33,14 +38,20 @@ pub struct SpecRef {
 }
 
 /// One request and its answer, secrets and credentials redacted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CheckExchange))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Exchange {
     pub method: String,
     pub url: String,
+    /// `[name, value]` pairs, in the order sent.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub request_headers: Vec<(String, String)>,
     pub request_body: Option<String>,
     /// None when no answer came (timeout, refused address, connection error).
     pub status: Option<u16>,
+    /// `[name, value]` pairs, in the order received.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub response_headers: Vec<(String, String)>,
     /// An excerpt of the answer (its first few KiB).
     pub response_body: Option<String>,
@@ -48,6 +59,8 @@ pub struct Exchange {
     pub elapsed_ms: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CheckResult))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Check {
     /// Stable identifier, such as `catalog.unique_plan_ids`; the pages translate by it.
@@ -62,6 +75,8 @@ pub struct Check {
 }
 
 /// Something the run created on the broker.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = BrokerResource))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Resource {
@@ -90,6 +105,8 @@ pub enum StepVerdict {
     NotChecked,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = CheckReport))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     /// The OSB version spoken.
@@ -131,6 +148,7 @@ impl Report {
 
 /// A check whose outcome differs between two runs: changed, new (`before` is `None`) or
 /// gone (`after` is `None`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckChange {
     pub id: String,

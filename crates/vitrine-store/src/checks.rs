@@ -77,9 +77,15 @@ pub trait ChecksStore: Send + Sync {
         report: &str,
         events: &[AuditEvent],
     ) -> Result<()>;
-    /// Marks interrupted every running run whose lease ended before `now`, and returns them
-    /// with their recorded resources.
-    async fn interrupt_stale_check_runs(&self, now: Timestamp) -> Result<Vec<InterruptedRun>>;
+    /// Marks interrupted every running run whose lease ended by `now`, and returns them with
+    /// their recorded resources, for the caller to clean up until `cleanup_until`. An
+    /// interrupted run not closed by the end of its cleanup lease (the cleaning server died
+    /// too) is returned again, so what it left on the broker is not forgotten.
+    async fn interrupt_stale_check_runs(
+        &self,
+        now: Timestamp,
+        cleanup_until: Timestamp,
+    ) -> Result<Vec<InterruptedRun>>;
     /// Ends the cleanup of an interrupted run: stores its report (what was removed, what
     /// could not be) and forgets its resources.
     async fn close_interrupted_run(
@@ -422,14 +428,21 @@ macro_rules! impl_checks_store {
                 async fn interrupt_stale_check_runs(
                     &self,
                     now: Timestamp,
+                    cleanup_until: Timestamp,
                 ) -> Result<Vec<InterruptedRun>> {
+                    // `locked_until` of an interrupted run is its cleanup's lease (none on
+                    // rows interrupted before it was kept: they are cleaned up now).
                     let sql = format!(
-                        "UPDATE check_runs SET state = 'interrupted', locked_until = NULL \
-                         WHERE state = 'running' AND locked_until <= $1 RETURNING {RUN_COLUMNS}"
+                        "UPDATE check_runs SET state = 'interrupted', locked_until = $2 \
+                         WHERE (state = 'running' AND locked_until <= $1) \
+                            OR (state = 'interrupted' AND finished_at IS NULL \
+                                AND COALESCE(locked_until, 0) <= $1) \
+                         RETURNING {RUN_COLUMNS}"
                     );
                     let mut tx = self.begin_write().await?;
                     let rows: Vec<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
                         .bind(micros(now))
+                        .bind(micros(cleanup_until))
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db("interrupt stale check runs"))?;
@@ -458,8 +471,9 @@ macro_rules! impl_checks_store {
                 ) -> Result<()> {
                     let mut tx = self.begin_write().await?;
                     sqlx::query(
-                        "UPDATE check_runs SET finished_at = $2, report = $3 \
-                         WHERE id = $1 AND state = 'interrupted'",
+                        "UPDATE check_runs SET finished_at = $2, report = $3, \
+                         locked_until = NULL \
+                         WHERE id = $1 AND state = 'interrupted' AND finished_at IS NULL",
                     )
                     .bind(id.0)
                     .bind(micros(finished_at))

@@ -1,8 +1,9 @@
 //! Faults: `vitrine serve` killed with SIGKILL during an upload, between a recording's bytes
-//! moving into place and its row's commit, and during email dispatch, then started again on
-//! the same data. No recording is half attached, the upload resumes from the server's
-//! offset, what a crash left on disk is cleaned at start-up, and no email is lost (at least
-//! once). On SQLite, and on PostgreSQL when `VITRINE_TEST_DATABASE_URL` is set.
+//! moving into place and its row's commit, during email dispatch, and during a broker check
+//! run, then started again on the same data. No recording is half attached, the upload
+//! resumes from the server's offset, what a crash left on disk is cleaned at start-up, no
+//! email is lost (at least once), and a check run cut mid-lifecycle is marked interrupted
+//! with what it created on the provider's broker removed. On SQLite, and on PostgreSQL when `VITRINE_TEST_DATABASE_URL` is set.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -33,6 +34,11 @@ struct Serve {
 
 impl Serve {
     fn start(data_dir: &Path, database_url: &str, log: PathBuf) -> Serve {
+        Serve::start_with(data_dir, database_url, log, &[])
+    }
+
+    /// `serve` with `args` besides the data directory, database and address.
+    fn start_with(data_dir: &Path, database_url: &str, log: PathBuf, args: &[&str]) -> Serve {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -40,6 +46,7 @@ impl Serve {
             .expect("server log");
         let mut child = vitrine_command(data_dir, database_url)
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(log_file)
             .spawn()
@@ -675,5 +682,186 @@ async fn dispatch_killed_with_sigkill_loses_no_email() {
         assert_eq!(count(store.as_ref(), OutboxStatus::Pending).await, 0);
         // Every email arrived, each once per Message-ID (a resend replaces its own file).
         assert_eq!(eml_files(&mail_dir), EMAILS);
+    }
+}
+
+/// GETs `path` as the bearer of `token`, answering the JSON body (any status).
+async fn get_json(base: &str, token: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls `until` every 100 ms for at most `within`, answering its last value.
+async fn wait_for<T, F, Fut>(within: Duration, what: &str, mut until: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = until().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A check run against a slow broker (provision creates the instance, then takes 8 s to
+/// answer) is killed with SIGKILL while the instance exists on the broker; once the server
+/// is back and the run's lease has run out (the test clock moved past it), the run reads
+/// `interrupted` in the API and on its page, and the broker holds nothing: the recovery
+/// deprovisioned what the journal had written down before the provision went out.
+#[tokio::test]
+async fn a_check_run_killed_mid_lifecycle_is_interrupted_and_cleaned_up_on_restart() {
+    use vitrine_osb::testing::{BrokerMode, TestBroker};
+    let Some(broker) = TestBroker::start_or_skip("faults_check_run", BrokerMode::Slow) else {
+        return;
+    };
+    let args = [
+        "--test-clock",
+        "--allow-private-broker-addresses",
+        "--authorization-endpoint",
+        TestBroker::AUTHORIZE_URL,
+    ];
+    for db in TestDatabase::all().await {
+        eprintln!("running on {}", db.backend);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let log = dir.path().join("serve.log");
+        let admin = bootstrap(&data_dir, &db.url);
+        let server = Serve::start_with(&data_dir, &db.url, log.clone(), &args);
+        let store = db.open().await;
+        let (token, _) = seed(&server.base, &admin, store.as_ref()).await;
+        let target = broker.target();
+        call(
+            &server.base,
+            &token,
+            reqwest::Method::PUT,
+            "/api/v1/offerings/widgets/broker",
+            json!({"url": target.broker_url.as_str(), "username": target.username,
+                "password": target.password}),
+        )
+        .await;
+        let run = call(
+            &server.base,
+            &token,
+            reqwest::Method::POST,
+            "/api/v1/offerings/widgets/checks",
+            json!({}),
+        )
+        .await;
+        let run_id = run["id"].as_str().expect("run id").to_owned();
+
+        // Mid-lifecycle: the instance exists on the broker, its provision not yet answered.
+        let instance = wait_for(Duration::from_secs(20), "the instance", || async {
+            broker.state().await.instances.first().cloned()
+        })
+        .await;
+        let (_, running) = get_json(
+            &server.base,
+            &token,
+            &format!("/api/v1/offerings/widgets/checks/{run_id}"),
+        )
+        .await;
+        assert_eq!(running["run"]["state"], "running", "{running}");
+        server.kill();
+        assert_eq!(
+            broker.state().await.instances,
+            vec![instance.clone()],
+            "the killed run left its instance on the broker"
+        );
+
+        let server = Serve::start_with(&data_dir, &db.url, log.clone(), &args);
+        // The lease (30 s) has not run out yet: the run still reads running.
+        let (_, still) = get_json(
+            &server.base,
+            &token,
+            &format!("/api/v1/offerings/widgets/checks/{run_id}"),
+        )
+        .await;
+        assert_eq!(still["run"]["state"], "running", "{still}");
+        call(
+            &server.base,
+            &admin,
+            reqwest::Method::POST,
+            "/api/v1/test-clock/advance",
+            json!({"seconds": 120}),
+        )
+        .await;
+        // Marked interrupted first, then cleaned up: the report comes with the cleanup.
+        let view = wait_for(Duration::from_secs(30), "the run cleaned up", || async {
+            let (_, view) = get_json(
+                &server.base,
+                &token,
+                &format!("/api/v1/offerings/widgets/checks/{run_id}"),
+            )
+            .await;
+            (view["run"]["state"] == "interrupted" && view["report"].is_object()).then_some(view)
+        })
+        .await;
+        assert!(view["run"]["finished_at"].is_string(), "{view}");
+        let check = &view["report"]["checks"][0];
+        assert_eq!(check["id"], "run.interrupted", "{view}");
+        let detail = check["detail"].as_str().expect("detail");
+        assert!(
+            detail.contains("1 of 1 resources it had created were removed"),
+            "{detail}"
+        );
+        assert_eq!(view["report"]["leftovers"], json!([]), "{view}");
+        assert!(
+            broker.state().await.is_empty(),
+            "the recovery deprovisioned the instance: {:?}",
+            broker.state().await
+        );
+        // The go-live gate reads no evidence from an interrupted run.
+        let (_, managed) = get_json(&server.base, &token, "/api/v1/offerings/widgets").await;
+        assert_eq!(managed["checks"], Value::Null, "{managed}");
+
+        // The run's page says so, to a signed-in reader.
+        call(
+            &server.base,
+            &admin,
+            reqwest::Method::POST,
+            "/api/v1/users",
+            json!({"email": "val@vitrine.test", "display_name": "Val",
+                "password": "correct horse battery",
+                "staff": {"admin": false, "validator": true}}),
+        )
+        .await;
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client");
+        let signed_in = browser
+            .post(format!("{}/api/v1/auth/sign-in", server.base))
+            .json(&json!({"email": "val@vitrine.test", "password": "correct horse battery"}))
+            .send()
+            .await
+            .expect("sign in");
+        assert!(signed_in.status().is_success(), "{signed_in:?}");
+        let page = browser
+            .get(format!("{}/checks/widgets/{run_id}", server.base))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.expect("html");
+        assert!(
+            html.contains(
+                "<span class=\"state run-state-interrupted\" id=\"run-state\">interrupted</span>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("id=\"check-run.interrupted\""), "{html}");
+        assert!(!html.contains("id=\"leftovers\""), "nothing left: {html}");
+        server.kill();
     }
 }

@@ -73,6 +73,46 @@ async fn offering_for(
     owner.client
 }
 
+/// Fails unless `value` matches the OpenAPI document's schema `name` (its `$ref`s resolved
+/// within the document), so what is served is what the document says.
+async fn assert_matches_schema(app: &TestApp, name: &str, value: &Value) {
+    let document = app
+        .admin
+        .get("/api/openapi.json")
+        .await
+        .expect_status(200)
+        .json();
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": document["components"],
+    });
+    let validator = jsonschema::validator_for(&schema).expect("the document's schemas compile");
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{name} does not match its schema: {errors:?}\n{value}"
+    );
+}
+
+/// The provider member registers `target` as the offering's broker.
+async fn register(member: &crate::support::Client, name: &str, target: &vitrine_osb::Target) {
+    member
+        .put(
+            &format!("/api/v1/offerings/{name}/broker"),
+            &json!({
+                "url": target.broker_url.as_str(),
+                "username": target.username,
+                "password": target.password,
+            }),
+        )
+        .await
+        .expect_status(200);
+}
+
 fn step<'a>(managed: &'a Value, step: &str) -> &'a Value {
     managed["checklist"]["steps"]
         .as_array()
@@ -226,17 +266,7 @@ async fn a_failing_broker_blocks_the_go_live_request_with_its_failing_checks() {
         async move {
             let member = offering_for(&app, Some(broker), "dup-plans").await;
             let target = broker.target();
-            member
-                .put(
-                    "/api/v1/offerings/dup-plans/broker",
-                    &json!({
-                        "url": target.broker_url.as_str(),
-                        "username": target.username,
-                        "password": target.password,
-                    }),
-                )
-                .await
-                .expect_status(200);
+            register(&member, "dup-plans", &target).await;
             member
                 .post("/api/v1/offerings/dup-plans/checks", &json!({}))
                 .await
@@ -314,4 +344,228 @@ async fn a_provider_starts_at_most_five_runs_an_hour() {
             .expect_status(202);
     })
     .await;
+}
+
+/// The validator's review of a submission shows the offering's latest run beside the demo:
+/// the verdict, each step's, the failing checks with the spec's words, the link to the
+/// report; the validator runs the checks again once the provider fixed the broker and reads
+/// what changed. The submission's JSON carries the same summary.
+#[tokio::test]
+async fn the_validator_reads_the_latest_run_beside_the_demo_and_runs_it_again() {
+    let Some(failing) = TestBroker::start_or_skip("checks_review", BrokerMode::DuplicatePlanIds)
+    else {
+        return;
+    };
+    let Some(fixed) = TestBroker::start_or_skip("checks_review", BrokerMode::Conformant) else {
+        return;
+    };
+    let rehearsal = || ServerConfig {
+        test_clock: true,
+        scheduler_interval: None,
+        ..config()
+    };
+    each_backend_with(rehearsal, |app| {
+        let (failing, fixed) = (&failing, &fixed);
+        async move {
+            let member = offering_for(&app, Some(failing), "rev-svc").await;
+            let target = failing.target();
+            register(&member, "rev-svc", &target).await;
+            // No run yet: the provider attests, and the go-live request starts the run.
+            for (step, state) in [
+                ("documentation", "in_progress"),
+                ("broker_hosted", "complete"),
+                ("authentication_flow", "complete"),
+            ] {
+                member
+                    .put(
+                        &format!("/api/v1/offerings/rev-svc/checklist/{step}"),
+                        &json!({"state": state}),
+                    )
+                    .await
+                    .expect_status(200);
+            }
+            let validator_email = "val@vitrine.test";
+            let validator_api = app
+                .user_with(json!({"email": validator_email, "display_name": "Val",
+                    "password": "correct horse battery",
+                    "staff": {"admin": false, "validator": true}}))
+                .await
+                .client;
+            let id = submitted(&app, &member, "rev-svc").await;
+            assert!(runner(&app).work_once().await.expect("runs"));
+            app.admin
+                .post(
+                    "/api/v1/test-clock/advance",
+                    &json!({"to": "2026-03-03T00:00:00Z"}),
+                )
+                .await
+                .expect_status(200);
+            let validator = crate::web::WebClient::new(&app);
+            validator
+                .sign_in(validator_email, "correct horse battery")
+                .await;
+
+            // The API: the submission carries the run's summary, for the validator too.
+            let checks = &checks_of(&validator_api, &id).await;
+            assert_eq!(checks["passed"], false, "{checks}");
+            assert_eq!(checks["run"]["trigger"], "submission");
+            assert_eq!(checks["run"]["verdicts"]["broker"], "failed");
+            assert_eq!(checks["previous"], Value::Null);
+            let failing_checks = checks["failing"].as_array().expect("failing");
+            assert!(!failing_checks.is_empty(), "{checks}");
+            for check in failing_checks {
+                assert!(
+                    check["spec"]["section"].as_str().is_some_and(|s| !s.is_empty()),
+                    "each failing check names the spec's section: {check}"
+                );
+            }
+            let first_run = checks["run"]["id"].as_str().expect("run id").to_owned();
+            let unique = failing_checks
+                .iter()
+                .find(|c| c["id"] == "catalog.unique_ids")
+                .unwrap_or_else(|| panic!("duplicate plan ids fail catalog.unique_ids: {checks}"));
+            let report_path = checks["report_path"].as_str().expect("report link");
+            assert_eq!(
+                report_path,
+                format!("/api/v1/offerings/rev-svc/checks/{first_run}")
+            );
+            let report = validator_api.get(report_path).await.expect_status(200).json();
+            assert_matches_schema(&app, "CheckRunView", &report).await;
+            assert_matches_schema(&app, "ChecksSummary", checks).await;
+
+            // The page: beside the recordings, before the decision form.
+            let page_path = format!("/submissions/{id}");
+            let page = validator.get(&page_path).await;
+            assert_eq!(page.status, 200, "{}", page.html);
+            let html = &page.html;
+            let at = |needle: &str| {
+                html.find(needle)
+                    .unwrap_or_else(|| panic!("{needle} not in {html}"))
+            };
+            assert!(at("<video") < at("id=\"checks\"") && at("id=\"checks\"") < at("id=\"decision-form\""),
+                "the checks sit beside the demo, before the decision");
+            let title = vitrine_osb::check_title("catalog.unique_ids", "en");
+            page.assert_contains(&format!(
+                "Failed (failing checks: {})",
+                failing_checks.len()
+            ))
+            .assert_contains("id=\"checks-verdict-broker\">3. Service broker developed and hosted: <span class=\"verdict-failed\">failed</span>")
+            .assert_contains(&format!("<li class=\"check check-failed\" id=\"failing-catalog.unique_ids\"><strong>{title}</strong>"))
+            .assert_contains(&format!(
+                "« {} »",
+                unique["spec"]["section"].as_str().expect("section")
+            ))
+            .assert_contains(&format!("href=\"/checks/rev-svc/{first_run}\""))
+            .assert_contains("id=\"checks-when\"")
+            .assert_contains("started by the go-live request")
+            .assert_contains("id=\"checks-run-again\"")
+            .assert_lacks("id=\"checks-changes\"");
+
+            // The provider fixes the broker (same credentials, another URL); the validator
+            // runs the checks again from the review and lands on the new run's report.
+            member
+                .put(
+                    "/api/v1/offerings/rev-svc/broker",
+                    &json!({"url": fixed.url().as_str(), "username": target.username}),
+                )
+                .await
+                .expect_status(200);
+            let started = validator
+                .post_form(&page_path, "/checks/rev-svc", &[])
+                .await;
+            assert_eq!(started.status, 303, "{}", started.html);
+            assert!(
+                started.location().starts_with("/checks/rev-svc/"),
+                "{}",
+                started.location()
+            );
+            let under_way = validator.get(&page_path).await;
+            under_way
+                .assert_contains("id=\"checks-under-way\"")
+                .assert_contains("Failed (failing checks:");
+            assert!(runner(&app).work_once().await.expect("runs"));
+
+            let checks = &checks_of(&validator_api, &id).await;
+            assert_eq!(checks["passed"], true, "{checks}");
+            assert_eq!(checks["run"]["trigger"], "validator");
+            assert_eq!(checks["previous"], first_run.as_str());
+            assert_eq!(checks["under_way"], Value::Null);
+            let change = checks["changes"]
+                .as_array()
+                .expect("changes")
+                .iter()
+                .find(|c| c["id"] == "catalog.unique_ids")
+                .unwrap_or_else(|| panic!("the fixed check is a change: {checks}"));
+            assert_eq!(change["before"], "failed");
+            assert_eq!(change["after"], "passed");
+            assert_matches_schema(&app, "ChecksSummary", checks).await;
+            let page = validator.get(&page_path).await;
+            page.assert_contains("Every check passed")
+                .assert_contains(&format!("<li>{title}: failed → passed</li>"))
+                .assert_contains("started by a validator")
+                .assert_lacks("id=\"checks-failing\"");
+
+            // In French for a validator who reads French.
+            validator
+                .post_form("/", "/language", &[("lang", "fr"), ("_next", "/")])
+                .await;
+            validator
+                .get(&page_path)
+                .await
+                .assert_contains("Toutes les vérifications sont réussies")
+                .assert_contains("Relancer les vérifications")
+                .assert_contains("en échec → réussie");
+
+            // The provider reads the same summary on the submission's page.
+            let provider = crate::web::WebClient::new(&app);
+            provider
+                .sign_in("dev@rev-svc.test", "correct horse battery")
+                .await;
+            provider
+                .get(&page_path)
+                .await
+                .assert_contains("id=\"checks-section\"")
+                .assert_contains("Every check passed");
+        }
+    })
+    .await;
+}
+
+/// The `checks` of the submission's JSON, as `client` reads it.
+async fn checks_of(client: &crate::support::Client, id: &str) -> Value {
+    client
+        .get(&format!("/api/v1/submissions/{id}"))
+        .await
+        .expect_status(200)
+        .json()["checks"]
+        .clone()
+}
+
+/// Creates the offering's submission with one recording and submits it; returns its id.
+async fn submitted(app: &TestApp, member: &crate::support::Client, name: &str) -> String {
+    let created = member
+        .post(&format!("/api/v1/offerings/{name}/submissions"), &json!({}))
+        .await
+        .expect_status(201)
+        .json();
+    let id = created["submission"]["id"].as_str().expect("id").to_owned();
+    let me = member.get("/api/v1/me").await.expect_status(200).json();
+    let uploader = me["user"]["id"]
+        .as_str()
+        .expect("my id")
+        .parse()
+        .expect("uuid");
+    let recording = app.stored_recording(&id, uploader).await;
+    member
+        .patch(
+            &format!("/api/v1/submissions/{id}"),
+            &json!({"recordings": [recording.id]}),
+        )
+        .await
+        .expect_status(200);
+    member
+        .post(&format!("/api/v1/submissions/{id}/submit"), &json!({}))
+        .await
+        .expect_status(200);
+    id
 }

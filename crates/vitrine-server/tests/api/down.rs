@@ -121,6 +121,7 @@ impl vitrine_store::ChecksStore for DownStore {
     async fn interrupt_stale_check_runs(
         &self,
         _now: jiff::Timestamp,
+        _cleanup_until: jiff::Timestamp,
     ) -> Result<Vec<vitrine_store::InterruptedRun>> {
         Err(down())
     }

@@ -217,6 +217,31 @@ impl TestApp {
     }
 
     /// An approved provider account owned by `owner`.
+    /// A recording of `submission` uploaded by `uploader`, stored as the upload routes
+    /// would leave it (a 60 s `demo.mp4`; the bytes are not needed); attach it with a PATCH.
+    pub async fn stored_recording(
+        &self,
+        submission: &str,
+        uploader: UserId,
+    ) -> vitrine_domain::recording::Recording {
+        let recording = vitrine_domain::recording::Recording {
+            id: vitrine_domain::RecordingId::generate(),
+            submission_id: submission.parse().expect("a submission id"),
+            uploaded_by: uploader,
+            file_name: "demo.mp4".into(),
+            size: 1234,
+            sha256: "0".repeat(64),
+            media_type: "video/mp4".into(),
+            duration_seconds: Some(60.0),
+            created_at: self.clock.now(),
+        };
+        self.store
+            .insert_recording(&recording, &[])
+            .await
+            .expect("recording stored");
+        recording
+    }
+
     pub async fn provider(&self, name: &str, owner: &TestUser) -> String {
         let id = self.account(name, owner).await;
         owner

@@ -6,8 +6,6 @@
 //! the default (UTC, review on Tuesday, decision two working days later, on Thursday).
 
 use serde_json::{Value, json};
-use vitrine_domain::recording::Recording;
-use vitrine_domain::{RecordingId, SubmissionId};
 use vitrine_server::ServerConfig;
 
 use crate::support::{TestApp, TestUser, each_backend_with};
@@ -87,22 +85,7 @@ async fn queued_submission(app: &TestApp) -> Cast {
         .expect_status(201)
         .json();
     let id = created["submission"]["id"].as_str().expect("id").to_owned();
-    // A recording as the upload routes would leave it (the bytes are not needed here).
-    let recording = Recording {
-        id: RecordingId::generate(),
-        submission_id: id.parse::<SubmissionId>().expect("id"),
-        uploaded_by: owner.id,
-        file_name: "demo.mp4".into(),
-        size: 1234,
-        sha256: "0".repeat(64),
-        media_type: "video/mp4".into(),
-        duration_seconds: Some(60.0),
-        created_at: vitrine_server::Clock::now(app.clock.as_ref()),
-    };
-    app.store
-        .insert_recording(&recording, &[])
-        .await
-        .expect("recording stored");
+    let recording = app.stored_recording(&id, owner.id).await;
     owner
         .client
         .patch(

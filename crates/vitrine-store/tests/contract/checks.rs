@@ -197,7 +197,7 @@ async fn check_run_lifecycle(store: &dyn Store) {
     );
     // Its resources are forgotten: a later interruption sweep finds nothing of it.
     let swept = store
-        .interrupt_stale_check_runs(at(10_000))
+        .interrupt_stale_check_runs(at(10_000), at(10_030))
         .await
         .expect("sweep");
     assert_eq!(swept.len(), 1, "only the other running run");
@@ -233,13 +233,13 @@ async fn check_interrupted_runs(store: &dyn Store) {
     // Before the lease ends nothing is interrupted.
     assert!(
         store
-            .interrupt_stale_check_runs(at(79))
+            .interrupt_stale_check_runs(at(79), at(109))
             .await
             .expect("sweep")
             .is_empty()
     );
     let swept = store
-        .interrupt_stale_check_runs(at(80))
+        .interrupt_stale_check_runs(at(80), at(110))
         .await
         .expect("sweep");
     assert_eq!(swept.len(), 1);
@@ -256,20 +256,49 @@ async fn check_interrupted_runs(store: &dyn Store) {
             .await
             .is_err()
     );
+    // While its cleanup's lease lasts, nobody else cleans it up.
     assert!(
         store
-            .interrupt_stale_check_runs(at(500))
+            .interrupt_stale_check_runs(at(109), at(139))
             .await
             .expect("sweep")
             .is_empty()
+    );
+    // The cleaning server died too: once its lease ends the run is cleaned up again, with
+    // the resources it still has recorded.
+    let again = store
+        .interrupt_stale_check_runs(at(110), at(140))
+        .await
+        .expect("sweep");
+    assert_eq!(again.len(), 1, "an unfinished cleanup is taken up again");
+    assert_eq!(
+        again[0].resources,
+        [("instance:a".to_owned(), "A".to_owned())]
     );
     store
         .close_interrupted_run(run.id, at(100), r#"{"leftovers":[]}"#)
         .await
         .expect("close");
+    // A closed run is history: never swept again, and a second close changes nothing.
+    assert!(
+        store
+            .interrupt_stale_check_runs(at(10_000), at(10_030))
+            .await
+            .expect("sweep")
+            .is_empty()
+    );
+    store
+        .close_interrupted_run(run.id, at(200), r#"{"late":true}"#)
+        .await
+        .expect("a late close");
     let closed = store.check_run(run.id).await.expect("read").expect("there");
     assert_eq!(closed.state, RunState::Interrupted);
     assert_eq!(closed.finished_at, Some(at(100)));
+    assert_eq!(
+        store.check_report(run.id).await.expect("read").as_deref(),
+        Some(r#"{"leftovers":[]}"#),
+        "the first close's report stands"
+    );
     assert_eq!(
         store.latest_finished_run(offering.id).await.expect("read"),
         None

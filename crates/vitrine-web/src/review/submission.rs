@@ -264,6 +264,7 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         "submission": submission,
         "offering_name": view["offering_name"],
         "schedule": view["schedule"],
+        "checks": view["checks"],
         "state": state,
         "state_key": state_key(&state),
         "current_round": current,
