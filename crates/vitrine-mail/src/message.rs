@@ -44,41 +44,39 @@ pub struct OutgoingEmail {
     pub date: Option<jiff::Timestamp>,
 }
 
-/// The `Content-Language` header (RFC 3282).
-#[derive(Clone, Debug)]
-struct ContentLanguage(String);
+/// A header holding one line of text, as written: lettre has no type for these two.
+macro_rules! text_header {
+    ($(#[$doc:meta])* $type:ident, $name:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        struct $type(String);
 
-impl lettre::message::header::Header for ContentLanguage {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("Content-Language")
-    }
+        impl lettre::message::header::Header for $type {
+            fn name() -> lettre::message::header::HeaderName {
+                lettre::message::header::HeaderName::new_from_ascii_str($name)
+            }
 
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(s.to_owned()))
-    }
+            fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+                Ok(Self(s.to_owned()))
+            }
 
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
-    }
+            fn display(&self) -> lettre::message::header::HeaderValue {
+                lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+            }
+        }
+    };
 }
 
-/// The `Auto-Submitted` header (RFC 3834 §5).
-#[derive(Clone, Debug)]
-struct AutoSubmitted(String);
-
-impl lettre::message::header::Header for AutoSubmitted {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
-    }
-
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(s.to_owned()))
-    }
-
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
-    }
-}
+text_header!(
+    /// The `Auto-Submitted` header (RFC 3834 §5).
+    AutoSubmitted,
+    "Auto-Submitted"
+);
+text_header!(
+    /// The `Content-Language` header (RFC 3282).
+    ContentLanguage,
+    "Content-Language"
+);
 
 impl OutgoingEmail {
     pub fn builder(from: Mailbox, rendered: Rendered) -> OutgoingEmailBuilder {
