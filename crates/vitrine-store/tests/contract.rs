@@ -273,6 +273,37 @@ async fn check_sessions(store: &dyn Store) {
     ));
     store.delete_session(&hash).await.expect("delete");
     assert_eq!(store.session_user(&hash, at(10)).await.expect("read"), None);
+
+    // The sweep deletes what expired and keeps what is still good.
+    let (old, live) = ([9u8; 32], [10u8; 32]);
+    store
+        .insert_session(&old, user.id, at(0), at(100))
+        .await
+        .expect("session");
+    store
+        .insert_session(&live, user.id, at(0), at(1000))
+        .await
+        .expect("session");
+    assert_eq!(
+        store
+            .delete_expired_credentials(at(100))
+            .await
+            .expect("sweep"),
+        1,
+        "the session over at 100 only"
+    );
+    assert_eq!(
+        store.session_user(&live, at(500)).await.expect("read"),
+        Some((user.id, at(1000)))
+    );
+    assert_eq!(
+        store
+            .delete_expired_credentials(at(100))
+            .await
+            .expect("sweep"),
+        0,
+        "nothing twice"
+    );
 }
 
 async fn check_tokens(store: &dyn Store) {
