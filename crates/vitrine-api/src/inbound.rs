@@ -135,7 +135,8 @@ pub async fn list_bouncing(
     responses(
         (status = 204, description = "Cleared"),
         (status = 403, response = Problem),
-        (status = 404, description = "The address is not marked", body = Problem),
+        (status = 404, description = "The address is not marked", body = Problem,
+            content_type = "application/problem+json"),
     ))]
 pub async fn clear_bouncing(
     State(state): State<AppState>,

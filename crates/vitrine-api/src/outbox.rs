@@ -79,7 +79,8 @@ pub async fn list_outbox(
     responses(
         (status = 204, description = "Pending again"),
         (status = 403, response = Problem),
-        (status = 404, description = "No failed email with this id", body = Problem),
+        (status = 404, description = "No failed email with this id", body = Problem,
+            content_type = "application/problem+json"),
     ))]
 pub async fn retry_outbox(
     State(state): State<AppState>,

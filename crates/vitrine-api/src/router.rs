@@ -138,6 +138,31 @@ pub fn document_common_problems(openapi: &mut utoipa::openapi::OpenApi) {
             responses
                 .entry("500".to_owned())
                 .or_insert_with(|| problem().into());
+            // Every response says something: where an operation gave no words of its own,
+            // its status's meaning.
+            for (status, response) in responses.iter_mut() {
+                if let utoipa::openapi::RefOr::T(response) = response
+                    && response.description.trim().is_empty()
+                {
+                    response.description = status_description(status).to_owned();
+                }
+            }
         }
+    }
+}
+
+/// What a status means when the operation says nothing more.
+fn status_description(status: &str) -> &'static str {
+    match status {
+        "200" => "The request succeeded; the body is the result",
+        "201" => "Created; the body is what was created",
+        "202" => "Accepted; the rest happens in the background",
+        "204" => "Done; no body",
+        other => other
+            .parse::<u16>()
+            .ok()
+            .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+            .and_then(|code| code.canonical_reason())
+            .unwrap_or("See the operation's description"),
     }
 }

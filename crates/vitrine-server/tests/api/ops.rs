@@ -89,3 +89,49 @@ async fn readiness_fails_once_draining_starts_and_requests_still_work() {
     c.get("/healthz").await.expect_status(200);
     c.get("/api/v1/catalog").await.expect_status(200);
 }
+
+#[tokio::test]
+async fn every_response_in_the_document_is_described_and_every_error_is_a_problem() {
+    let app = TestApp::start(TestDatabase::sqlite().await, ServerConfig::default()).await;
+    let doc = app
+        .anonymous()
+        .get("/api/openapi.json")
+        .await
+        .expect_status(200)
+        .json();
+    let mut undescribed = Vec::new();
+    let mut not_problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            // A HEAD answer has no body to describe the problem in.
+            if method == "head" || method == "parameters" {
+                continue;
+            }
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                if response.get("$ref").is_some() {
+                    continue;
+                }
+                let described = response["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.trim().is_empty());
+                if !described {
+                    undescribed.push(format!("{method} {path} {status}"));
+                }
+                if status.starts_with('4') || status.starts_with('5') {
+                    let problem = response["content"]["application/problem+json"].is_object();
+                    if !problem {
+                        not_problems.push(format!("{method} {path} {status}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        undescribed.is_empty(),
+        "responses without a description: {undescribed:#?}"
+    );
+    assert!(
+        not_problems.is_empty(),
+        "errors that are not problems: {not_problems:#?}"
+    );
+}
