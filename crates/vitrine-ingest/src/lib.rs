@@ -231,10 +231,10 @@ impl Ingest {
         match self
             .services
             .store
-            .record_inbound(&inbound, posted.as_ref(), &events, &emails)
+            .record_inbound(&inbound, posted.as_ref(), &events, &emails, None)
             .await
         {
-            Ok(()) => {}
+            Ok(_) => {}
             // Another server (or an earlier run of this one) took it meanwhile.
             Err(StoreError::Duplicate { .. }) => return Ok(Outcome::Duplicate),
             Err(error) => return Err(error.into()),
@@ -286,20 +286,24 @@ impl Ingest {
             0,
             answer.is_some(),
         );
-        tracing::info!(
-            message_id = head.message_id,
-            sender = head.sender,
-            reason = reason.slug(),
-            answered = answer.is_some(),
-            "inbound email refused"
-        );
+        // The store sends the answer only if no other refusal answered this sender within
+        // the hour meanwhile (decided in the transaction that logs this one).
         match self
             .services
             .store
-            .record_inbound(&inbound, None, &[], Vec::from_iter(answer).as_slice())
+            .record_inbound(&inbound, None, &[], &[], answer.as_ref())
             .await
         {
-            Ok(()) => Ok(Outcome::Refused(reason)),
+            Ok(answered) => {
+                tracing::info!(
+                    message_id = head.message_id,
+                    sender = head.sender,
+                    reason = reason.slug(),
+                    answered,
+                    "inbound email refused"
+                );
+                Ok(Outcome::Refused(reason))
+            }
             Err(StoreError::Duplicate { .. }) => Ok(Outcome::Duplicate),
             Err(error) => Err(error.into()),
         }
@@ -308,7 +312,8 @@ impl Ingest {
     /// The polite answer a refusal gets, if one is due: only for the reasons that are
     /// answered (never automatic mail, bounces, mailing lists — RFC 3834 — nor forgeries),
     /// to a sender that is a plain address (not one of our reply addresses), not bouncing,
-    /// and not answered in the last hour. It says nothing the sender does not know: every
+    /// and not answered in the last hour (read here to spare rendering an answer that is not
+    /// due; the store decides it again atomically). It says nothing the sender does not know: every
     /// address problem reads the same, and only a verified participant is pointed at the
     /// submission.
     async fn answer(
