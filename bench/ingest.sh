@@ -33,7 +33,7 @@ run() { # backend mode tag [extra ingest-bench options]
   case "$1" in
     sqlite) url="sqlite://$work/ingest-$3.db?mode=rwc" ;;
     postgres)
-      local db="vitrine_ingest_bench_$$_$3"
+      local db="vitrine_ingest_bench_$$_${3//-/_}"
       psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db" >/dev/null
       pgdbs+=("$db")
       url="postgres://postgres@127.0.0.1:5432/$db" ;;
