@@ -696,35 +696,32 @@ fn emailed_reply(n: usize, from: &str, to: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Every outbox row of `submission`, whatever its status.
+/// Every outbox row of `submission`, whatever its status (one query for all statuses: a
+/// row the running dispatcher sends meanwhile is not counted twice).
 async fn outbox_of(store: &dyn Store, submission: SubmissionId) -> Vec<vitrine_store::OutboxEmail> {
-    let mut rows = Vec::new();
-    for status in [
-        OutboxStatus::Pending,
-        OutboxStatus::Sent,
-        OutboxStatus::Failed,
-    ] {
-        let mut before_id = None;
-        loop {
-            let page = store
-                .outbox(&OutboxQuery {
-                    status: Some(status),
-                    before_id,
-                    limit: 100,
-                })
-                .await
-                .expect("outbox");
-            let full = page.len() == 100;
-            before_id = page.last().map(|e| e.id);
-            rows.extend(
-                page.into_iter()
-                    .filter(|e| e.submission_id == Some(submission)),
-            );
-            if !full {
-                break;
-            }
+    let mut rows: Vec<vitrine_store::OutboxEmail> = Vec::new();
+    let mut before_id = None;
+    loop {
+        let page = store
+            .outbox(&OutboxQuery {
+                status: None,
+                before_id,
+                limit: 100,
+            })
+            .await
+            .expect("outbox");
+        let full = page.len() == 100;
+        before_id = page.last().map(|e| e.id);
+        rows.extend(
+            page.into_iter()
+                .filter(|e| e.submission_id == Some(submission)),
+        );
+        if !full {
+            break;
         }
     }
+    rows.sort_by_key(|e| e.id);
+    rows.dedup_by_key(|e| e.id);
     rows
 }
 
