@@ -499,6 +499,13 @@ mod tests {
             check_recording(cut, 1 << 20).map_err(|e| e.slug()),
             Err("too-large")
         );
+        // A cut body mail-parser does not find where it was noted is never taken as whole.
+        let mut lost = outline.clone();
+        lost.large_parts[0].skeleton_body += 1;
+        assert_eq!(
+            InboundMessage::parse_outline(&lost).err(),
+            Some(crate::parse::ParseError::LargePartLost)
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub enum ParseError {
     Empty,
     #[error("the input is not an email message (no header fields)")]
     NotAMessage,
+    /// Read from an outline, a large body that was cut is not one of the attachments
+    /// mail-parser found: taking it would store its first bytes only.
+    #[error("a large part of the message could not be located")]
+    LargePartLost,
 }
 
 impl ParseError {
@@ -25,6 +29,7 @@ impl ParseError {
         match self {
             Self::Empty => "empty-message",
             Self::NotAMessage => "not-a-message",
+            Self::LargePartLost => "large-part-lost",
         }
     }
 }
@@ -353,7 +358,16 @@ impl InboundMessage {
             .parse(raw)
             .filter(|m| !m.headers().is_empty())
             .ok_or(ParseError::NotAMessage)?;
-        Ok(read(message, Some(outline)))
+        let read = read(message, Some(outline));
+        let located = read
+            .attachments
+            .iter()
+            .filter(|a| a.spooled.is_some())
+            .count();
+        if located != outline.large_parts.len() {
+            return Err(ParseError::LargePartLost);
+        }
+        Ok(read)
     }
 
     /// The first top-level header field of that name (any case), unfolded.
