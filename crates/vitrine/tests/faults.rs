@@ -757,19 +757,8 @@ async fn ingest_killed_with_sigkill_mid_batch_stores_every_reply_exactly_once() 
         let pattern = ReplyPattern::parse(PATTERN).expect("pattern");
         let address = pattern.address_for(&key);
         let now = vitrine_server::SystemClock.now();
-        let email = OutgoingEmail {
-            from: "vitrine <noreply@vitrine.test>".parse().expect("from"),
-            to: vec!["owner@acme.test".parse().expect("to")],
-            reply_to: Some(address.parse().expect("reply-to")),
-            subject: "Changes requested".into(),
-            text: "Changes were requested.".into(),
-            html: "<p>Changes were requested.</p>".into(),
-            message_id: "<changes@vitrine.test>".into(),
-            in_reply_to: None,
-            references: vec![],
-            thread: None,
-            auto_submitted: None,
-        };
+        // Its payload is not read here (the email itself is not what this test is about).
+        let email = json!({"subject": "Changes requested", "reply_to": address});
         let seeded_email = NewEmail::new(
             "owner@acme.test",
             "Changes requested",
