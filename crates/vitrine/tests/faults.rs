@@ -37,8 +37,8 @@ impl Serve {
         Serve::start_with(data_dir, database_url, log, &[])
     }
 
-    /// `serve` with more options.
-    fn start_with(data_dir: &Path, database_url: &str, log: PathBuf, args: &[String]) -> Serve {
+    /// `serve` with `args` besides the data directory, database and address.
+    fn start_with(data_dir: &Path, database_url: &str, log: PathBuf, args: &[&str]) -> Serve {
         let log_file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -785,23 +785,21 @@ async fn ingest_killed_with_sigkill_mid_batch_stores_every_reply_exactly_once() 
                 (0..REPLIES).map(|n| emailed_reply(n, "owner@acme.test", &address)),
             )
             .await;
-        let imap_args: Vec<String> = [
+        let port = dovecot.port().to_string();
+        let imap_args = [
             "--reply-address",
             PATTERN,
             "--imap-host",
             dovecot.host(),
             "--imap-port",
-            &dovecot.port().to_string(),
+            &port,
             "--imap-security",
             "plain",
             "--imap-username",
             Dovecot::USER,
             "--imap-password",
             Dovecot::PASSWORD,
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+        ];
         let server = Serve::start_with(&data_dir, &db.url, log.clone(), &imap_args);
         let posted = || async { store.messages(submission.id).await.expect("messages").len() };
         let deadline = Instant::now() + Duration::from_secs(60);
