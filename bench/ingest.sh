@@ -7,7 +7,8 @@
 #               notification, move), in messages/s, beside Dovecot's raw FETCH rate from the
 #               same run (the peer);
 #   attachment: one reply with an ATTACHMENT_MIB (default 50) MiB recording: the process's
-#               peak RSS growth (target <= 64 MiB).
+#               peak RSS growth (target <= 64 MiB); spooled, as `serve` takes it, then once
+#               more held in memory (`--spool-above-mib 0`), the way before spooling.
 set -euo pipefail
 which=${1:-both}
 messages=${MESSAGES:-2000}
@@ -27,19 +28,19 @@ cd "$root"
 cargo build --release -q -p vitrine-bench --bin ingest-bench
 bin=${CARGO_TARGET_DIR:-target}/release/ingest-bench
 
-run() { # backend mode
+run() { # backend mode tag [extra ingest-bench options]
   local url
   case "$1" in
-    sqlite) url="sqlite://$work/ingest-$2.db?mode=rwc" ;;
+    sqlite) url="sqlite://$work/ingest-$3.db?mode=rwc" ;;
     postgres)
-      local db="vitrine_ingest_bench_$$_$2"
+      local db="vitrine_ingest_bench_$$_${3//-/_}"
       psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db" >/dev/null
       pgdbs+=("$db")
       url="postgres://postgres@127.0.0.1:5432/$db" ;;
   esac
-  mkdir -p "$work/blobs-$1-$2"
+  mkdir -p "$work/blobs-$1-$3"
   "$bin" --database-url "$url" --mode "$2" --messages "$messages" \
-    --attachment-mib "$attachment" --blob-dir "$work/blobs-$1-$2"
+    --attachment-mib "$attachment" --blob-dir "$work/blobs-$1-$3" "${@:4}"
 }
 
 case "$which" in
@@ -49,6 +50,8 @@ case "$which" in
 esac
 echo "== $messages replies, one $attachment MiB recording, $(nproc) cores"
 for backend in "${backends[@]}"; do
-  run "$backend" rate
-  run "$backend" attachment
+  run "$backend" rate "$backend-rate"
+  run "$backend" attachment "$backend-attachment"
 done
+# The same reply held in memory instead of spooled (what `serve` did before): the difference.
+run "${backends[0]}" attachment memory --spool-above-mib 0

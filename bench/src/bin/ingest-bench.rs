@@ -12,7 +12,9 @@
 //!
 //! `--mode attachment`: one reply with a recording of `--attachment-mib` MiB (an MP4 padded
 //! with a `free` box) through the same path; prints the process's peak RSS growth over
-//! its RSS before the poll (the peak is reset first through `/proc/self/clear_refs`).
+//! its RSS before the poll (the peak is reset first through `/proc/self/clear_refs`). The
+//! message is spooled to a file and its recording decoded from it in pieces, as `serve`
+//! does; `--spool-above-mib 0` holds it in memory instead, to compare.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,9 +47,14 @@ struct Args {
     /// The recording's size for `attachment`, in MiB.
     #[arg(long, default_value_t = 50)]
     attachment_mib: usize,
-    /// Where recordings are stored.
+    /// Where recordings are stored (large messages are spooled there too).
     #[arg(long)]
     blob_dir: std::path::PathBuf,
+    /// Messages above this many MiB are spooled to a file and their recordings decoded from
+    /// it in pieces (what `serve` does, 4 MiB); `0` keeps every message in memory, the way
+    /// before spooling, to compare.
+    #[arg(long, default_value_t = 4)]
+    spool_above_mib: u64,
 }
 
 /// A reply as a mail client writes it: new text above the quoted history.
@@ -173,6 +180,11 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = dovecot.settings();
     settings.batch = args.batch;
     settings.max_message_bytes = 4 << 30;
+    settings.spool_above = match args.spool_above_mib {
+        0 => u64::MAX,
+        mib => mib << 20,
+    };
+    settings.spool_dir = Some(args.blob_dir.clone());
     println!("backend: {}", store.backend());
     match args.mode.as_str() {
         "rate" => {
@@ -228,8 +240,12 @@ async fn main() -> anyhow::Result<()> {
             let after = status_kib("VmRSS")?;
             let recordings = store.recordings_of(seeded.submission.id).await?;
             println!(
-                "one reply of {raw_mib:.1} MiB ({} MiB recording): {} posted in {:.2} s; recordings stored: {}",
+                "one reply of {raw_mib:.1} MiB ({} MiB recording, {}): {} posted in {:.2} s; recordings stored: {}",
                 args.attachment_mib,
+                match args.spool_above_mib {
+                    0 => "held in memory".to_owned(),
+                    mib => format!("spooled above {mib} MiB"),
+                },
                 report.stored,
                 took.as_secs_f64(),
                 recordings.len()

@@ -27,6 +27,7 @@
 
 pub mod classify;
 mod html;
+pub mod outline;
 pub mod parse;
 pub mod recording;
 pub mod reply_address;

@@ -17,6 +17,10 @@ pub enum ParseError {
     Empty,
     #[error("the input is not an email message (no header fields)")]
     NotAMessage,
+    /// Read from an outline, a large body that was cut is not one of the attachments
+    /// mail-parser found: taking it would store its first bytes only.
+    #[error("a large part of the message could not be located")]
+    LargePartLost,
 }
 
 impl ParseError {
@@ -25,6 +29,7 @@ impl ParseError {
         match self {
             Self::Empty => "empty-message",
             Self::NotAMessage => "not-a-message",
+            Self::LargePartLost => "large-part-lost",
         }
     }
 }
@@ -101,14 +106,21 @@ pub struct Attachment {
     pub content_type: String,
     /// Sent inline rather than as an attachment (images of signatures, often).
     pub inline: bool,
-    /// The decoded bytes (for an attached message, the message as it was).
+    /// The decoded bytes (for an attached message, the message as it was). For a
+    /// [`Attachment::spooled`] one, only its first bytes (enough to sniff its type).
     pub bytes: Vec<u8>,
+    /// Read from an [`crate::outline::Outline`], a large base64 body left in the spooled
+    /// message: where it lies there and its decoded size. `None`: `bytes` is all of it.
+    pub spooled: Option<crate::outline::LargePart>,
 }
 
 impl Attachment {
     /// The decoded size in bytes.
     pub fn size(&self) -> u64 {
-        self.bytes.len() as u64
+        match &self.spooled {
+            Some(part) => part.decoded_len,
+            None => self.bytes.len() as u64,
+        }
     }
 }
 
@@ -118,7 +130,8 @@ impl std::fmt::Debug for Attachment {
             .field("file_name", &self.file_name)
             .field("content_type", &self.content_type)
             .field("inline", &self.inline)
-            .field("size", &self.bytes.len())
+            .field("size", &self.size())
+            .field("spooled", &self.spooled.is_some())
             .finish()
     }
 }
@@ -329,7 +342,32 @@ impl InboundMessage {
             .parse(raw)
             .filter(|m| !m.headers().is_empty())
             .ok_or(ParseError::NotAMessage)?;
-        Ok(read(&message))
+        Ok(read(message, None))
+    }
+
+    /// Reads a large message from its outline (the skeleton, with its large base64 bodies
+    /// cut): the same as [`InboundMessage::parse`] of the whole message, except that the
+    /// attachments whose bodies were cut hold only their first bytes and say where the rest
+    /// is ([`Attachment::spooled`]).
+    pub fn parse_outline(outline: &crate::outline::Outline) -> Result<Self, ParseError> {
+        let raw = outline.skeleton.as_slice();
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Err(ParseError::Empty);
+        }
+        let message = MessageParser::default()
+            .parse(raw)
+            .filter(|m| !m.headers().is_empty())
+            .ok_or(ParseError::NotAMessage)?;
+        let read = read(message, Some(outline));
+        let located = read
+            .attachments
+            .iter()
+            .filter(|a| a.spooled.is_some())
+            .count();
+        if located != outline.large_parts.len() {
+            return Err(ParseError::LargePartLost);
+        }
+        Ok(read)
     }
 
     /// The first top-level header field of that name (any case), unfolded.
@@ -372,7 +410,15 @@ impl InboundMessage {
     }
 }
 
-fn read(message: &Message<'_>) -> InboundMessage {
+fn read(mut message: Message<'_>, outline: Option<&crate::outline::Outline>) -> InboundMessage {
+    let mut read = read_parts(&message);
+    // Taken out last (moved, not copied: a decoded body is mail-parser's own buffer), once
+    // the text and the report, which may read the same parts, were read.
+    read.attachments = take_attachments(&mut message, outline);
+    read
+}
+
+fn read_parts(message: &Message<'_>) -> InboundMessage {
     let headers: Vec<HeaderField> = message
         .headers_raw()
         .map(|(name, value)| HeaderField {
@@ -467,7 +513,7 @@ fn read(message: &Message<'_>) -> InboundMessage {
         text,
         text_source,
         html,
-        attachments: message.attachments().filter_map(attachment).collect(),
+        attachments: Vec::new(),
         authentication_results: raw("Authentication-Results")
             .iter()
             .filter_map(|v| parse_authentication_results(v))
@@ -608,10 +654,39 @@ fn push_quoted(out: &mut String, depth: usize, content: &str) {
     out.push('\n');
 }
 
-fn attachment(part: &MessagePart<'_>) -> Option<Attachment> {
-    let bytes: Vec<u8> = match &part.body {
-        PartType::Text(text) | PartType::Html(text) => text.as_bytes().to_vec(),
-        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.to_vec(),
+/// The message's attachments, their bodies moved out of `message` (what is left of them
+/// there is empty).
+fn take_attachments(
+    message: &mut Message<'_>,
+    outline: Option<&crate::outline::Outline>,
+) -> Vec<Attachment> {
+    let ids = message.attachments.clone();
+    ids.into_iter()
+        .filter_map(|id| {
+            let part = message.parts.get_mut(usize::try_from(id).ok()?)?;
+            let spooled = outline
+                .and_then(|o| o.large_part_at(usize::try_from(part.offset_body).ok()?))
+                .copied();
+            let mut attachment = attachment(part)?;
+            attachment.spooled = spooled;
+            Some(attachment)
+        })
+        .collect()
+}
+
+fn attachment(part: &mut MessagePart<'_>) -> Option<Attachment> {
+    if matches!(part.body, PartType::Multipart(_)) {
+        return None;
+    }
+    let body = std::mem::replace(&mut part.body, PartType::Binary(Cow::Borrowed(&[])));
+    // What the type and inline checks below read of the body.
+    let was_text = matches!(body, PartType::Text(_));
+    let was_html = matches!(body, PartType::Html(_));
+    let was_message = matches!(body, PartType::Message(_));
+    let was_inline_binary = matches!(body, PartType::InlineBinary(_));
+    let bytes: Vec<u8> = match body {
+        PartType::Text(text) | PartType::Html(text) => text.into_owned().into_bytes(),
+        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
         PartType::Message(message) => message.raw_message().to_vec(),
         PartType::Multipart(_) => return None,
     };
@@ -620,17 +695,15 @@ fn attachment(part: &MessagePart<'_>) -> Option<Attachment> {
             Some(subtype) => format!("{}/{}", ct.ctype(), subtype),
             None => ct.ctype().to_owned(),
         },
-        None => match &part.body {
-            PartType::Text(_) => "text/plain".to_owned(),
-            PartType::Html(_) => "text/html".to_owned(),
-            PartType::Message(_) => "message/rfc822".to_owned(),
-            _ => "application/octet-stream".to_owned(),
-        },
+        None if was_text => "text/plain".to_owned(),
+        None if was_html => "text/html".to_owned(),
+        None if was_message => "message/rfc822".to_owned(),
+        None => "application/octet-stream".to_owned(),
     }
     .to_ascii_lowercase();
     let inline = match part.content_disposition() {
         Some(disposition) => disposition.ctype().eq_ignore_ascii_case("inline"),
-        None => matches!(part.body, PartType::InlineBinary(_)),
+        None => was_inline_binary,
     };
     Some(Attachment {
         file_name: part
@@ -641,6 +714,7 @@ fn attachment(part: &MessagePart<'_>) -> Option<Attachment> {
         content_type,
         inline,
         bytes,
+        spooled: None,
     })
 }
 

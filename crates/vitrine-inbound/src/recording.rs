@@ -97,6 +97,7 @@ mod tests {
             content_type: content_type.into(),
             inline: false,
             bytes,
+            spooled: None,
         }
     }
 

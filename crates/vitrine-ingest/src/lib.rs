@@ -85,19 +85,176 @@ pub struct Ingest {
     pub settings: Arc<IngestSettings>,
 }
 
+/// Where a message's bytes are.
+enum Source<'a> {
+    Memory(&'a [u8]),
+    /// A file of `len` bytes (a large message the mailbox spooled, or an MTA's pipe).
+    Spooled {
+        file: &'a Arc<std::fs::File>,
+        len: u64,
+    },
+}
+
+impl Source<'_> {
+    /// The name of a message without a Message-ID: the digest of its bytes.
+    fn fallback_message_id(&self) -> String {
+        let mut digest = Sha256::new();
+        match self {
+            Source::Memory(raw) => digest.update(raw),
+            Source::Spooled { file, len } => {
+                let _ = for_each_piece(file, 0, *len, |piece| digest.update(piece));
+            }
+        }
+        fallback_message_id(digest)
+    }
+}
+
+/// Reads `start..end` of `file` in pieces of 256 KiB (positioned reads: no shared cursor).
+fn for_each_piece(
+    file: &std::fs::File,
+    start: u64,
+    end: u64,
+    mut each: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = vec![0; PIECE];
+    let mut at = start;
+    while at < end {
+        let want = usize::try_from(end - at).unwrap_or(PIECE).min(PIECE);
+        let got = file.read_at(&mut buffer[..want], at)?;
+        if got == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the spooled message is shorter than it was",
+            ));
+        }
+        each(&buffer[..got]);
+        at += got as u64;
+    }
+    Ok(())
+}
+
+/// How much of a spooled message is read at a time.
+const PIECE: usize = 256 * 1024;
+
+/// The bytes of an attached recording.
+enum RecordingBody {
+    Memory(Vec<u8>),
+    /// A large base64 body left in the spooled message, decoded as it is stored.
+    Spooled {
+        file: Arc<std::fs::File>,
+        part: vitrine_inbound::outline::LargePart,
+    },
+}
+
+impl RecordingBody {
+    fn size(&self) -> u64 {
+        match self {
+            RecordingBody::Memory(bytes) => bytes.len() as u64,
+            RecordingBody::Spooled { part, .. } => part.decoded_len,
+        }
+    }
+
+    /// The decoded bytes, a piece at a time (never whole in memory when spooled).
+    fn into_stream(
+        self,
+    ) -> futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>> {
+        use futures_util::StreamExt;
+        match self {
+            RecordingBody::Memory(bytes) => {
+                futures_util::stream::once(async move { Ok(Bytes::from(bytes)) }).boxed()
+            }
+            RecordingBody::Spooled { file, part } => {
+                let decoder = Some(vitrine_inbound::outline::Base64Decoder::new());
+                futures_util::stream::try_unfold(
+                    (file, part.start, decoder),
+                    move |(file, at, decoder)| async move {
+                        let Some(mut decoder) = decoder else {
+                            return Ok(None);
+                        };
+                        let mut out = Vec::new();
+                        if at >= part.end {
+                            decoder.finish(&mut out);
+                            return Ok(Some((Bytes::from(out), (file, at, None))));
+                        }
+                        let end = part.end.min(at + PIECE as u64);
+                        for_each_piece(&file, at, end, |piece| decoder.push(piece, &mut out))?;
+                        Ok(Some((Bytes::from(out), (file, end, Some(decoder)))))
+                    },
+                )
+                .boxed()
+            }
+        }
+    }
+}
+
 impl Ingest {
     /// Takes one received message (its raw bytes).
     pub async fn take(&self, raw: &[u8]) -> Result<Outcome, Temporary> {
-        let now = self.services.clock.now();
         if raw.len() as u64 > self.settings.max_message_bytes {
             return self.take_too_large(header_of(raw)).await;
         }
-        let Ok(message) = InboundMessage::parse(raw) else {
+        let message = InboundMessage::parse(raw);
+        self.take_read(message, &Source::Memory(raw)).await
+    }
+
+    /// Takes one received message of `len` bytes from a file (a large one, spooled by the
+    /// mailbox): it is read through in pieces into its outline (`vitrine_inbound::outline`),
+    /// and a recording's base64 body is decoded from the file, a piece at a time, into the
+    /// recording store. Memory use does not grow with the message.
+    pub async fn take_spooled(
+        &self,
+        file: &Arc<std::fs::File>,
+        len: u64,
+    ) -> Result<Outcome, Temporary> {
+        let spool_error = |error: std::io::Error| {
+            Temporary(JobError::internal(
+                "reading a spooled inbound email",
+                error.to_string(),
+            ))
+        };
+        if len > self.settings.max_message_bytes {
+            let mut header = Vec::new();
+            let head_len = len.min(64 * 1024);
+            for_each_piece(file, 0, head_len, |piece| header.extend_from_slice(piece))
+                .map_err(spool_error)?;
+            return self.take_too_large(header_of(&header)).await;
+        }
+        let outline = {
+            let file = file.clone();
+            let scanned = tokio::task::spawn_blocking(move || {
+                let mut builder = vitrine_inbound::outline::OutlineBuilder::new();
+                for_each_piece(&file, 0, len, |piece| builder.push(piece))
+                    .map(|()| builder.finish())
+            })
+            .await
+            .map_err(|error| {
+                Temporary(JobError::internal(
+                    "reading a spooled inbound email",
+                    error.to_string(),
+                ))
+            })?;
+            scanned.map_err(spool_error)?
+        };
+        let message = InboundMessage::parse_outline(&outline);
+        drop(outline);
+        self.take_read(message, &Source::Spooled { file, len })
+            .await
+    }
+
+    /// Takes a message once read (or found unreadable).
+    async fn take_read(
+        &self,
+        message: Result<InboundMessage, vitrine_inbound::parse::ParseError>,
+        source: &Source<'_>,
+    ) -> Result<Outcome, Temporary> {
+        let now = self.services.clock.now();
+        let Ok(message) = message else {
             return self
-                .refuse(&Head::of(None, raw, now), None, Reason::Unreadable)
+                .refuse(&Head::of(None, source, now), None, Reason::Unreadable)
                 .await;
         };
-        let mut head = Head::of(Some(&message), raw, now);
+        let mut head = Head::of(Some(&message), source, now);
         if self.taken_before(&head).await? {
             return Ok(Outcome::Duplicate);
         }
@@ -179,7 +336,14 @@ impl Ingest {
         if !recording_parts.is_empty() {
             let mut message = message;
             for (index, (part, file_name)) in recording_parts.into_iter().enumerate() {
-                let bytes = std::mem::take(&mut message.attachments[part].bytes);
+                let attachment = &mut message.attachments[part];
+                let bytes = match (attachment.spooled, source) {
+                    (Some(part), Source::Spooled { file, .. }) => RecordingBody::Spooled {
+                        file: Arc::clone(file),
+                        part,
+                    },
+                    _ => RecordingBody::Memory(std::mem::take(&mut attachment.bytes)),
+                };
                 let recording = self
                     .store_recording(
                         &head.message_id,
@@ -231,10 +395,10 @@ impl Ingest {
         match self
             .services
             .store
-            .record_inbound(&inbound, posted.as_ref(), &events, &emails)
+            .record_inbound(&inbound, posted.as_ref(), &events, &emails, None)
             .await
         {
-            Ok(()) => {}
+            Ok(_) => {}
             // Another server (or an earlier run of this one) took it meanwhile.
             Err(StoreError::Duplicate { .. }) => return Ok(Outcome::Duplicate),
             Err(error) => return Err(error.into()),
@@ -250,7 +414,11 @@ impl Ingest {
     /// is logged under its Message-ID, with its sender.
     pub async fn take_too_large(&self, header: &[u8]) -> Result<Outcome, Temporary> {
         let parsed = InboundMessage::parse(header).ok();
-        let mut head = Head::of(parsed.as_ref(), header, self.services.clock.now());
+        let mut head = Head::of(
+            parsed.as_ref(),
+            &Source::Memory(header),
+            self.services.clock.now(),
+        );
         head.automatic = parsed
             .as_ref()
             .is_none_or(|m| vitrine_inbound::classify::classify(m).should_never_answer());
@@ -286,20 +454,24 @@ impl Ingest {
             0,
             answer.is_some(),
         );
-        tracing::info!(
-            message_id = head.message_id,
-            sender = head.sender,
-            reason = reason.slug(),
-            answered = answer.is_some(),
-            "inbound email refused"
-        );
+        // The store sends the answer only if no other refusal answered this sender within
+        // the hour meanwhile (decided in the transaction that logs this one).
         match self
             .services
             .store
-            .record_inbound(&inbound, None, &[], Vec::from_iter(answer).as_slice())
+            .record_inbound(&inbound, None, &[], &[], answer.as_ref())
             .await
         {
-            Ok(()) => Ok(Outcome::Refused(reason)),
+            Ok(answered) => {
+                tracing::info!(
+                    message_id = head.message_id,
+                    sender = head.sender,
+                    reason = reason.slug(),
+                    answered,
+                    "inbound email refused"
+                );
+                Ok(Outcome::Refused(reason))
+            }
             Err(StoreError::Duplicate { .. }) => Ok(Outcome::Duplicate),
             Err(error) => Err(error.into()),
         }
@@ -308,7 +480,8 @@ impl Ingest {
     /// The polite answer a refusal gets, if one is due: only for the reasons that are
     /// answered (never automatic mail, bounces, mailing lists — RFC 3834 — nor forgeries),
     /// to a sender that is a plain address (not one of our reply addresses), not bouncing,
-    /// and not answered in the last hour. It says nothing the sender does not know: every
+    /// and not answered in the last hour (read here to spare rendering an answer that is not
+    /// due; the store decides it again atomically). It says nothing the sender does not know: every
     /// address problem reads the same, and only a verified participant is pointed at the
     /// submission.
     async fn answer(
@@ -399,7 +572,7 @@ impl Ingest {
         submission: &Submission,
         user: &User,
         file_name: Option<String>,
-        bytes: Vec<u8>,
+        bytes: RecordingBody,
         now: Timestamp,
     ) -> Result<Recording, Temporary> {
         let id = recording_id_of(message_id, index);
@@ -412,11 +585,8 @@ impl Ingest {
                 "the recording store is not available on this server",
             )));
         };
-        let size = bytes.len() as u64;
-        let body =
-            futures_util::stream::once(
-                async move { Ok::<Bytes, std::io::Error>(Bytes::from(bytes)) },
-            );
+        let size = bytes.size();
+        let body = bytes.into_stream();
         let recording = recordings::store_recording(
             &self.services,
             blobs,
@@ -482,12 +652,12 @@ struct Head {
 }
 
 impl Head {
-    fn of(message: Option<&InboundMessage>, raw: &[u8], now: Timestamp) -> Head {
+    fn of(message: Option<&InboundMessage>, source: &Source<'_>, now: Timestamp) -> Head {
         Head {
             message_id: message
                 .and_then(|m| m.message_id.clone())
                 .filter(|id| !id.trim().is_empty())
-                .unwrap_or_else(|| fallback_message_id(raw)),
+                .unwrap_or_else(|| source.fallback_message_id()),
             sender: message
                 .and_then(|m| m.from.as_ref())
                 .map(|f| f.address.clone())
@@ -535,8 +705,8 @@ fn header_of(raw: &[u8]) -> &[u8] {
 }
 
 /// A message without a Message-ID is known by the digest of its bytes.
-fn fallback_message_id(raw: &[u8]) -> String {
-    let digest = Sha256::digest(raw);
+fn fallback_message_id(digest: Sha256) -> String {
+    let digest = digest.finalize();
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("sha256-{hex}@vitrine.invalid")
 }

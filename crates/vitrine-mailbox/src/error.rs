@@ -102,6 +102,14 @@ pub enum MailboxError {
         step: Step,
         after: Duration,
     },
+    /// A large message could not be written to its temporary file (a full disk, a spool
+    /// directory that is missing or not writable).
+    #[error("cannot spool a large inbound message in {}: {source}", .dir.display())]
+    Spool {
+        dir: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The server answered NO or BAD, closed the connection, or said something unreadable.
     #[error("IMAP server {server}: {step} failed: {detail}")]
     Protocol {
@@ -118,6 +126,7 @@ impl MailboxError {
         match self {
             MailboxError::Network { .. }
             | MailboxError::Timeout { .. }
+            | MailboxError::Spool { .. }
             | MailboxError::Protocol { .. } => true,
             MailboxError::Settings { .. }
             | MailboxError::PlainTextRefused { .. }
@@ -138,6 +147,7 @@ impl MailboxError {
             MailboxError::NoSuchMailbox { .. } => Some(Step::Select),
             MailboxError::NoStartTls { .. } => Some(Step::StartTls),
             MailboxError::TlsSettings { .. } => Some(Step::TlsHandshake),
+            MailboxError::Spool { .. } => Some(Step::Fetch),
             MailboxError::Settings { .. } | MailboxError::PlainTextRefused { .. } => None,
         }
     }

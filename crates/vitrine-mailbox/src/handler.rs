@@ -21,17 +21,68 @@ pub enum Content {
     /// Larger than [`crate::ImapSettings::max_message_bytes`]: only its header (at most
     /// [`TOO_LARGE_HEADER_BYTES`]), enough to answer the sender or log who sent what.
     TooLarge { header: Vec<u8> },
+    /// Larger than [`crate::ImapSettings::spool_above`]: the whole message in a temporary
+    /// file, never whole in memory.
+    Spooled(Spool),
 }
+
+/// A message fetched into an unnamed temporary file (removed when the last handle closes).
+#[derive(Clone)]
+pub struct Spool {
+    file: std::sync::Arc<std::fs::File>,
+    len: u64,
+}
+
+impl Spool {
+    pub fn new(file: std::fs::File, len: u64) -> Spool {
+        Spool {
+            file: std::sync::Arc::new(file),
+            len,
+        }
+    }
+
+    /// The file (read it with positioned reads, `std::os::unix::fs::FileExt::read_at`, so
+    /// that clones do not share a cursor).
+    pub fn file(&self) -> &std::sync::Arc<std::fs::File> {
+        &self.file
+    }
+
+    /// The message's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl PartialEq for Spool {
+    fn eq(&self, other: &Spool) -> bool {
+        std::sync::Arc::ptr_eq(&self.file, &other.file)
+    }
+}
+
+impl Eq for Spool {}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool").field("len", &self.len).finish()
+    }
+}
+
+/// How much of a spooled message one `UID FETCH` asks for.
+pub const SPOOL_PIECE_BYTES: u64 = 1024 * 1024;
 
 /// How much of an oversized message's header is fetched.
 pub const TOO_LARGE_HEADER_BYTES: u32 = 64 * 1024;
 
 impl Fetched {
-    /// The whole message, unless it was too large to fetch.
+    /// The whole message, when it is held in memory (not too large, not spooled).
     pub fn message(&self) -> Option<&[u8]> {
         match &self.content {
             Content::Message(bytes) => Some(bytes),
-            Content::TooLarge { .. } => None,
+            Content::TooLarge { .. } | Content::Spooled(_) => None,
         }
     }
 }

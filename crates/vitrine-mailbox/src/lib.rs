@@ -11,7 +11,9 @@
 //! - [`poll_once`]: one connection: login, select, search what is waiting (`UID SEARCH
 //!   UNDELETED`, or `UNSEEN UNDELETED` with [`AfterHandling::MarkSeen`]), then per batch of
 //!   [`ImapSettings::batch`] UIDs: `UID FETCH (UID RFC822.SIZE)`, the bodies of those within
-//!   [`ImapSettings::max_message_bytes`] (`BODY.PEEK[]`), the first 64 KiB of the header of
+//!   [`ImapSettings::max_message_bytes`] (`BODY.PEEK[]`; those above
+//!   [`ImapSettings::spool_above`] in 1 MiB pieces into a temporary file,
+//!   [`Content::Spooled`]), the first 64 KiB of the header of
 //!   the others ([`Content::TooLarge`]), then `\Seen` and `UID MOVE` (or `UID COPY`,
 //!   `\Deleted`, `UID EXPUNGE` where MOVE is not offered) of the handled ones.
 //! - [`run`]: the same on a connection kept open, IDLE where offered, reconnecting with
@@ -32,7 +34,10 @@ pub mod testing;
 use std::collections::HashSet;
 
 pub use error::{MailboxError, Step};
-pub use handler::{Content, Fetched, Handled, Handler, PollReport, TOO_LARGE_HEADER_BYTES};
+pub use handler::{
+    Content, Fetched, Handled, Handler, PollReport, SPOOL_PIECE_BYTES, Spool,
+    TOO_LARGE_HEADER_BYTES,
+};
 pub use run::run;
 pub use settings::{AfterHandling, ImapSettings, Security};
 

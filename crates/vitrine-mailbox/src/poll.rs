@@ -5,7 +5,10 @@ use std::collections::HashSet;
 
 use crate::connection::Connection;
 use crate::error::MailboxError;
-use crate::handler::{Content, Fetched, Handled, Handler, PollReport, TOO_LARGE_HEADER_BYTES};
+use crate::handler::{
+    Content, Fetched, Handled, Handler, PollReport, SPOOL_PIECE_BYTES, Spool,
+    TOO_LARGE_HEADER_BYTES,
+};
 use crate::settings::{AfterHandling, ImapSettings};
 
 /// What is waiting in the mailbox, as an IMAP search.
@@ -86,12 +89,15 @@ async fn poll_batch<H: Handler>(
             .map(|at| sizes[at].1)
     };
     let mut small: Vec<u32> = Vec::with_capacity(sizes.len());
+    let mut spooled: Vec<(u32, u64)> = Vec::new();
     let mut large: Vec<u32> = Vec::new();
     for &(uid, size) in &sizes {
-        if size <= settings.max_message_bytes {
-            small.push(uid);
-        } else {
+        if size > settings.max_message_bytes {
             large.push(uid);
+        } else if size > settings.spool_above {
+            spooled.push((uid, size));
+        } else {
+            small.push(uid);
         }
     }
 
@@ -131,6 +137,21 @@ async fn poll_batch<H: Handler>(
             let answer = handler.handle(message).await;
             tally(uid, answer, report);
         }
+    }
+
+    for &(uid, size) in &spooled {
+        let Some(spool) = spool(connection, settings, uid, size).await? else {
+            continue;
+        };
+        tracing::debug!(uid, size, "handing over a spooled inbound message");
+        let answer = handler
+            .handle(Fetched {
+                uid,
+                size,
+                content: Content::Spooled(spool),
+            })
+            .await;
+        tally(uid, answer, report);
     }
 
     if !large.is_empty() {
@@ -183,6 +204,67 @@ async fn poll_batch<H: Handler>(
         connection.drain_unsolicited();
     }
     Ok(())
+}
+
+/// Fetches one message in pieces of [`SPOOL_PIECE_BYTES`] into an unnamed temporary file, so
+/// that it is never whole in memory. `None` when the message is gone (expunged meanwhile).
+async fn spool(
+    connection: &mut Connection,
+    settings: &ImapSettings,
+    uid: u32,
+    size: u64,
+) -> Result<Option<Spool>, MailboxError> {
+    use std::io::Write;
+    let dir = settings
+        .spool_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir);
+    let spool_error = |source: std::io::Error| MailboxError::Spool {
+        dir: dir.clone(),
+        source,
+    };
+    let mut file = tempfile::tempfile_in(&dir).map_err(spool_error)?;
+    let mut offset: u64 = 0;
+    loop {
+        let mut piece = None;
+        {
+            let mut answers = connection
+                .fetch(
+                    &uid.to_string(),
+                    &format!("(UID BODY.PEEK[]<{offset}.{SPOOL_PIECE_BYTES}>)"),
+                )
+                .await?;
+            while let Some(answer) = answers.next().await? {
+                if answer.uid == Some(uid)
+                    && let Some(body) = answer.body()
+                {
+                    file.write_all(body).map_err(spool_error)?;
+                    piece = Some(body.len() as u64);
+                }
+            }
+        }
+        match piece {
+            None if offset == 0 => return Ok(None),
+            None => break,
+            Some(got) => {
+                offset += got;
+                // The last piece is the short one (the server counts `size` the same way).
+                if got < SPOOL_PIECE_BYTES {
+                    break;
+                }
+            }
+        }
+    }
+    file.flush().map_err(spool_error)?;
+    if offset != size {
+        tracing::debug!(
+            uid,
+            size,
+            spooled = offset,
+            "the server's size and the bytes fetched differ"
+        );
+    }
+    Ok(Some(Spool::new(file, offset)))
 }
 
 /// `1:3,7,9:10` for sorted UIDs.

@@ -70,6 +70,13 @@ pub struct ImapSettings {
     /// Messages larger than this (their `RFC822.SIZE`) are not fetched: the handler is given
     /// their header only ([`crate::Content::TooLarge`]).
     pub max_message_bytes: u64,
+    /// Messages larger than this (and within `max_message_bytes`) are not held in memory:
+    /// they are fetched in pieces of [`crate::SPOOL_PIECE_BYTES`] (`BODY.PEEK[]<offset.length>`)
+    /// into an unnamed temporary file, and handed over as [`crate::Content::Spooled`].
+    pub spool_above: u64,
+    /// Where spooled messages are written (an unnamed file, gone when closed, even after a
+    /// crash); `None`: the system's temporary directory.
+    pub spool_dir: Option<std::path::PathBuf>,
     /// How many messages one `UID FETCH` asks for, and so how many are handled between two
     /// moves: what a crash can make the caller see twice.
     pub batch: usize,
@@ -83,7 +90,8 @@ pub struct ImapSettings {
 
 impl ImapSettings {
     /// Settings for TLS on port 993, polling `INBOX` and moving handled messages to
-    /// `Processed`, every 60 s without IDLE, messages up to 25 MiB, 50 per fetch.
+    /// `Processed`, every 60 s without IDLE, messages up to 25 MiB (those above 4 MiB spooled
+    /// to a temporary file), 50 per fetch.
     pub fn new(
         host: impl Into<String>,
         username: impl Into<String>,
@@ -100,6 +108,8 @@ impl ImapSettings {
             poll_every: Duration::from_secs(60),
             idle_refresh: Duration::from_secs(25 * 60),
             max_message_bytes: 25 * 1024 * 1024,
+            spool_above: 4 * 1024 * 1024,
+            spool_dir: None,
             batch: 50,
             timeout: Duration::from_secs(60),
             extra_root_certificates: None,
@@ -180,6 +190,8 @@ impl fmt::Debug for ImapSettings {
             .field("poll_every", &self.poll_every)
             .field("idle_refresh", &self.idle_refresh)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("spool_above", &self.spool_above)
+            .field("spool_dir", &self.spool_dir)
             .field("batch", &self.batch)
             .field("timeout", &self.timeout)
             .field(

@@ -24,10 +24,21 @@ fn message_id_of(message: &[u8]) -> String {
 
 fn subject(fetched: &Fetched) -> String {
     let bytes = match &fetched.content {
-        Content::Message(bytes) => bytes,
-        Content::TooLarge { header } => header,
+        Content::Message(bytes) => bytes.clone(),
+        Content::TooLarge { header } => header.clone(),
+        Content::Spooled(spool) => spooled_bytes(spool),
     };
-    subject_of(bytes).expect("the sample messages have a Subject")
+    subject_of(&bytes).expect("the sample messages have a Subject")
+}
+
+fn spooled_bytes(spool: &vitrine_mailbox::Spool) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = vec![0; usize::try_from(spool.len()).expect("fits")];
+    spool
+        .file()
+        .read_exact_at(&mut bytes, 0)
+        .expect("read the spool");
+    bytes
 }
 
 #[tokio::test]
@@ -715,4 +726,62 @@ async fn a_message_sent_over_smtp_reaches_the_handler() {
         received.contains("\r\n\r\nMessage number 1.\r\n"),
         "{received}"
     );
+}
+
+#[tokio::test]
+async fn large_messages_are_spooled_in_pieces_to_a_file() {
+    let Some(dovecot) = Dovecot::start_or_skip("large_messages_are_spooled_in_pieces_to_a_file")
+    else {
+        return;
+    };
+    // 2.5 pieces of body, and one exactly a piece long.
+    let mut big = sample_message(1, "a big recording");
+    while big.len() < 5 * 1024 * 1024 / 2 {
+        big.extend_from_slice(
+            b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n",
+        );
+    }
+    let mut exact = sample_message(2, "exactly a piece");
+    let filler = vitrine_mailbox::SPOOL_PIECE_BYTES as usize - exact.len();
+    exact.extend(std::iter::repeat_n(b'B', filler - 2));
+    exact.extend_from_slice(b"\r\n");
+    assert_eq!(exact.len() as u64, vitrine_mailbox::SPOOL_PIECE_BYTES);
+    let small = sample_message(3, "small");
+    dovecot
+        .append_all(
+            Dovecot::USER,
+            "INBOX",
+            [big.clone(), exact.clone(), small.clone()],
+        )
+        .await;
+    let spool_dir = tempfile::tempdir().expect("spool dir");
+    let mut settings = dovecot.settings();
+    settings.max_message_bytes = 10 * 1024 * 1024;
+    settings.spool_above = 64 * 1024;
+    settings.spool_dir = Some(spool_dir.path().to_owned());
+    let mut seen: Vec<(String, Vec<u8>, bool)> = Vec::new();
+    let report = poll_once(&settings, &mut |m: Fetched| {
+        let spooled = matches!(m.content, Content::Spooled(_));
+        let bytes = match &m.content {
+            Content::Message(bytes) => bytes.clone(),
+            Content::Spooled(spool) => spooled_bytes(spool),
+            Content::TooLarge { .. } => Vec::new(),
+        };
+        seen.push((subject(&m), bytes, spooled));
+        async move { Handled::Stored }
+    })
+    .await
+    .expect("poll");
+    assert_eq!((report.stored, report.too_large, report.moved), (3, 0, 3));
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("a big recording".to_owned(), big, true),
+            ("exactly a piece".to_owned(), exact, true),
+            ("small".to_owned(), small, false),
+        ]
+    );
+    // The spool files have no name: nothing is left behind.
+    assert_eq!(std::fs::read_dir(spool_dir.path()).expect("dir").count(), 0);
 }

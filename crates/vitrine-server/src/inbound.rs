@@ -14,6 +14,7 @@ impl Handler for IngestHandler {
             let taken = match &message.content {
                 Content::Message(bytes) => ingest.take(bytes).await,
                 Content::TooLarge { header } => ingest.take_too_large(header).await,
+                Content::Spooled(spool) => ingest.take_spooled(spool.file(), spool.len()).await,
             };
             match taken {
                 Ok(Outcome::Posted { .. } | Outcome::Duplicate) => Handled::Stored,

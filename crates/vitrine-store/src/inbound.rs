@@ -96,13 +96,21 @@ pub trait InboundStore: Send + Sync {
     /// Logs an inbound email with what it caused, in one transaction: the thread message,
     /// audit events and emails. `StoreError::Duplicate { field: "message_id" }` when this
     /// Message-ID was logged already; then nothing is written.
+    ///
+    /// `answer`, the polite answer to a refused email's sender, is written only if that
+    /// sender (compared without case) was not answered in the hour before
+    /// `inbound.received_at`, decided in the same transaction by a row per sender
+    /// (`inbound_answers`), so two refusals taken at once by two servers cannot both answer.
+    /// The log row's `answered` says whether it was (`inbound.answered` is not read); the
+    /// answer returns the same.
     async fn record_inbound(
         &self,
         inbound: &InboundEmail,
         message: Option<&Message>,
         events: &[AuditEvent],
         emails: &[NewEmail],
-    ) -> Result<()>;
+        answer: Option<&NewEmail>,
+    ) -> Result<bool>;
     /// The inbound log, newest first: at most `limit` emails logged before `before` (a
     /// position from [`InboundStore::inbound_emails`]'s answer), with their positions.
     async fn inbound_emails(
@@ -271,8 +279,34 @@ macro_rules! impl_inbound_store {
                     message: Option<&Message>,
                     events: &[AuditEvent],
                     emails: &[NewEmail],
-                ) -> Result<()> {
+                    answer: Option<&NewEmail>,
+                ) -> Result<bool> {
                     let mut tx = self.begin_write().await?;
+                    // The once-an-hour slot of this sender: taken (inserted, or moved on
+                    // when the last answer is an hour old) or not, atomically; a concurrent
+                    // transaction for the same sender waits on the row and then sees it taken.
+                    let answered = match answer {
+                        None => false,
+                        Some(_) => {
+                            let hour_before = inbound
+                                .received_at
+                                .checked_sub(jiff::SignedDuration::from_hours(1))
+                                .unwrap_or(inbound.received_at);
+                            sqlx::query(
+                                "INSERT INTO inbound_answers (sender, answered_at) VALUES ($1, $2) \
+                                 ON CONFLICT (sender) DO UPDATE SET answered_at = excluded.answered_at \
+                                 WHERE inbound_answers.answered_at < $3",
+                            )
+                            .bind(inbound.sender.to_lowercase())
+                            .bind(micros(inbound.received_at))
+                            .bind(micros(hour_before))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db("take a sender's answer slot"))?
+                            .rows_affected()
+                                == 1
+                        }
+                    };
                     sqlx::query(
                         "INSERT INTO inbound_emails (message_id, received_at, sender, subject, \
                          submission_id, user_id, outcome, reason, recordings, answered) \
@@ -287,7 +321,7 @@ macro_rules! impl_inbound_store {
                     .bind(inbound.outcome.as_str())
                     .bind(inbound.reason.as_deref())
                     .bind(i64::from(inbound.recordings))
-                    .bind(inbound.answered)
+                    .bind(answered)
                     .execute(&mut *tx)
                     .await
                     .map_err(unique("message_id", "log an inbound email"))?;
@@ -306,7 +340,11 @@ macro_rules! impl_inbound_store {
                         .await
                         .map_err(unique("id", "insert an emailed message"))?;
                     }
-                    Self::commit_all(tx, events, emails, "commit an inbound email").await
+                    if answered && let Some(answer) = answer {
+                        Self::write_outbox(&mut tx, std::slice::from_ref(answer)).await?;
+                    }
+                    Self::commit_all(tx, events, emails, "commit an inbound email").await?;
+                    Ok(answered)
                 }
 
                 async fn inbound_emails(

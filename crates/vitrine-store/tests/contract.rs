@@ -1252,3 +1252,6 @@ mod self_service;
 
 #[path = "contract/checks.rs"]
 mod checks;
+
+#[path = "contract/inbound.rs"]
+mod inbound;

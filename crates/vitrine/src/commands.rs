@@ -88,6 +88,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     if let (Some(imap), Some(pattern)) = (&config.imap, config.reply_pattern()?) {
         let mut settings = imap.settings()?;
         settings.max_message_bytes = max_message_bytes(config.max_recording_bytes);
+        // Large messages are spooled next to the data they become, not in a tmpfs /tmp.
+        settings.spool_dir = Some(config.data_dir.clone());
         tracing::info!(mailbox = %settings.server(), user = %imap.username, "taking replies from the inbound mailbox");
         vitrine_server::spawn_imap_ingest(settings, inbound(config, store.clone(), pattern, false));
     }
@@ -356,21 +358,53 @@ async fn mail_ingest(
     config: &Config,
     pattern: vitrine_server::ReplyPattern,
 ) -> anyhow::Result<vitrine_ingest::Outcome> {
-    use std::io::Read;
+    use std::io::{Read, Write};
     let max_message_bytes = max_message_bytes(config.max_recording_bytes);
     let mut raw = Vec::new();
     // Read before the database is opened: the MTA waits on the pipe, not on us. One byte
-    // past the limit is enough to know the message is too large.
-    std::io::stdin()
-        .lock()
-        .take(max_message_bytes.saturating_add(1))
+    // past the limit is enough to know the message is too large. A large message (a
+    // recording) goes to an unnamed file in the data directory instead of memory.
+    let mut stdin = std::io::stdin().lock();
+    (&mut stdin)
+        .take(SPOOL_ABOVE_BYTES + 1)
         .read_to_end(&mut raw)
         .context("cannot read the email from standard input")?;
+    let spooled = if raw.len() as u64 > SPOOL_ABOVE_BYTES {
+        ensure_data_dir(config)?;
+        let mut file = tempfile::tempfile_in(&config.data_dir).with_context(|| {
+            format!(
+                "cannot spool a large email in {} (is the data directory writable?)",
+                config.data_dir.display()
+            )
+        })?;
+        file.write_all(&raw)
+            .and_then(|()| {
+                std::io::copy(
+                    &mut stdin.take(max_message_bytes.saturating_add(1) - raw.len() as u64),
+                    &mut file,
+                )
+            })
+            .context("cannot spool the email from standard input")?;
+        let len = file
+            .metadata()
+            .context("cannot read the spooled email's size")?
+            .len();
+        raw = Vec::new();
+        Some((Arc::new(file), len))
+    } else {
+        None
+    };
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
     // Exit code 67 makes the MTA bounce what is not for one of our addresses.
     let ingest = inbound(config, store, pattern, true);
-    Ok(ingest.take(&raw).await?)
+    Ok(match spooled {
+        Some((file, len)) => ingest.take_spooled(&file, len).await?,
+        None => ingest.take(&raw).await?,
+    })
 }
+
+/// `mail ingest` keeps a message up to this size in memory, and spools a larger one.
+const SPOOL_ABOVE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The inbound path over `store`, as `serve`'s mailbox and `mail ingest` both take it;
 /// `unknown_addresses_bounced`: the MTA bounces mail for addresses that are not ours.

@@ -854,6 +854,39 @@ fn mail_ingest_answers_with_the_exit_codes_mtas_read() {
         "{}",
         describe(&output)
     );
+    // A large message (a recording) is spooled to a file, not held, and read the same way;
+    // nothing is left in the data directory.
+    let mut large = b"Auto-Submitted: auto-replied\r\nFrom: a@example.com\r\n\
+        Message-ID: <m3@example.com>\r\nSubject: Out of office\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+        Content-Type: text/plain\r\n\r\nAway.\r\n--b\r\nContent-Type: video/mp4\r\n\
+        Content-Transfer-Encoding: base64\r\n\r\n"
+        .to_vec();
+    while large.len() < 6 * 1024 * 1024 {
+        large.extend_from_slice(&[b'A'; 76]);
+        large.extend_from_slice(b"\r\n");
+    }
+    large.extend_from_slice(b"--b--\r\n");
+    let before: Vec<_> = std::fs::read_dir(&target.data_dir)
+        .expect("data dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with("-wal") && !name.ends_with("-shm"))
+        .collect();
+    let output = ingest(&target, &pattern, &large);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
+    assert!(
+        stderr(&output).contains("auto-reply"),
+        "{}",
+        describe(&output)
+    );
+    let after: Vec<_> = std::fs::read_dir(&target.data_dir)
+        .expect("data dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.ends_with("-wal") && !name.ends_with("-shm"))
+        .collect();
+    assert_eq!(before, after, "the spool left nothing behind");
     // A bad pattern is a configuration error.
     let output = ingest(&target, &["--reply-address", "reply@in.example.com"], email);
     assert_eq!(output.status.code(), Some(78), "{}", describe(&output));

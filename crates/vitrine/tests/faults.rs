@@ -3,7 +3,8 @@
 //! run, then started again on the same data. No recording is half attached, the upload
 //! resumes from the server's offset, what a crash left on disk is cleaned at start-up, no
 //! email is lost (at least once), and a check run cut mid-lifecycle is marked interrupted
-//! with what it created on the provider's broker removed. On SQLite, and on PostgreSQL when `VITRINE_TEST_DATABASE_URL` is set.
+//! with what it created on the provider's broker removed. Killed while it takes a batch of emailed
+//! replies from its IMAP mailbox, it stores each exactly once after the restart. On SQLite, and on PostgreSQL when `VITRINE_TEST_DATABASE_URL` is set.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -863,5 +864,191 @@ async fn a_check_run_killed_mid_lifecycle_is_interrupted_and_cleaned_up_on_resta
         assert!(html.contains("id=\"check-run.interrupted\""), "{html}");
         assert!(!html.contains("id=\"leftovers\""), "nothing left: {html}");
         server.kill();
+    }
+}
+
+/// A reply as a mail client writes it: new text above the quoted history.
+fn emailed_reply(n: usize, from: &str, to: &str) -> Vec<u8> {
+    format!(
+        "From: Owner <{from}>\r\nTo: {to}\r\nSubject: Re: your submission\r\n\
+         Message-ID: <fault-reply-{n}@mail.acme.test>\r\nDate: Thu, 05 Mar 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Reply number {n}: the provisioning step is now shown.\r\n\r\n\
+         On Thu, 5 Mar 2026 at 09:00, vitrine <noreply@vitrine.test> wrote:\r\n\
+         > Changes were requested on your submission.\r\n"
+    )
+    .into_bytes()
+}
+
+/// Every outbox row of `submission`, whatever its status (one query for all statuses: a
+/// row the running dispatcher sends meanwhile is not counted twice).
+async fn outbox_of(store: &dyn Store, submission: SubmissionId) -> Vec<vitrine_store::OutboxEmail> {
+    let mut rows: Vec<vitrine_store::OutboxEmail> = Vec::new();
+    let mut before_id = None;
+    loop {
+        let page = store
+            .outbox(&OutboxQuery {
+                status: None,
+                before_id,
+                limit: 100,
+            })
+            .await
+            .expect("outbox");
+        let full = page.len() == 100;
+        before_id = page.last().map(|e| e.id);
+        rows.extend(
+            page.into_iter()
+                .filter(|e| e.submission_id == Some(submission)),
+        );
+        if !full {
+            break;
+        }
+    }
+    rows.sort_by_key(|e| e.id);
+    rows.dedup_by_key(|e| e.id);
+    rows
+}
+
+#[tokio::test]
+async fn ingest_killed_with_sigkill_mid_batch_stores_every_reply_exactly_once() {
+    use vitrine_inbound::reply_address::{ReplyKey, ReplyPattern};
+    use vitrine_mailbox::testing::Dovecot;
+    const REPLIES: usize = 200;
+    const PATTERN: &str = "reply+{key}@in.vitrine.test";
+    for db in TestDatabase::all().await {
+        eprintln!("running on {}", db.backend);
+        let Some(dovecot) = Dovecot::start_or_skip("ingest_killed_with_sigkill_mid_batch") else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data_dir = dir.path().join("data");
+        let admin = bootstrap(&data_dir, &db.url);
+        let log = dir.path().join("serve.log");
+        let server = Serve::start(&data_dir, &db.url, log.clone());
+        let store: Arc<dyn Store> = Arc::from(db.open().await);
+        let (_, submission) = seed(&server.base, &admin, store.as_ref()).await;
+        server.kill();
+        let owner_email =
+            vitrine_domain::user::Email::parse("email", "owner@acme.test").expect("email");
+        let (owner, _) = store
+            .user_by_email(&owner_email)
+            .await
+            .expect("lookup")
+            .expect("owner");
+
+        // The owner's reply address, as an email of the thread carries it.
+        let key = ReplyKey::from_bytes(Sha256::digest(submission.id.0.as_bytes()).into());
+        let pattern = ReplyPattern::parse(PATTERN).expect("pattern");
+        let address = pattern.address_for(&key);
+        let now = vitrine_server::SystemClock.now();
+        // Its payload is not read here (the email itself is not what this test is about).
+        let email = json!({"subject": "Changes requested", "reply_to": address});
+        let seeded_email = NewEmail::new(
+            "owner@acme.test",
+            "Changes requested",
+            Some(submission.id),
+            &email,
+            now,
+        )
+        .expect("email")
+        .with_reply_key(vitrine_store::ReplyKeyGrant {
+            hash: key.hash(),
+            user_id: owner.id,
+            submission_id: submission.id,
+        });
+        store
+            .insert_emails(&[], &[seeded_email])
+            .await
+            .expect("the reply key");
+
+        // A batch of replies waits in the mailbox; the server takes them as it starts.
+        dovecot
+            .append_all(
+                Dovecot::USER,
+                "INBOX",
+                (0..REPLIES).map(|n| emailed_reply(n, "owner@acme.test", &address)),
+            )
+            .await;
+        let port = dovecot.port().to_string();
+        let imap_args = [
+            "--reply-address",
+            PATTERN,
+            "--imap-host",
+            dovecot.host(),
+            "--imap-port",
+            &port,
+            "--imap-security",
+            "plain",
+            "--imap-username",
+            Dovecot::USER,
+            "--imap-password",
+            Dovecot::PASSWORD,
+        ];
+        let server = Serve::start_with(&data_dir, &db.url, log.clone(), &imap_args);
+        let posted = || async { store.messages(submission.id).await.expect("messages").len() };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while posted().await < 10 {
+            assert!(
+                Instant::now() < deadline,
+                "the server took no reply\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // Killed in the middle of the batch: some replies stored, none of them moved yet.
+        server.kill();
+        let posted_at_kill = posted().await;
+        let moved_at_kill = dovecot.count(Dovecot::USER, "Processed").await as usize;
+        eprintln!("killed with {posted_at_kill} replies posted, {moved_at_kill} moved");
+        assert!(posted_at_kill < REPLIES, "killed too late to test anything");
+        assert!(
+            moved_at_kill < posted_at_kill,
+            "the kill left no stored reply in the mailbox: nothing is read twice"
+        );
+
+        // Restarted, it reads the unmoved ones again: the stored ones change nothing.
+        let _server = Serve::start_with(&data_dir, &db.url, log.clone(), &imap_args);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while (dovecot.count(Dovecot::USER, "Processed").await as usize) < REPLIES {
+            assert!(
+                Instant::now() < deadline,
+                "replies left in the mailbox\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(dovecot.count(Dovecot::USER, "INBOX").await, 0);
+
+        // Each reply is in the thread once, from the owner, with its own text.
+        let messages = store.messages(submission.id).await.expect("messages");
+        assert_eq!(messages.len(), REPLIES);
+        let mut texts: Vec<String> = messages.iter().map(|m| m.body.clone()).collect();
+        texts.sort();
+        texts.dedup();
+        assert_eq!(texts.len(), REPLIES, "a reply was posted twice");
+        for n in 0..REPLIES {
+            let text = format!("Reply number {n}: the provisioning step is now shown.");
+            assert!(texts.contains(&text), "reply {n} is missing");
+        }
+        assert!(messages.iter().all(|m| m.author == owner.id));
+        // Logged once each, as posted.
+        let log_rows = store.inbound_emails(None, 1000).await.expect("inbound log");
+        assert_eq!(log_rows.len(), REPLIES);
+        assert!(
+            log_rows
+                .iter()
+                .all(|(_, e)| e.outcome == vitrine_store::InboundOutcome::Posted)
+        );
+        // One notification per reply (to the admin: the submission has no validator yet).
+        let notifications: Vec<_> = outbox_of(store.as_ref(), submission.id)
+            .await
+            .into_iter()
+            .filter(|e| e.recipients.contains("admin@vitrine.test"))
+            .collect();
+        assert_eq!(
+            notifications.len(),
+            REPLIES,
+            "a notification was written twice"
+        );
     }
 }

@@ -161,7 +161,8 @@ impl vitrine_store::InboundStore for DownStore {
         _message: Option<&Message>,
         _events: &[AuditEvent],
         _emails: &[NewEmail],
-    ) -> Result<()> {
+        _answer: Option<&NewEmail>,
+    ) -> Result<bool> {
         Err(down())
     }
     async fn inbound_emails(

@@ -82,8 +82,23 @@ fn reply(from: &str, to: &str, message_id: &str, new_text: &str) -> Vec<u8> {
 
 /// The same reply with a recording attached.
 fn reply_with_recording(from: &str, to: &str, message_id: &str, new_text: &str) -> Vec<u8> {
+    reply_with_clip(from, to, message_id, new_text, CLIP)
+}
+
+/// A recording of `total` bytes: the clip, then a `skip` box.
+fn long_clip(total: usize) -> Vec<u8> {
+    let mut bytes = CLIP.to_vec();
+    let skip = u32::try_from(total - CLIP.len()).expect("fits");
+    bytes.extend_from_slice(&skip.to_be_bytes());
+    bytes.extend_from_slice(b"skip");
+    bytes.extend((0..total - bytes.len()).map(|i| (i % 251) as u8));
+    bytes
+}
+
+/// A reply with `clip` attached as `demo-v2.mp4`.
+fn reply_with_clip(from: &str, to: &str, message_id: &str, new_text: &str, clip: &[u8]) -> Vec<u8> {
     use base64::Engine;
-    let clip = base64::engine::general_purpose::STANDARD.encode(CLIP);
+    let clip = base64::engine::general_purpose::STANDARD.encode(clip);
     let wrapped: Vec<String> = clip
         .as_bytes()
         .chunks(76)
@@ -480,6 +495,88 @@ async fn replies_come_through_a_real_mailbox() {
         // Delivered a second time (an MTA retry): taken as a duplicate, posts nothing.
         dovecot.append(Dovecot::USER, "INBOX", &raw).await;
         let report = vitrine_mailbox::poll_once(&dovecot.settings(), &mut handler)
+            .await
+            .expect("poll");
+        assert_eq!(report.stored, 1, "{report:?}");
+        assert_eq!(messages(&c.member, &id).await.len(), thread.len());
+    })
+    .await;
+}
+
+/// A reply too large to hold in memory (above the poller's `spool_above`) is fetched in
+/// pieces into a file, its recording decoded from the file into the recording store: the
+/// recording is whole, with its checksum, and reading the message again changes nothing.
+#[tokio::test]
+async fn a_large_reply_is_spooled_and_its_recording_stored_whole() {
+    use vitrine_mailbox::testing::Dovecot;
+    let Some(dovecot) = Dovecot::start_or_skip("a_large_reply_is_spooled") else {
+        return;
+    };
+    let dovecot = &dovecot;
+    each_backend_with(with_replies, |app| async move {
+        let c = cast(&app).await;
+        let id = changes_requested(&app, &c).await;
+        let address = reply_address_to(&app, &c.member.email).await;
+        let clip = long_clip(3 * 1024 * 1024 + 17);
+        let message_id = format!("spooled-{}@mail.p.test", app.backend);
+        let raw = reply_with_clip(
+            &c.member.email,
+            &address,
+            &message_id,
+            "The long demo, with provisioning.",
+            &clip,
+        );
+        dovecot.append(Dovecot::USER, "INBOX", &raw).await;
+        let spool_dir = tempfile::tempdir().expect("spool dir");
+        let mut settings = dovecot.settings();
+        settings.spool_above = 256 * 1024;
+        settings.spool_dir = Some(spool_dir.path().to_owned());
+        let mut handler = vitrine_server::IngestHandler(ingest_for(&app).await);
+        let report = vitrine_mailbox::poll_once(&settings, &mut handler)
+            .await
+            .expect("poll");
+        assert_eq!((report.stored, report.retried), (1, 0), "{report:?}");
+        let thread = messages(&c.member, &id).await;
+        assert_eq!(
+            thread.last().expect("a message")["body"],
+            "The long demo, with provisioning."
+        );
+        let recordings = c
+            .member
+            .client
+            .get(&format!("/api/v1/submissions/{id}/recordings"))
+            .await
+            .expect_status(200)
+            .json();
+        let emailed = recordings
+            .as_array()
+            .expect("recordings")
+            .iter()
+            .find(|r| r["file_name"] == "demo-v2.mp4")
+            .unwrap_or_else(|| panic!("the emailed recording is listed: {recordings}"))
+            .clone();
+        use sha2::Digest;
+        let digest: String = sha2::Sha256::digest(&clip)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(emailed["sha256"], json!(digest), "{emailed}");
+        // The bytes served are the bytes sent.
+        let served = c
+            .member
+            .client
+            .get(&format!(
+                "/api/v1/recordings/{}",
+                emailed["id"].as_str().expect("id")
+            ))
+            .await
+            .expect_status(200);
+        assert!(served.body == clip, "{} bytes served", served.body.len());
+        assert_eq!(std::fs::read_dir(spool_dir.path()).expect("dir").count(), 0);
+
+        // Delivered again: a duplicate, nothing posted twice.
+        dovecot.append(Dovecot::USER, "INBOX", &raw).await;
+        let report = vitrine_mailbox::poll_once(&settings, &mut handler)
             .await
             .expect("poll");
         assert_eq!(report.stored, 1, "{report:?}");

@@ -425,8 +425,20 @@ async fn admins_read_the_inbound_log_and_clear_a_bouncing_address() {
                 1 => Some("empty-reply"),
                 _ => None,
             };
+            let logged = inbound(n, now, reason);
+            // The answered ones carry their answer (the store records whether it was sent).
+            let answer = logged.answered.then(|| {
+                vitrine_store::NewEmail::new(
+                    logged.sender.as_str(),
+                    "Your email was not accepted",
+                    None,
+                    &serde_json::json!({}),
+                    logged.received_at,
+                )
+                .expect("answer")
+            });
             app.store
-                .record_inbound(&inbound(n, now, reason), None, &[], &[])
+                .record_inbound(&logged, None, &[], &[], answer.as_ref())
                 .await
                 .expect("logged");
         }
@@ -459,7 +471,7 @@ async fn admins_read_the_inbound_log_and_clear_a_bouncing_address() {
         for (i, reason) in vitrine_ingest::Reason::ALL.into_iter().enumerate() {
             let n = 100 + u32::try_from(i).expect("few reasons");
             app.store
-                .record_inbound(&inbound(n, now, Some(reason.slug())), None, &[], &[])
+                .record_inbound(&inbound(n, now, Some(reason.slug())), None, &[], &[], None)
                 .await
                 .expect("logged");
         }
