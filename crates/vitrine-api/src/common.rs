@@ -61,16 +61,41 @@ pub struct ManagedOffering {
     pub checklist: Checklist,
     /// What the latest finished check run said, if one ran.
     pub checks: Option<Evidence>,
+    /// The allowlist as people read it: each account's name and its owners' addresses,
+    /// by name (the offering's `allowlist` keeps the ids).
+    pub allowlist_accounts: Vec<AllowlistedAccount>,
+}
+
+/// An account on an offering's allowlist.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AllowlistedAccount {
+    pub id: AccountId,
+    pub name: String,
+    /// The email addresses of the account's owners, in the order they joined.
+    #[schema(value_type = Vec<String>)]
+    pub owner_emails: Vec<vitrine_domain::user::Email>,
 }
 
 impl ManagedOffering {
     pub async fn load(state: &AppState, offering: Offering) -> ApiResult<ManagedOffering> {
         let checks = check_evidence(state, offering.id).await?;
         let checklist = Checklist::with_evidence(&offering, checks.as_ref());
+        let allowlist_accounts = state
+            .store
+            .account_owners(&offering.allowlist)
+            .await?
+            .into_iter()
+            .map(|a| AllowlistedAccount {
+                id: a.id,
+                name: a.name,
+                owner_emails: a.owner_emails,
+            })
+            .collect();
         Ok(Self {
             offering,
             checklist,
             checks,
+            allowlist_accounts,
         })
     }
 }

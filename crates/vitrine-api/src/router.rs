@@ -96,6 +96,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::list_catalog))
         .routes(routes!(catalog::catalog_offering))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(audit::export_audit))
         .merge(uploads::router())
         .merge(outbox::router())
         .merge(inbound::router())

@@ -12,9 +12,9 @@ use vitrine_domain::audit::SubjectKind;
 use vitrine_domain::go_live::{self, RoundInput, Submission};
 use vitrine_domain::review::Verdict;
 use vitrine_domain::submission::{Decision, Party, SubmissionState, Transition};
-use vitrine_domain::thread::Message;
+use vitrine_domain::thread::{Message, Side};
 use vitrine_domain::{
-    DomainError, Offering, RecordingId, SubmissionId, Timestamp, UserId, Visibility, offering,
+    DomainError, Offering, RecordingId, SubmissionId, Timestamp, User, UserId, Visibility, offering,
 };
 use vitrine_store::{AuditQuery, StoreError};
 
@@ -563,31 +563,80 @@ pub struct NewMessage {
     pub body: String,
 }
 
-/// The thread between the provider and the marketplace, oldest first.
+/// Who wrote a message, as the thread shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorRole {
+    /// A member of the provider's account.
+    Provider,
+    Validator,
+    Admin,
+}
+
+/// A message of the thread with its author's name and role ("Ana Souza, validator").
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageView {
+    #[serde(flatten)]
+    pub message: Message,
+    /// The author's display name (empty if the account was deleted).
+    pub author_name: String,
+    pub author_role: AuthorRole,
+}
+
+/// Each message with its author's name and role; one lookup per author.
+async fn with_authors(state: &AppState, messages: Vec<Message>) -> ApiResult<Vec<MessageView>> {
+    let mut authors: std::collections::BTreeMap<UserId, Option<User>> =
+        std::collections::BTreeMap::new();
+    for message in &messages {
+        if let std::collections::btree_map::Entry::Vacant(slot) = authors.entry(message.author) {
+            slot.insert(state.store.user(message.author).await?);
+        }
+    }
+    Ok(messages
+        .into_iter()
+        .map(|message| {
+            let author = authors.get(&message.author).and_then(Option::as_ref);
+            let author_role = match (message.side, author) {
+                (Side::Provider, _) => AuthorRole::Provider,
+                (Side::Validator, Some(user)) if user.staff.validator => AuthorRole::Validator,
+                (Side::Validator, _) => AuthorRole::Admin,
+            };
+            MessageView {
+                author_name: author.map(|u| u.display_name.clone()).unwrap_or_default(),
+                author_role,
+                message,
+            }
+        })
+        .collect())
+}
+
+/// The thread between the provider and the marketplace, oldest first, each message with
+/// its author's name and role.
 #[utoipa::path(get, path = "/api/v1/submissions/{id}/messages", tag = TAG,
     params(("id" = String, Path)),
-    responses((status = 200, body = Vec<Message>), (status = 404, response = Problem)))]
+    responses((status = 200, body = Vec<MessageView>), (status = 404, response = Problem)))]
 pub async fn list_messages(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
     ApiPath(id): ApiPath<SubmissionId>,
-) -> ApiResult<Json<Vec<Message>>> {
+) -> ApiResult<Json<Vec<MessageView>>> {
     let (s, _) = load(&state, &caller, id).await?;
-    Ok(Json(state.store.messages(s.id).await?))
+    let messages = state.store.messages(s.id).await?;
+    Ok(Json(with_authors(&state, messages).await?))
 }
 
 /// Writes in the thread; the other side is emailed (the provider's members, or the
 /// assigned validator — the admins while none is assigned).
 #[utoipa::path(post, path = "/api/v1/submissions/{id}/messages", tag = TAG,
     params(("id" = String, Path)), request_body = NewMessage,
-    responses((status = 201, body = Message), (status = 403, response = Problem),
+    responses((status = 201, body = MessageView), (status = 403, response = Problem),
         (status = 404, response = Problem)))]
 pub async fn post_message(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
     ApiPath(id): ApiPath<SubmissionId>,
     ApiJson(input): ApiJson<NewMessage>,
-) -> ApiResult<(StatusCode, Json<Message>)> {
+) -> ApiResult<(StatusCode, Json<MessageView>)> {
     let (s, _) = load(&state, &caller, id).await?;
     let now = state.clock.now();
     let prepared =
@@ -596,7 +645,11 @@ pub async fn post_message(
         .store
         .insert_message(&prepared.message, &prepared.events, &prepared.emails)
         .await?;
-    Ok((StatusCode::CREATED, Json(prepared.message)))
+    let mut written = with_authors(&state, vec![prepared.message]).await?;
+    let view = written
+        .pop()
+        .ok_or_else(|| ApiError::internal("a written message has no view", id))?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

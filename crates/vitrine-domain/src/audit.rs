@@ -126,4 +126,18 @@ pub struct AuditRecord {
     pub seq: i64,
     #[serde(flatten)]
     pub event: AuditEvent,
+    #[serde(flatten)]
+    pub names: AuditNames,
+}
+
+/// Who and what a record names, as people read them: read with the record (the ids stay
+/// the reference; a name is today's, not the one at the time of the change).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AuditNames {
+    /// The actor's display name (absent for the command line or a deleted user).
+    pub actor_name: Option<String>,
+    pub actor_email: Option<String>,
+    pub account_name: Option<String>,
+    /// The offering's name (its address in the catalog).
+    pub offering_name: Option<String>,
 }

@@ -120,6 +120,14 @@ pub struct CatalogPage {
     pub has_more: bool,
 }
 
+/// An account by its name, with who owns it (see [`Store::account_owners`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AccountOwners {
+    pub id: AccountId,
+    pub name: String,
+    pub owner_emails: Vec<Email>,
+}
+
 /// Which audit records to read.
 #[derive(Clone, Debug, Default)]
 pub struct AuditQuery {
@@ -127,7 +135,11 @@ pub struct AuditQuery {
     pub accounts: Option<Vec<AccountId>>,
     pub account: Option<AccountId>,
     pub offering: Option<vitrine_domain::OfferingId>,
+    /// The offering by its name.
+    pub offering_name: Option<String>,
     pub actor: Option<UserId>,
+    /// The actor by their email address.
+    pub actor_email: Option<Email>,
     pub subject_kind: Option<SubjectKind>,
     /// Exact action name, such as `offering.created`.
     pub action: Option<String>,
@@ -423,6 +435,9 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
     async fn account(&self, id: AccountId) -> Result<Option<Account>>;
     /// Which of `ids` exist.
     async fn existing_accounts(&self, ids: &[AccountId]) -> Result<Vec<AccountId>>;
+    /// The accounts of `ids` that exist, by name, each with its owners' email addresses
+    /// (in the order they joined): how an allowlist reads. One statement.
+    async fn account_owners(&self, ids: &[AccountId]) -> Result<Vec<AccountOwners>>;
     /// Accounts the user is a member of, ordered by name.
     async fn accounts_of_user(&self, user: UserId) -> Result<Vec<Account>>;
     /// All accounts ordered by name then id, after the given account id, for admins.

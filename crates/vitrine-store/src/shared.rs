@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 use vitrine_domain::account::ProviderStatus;
-use vitrine_domain::audit::{AuditEvent, AuditRecord, SubjectKind};
+use vitrine_domain::audit::{AuditEvent, AuditNames, AuditRecord, SubjectKind};
 use vitrine_domain::auth::{OneTimeToken, SIGN_IN_WINDOW, SignInAttempts, TokenPurpose};
 use vitrine_domain::checklist::Attestations;
 use vitrine_domain::user::{Email, Language, StaffRoles};
@@ -470,6 +470,10 @@ pub(crate) struct AuditRow {
     offering_id: Option<Uuid>,
     before: Option<String>,
     after: Option<String>,
+    actor_name: Option<String>,
+    actor_email: Option<String>,
+    account_name: Option<String>,
+    offering_name: Option<String>,
 }
 
 impl AuditRow {
@@ -491,6 +495,12 @@ impl AuditRow {
                 before: json("audit_events.before", self.before)?,
                 after: json("audit_events.after", self.after)?,
                 at: timestamp(self.at)?,
+            },
+            names: AuditNames {
+                actor_name: self.actor_name,
+                actor_email: self.actor_email,
+                account_name: self.account_name,
+                offering_name: self.offering_name,
             },
         })
     }
@@ -1094,41 +1104,53 @@ pub(crate) fn catalog_sql<D: Dialect>(query: &CatalogQuery) -> CatalogSql {
     }
 }
 
-/// An audit log query: newest first, filtered.
+/// An audit log query: newest first, filtered, with the names of who and what each
+/// record names (primary-key joins: one statement).
 pub(crate) fn audit_sql<D: Dialect>(query: &AuditQuery) -> (String, Vec<Param>) {
     let mut params = Params::default();
     let mut conditions = Vec::new();
     if let Some(accounts) = &query.accounts {
         let p = params.push(Param::Ids(ids(accounts, |a| a.0)));
-        conditions.push(D::ids_in("account_id", &p));
+        conditions.push(D::ids_in("e.account_id", &p));
     }
     let mut equal = |column: &str, param: Param| {
         let p = params.push(param);
         conditions.push(format!("{column} = {p}"));
     };
     if let Some(account) = query.account {
-        equal("account_id", Param::Uuid(account.0));
+        equal("e.account_id", Param::Uuid(account.0));
     }
     if let Some(offering) = query.offering {
-        equal("offering_id", Param::Uuid(offering.0));
+        equal("e.offering_id", Param::Uuid(offering.0));
+    }
+    if let Some(name) = &query.offering_name {
+        equal("o.name", Param::Text(name.clone()));
     }
     if let Some(actor) = query.actor {
-        equal("actor", Param::Uuid(actor.0));
+        equal("e.actor", Param::Uuid(actor.0));
+    }
+    if let Some(email) = &query.actor_email {
+        equal("u.email", Param::Text(email.as_str().to_owned()));
     }
     if let Some(kind) = query.subject_kind {
-        equal("subject_kind", Param::Text(kind.as_str().to_owned()));
+        equal("e.subject_kind", Param::Text(kind.as_str().to_owned()));
     }
     if let Some(action) = &query.action {
-        equal("action", Param::Text(action.clone()));
+        equal("e.action", Param::Text(action.clone()));
     }
     if let Some(before) = query.before_seq {
         let p = params.push(Param::Int(before));
-        conditions.push(format!("seq < {p}"));
+        conditions.push(format!("e.seq < {p}"));
     }
     let limit = params.push(Param::Int(i64::from(query.limit)));
     let sql = format!(
-        "SELECT seq, at, actor, action, subject_kind, subject_id, account_id, offering_id, \
-         before, after FROM audit_events{} ORDER BY seq DESC LIMIT {limit}",
+        "SELECT e.seq, e.at, e.actor, e.action, e.subject_kind, e.subject_id, e.account_id, \
+         e.offering_id, e.before, e.after, u.display_name AS actor_name, \
+         u.email AS actor_email, a.name AS account_name, o.name AS offering_name \
+         FROM audit_events e \
+         LEFT JOIN users u ON u.id = e.actor \
+         LEFT JOIN accounts a ON a.id = e.account_id \
+         LEFT JOIN offerings o ON o.id = e.offering_id{} ORDER BY e.seq DESC LIMIT {limit}",
         where_clause(&conditions)
     );
     (sql, params.0)
@@ -2228,6 +2250,39 @@ macro_rules! impl_store {
                         .await
                         .map_err(db("check accounts exist"))?;
                     Ok(found.into_iter().map(AccountId).collect())
+                }
+
+                async fn account_owners(&self, ids: &[AccountId]) -> Result<Vec<$crate::AccountOwners>> {
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let sql = format!(
+                        "SELECT a.id, a.name, u.email FROM accounts a \
+                         LEFT JOIN memberships m ON m.account_id = a.id AND m.role = $2 \
+                         LEFT JOIN users u ON u.id = m.user_id \
+                         WHERE {} ORDER BY a.name, a.id, m.position",
+                        <$store>::ids_in("a.id", "$1")
+                    );
+                    let rows: Vec<(Uuid, String, Option<String>)> = sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(<$store>::ids_value(&$crate::shared::ids(ids, |a| a.0)))
+                        .bind(vitrine_domain::permissions::MembershipRole::Owner.as_str())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db("read the accounts' owners"))?;
+                    let mut accounts: Vec<$crate::AccountOwners> = Vec::new();
+                    for (id, name, email) in rows {
+                        let id = AccountId(id);
+                        if accounts.last().is_none_or(|a| a.id != id) {
+                            accounts.push($crate::AccountOwners { id, name, owner_emails: Vec::new() });
+                        }
+                        if let (Some(email), Some(account)) = (email, accounts.last_mut()) {
+                            account.owner_emails.push(
+                                Email::parse("users.email", &email)
+                                    .map_err(|e| $crate::StoreError::Corrupt(format!("users.email: {e}")))?,
+                            );
+                        }
+                    }
+                    Ok(accounts)
                 }
 
                 async fn accounts_of_user(&self, user: UserId) -> Result<Vec<Account>> {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use vitrine_domain::account::ProviderStatus;
-use vitrine_domain::audit::{AuditEvent, SubjectKind};
+use vitrine_domain::audit::{AuditEvent, AuditNames, SubjectKind};
 use vitrine_domain::checklist::{Attestation, Attestations, StepState};
 use vitrine_domain::offering::Pricing;
 use vitrine_domain::user::{Email, Language, StaffRoles};
@@ -428,6 +428,34 @@ async fn check_accounts(store: &dyn Store) {
         store.account(AccountId::generate()).await.expect("read"),
         None
     );
+    // An allowlist's names: by account name, owners only (not members), in joining order;
+    // an account with no owner has no addresses; unknown ids are left out.
+    let owners = store
+        .account_owners(&[zeta.id, AccountId::generate(), empty.id, acme.id])
+        .await
+        .expect("owners");
+    let email = |e: &str| Email::parse("email", e).expect("email");
+    assert_eq!(
+        owners,
+        [
+            vitrine_store::AccountOwners {
+                id: acme.id,
+                name: "Acme".into(),
+                owner_emails: vec![email("bob@example.com")],
+            },
+            vitrine_store::AccountOwners {
+                id: empty.id,
+                name: "Nobody".into(),
+                owner_emails: vec![],
+            },
+            vitrine_store::AccountOwners {
+                id: zeta.id,
+                name: "Zeta".into(),
+                owner_emails: vec![email("ana@example.com")],
+            },
+        ]
+    );
+    assert_eq!(store.account_owners(&[]).await.expect("none"), []);
 
     // Members change with the account, in order, with the provider application.
     let mut next = acme.clone();
@@ -792,6 +820,46 @@ async fn check_audit(store: &dyn Store) {
     assert_eq!(all[1].event, changed, "before and after are kept");
     assert_eq!(all[0].event, noted);
     assert!(all.windows(2).all(|w| w[0].seq > w[1].seq));
+    // Each record names who and what by today's names, in the same read.
+    assert_eq!(
+        all[1].names,
+        AuditNames {
+            actor_name: Some("User dev@example.com".into()),
+            actor_email: Some("dev@example.com".into()),
+            account_name: Some("Acme".into()),
+            offering_name: Some("queue".into()),
+        }
+    );
+    let zeta_created = all
+        .iter()
+        .find(|r| r.event.account_id == Some(zeta.id))
+        .expect("zeta's record");
+    assert_eq!(zeta_created.names.account_name.as_deref(), Some("Zeta"));
+    assert_eq!(zeta_created.names.offering_name, None);
+    let first_user = all.last().expect("the first record");
+    assert_eq!(
+        first_user.names.actor_name, None,
+        "the command line has no name"
+    );
+
+    // By name and email as well as by id.
+    assert_eq!(
+        actions(AuditQuery {
+            offering_name: Some("queue".into()),
+            actor_email: Some(Email::parse("email", "DEV@example.com").expect("email")),
+            ..everything()
+        })
+        .await,
+        ["offering.visibility_changed", "offering.created"]
+    );
+    assert_eq!(
+        actions(AuditQuery {
+            offering_name: Some("nothing-by-that-name".into()),
+            ..everything()
+        })
+        .await,
+        Vec::<String>::new()
+    );
 
     assert_eq!(
         actions(AuditQuery {

@@ -531,18 +531,22 @@ const AUDIT_PAGE: u32 = 50;
 struct AuditFilters {
     account: Option<String>,
     offering: Option<String>,
+    offering_name: Option<String>,
     actor: Option<String>,
+    actor_email: Option<String>,
     action: Option<String>,
     subject_kind: Option<String>,
     cursor: Option<String>,
 }
 
 impl AuditFilters {
-    fn pairs(&self) -> [(&'static str, Option<&str>); 5] {
+    fn pairs(&self) -> [(&'static str, Option<&str>); 7] {
         [
             ("account", self.account.as_deref()),
             ("offering", self.offering.as_deref()),
+            ("offering_name", self.offering_name.as_deref()),
             ("actor", self.actor.as_deref()),
+            ("actor_email", self.actor_email.as_deref()),
             ("action", self.action.as_deref()),
             ("subject_kind", self.subject_kind.as_deref()),
         ]
@@ -600,6 +604,8 @@ async fn audit(mut page: Page, Query(filters): Query<AuditFilters>) -> Result<Re
         format!("/admin/audit?cursor={}{filters}", urlencode(cursor))
     });
     let first = format!("/admin/audit?{filter_query}");
+    // The same filters, as a CSV file straight from the API (the session cookie signs it).
+    let export = format!("/api/v1/audit/export?{filter_query}");
     page.render(
         "admin_audit.html",
         json!({
@@ -607,10 +613,13 @@ async fn audit(mut page: Page, Query(filters): Query<AuditFilters>) -> Result<Re
             "filters": {
                 "account": filters.account,
                 "offering": filters.offering,
+                "offering_name": filters.offering_name,
                 "actor": filters.actor,
+                "actor_email": filters.actor_email,
                 "action": filters.action,
                 "subject_kind": filters.subject_kind,
             },
+            "export": export,
             "subject_kinds": SUBJECT_KINDS,
             "refusal": refusal,
             "next": next,

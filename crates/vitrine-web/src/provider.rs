@@ -323,28 +323,30 @@ async fn editor_data(page: &mut Page, name: &str) -> Result<EditorData, WebError
     })
 }
 
-/// Names of the allowlisted accounts the reader belongs to (other accounts' names are not
-/// theirs to read; those show by id).
-fn allowlist_rows(page: &Page, managed: &Value) -> Result<Vec<Value>, WebError> {
-    let mine = memberships(page)?;
-    Ok(managed["offering"]["allowlist"]
+/// The allowlist as the API names it: each account's name and owners' addresses; an id the
+/// API has no account for (deleted since) shows by id.
+fn allowlist_rows(managed: &Value) -> Vec<Value> {
+    let named = managed["allowlist_accounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    managed["offering"]["allowlist"]
         .as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
         .map(|id| {
-            let name = mine
+            named
                 .iter()
-                .find(|m| m["account_id"] == id)
-                .map(|m| m["account_name"].clone())
-                .unwrap_or(Value::Null);
-            json!({"id": id, "name": name})
+                .find(|a| a["id"] == id)
+                .cloned()
+                .unwrap_or_else(|| json!({"id": id, "name": null, "owner_emails": []}))
         })
-        .collect())
+        .collect()
 }
 
 fn editor_context(page: &Page, data: EditorData, typed: Option<&Form>) -> Result<Value, WebError> {
-    let allowlist = allowlist_rows(page, &data.managed)?;
+    let allowlist = allowlist_rows(&data.managed);
     let me_id = page
         .me
         .as_ref()

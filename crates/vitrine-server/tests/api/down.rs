@@ -338,6 +338,12 @@ impl Store for DownStore {
     async fn existing_accounts(&self, _ids: &[AccountId]) -> Result<Vec<AccountId>> {
         Err(down())
     }
+    async fn account_owners(
+        &self,
+        _ids: &[AccountId],
+    ) -> Result<Vec<vitrine_store::AccountOwners>> {
+        Err(down())
+    }
     async fn accounts_of_user(&self, _user: UserId) -> Result<Vec<Account>> {
         Err(down())
     }

@@ -300,7 +300,18 @@ async fn the_audit_page_filters_by_action_and_pages_keep_the_filters() {
         let page = web.get("/admin/audit?action=account.created").await;
         assert_eq!(page.status, 200);
         page.assert_contains(">account.created</a>")
-            .assert_lacks(">user.created</a>");
+            .assert_lacks(">user.created</a>")
+            // Names, not ids: the account by its name, filtering by it on a click.
+            .assert_contains(">acme</a>")
+            .assert_contains("id=\"audit-export\"");
+        // By who, by email: the admin created the account, its owner nothing yet.
+        web.get("/admin/audit?action=account.created&actor_email=admin%40vitrine.test")
+            .await
+            .assert_contains(">acme</a>")
+            .assert_contains("<span class=\"meta\">admin@vitrine.test</span>");
+        web.get("/admin/audit?action=account.created&actor_email=owner%40acme.test")
+            .await
+            .assert_contains("No record matches.");
 
         let first = web.get("/admin/audit?action=user.created").await;
         first

@@ -267,6 +267,9 @@ async fn a_provider_applies_creates_an_offering_and_prepares_it_for_testing() {
         editor
             .assert_contains("4 of 5 steps complete")
             .assert_contains(&globex)
+            // By name, with who owns it, though the owner is in none of the reader's accounts.
+            .assert_contains("<th scope=\"row\">globex</th>")
+            .assert_contains("<td>buyer@globex.test</td>")
             .assert_contains(&format!(
                 "/provider/offerings/widget-one/allowlist/{globex}/remove"
             ));

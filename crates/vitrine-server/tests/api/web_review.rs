@@ -51,7 +51,7 @@ async fn queued_submission(app: &TestApp) -> Cast {
     let (validator_web, _validator) = web_user(
         app,
         "val@vitrine.test",
-        json!({"staff": {"admin": false, "validator": true}}),
+        json!({"display_name": "Ana Souza", "staff": {"admin": false, "validator": true}}),
     )
     .await;
     let provider = app.provider("Provider P", &owner).await;
@@ -351,12 +351,25 @@ async fn messages_from_either_side_appear_on_the_page_as_text() {
         page.assert_contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;\nIs the recording clear?")
             .assert_lacks("<script>alert(1)")
             .assert_contains("Yes, thank you.")
-            .assert_contains("Marketplace");
+            // Who wrote, by name and role, not by side.
+            .assert_contains("<span class=\"author\">Ana Souza</span>, validator")
+            .assert_contains("<span class=\"author\">owner@p.test</span>, provider (You)");
         cast.validator_web
             .get(&cast.page)
             .await
             .assert_contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
-            .assert_contains("Yes, thank you.");
+            .assert_contains("Yes, thank you.")
+            .assert_contains("<span class=\"author\">Ana Souza</span>, validator (You)");
+        // The API says the same.
+        let thread = app
+            .admin
+            .get(&format!("/api/v1/submissions/{}/messages", cast.id))
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(thread[1]["author_name"], "Ana Souza");
+        assert_eq!(thread[1]["author_role"], "validator");
+        assert_eq!(thread[0]["author_role"], "provider");
 
         // An empty message is refused beside the field.
         let empty = cast
@@ -405,7 +418,7 @@ async fn an_admin_sees_every_assignment_and_schedules_the_publication() {
             .await
             .assert_contains("All assignments")
             .assert_contains(&format!("href=\"/submissions/{}\">demo-svc</a>", cast.id))
-            .assert_contains("<td>val@vitrine.test</td>")
+            .assert_contains("<td>Ana Souza</td>")
             .assert_lacks("My assignments");
 
         let approved = post(

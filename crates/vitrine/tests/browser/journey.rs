@@ -173,6 +173,13 @@ pub async fn run(chromium: &Chromium, backend: &Backend) {
     b.check_page().await;
     b.assert_shows("The new recording shows the instance becoming ready.")
         .await;
+    // The thread names its authors: a person and their part, not a side.
+    b.assert_shows(&format!(
+        "{PROVIDER_NAME}, {} ({})",
+        texts.get("submission_page.role_provider", "en", &[]),
+        texts.get("submission_page.from_you", "en", &[])
+    ))
+    .await;
     b.screenshot("en", 22, "changes-requested").await;
 
     // Round two: upload again and resubmit; it goes to the next session.
