@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use vitrine_domain::account::{self, MembershipRole, ProviderApplicationInput, ProviderDecision};
+use vitrine_domain::tr;
 use vitrine_domain::user::Email;
 use vitrine_domain::{Account, AccountId, AuditEvent, OfferingName, ProviderStatus, UserId};
 use vitrine_store::CatalogQuery;
@@ -77,7 +78,11 @@ pub async fn create_account(
     if state.store.user(input.owner_user_id).await?.is_none() {
         return Err(ApiError::invalid_field(
             "owner_user_id",
-            "no user has this id",
+            tr!(
+                "user.unknown_id",
+                "no user has this id",
+                "aucun utilisateur n’a cet identifiant"
+            ),
         ));
     }
     state.store.insert_account(&account, &[event]).await?;
@@ -129,11 +134,16 @@ pub async fn add_member_by_email(
     // Only owners may learn which emails belong to users.
     caller.actor.require_account_owner(account.id)?;
     let email = Email::parse("email", &input.email)?;
-    let (user, _) = state
-        .store
-        .user_by_email(&email)
-        .await?
-        .ok_or_else(|| ApiError::invalid_field("email", "no user has this email address"))?;
+    let (user, _) = state.store.user_by_email(&email).await?.ok_or_else(|| {
+        ApiError::invalid_field(
+            "email",
+            tr!(
+                "user.unknown_email",
+                "no user has this email address",
+                "aucun utilisateur n’a cette adresse e-mail"
+            ),
+        )
+    })?;
     let change = account::put_member(
         &caller.actor,
         &account,
@@ -274,9 +284,11 @@ pub async fn decide_provider(
     ApiJson(input): ApiJson<ProviderDecisionRequest>,
 ) -> ApiResult<Json<Account>> {
     // Checked before loading so that non-admins cannot probe which accounts exist.
-    caller
-        .actor
-        .require_admin("only an admin can decide provider applications")?;
+    caller.actor.require_admin(tr!(
+        "provider.decide_admin_only",
+        "only an admin can decide provider applications",
+        "seul un administrateur peut statuer sur les candidatures de fournisseur"
+    ))?;
     let account = account_or_404(&state, id).await?;
     let change = account::decide_provider(
         &caller.actor,
@@ -311,9 +323,11 @@ pub async fn list_provider_applications(
     SignedIn(caller): SignedIn,
     ApiQuery(filter): ApiQuery<ApplicationFilter>,
 ) -> ApiResult<Json<ApplicationList>> {
-    caller
-        .actor
-        .require_admin("only an admin can read provider applications")?;
+    caller.actor.require_admin(tr!(
+        "provider.read_admin_only",
+        "only an admin can read provider applications",
+        "seul un administrateur peut lire les candidatures de fournisseur"
+    ))?;
     let items = state.store.provider_applications(filter.status).await?;
     Ok(Json(ApplicationList { items }))
 }

@@ -11,6 +11,7 @@ use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use vitrine_domain::audit::{AuditRecord, SubjectKind};
 use vitrine_domain::permissions::AuditScope;
+use vitrine_domain::tr;
 use vitrine_domain::user::Email;
 use vitrine_domain::{AccountId, OfferingId, UserId};
 use vitrine_store::AuditQuery;
@@ -171,9 +172,11 @@ pub async fn export_audit(
     SignedIn(caller): SignedIn,
     ApiQuery(params): ApiQuery<AuditExportParams>,
 ) -> ApiResult<Response> {
-    caller
-        .actor
-        .require_admin("Only admins export the audit log.")?;
+    caller.actor.require_admin(tr!(
+        "audit.export_admin_only",
+        "only admins export the audit log",
+        "seuls les administrateurs exportent le journal d’audit"
+    ))?;
     let query = AuditQuery {
         limit: EXPORT_BATCH,
         ..audit_query(&caller, params)?

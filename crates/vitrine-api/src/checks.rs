@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vitrine_checks::{CheckChange, Outcome, Report, SpecRef, Step};
 use vitrine_domain::checks::{self, BrokerInput, BrokerRegistration, CheckRun, RunTrigger};
+use vitrine_domain::tr;
 use vitrine_domain::{CheckRunId, Offering};
 
 use crate::common::{offering_or_404, tags};
@@ -30,7 +31,7 @@ fn checks(state: &AppState) -> ApiResult<&vitrine_checks::Checks> {
     state.checks.as_ref().ok_or_else(|| {
         ApiError::new(
             ProblemKind::Unavailable,
-            "broker checks are off on this server: its secret key could not be read",
+            tr!("checks.off", "broker checks are off on this server: its secret key could not be read", "les vérifications de broker sont désactivées sur ce serveur : sa clé secrète n’a pas pu être lue"),
         )
     })
 }

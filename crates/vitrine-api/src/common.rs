@@ -11,8 +11,6 @@ use vitrine_http::problem::{ApiError, ApiResult};
 /// Tags group the operations in the OpenAPI document.
 pub mod tags {
     pub const OPS: &str = "operations";
-    pub const AUTH: &str = "authentication";
-    pub const USERS: &str = "users";
     pub const ACCOUNTS: &str = "accounts";
     pub const OFFERINGS: &str = "offerings";
     pub const CATALOG: &str = "catalog";

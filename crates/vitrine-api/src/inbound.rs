@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vitrine_domain::tr;
 use vitrine_domain::{AuditEvent, SubmissionId, Timestamp, UserId};
 use vitrine_store::{InboundEmail, InboundOutcome};
 
@@ -84,9 +85,11 @@ pub async fn list_inbound(
     SignedIn(caller): SignedIn,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<InboundPage>> {
-    caller
-        .actor
-        .require_admin("only admins read the inbound email log")?;
+    caller.actor.require_admin(tr!(
+        "inbound.admin_only",
+        "only admins read the inbound email log",
+        "seuls les administrateurs lisent le journal des e-mails reçus"
+    ))?;
     let limit = page_limit(params.limit)?;
     let before = decode_cursor_as(params.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
     let mut rows = state.store.inbound_emails(before, limit + 1).await?;
@@ -114,9 +117,11 @@ pub async fn list_bouncing(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
 ) -> ApiResult<Json<Vec<BouncingView>>> {
-    caller
-        .actor
-        .require_admin("only admins read the bouncing addresses")?;
+    caller.actor.require_admin(tr!(
+        "bouncing.admin_only",
+        "only admins read the bouncing addresses",
+        "seuls les administrateurs lisent les adresses en échec"
+    ))?;
     let rows = state.store.bouncing_addresses().await?;
     Ok(Json(
         rows.into_iter()
@@ -143,9 +148,11 @@ pub async fn clear_bouncing(
     SignedIn(caller): SignedIn,
     ApiPath(email): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    caller
-        .actor
-        .require_admin("only admins clear bouncing addresses")?;
+    caller.actor.require_admin(tr!(
+        "bouncing.clear_admin_only",
+        "only admins clear bouncing addresses",
+        "seuls les administrateurs effacent les adresses en échec"
+    ))?;
     let event = AuditEvent::new(
         Some(caller.user.id),
         "email.bouncing_cleared",

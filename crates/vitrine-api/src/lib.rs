@@ -1,6 +1,6 @@
 //! vitrine's JSON API under `/api/v1`: one module per resource, every route with its
-//! OpenAPI description (`router.rs`), and what the operator does without a request
-//! (`admin.rs`: the first admin, tokens, password links).
+//! OpenAPI description (`router.rs`); people and sign-in (and what the operator does without
+//! a request: the first admin, tokens, password links) are `vitrine-identity`'s, merged in.
 //!
 //! Handlers are thin: authenticate, load, call the domain function, let the store write
 //! the new aggregate and its audit events, respond. Rules live in `vitrine-domain`; what
@@ -10,32 +10,27 @@
 use std::sync::Arc;
 
 mod accounts;
-mod admin;
 mod audit;
 mod catalog;
 mod checks;
 mod common;
 mod inbound;
-mod me;
 mod offerings;
 mod ops;
 mod outbox;
 mod review;
 mod router;
-mod session;
-mod signup;
 mod submissions;
 mod test_clock;
 mod uploads;
-mod users;
 
 use axum::Extension;
 use vitrine_http::cache::WriteGeneration;
 use vitrine_jobs::Clock;
 use vitrine_store::Store;
 
-pub use admin::{BootstrapError, bootstrap_admin, issue_api_token, password_link};
 pub use vitrine_http::{AppState, ServerConfig};
+pub use vitrine_identity::{BootstrapError, bootstrap_admin, issue_api_token, password_link};
 
 /// The JSON API, ready to serve: its routes with their state and OpenAPI document, the
 /// state (for the work started beside it), and the write generation the caches are keyed by
@@ -59,6 +54,11 @@ impl Api {
             }
         };
         let router = router
+            // Refusals in the language the request asks for (`Accept-Language`), also when
+            // the pages call in process with the reader's language.
+            .layer(axum::middleware::from_fn(
+                vitrine_http::problem::negotiate_language,
+            ))
             .layer(Extension(ops::OpenApiDocument(document.into())))
             .with_state(state.clone());
         Self {

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use vitrine_domain::checklist::ChecklistStep;
 use vitrine_domain::offering::{self, ListingInput};
+use vitrine_domain::tr;
 use vitrine_domain::{
     AccountId, AuditEvent, FieldError, Localized, Offering, Plan, StepState, Visibility,
 };
@@ -210,7 +211,16 @@ async fn change_allowlist(
         .iter()
         .enumerate()
         .filter(|(_, id)| !existing.contains(id))
-        .map(|(i, _)| FieldError::new(field(i), "no account has this id"))
+        .map(|(i, _)| {
+            FieldError::new(
+                field(i),
+                tr!(
+                    "account.unknown_id",
+                    "no account has this id",
+                    "aucun compte n’a cet identifiant"
+                ),
+            )
+        })
         .collect();
     if !missing.is_empty() {
         return Err(ApiError::invalid(missing));

@@ -1,6 +1,7 @@
 //! Operations: liveness, readiness, metrics, the OpenAPI document and problem type pages.
 
 use std::sync::Arc;
+use vitrine_domain::tr;
 
 use axum::Extension;
 use axum::extract::State;
@@ -44,7 +45,11 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Response> {
         // way are finished.
         return Err(ApiError::new(
             ProblemKind::Unavailable,
-            "the server is shutting down",
+            tr!(
+                "server.draining",
+                "the server is shutting down",
+                "le serveur s’arrête"
+            ),
         ));
     }
     match state.store.ping().await {
@@ -53,7 +58,11 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Response> {
             tracing::warn!(%error, backend = state.store.backend(), "readiness check failed");
             Err(ApiError::new(
                 ProblemKind::Unavailable,
-                "the database does not answer",
+                tr!(
+                    "server.database_down",
+                    "the database does not answer",
+                    "la base de données ne répond pas"
+                ),
             ))
         }
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vitrine_domain::AuditEvent;
+use vitrine_domain::tr;
 use vitrine_store::{OutboxEmail, OutboxQuery, OutboxStatus};
 
 use vitrine_http::AppState;
@@ -52,14 +53,26 @@ pub async fn list_outbox(
     SignedIn(caller): SignedIn,
     ApiQuery(params): ApiQuery<OutboxParams>,
 ) -> ApiResult<Json<OutboxPage>> {
-    caller.actor.require_admin("only admins read the outbox")?;
+    caller.actor.require_admin(tr!(
+        "outbox.admin_only",
+        "only admins read the outbox",
+        "seuls les administrateurs lisent la file d’envoi"
+    ))?;
     let limit = page_limit(params.limit)?;
     let status = params
         .status
         .as_deref()
         .map(|s| {
-            OutboxStatus::parse(s)
-                .ok_or_else(|| ApiError::invalid_field("status", "must be pending, failed or sent"))
+            OutboxStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "status",
+                    tr!(
+                        "outbox.status",
+                        "must be pending, failed or sent",
+                        "doit être pending, failed ou sent"
+                    ),
+                )
+            })
         })
         .transpose()?;
     let before_id = decode_cursor_as(params.cursor.as_deref(), |s| s.parse::<i64>().ok())?;
@@ -87,7 +100,11 @@ pub async fn retry_outbox(
     SignedIn(caller): SignedIn,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    caller.actor.require_admin("only admins retry emails")?;
+    caller.actor.require_admin(tr!(
+        "outbox.retry_admin_only",
+        "only admins retry emails",
+        "seuls les administrateurs relancent des e-mails"
+    ))?;
     let now = state.clock.now();
     let event = AuditEvent::new(Some(caller.user.id), "outbox.retried", now)
         .subject_user(caller.user.id)

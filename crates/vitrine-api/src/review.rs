@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use vitrine_domain::calendar::{CalendarSettings, ReviewCalendar};
 use vitrine_domain::review::{Requirement, RequirementSet, new_requirement_set};
 use vitrine_domain::submission::SubmissionState;
+use vitrine_domain::tr;
 use vitrine_domain::{AuditEvent, UserId};
 use vitrine_mail::DatesMovedReason;
 
@@ -37,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(current_session))
 }
 
-fn require_admin(caller: &Caller, what: &str) -> ApiResult<()> {
+fn require_admin(caller: &Caller, what: vitrine_domain::Text) -> ApiResult<()> {
     Ok(caller.actor.require_admin(what)?)
 }
 
@@ -74,8 +75,17 @@ fn to_settings(doc: &CalendarDoc) -> ApiResult<CalendarSettings> {
         "holidays": doc.holidays,
         "default_validator_capacity": doc.default_validator_capacity,
     });
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::invalid_field("review_weekday", e.to_string()))
+    serde_json::from_value(value).map_err(|e| {
+        let e = e.to_string();
+        ApiError::invalid_field(
+            "review_weekday",
+            tr!(
+                "calendar.review_weekday",
+                "must be a weekday name such as tuesday ({e})",
+                "doit être un nom de jour en anglais comme tuesday ({e})"
+            ),
+        )
+    })
 }
 
 fn to_doc(settings: &CalendarSettings, version: i64) -> ApiResult<CalendarDoc> {
@@ -102,7 +112,14 @@ pub async fn get_calendar(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
 ) -> ApiResult<Json<CalendarDoc>> {
-    require_admin(&caller, "only admins read the calendar settings")?;
+    require_admin(
+        &caller,
+        tr!(
+            "calendar.admin_only",
+            "only admins read the calendar settings",
+            "seuls les administrateurs lisent les réglages du calendrier"
+        ),
+    )?;
     let stored = state.store.calendar_settings().await?;
     Ok(Json(to_doc(&stored.value, stored.version)?))
 }
@@ -118,7 +135,14 @@ pub async fn put_calendar(
     SignedIn(caller): SignedIn,
     ApiJson(input): ApiJson<CalendarDoc>,
 ) -> ApiResult<Json<CalendarDoc>> {
-    require_admin(&caller, "only admins change the calendar")?;
+    require_admin(
+        &caller,
+        tr!(
+            "calendar.change_admin_only",
+            "only admins change the calendar",
+            "seuls les administrateurs modifient le calendrier"
+        ),
+    )?;
     let settings = to_settings(&input)?;
     let new_calendar = ReviewCalendar::new(settings.clone())?;
     let stored = state.store.calendar_settings().await?;
@@ -164,7 +188,14 @@ pub async fn list_validators(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
 ) -> ApiResult<Json<Vec<ValidatorView>>> {
-    require_admin(&caller, "only admins list validators")?;
+    require_admin(
+        &caller,
+        tr!(
+            "validators.admin_only",
+            "only admins list validators",
+            "seuls les administrateurs listent les validateurs"
+        ),
+    )?;
     let validators = state.store.validators().await?;
     Ok(Json(
         validators
@@ -199,9 +230,23 @@ pub async fn set_capacity(
     ApiPath(id): ApiPath<UserId>,
     ApiJson(input): ApiJson<CapacityInput>,
 ) -> ApiResult<Json<Vec<ValidatorView>>> {
-    require_admin(&caller, "only admins set validators' capacities")?;
+    require_admin(
+        &caller,
+        tr!(
+            "validators.capacity_admin_only",
+            "only admins set validators' capacities",
+            "seuls les administrateurs fixent la capacité des validateurs"
+        ),
+    )?;
     if input.capacity.is_some_and(|c| c > 1000) {
-        return Err(ApiError::invalid_field("capacity", "must be at most 1000"));
+        return Err(ApiError::invalid_field(
+            "capacity",
+            tr!(
+                "field.range",
+                "must be between 0 and 1000",
+                "doit être compris entre 0 et 1000"
+            ),
+        ));
     }
     let validators = state.store.validators().await?;
     let Some(validator) = validators.iter().find(|v| v.user.id == id) else {
@@ -288,7 +333,14 @@ pub async fn put_requirements(
     SignedIn(caller): SignedIn,
     ApiJson(input): ApiJson<RequirementsInput>,
 ) -> ApiResult<Json<RequirementSet>> {
-    require_admin(&caller, "only admins change the demo requirements")?;
+    require_admin(
+        &caller,
+        tr!(
+            "requirements.admin_only",
+            "only admins change the demo requirements",
+            "seuls les administrateurs modifient les exigences de démonstration"
+        ),
+    )?;
     let current = state.store.current_requirements().await?;
     let next = new_requirement_set(&current, input.requirements)?;
     let now = state.clock.now();
@@ -311,7 +363,14 @@ pub async fn run_step(
     SignedIn(caller): SignedIn,
     ApiPath(step): ApiPath<String>,
 ) -> ApiResult<Json<StepReport>> {
-    require_admin(&caller, "only admins run scheduler steps")?;
+    require_admin(
+        &caller,
+        tr!(
+            "scheduler.admin_only",
+            "only admins run scheduler steps",
+            "seuls les administrateurs lancent les étapes du planificateur"
+        ),
+    )?;
     Ok(Json(
         scheduler::run_step(&state, &step, Some(&caller.actor)).await?,
     ))
@@ -337,7 +396,14 @@ pub async fn assignments(
     ApiQuery(params): ApiQuery<AssignmentsParams>,
 ) -> ApiResult<Json<Vec<SubmissionSummary>>> {
     let under_review = if params.all {
-        require_admin(&caller, "only admins list every validator's assignments")?;
+        require_admin(
+            &caller,
+            tr!(
+                "assignments.admin_only",
+                "only admins list every validator's assignments",
+                "seuls les administrateurs listent les attributions de tous les validateurs"
+            ),
+        )?;
         let mut all = state
             .store
             .submissions_in_state(SubmissionState::InReview)
@@ -353,7 +419,11 @@ pub async fn assignments(
         if !caller.actor.staff.validator {
             return Err(ApiError::new(
                 vitrine_http::problem::ProblemKind::Forbidden,
-                "only validators have assignments",
+                tr!(
+                    "assignments.validators_only",
+                    "only validators have assignments",
+                    "seuls les validateurs ont des attributions"
+                ),
             ));
         }
         state
@@ -395,7 +465,11 @@ pub async fn current_session(
     if !caller.actor.staff.validator && !caller.actor.staff.admin {
         return Err(ApiError::new(
             vitrine_http::problem::ProblemKind::Forbidden,
-            "only validators and admins follow review sessions",
+            tr!(
+                "session.staff_only",
+                "only validators and admins follow review sessions",
+                "seuls les validateurs et les administrateurs suivent les sessions de revue"
+            ),
         ));
     }
     let calendar = scheduler::calendar(&state).await?;

@@ -9,8 +9,8 @@ use vitrine_http::auth::SESSION_COOKIE;
 use vitrine_http::problem::Problem;
 
 use crate::{
-    accounts, audit, catalog, checks, inbound, me, offerings, ops, outbox, review, session, signup,
-    submissions, test_clock, uploads, users,
+    accounts, audit, catalog, checks, inbound, offerings, ops, outbox, review, submissions,
+    test_clock, uploads,
 };
 
 #[derive(utoipa::OpenApi)]
@@ -62,20 +62,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi_json))
         .routes(routes!(ops::problem_type))
-        .routes(routes!(session::sign_in))
-        .routes(routes!(session::sign_out))
-        .routes(routes!(signup::sign_up))
-        .routes(routes!(signup::verify_email))
-        .routes(routes!(signup::resend_verification))
-        .routes(routes!(signup::request_password_reset))
-        .routes(routes!(signup::confirm_password_reset))
-        .routes(routes!(me::get_me, me::update_me))
-        .routes(routes!(me::change_password))
-        .routes(routes!(me::list_tokens, me::create_token))
-        .routes(routes!(me::revoke_token))
-        .routes(routes!(users::list_users, users::create_user))
-        .routes(routes!(users::get_user, users::update_user))
-        .routes(routes!(users::set_staff_roles))
+        // Sign-in, sign-up, the caller's profile and tokens, user administration.
+        .merge(vitrine_identity::router())
         .routes(routes!(accounts::list_accounts, accounts::create_account))
         .routes(routes!(accounts::get_account))
         .routes(routes!(accounts::add_member_by_email))

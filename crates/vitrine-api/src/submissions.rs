@@ -13,6 +13,7 @@ use vitrine_domain::go_live::{self, RoundInput, Submission};
 use vitrine_domain::review::Verdict;
 use vitrine_domain::submission::{Decision, Party, SubmissionState, Transition};
 use vitrine_domain::thread::{Message, Side};
+use vitrine_domain::tr;
 use vitrine_domain::{
     DomainError, Offering, RecordingId, SubmissionId, Timestamp, User, UserId, Visibility, offering,
 };
@@ -272,9 +273,11 @@ pub async fn create_submission(
         now,
     )?;
     match state.store.insert_submission(&created, &[event], &[]).await {
-        Err(StoreError::Duplicate { .. }) => Err(DomainError::conflict(
+        Err(StoreError::Duplicate { .. }) => Err(DomainError::conflict(tr!(
+            "go_live.submission_open",
             "this offering already has a submission in progress; continue that one",
-        )
+            "cette offre a déjà une soumission en cours ; poursuivez celle-ci"
+        ))
         .into()),
         other => other.map_err(ApiError::from),
     }?;
@@ -316,7 +319,11 @@ pub async fn list_submissions(
     if !caller.actor.staff.admin {
         return Err(ApiError::new(
             ProblemKind::Forbidden,
-            "only admins list submissions across providers",
+            tr!(
+                "submissions.admin_only",
+                "only admins list submissions across providers",
+                "seuls les administrateurs listent les soumissions de tous les fournisseurs"
+            ),
         ));
     }
     let mut states = Vec::new();
@@ -329,7 +336,11 @@ pub async fn list_submissions(
         let parsed = SubmissionState::parse(name).ok_or_else(|| {
             ApiError::from(DomainError::invalid(
                 "state",
-                format!("`{name}` is not a submission state"),
+                tr!(
+                    "submissions.unknown_state",
+                    "`{name}` is not a submission state",
+                    "`{name}` n’est pas un état de soumission"
+                ),
             ))
         })?;
         states.push(parsed);
@@ -414,7 +425,11 @@ pub async fn edit_submission(
             if !mine.iter().any(|m| m.id == *r) {
                 return Err(ApiError::invalid_field(
                     format!("recordings.{i}"),
-                    "is not a recording uploaded to this submission",
+                    tr!(
+                        "submission.foreign_recording",
+                        "is not a recording uploaded to this submission",
+                        "n’est pas un enregistrement déposé pour cette soumission"
+                    ),
                 ));
             }
         }
@@ -683,7 +698,11 @@ pub async fn schedule_publication(
         (None, None) => {
             return Err(ApiError::invalid_field(
                 "at",
-                "the provider asked for no date; give the publication time",
+                tr!(
+                    "publication.time_required",
+                    "the provider asked for no date; give the publication time",
+                    "le fournisseur n’a demandé aucune date ; donnez l’heure de publication"
+                ),
             ));
         }
     };
@@ -718,18 +737,29 @@ pub async fn unpublish(
     ApiPath(name): ApiPath<String>,
     ApiJson(input): ApiJson<UnpublishInput>,
 ) -> ApiResult<Json<ManagedOffering>> {
-    caller
-        .actor
-        .require_admin("only admins unpublish an offering")?;
+    caller.actor.require_admin(tr!(
+        "offering.unpublish_admin_only",
+        "only an admin can unpublish a public offering",
+        "seul un administrateur peut dépublier une offre publique"
+    ))?;
     let current = offering_or_404(&state, &name).await?;
     if input.reason.trim().is_empty() {
         return Err(ApiError::invalid_field(
             "reason",
-            "say why the offering is unpublished",
+            tr!(
+                "offering.unpublish_reason",
+                "say why the offering is unpublished",
+                "dites pourquoi l’offre est dépubliée"
+            ),
         ));
     }
     if current.visibility != Visibility::Public {
-        return Err(DomainError::conflict("the offering is not public").into());
+        return Err(DomainError::conflict(tr!(
+            "offering.not_public",
+            "the offering is not public",
+            "l’offre n’est pas publique"
+        ))
+        .into());
     }
     let now = state.clock.now();
     let (next, event) = offering::set_visibility(

@@ -6,6 +6,7 @@
 //! cannot be moved.
 
 use std::sync::Arc;
+use vitrine_domain::tr;
 
 use axum::Json;
 use axum::extract::State;
@@ -48,13 +49,21 @@ fn enabled(state: &AppState, caller: &Caller) -> ApiResult<Arc<TestClock>> {
     if !caller.actor.is_admin() {
         return Err(ApiError::new(
             ProblemKind::Forbidden,
-            "only admins read and move the test clock",
+            tr!(
+                "test_clock.admin_only",
+                "only admins read and move the test clock",
+                "seuls les administrateurs lisent et avancent l’horloge de test"
+            ),
         ));
     }
     state.test_clock.clone().ok_or_else(|| {
         ApiError::new(
             ProblemKind::Conflict,
-            "the test clock is disabled; start the server with --test-clock to rehearse",
+            tr!(
+                "test_clock.off",
+                "the test clock is disabled; start the server with --test-clock to rehearse",
+                "l’horloge de test est désactivée ; démarrez le serveur avec --test-clock pour répéter"
+            ),
         )
     })
 }
@@ -97,7 +106,11 @@ pub async fn advance_test_clock(
             if by.is_negative() {
                 return Err(ApiError::invalid_field(
                     "to",
-                    "is in the past; the test clock only moves forward",
+                    tr!(
+                        "test_clock.backwards",
+                        "is in the past; the test clock only moves forward",
+                        "est dans le passé ; l’horloge de test ne fait qu’avancer"
+                    ),
                 ));
             }
             by
@@ -105,13 +118,24 @@ pub async fn advance_test_clock(
         _ => {
             return Err(ApiError::invalid_field(
                 "seconds",
-                "give either seconds or to, not both or neither",
+                tr!(
+                    "test_clock.one_of",
+                    "give either seconds or to, not both or neither",
+                    "donnez seconds ou to, pas les deux ni aucun"
+                ),
             ));
         }
     };
-    clock
-        .advance(by)
-        .map_err(|e| ApiError::invalid_field("seconds", e.to_string()))?;
+    clock.advance(by).map_err(|_| {
+        ApiError::invalid_field(
+            "seconds",
+            tr!(
+                "test_clock.backwards",
+                "is negative; the test clock only moves forward",
+                "est négatif ; l’horloge de test ne fait qu’avancer"
+            ),
+        )
+    })?;
     let steps = scheduler::run_due(&state).await?;
     Ok(Json(AdvanceResult {
         clock: view(&clock),

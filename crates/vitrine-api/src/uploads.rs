@@ -17,6 +17,7 @@
 //! - `GET /api/v1/recordings/{id}`: the bytes, with Range.
 
 use std::io::SeekFrom;
+use vitrine_domain::tr;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -166,11 +167,23 @@ async fn create_upload(
     if headers.contains_key(&UPLOAD_DEFER_LENGTH) {
         return Err(ApiError::new(
             ProblemKind::BadRequest,
-            "Upload-Defer-Length is not supported: send Upload-Length",
+            tr!(
+                "tus.defer_length",
+                "Upload-Defer-Length is not supported: send Upload-Length",
+                "Upload-Defer-Length n’est pas pris en charge : envoyez Upload-Length"
+            ),
         ));
     }
-    let length = header_u64(&headers, &UPLOAD_LENGTH)?
-        .ok_or_else(|| ApiError::new(ProblemKind::BadRequest, "Upload-Length is required"))?;
+    let length = header_u64(&headers, &UPLOAD_LENGTH)?.ok_or_else(|| {
+        ApiError::new(
+            ProblemKind::BadRequest,
+            tr!(
+                "tus.length_required",
+                "Upload-Length is required",
+                "Upload-Length est obligatoire"
+            ),
+        )
+    })?;
     let metadata = parse_metadata(&headers)?;
     if let Some(filetype) = metadata.filetype.as_deref()
         && !plausibly_video(filetype)
@@ -299,16 +312,37 @@ async fn append_to_upload(
     if content_type(&headers) != Some(OFFSET_OCTET_STREAM) {
         return Err(ApiError::new(
             ProblemKind::UnsupportedMediaType,
-            "a tus PATCH carries Content-Type: application/offset+octet-stream",
+            tr!(
+                "tus.patch_type",
+                "a tus PATCH carries Content-Type: application/offset+octet-stream",
+                "un PATCH tus porte Content-Type: application/offset+octet-stream"
+            ),
         ));
     }
-    let offset = header_u64(&headers, &UPLOAD_OFFSET)?
-        .ok_or_else(|| ApiError::new(ProblemKind::BadRequest, "Upload-Offset is required"))?;
+    let offset = header_u64(&headers, &UPLOAD_OFFSET)?.ok_or_else(|| {
+        ApiError::new(
+            ProblemKind::BadRequest,
+            tr!(
+                "tus.offset_required",
+                "Upload-Offset is required",
+                "Upload-Offset est obligatoire"
+            ),
+        )
+    })?;
     let checksum = match headers.get(&UPLOAD_CHECKSUM) {
         Some(value) => Some(
             value
                 .to_str()
-                .map_err(|_| ApiError::new(ProblemKind::BadRequest, "Upload-Checksum is not text"))
+                .map_err(|_| {
+                    ApiError::new(
+                        ProblemKind::BadRequest,
+                        tr!(
+                            "upload.checksum_malformed",
+                            "malformed Upload-Checksum header: not text",
+                            "en-tête Upload-Checksum mal formé : ce n’est pas du texte"
+                        ),
+                    )
+                })
                 .and_then(|v| Sha256Expectation::from_tus_header(v).map_err(ApiError::from))?,
         ),
         None => None,
@@ -537,7 +571,11 @@ async fn get_recording(
         RangeAnswer::Unsatisfiable => {
             let mut response = ApiError::new(
                 ProblemKind::RangeNotSatisfiable,
-                format!("the recording has {size} bytes"),
+                tr!(
+                    "recording.range",
+                    "the recording has {size} bytes",
+                    "l’enregistrement compte {size} octets"
+                ),
             )
             .into_response();
             insert_header(
@@ -661,7 +699,11 @@ fn blobs(state: &AppState) -> ApiResult<&LocalBlobStore> {
     state.blobs.as_ref().ok_or_else(|| {
         ApiError::new(
             ProblemKind::Unavailable,
-            "recording storage is not available on this server",
+            tr!(
+                "recording.storage_off",
+                "recording storage is not available on this server",
+                "le stockage des enregistrements n’est pas disponible sur ce serveur"
+            ),
         )
     })
 }
@@ -671,11 +713,19 @@ fn require_tus(headers: &HeaderMap) -> ApiResult<()> {
         Some(TUS_VERSION) => Ok(()),
         Some(other) => Err(ApiError::new(
             ProblemKind::PreconditionFailed,
-            format!("tus version {other:?} is not supported; this server speaks {TUS_VERSION}"),
+            tr!(
+                "tus.version",
+                "tus version {other:?} is not supported; this server speaks {TUS_VERSION}",
+                "la version tus {other:?} n’est pas prise en charge ; ce serveur parle {TUS_VERSION}"
+            ),
         )),
         None => Err(ApiError::new(
             ProblemKind::PreconditionFailed,
-            format!("send Tus-Resumable: {TUS_VERSION}"),
+            tr!(
+                "tus.version",
+                "send Tus-Resumable: {TUS_VERSION}",
+                "envoyez Tus-Resumable: {TUS_VERSION}"
+            ),
         )),
     }
 }
@@ -695,7 +745,11 @@ async fn provider_submission(
     if submission.require_visible_to(&caller.actor)? != Party::Provider {
         return Err(ApiError::new(
             ProblemKind::Forbidden,
-            "only members of the provider account upload recordings",
+            tr!(
+                "recording.members_only",
+                "only members of the provider account upload recordings",
+                "seuls les membres du compte fournisseur déposent des enregistrements"
+            ),
         ));
     }
     Ok(submission)
@@ -713,14 +767,16 @@ async fn submission_taking_recordings(
         submission.state,
         SubmissionState::Draft | SubmissionState::ChangesRequested
     ) {
-        return Err(ApiError::new(
-            ProblemKind::Conflict,
-            format!(
-                "a submission that is {} takes no recordings; its round is frozen until a \
-                 decision asks for changes",
-                submission.state.as_str().replace('_', " ")
-            ),
-        ));
+        return Err(ApiError::new(ProblemKind::Conflict, {
+            let (state_en, state_fr) = submission.state.label();
+            tr!(
+                "submission.frozen",
+                "this submission takes no recordings: it is {state_en}, and its round stays \
+                     as it is until a decision asks for changes",
+                "cette soumission ne prend pas d’enregistrement : son état est {state_fr}, et \
+                     son tour reste tel quel jusqu’à ce qu’une décision demande des modifications"
+            )
+        }));
     }
     Ok(submission)
 }
@@ -789,7 +845,11 @@ fn header_u64(headers: &HeaderMap, name: &HeaderName) -> ApiResult<Option<u64>> 
                 .ok_or_else(|| {
                     ApiError::new(
                         ProblemKind::BadRequest,
-                        format!("{name} must be a non-negative integer"),
+                        tr!(
+                            "header.integer",
+                            "{name} must be a non-negative integer",
+                            "{name} doit être un entier positif ou nul"
+                        ),
                     )
                 })
         })
@@ -831,7 +891,17 @@ fn parse_metadata(headers: &HeaderMap) -> ApiResult<Metadata> {
     let Some(value) = headers.get(&UPLOAD_METADATA) else {
         return Ok(Metadata::default());
     };
-    let bad = |why: &str| ApiError::new(ProblemKind::BadRequest, format!("Upload-Metadata {why}"));
+    // The reason names the protocol's parts (base64, UTF-8): it is kept as it is.
+    let bad = |why: &str| {
+        ApiError::new(
+            ProblemKind::BadRequest,
+            tr!(
+                "tus.metadata",
+                "Upload-Metadata {why}",
+                "Upload-Metadata mal formé ({why})"
+            ),
+        )
+    };
     let value = value.to_str().map_err(|_| bad("is not text"))?;
     let mut metadata = Metadata::default();
     for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {

@@ -8,8 +8,9 @@ use crate::error::{DomainError, Problems};
 use crate::ids::{AccountId, UserId};
 use crate::permissions::Actor;
 pub use crate::permissions::MembershipRole;
+use crate::text::rejection_needs_reason;
 use crate::user::Email;
-use crate::{Timestamp, validate};
+use crate::{Timestamp, tr, validate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -117,7 +118,11 @@ pub fn create_account(
     owner: UserId,
     now: Timestamp,
 ) -> Result<(Account, AuditEvent), DomainError> {
-    actor.require_admin("only an admin can create accounts")?;
+    actor.require_admin(tr!(
+        "account.create_admin_only",
+        "only an admin can create accounts",
+        "seul un administrateur peut créer des comptes"
+    ))?;
     let name = validate::text("name", name, 1, 200)?;
     let account = Account {
         id: AccountId::generate(),
@@ -163,9 +168,11 @@ pub fn put_member(
     let mut next = account.clone();
     match next.members.iter_mut().find(|m| m.user_id == user) {
         Some(existing) if existing.role == role => {
-            return Err(DomainError::conflict(
+            return Err(DomainError::conflict(tr!(
+                "account.same_role",
                 "this user already has this role in the account",
-            ));
+                "cet utilisateur a déjà ce rôle dans le compte"
+            )));
         }
         Some(existing) => existing.role = role,
         None => next.members.push(Membership {
@@ -174,9 +181,7 @@ pub fn put_member(
         }),
     }
     if next.owners().next().is_none() {
-        return Err(DomainError::conflict(
-            "an account must keep at least one owner",
-        ));
+        return Err(DomainError::conflict(last_owner()));
     }
     Ok(changed(actor, account, next, "account.member_put", now))
 }
@@ -196,11 +201,17 @@ pub fn remove_member(
         return Err(DomainError::NotFound);
     }
     if next.owners().next().is_none() {
-        return Err(DomainError::conflict(
-            "an account must keep at least one owner",
-        ));
+        return Err(DomainError::conflict(last_owner()));
     }
     Ok(changed(actor, account, next, "account.member_removed", now))
+}
+
+fn last_owner() -> crate::Text {
+    tr!(
+        "account.last_owner",
+        "an account must keep at least one owner",
+        "un compte doit garder au moins un propriétaire"
+    )
 }
 
 /// What an account gives when it applies to become a provider.
@@ -222,9 +233,11 @@ pub fn apply_as_provider(
 ) -> Result<(Account, AuditEvent), DomainError> {
     actor.require_account_owner(account.id)?;
     if account.is_approved_provider() {
-        return Err(DomainError::conflict(
+        return Err(DomainError::conflict(tr!(
+            "provider.already_approved",
             "this account is already an approved provider",
-        ));
+            "ce compte est déjà un fournisseur approuvé"
+        )));
     }
     let mut problems = Problems::new();
     let legal_name = problems.check(validate::text("legal_name", &input.legal_name, 1, 200));
@@ -268,21 +281,38 @@ pub fn decide_provider(
     reason: Option<&str>,
     now: Timestamp,
 ) -> Result<(Account, AuditEvent), DomainError> {
-    actor.require_admin("only an admin can decide provider applications")?;
+    actor.require_admin(tr!(
+        "provider.decide_admin_only",
+        "only an admin can decide provider applications",
+        "seul un administrateur peut statuer sur les candidatures de fournisseur"
+    ))?;
     let Some(application) = account.provider.as_ref() else {
-        return Err(DomainError::conflict(
+        return Err(DomainError::conflict(tr!(
+            "provider.not_applied",
             "this account has not applied to become a provider",
-        ));
-    };
-    if application.status != ProviderStatus::Pending {
-        return Err(DomainError::conflict(format!(
-            "this application is already {}",
-            application.status.as_str()
+            "ce compte n’a pas demandé à devenir fournisseur"
         )));
+    };
+    match application.status {
+        ProviderStatus::Pending => {}
+        ProviderStatus::Approved => {
+            return Err(DomainError::conflict(tr!(
+                "provider.already_decided",
+                "this application is already approved",
+                "cette candidature est déjà approuvée"
+            )));
+        }
+        ProviderStatus::Rejected => {
+            return Err(DomainError::conflict(tr!(
+                "provider.already_decided",
+                "this application is already rejected",
+                "cette candidature est déjà refusée"
+            )));
+        }
     }
     let reason = validate::optional_text("reason", reason, 2000)?;
     if decision == ProviderDecision::Reject && reason.is_none() {
-        return Err(DomainError::invalid("reason", "a rejection needs a reason"));
+        return Err(DomainError::invalid("reason", rejection_needs_reason()));
     }
     let mut next = account.clone();
     let app = next.provider.get_or_insert_with(|| application.clone());

@@ -110,6 +110,29 @@ pub enum TokenRefusal {
     Used,
 }
 
+impl TokenRefusal {
+    /// The refusal for people, in both languages.
+    pub fn text(self) -> crate::Text {
+        match self {
+            TokenRefusal::Unknown => crate::tr!(
+                "link.unknown",
+                "this link is not valid; ask for a new one",
+                "ce lien n’est pas valide ; demandez-en un nouveau"
+            ),
+            TokenRefusal::Expired => crate::tr!(
+                "link.expired",
+                "this link has expired; ask for a new one",
+                "ce lien a expiré ; demandez-en un nouveau"
+            ),
+            TokenRefusal::Used => crate::tr!(
+                "link.used",
+                "this link was already used",
+                "ce lien a déjà servi"
+            ),
+        }
+    }
+}
+
 /// The token, if it may be used for `purpose` at `now`: it exists, was made for this
 /// purpose, was never used, and has not expired (it works until just before `expires_at`).
 pub fn usable_token(
@@ -138,7 +161,7 @@ fn redeem(
     now: Timestamp,
 ) -> Result<(OneTimeToken, User), DomainError> {
     let token = usable_token(Some(token), purpose, now)
-        .map_err(|refusal| DomainError::conflict(refusal.to_string()))?;
+        .map_err(|refusal| DomainError::conflict(refusal.text()))?;
     if token.user_id != user.id {
         return Err(DomainError::NotFound);
     }

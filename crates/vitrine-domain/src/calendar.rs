@@ -5,8 +5,8 @@
 //! [`Timestamp`]s. A day starts at 00:00 local time, found through the time zone database,
 //! so daylight saving changes move the UTC instants but never the local dates.
 
-use crate::Timestamp;
 use crate::error::DomainError;
+use crate::{Timestamp, tr};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
@@ -110,8 +110,16 @@ pub struct ReviewCalendar {
     tz: TimeZone,
 }
 
-fn err(field: &str, message: impl Into<String>) -> DomainError {
+fn err(field: &str, message: crate::Text) -> DomainError {
     DomainError::invalid(field, message)
+}
+
+fn between(min: u32, max: u32) -> crate::Text {
+    tr!(
+        "field.range",
+        "must be between {min} and {max}",
+        "doit être compris entre {min} et {max}"
+    )
 }
 
 impl ReviewCalendar {
@@ -120,29 +128,52 @@ impl ReviewCalendar {
     /// working days.
     pub fn new(settings: CalendarSettings) -> Result<Self, DomainError> {
         let tz = jiff::tz::db().get(&settings.time_zone).map_err(|_| {
+            let name = &settings.time_zone;
             err(
                 "time_zone",
-                format!("'{}' is not an IANA time zone", settings.time_zone),
+                tr!(
+                    "field.time_zone",
+                    "'{name}' is not an IANA time zone such as Europe/Paris or UTC",
+                    "« {name} » n’est pas un fuseau horaire IANA comme Europe/Paris ou UTC"
+                ),
             )
         })?;
         let mut problems = crate::error::Problems::new();
         if matches!(settings.review_weekday, Weekday::Saturday | Weekday::Sunday) {
-            problems.push("review_weekday", "must be a weekday from monday to friday");
+            problems.push(
+                "review_weekday",
+                tr!(
+                    "calendar.review_weekday",
+                    "must be a weekday from monday to friday",
+                    "doit être un jour de semaine, du lundi au vendredi"
+                ),
+            );
         }
         if !(1..=10).contains(&settings.decision_working_days) {
-            problems.push("decision_working_days", "must be between 1 and 10");
+            problems.push("decision_working_days", between(1, 10));
         }
         if settings.cutoff_minutes_before_review > 7 * 24 * 60 {
             problems.push(
                 "cutoff_minutes_before_review",
-                "must be at most a week (10080 minutes)",
+                tr!(
+                    "calendar.cutoff",
+                    "must be at most a week (10080 minutes)",
+                    "doit être d’une semaine au plus (10080 minutes)"
+                ),
             );
         }
         if settings.default_validator_capacity == 0 || settings.default_validator_capacity > 1000 {
-            problems.push("default_validator_capacity", "must be between 1 and 1000");
+            problems.push("default_validator_capacity", between(1, 1000));
         }
         if settings.holidays.len() > 3660 {
-            problems.push("holidays", "at most 3660 holidays");
+            problems.push(
+                "holidays",
+                tr!(
+                    "calendar.holidays_count",
+                    "at most 3660 holidays",
+                    "3660 jours fériés au plus"
+                ),
+            );
         }
         problems.into_result()?;
         let calendar = Self { settings, tz };
@@ -158,7 +189,11 @@ impl ReviewCalendar {
             if run > 300 {
                 return Err(err(
                     "holidays",
-                    "holidays must leave working days in every year",
+                    tr!(
+                        "calendar.holidays_leave_working_days",
+                        "holidays must leave working days in every year",
+                        "les jours fériés doivent laisser des jours ouvrés chaque année"
+                    ),
                 ));
             }
         }

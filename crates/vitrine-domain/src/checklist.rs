@@ -10,6 +10,8 @@ use crate::account::Account;
 use crate::checks::{Evidence, Verdict};
 use crate::ids::CheckRunId;
 use crate::offering::{Offering, Visibility};
+use crate::text::Text;
+use crate::tr;
 use serde::Serialize;
 
 pub use crate::attestation::{Attestation, Attestations, ChecklistStep, StepState};
@@ -23,7 +25,9 @@ pub struct StepStatus {
     /// `derived` from the offering, `checked` by a check run, or `attested` by the provider.
     pub source: StepSource,
     pub attestation: Option<Attestation>,
-    /// For derived steps: what is still missing, in plain words.
+    /// For derived steps: what is still missing, as codes: `category`,
+    /// `documentation_url`, `support_contact`, `plans`, `limited_visibility` (pages
+    /// translate them; [`missing_label`] says them in both languages).
     pub missing: Vec<String>,
     /// For checked steps: the run that gave the evidence.
     pub checked_by: Option<CheckRunId>,
@@ -49,18 +53,40 @@ pub struct Checklist {
 fn offering_definition_missing(offering: &Offering) -> Vec<String> {
     let mut missing = Vec::new();
     if offering.category.is_none() {
-        missing.push("a category".to_owned());
+        missing.push("category".to_owned());
     }
     if offering.documentation_url.is_none() {
-        missing.push("a documentation URL".to_owned());
+        missing.push("documentation_url".to_owned());
     }
     if offering.support_contact.is_none() {
-        missing.push("a support contact".to_owned());
+        missing.push("support_contact".to_owned());
     }
     if offering.plans.is_empty() {
-        missing.push("at least one plan".to_owned());
+        missing.push("plans".to_owned());
     }
     missing
+}
+
+/// Every code [`StepStatus::missing`] may hold.
+pub const MISSING_PIECES: [&str; 5] = [
+    "category",
+    "documentation_url",
+    "support_contact",
+    "plans",
+    "limited_visibility",
+];
+
+/// A missing piece's code (see [`StepStatus::missing`]) in plain words: `(English,
+/// French)`.
+pub fn missing_label(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "category" => ("a category", "une catégorie"),
+        "documentation_url" => ("a documentation URL", "une URL de documentation"),
+        "support_contact" => ("a support contact", "un contact d’assistance"),
+        "plans" => ("at least one plan", "au moins une formule"),
+        "limited_visibility" => ("limited visibility", "la visibilité limitée"),
+        _ => ("another piece", "un autre élément"),
+    }
 }
 
 impl Checklist {
@@ -99,7 +125,7 @@ impl Checklist {
                     let (state, missing) = match offering.visibility {
                         Visibility::Limited | Visibility::Public => (StepState::Complete, vec![]),
                         Visibility::Private => {
-                            (StepState::NotStarted, vec!["limited visibility".to_owned()])
+                            (StepState::NotStarted, vec!["limited_visibility".to_owned()])
                         }
                     };
                     StepStatus {
@@ -182,24 +208,34 @@ pub fn go_live_blockers(
     offering: &Offering,
     provider: &Account,
     evidence: Option<&Evidence>,
-) -> Vec<String> {
+) -> Vec<Text> {
     let mut blockers = Vec::new();
     if !provider.is_approved_provider() {
-        blockers.push("the provider account is not an approved provider".to_owned());
+        blockers.push(tr!(
+            "go_live.provider_not_approved",
+            "the provider account is not an approved provider",
+            "le compte fournisseur n’est pas un fournisseur approuvé"
+        ));
     }
     let checklist = Checklist::with_evidence(offering, evidence);
     for status in &checklist.steps {
+        let number = status.number;
+        let (step_en, step_fr) = step_label(status.step);
         if status.source == StepSource::Checked && status.state != StepState::Complete {
-            blockers.push(format!(
-                "step {} ({}) failed its checks: {}",
-                status.number,
-                status.step.as_str(),
-                if status.failed_checks.is_empty() {
-                    "see the latest check run".to_owned()
-                } else {
-                    status.failed_checks.join(", ")
-                }
-            ));
+            blockers.push(if status.failed_checks.is_empty() {
+                tr!(
+                    "go_live.step_failed_checks",
+                    "step {number} ({step_en}) failed its checks: see the latest check run",
+                    "l’étape {number} ({step_fr}) a échoué à ses vérifications : voyez la dernière vérification"
+                )
+            } else {
+                let checks = status.failed_checks.join(", ");
+                tr!(
+                    "go_live.step_failed_checks",
+                    "step {number} ({step_en}) failed its checks: {checks}",
+                    "l’étape {number} ({step_fr}) a échoué à ses vérifications : {checks}"
+                )
+            });
             continue;
         }
         let needed = if status.step == ChecklistStep::Documentation {
@@ -208,23 +244,47 @@ pub fn go_live_blockers(
             StepState::Complete
         };
         if status.state < needed {
-            let mut line = format!(
-                "step {} ({}) must be {}",
-                status.number,
-                status.step.as_str(),
-                if needed == StepState::Complete {
-                    "complete"
-                } else {
-                    "at least in progress"
-                }
-            );
-            if !status.missing.is_empty() {
-                line.push_str(&format!(": missing {}", status.missing.join(", ")));
+            let line = if needed == StepState::Complete {
+                tr!(
+                    "go_live.step_incomplete",
+                    "step {number} ({step_en}) must be complete",
+                    "l’étape {number} ({step_fr}) doit être terminée"
+                )
+            } else {
+                tr!(
+                    "go_live.step_not_started",
+                    "step {number} ({step_en}) must be at least in progress",
+                    "l’étape {number} ({step_fr}) doit être au moins en cours"
+                )
+            };
+            if status.missing.is_empty() {
+                blockers.push(line);
+            } else {
+                let labels = || status.missing.iter().map(|m| missing_label(m));
+                let en = labels().map(|(en, _)| en).collect::<Vec<_>>().join(", ");
+                let fr = labels().map(|(_, fr)| fr).collect::<Vec<_>>().join(", ");
+                // Each language joins its own words, so `tr!` (one set of values) does not fit.
+                let missing = Text::new(
+                    "go_live.missing",
+                    format!(": missing {en}"),
+                    format!(" : il manque {fr}"),
+                );
+                blockers.push(line.followed_by(&missing));
             }
-            blockers.push(line);
         }
     }
     blockers
+}
+
+/// A checklist step in plain words: `(English, French)`.
+fn step_label(step: ChecklistStep) -> (&'static str, &'static str) {
+    match step {
+        ChecklistStep::Documentation => ("documentation", "documentation"),
+        ChecklistStep::OfferingDefined => ("offering definition", "définition de l’offre"),
+        ChecklistStep::BrokerHosted => ("hosted broker", "broker hébergé"),
+        ChecklistStep::AuthenticationFlow => ("sign-in flow", "parcours de connexion"),
+        ChecklistStep::LimitedVisibility => ("limited visibility", "visibilité limitée"),
+    }
 }
 
 #[cfg(test)]
@@ -372,7 +432,10 @@ pub(crate) mod tests {
             break_it(&mut o);
             let blockers = go_live_blockers(&o, &approved, None);
             assert_eq!(blockers.len(), 1, "{expected}: {blockers:?}");
-            assert!(blockers[0].contains(expected), "{expected}: {blockers:?}");
+            assert!(
+                blockers[0].en().contains(expected),
+                "{expected}: {blockers:?}"
+            );
         }
         // Everything missing at once is listed at once.
         assert_eq!(go_live_blockers(&offering(), &account(None), None).len(), 6);
@@ -436,7 +499,7 @@ pub(crate) mod tests {
         assert_eq!(sign_in.state, NotStarted);
         let blockers = go_live_blockers(&o, &approved, Some(&e));
         assert_eq!(blockers.len(), 1, "{blockers:?}");
-        assert!(blockers[0].contains("step 4"), "{blockers:?}");
+        assert!(blockers[0].en().contains("step 4"), "{blockers:?}");
     }
 
     #[test]
@@ -460,11 +523,15 @@ pub(crate) mod tests {
         );
         let blockers = go_live_blockers(&o, &approved, Some(&e));
         assert_eq!(
-            blockers,
+            blockers.iter().map(Text::en).collect::<Vec<_>>(),
             [
                 "step 1 (documentation) failed its checks: docs.languages",
-                "step 3 (broker_hosted) failed its checks: catalog.unique_ids, provision.sync",
+                "step 3 (hosted broker) failed its checks: catalog.unique_ids, provision.sync",
             ]
+        );
+        assert_eq!(
+            blockers[1].fr(),
+            "l’étape 3 (broker hébergé) a échoué à ses vérifications : catalog.unique_ids, provision.sync"
         );
     }
 

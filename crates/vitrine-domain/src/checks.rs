@@ -7,7 +7,6 @@
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
-use crate::Timestamp;
 use crate::attestation::ChecklistStep;
 use crate::audit::AuditEvent;
 use crate::error::{DomainError, Problems};
@@ -15,6 +14,7 @@ use crate::ids::{CheckRunId, OfferingId, UserId};
 use crate::offering::Offering;
 use crate::permissions::Actor;
 use crate::validate;
+use crate::{Timestamp, tr};
 
 /// The Open Service Broker API versions vitrine speaks (the spec's 2.13 is the oldest
 /// `openbrokerapi` and most brokers still accept).
@@ -71,7 +71,11 @@ pub fn register_broker(
         _ if previous.is_none() => {
             problems.push(
                 "password",
-                "is required the first time a broker is registered",
+                tr!(
+                    "broker.password_required",
+                    "is required the first time a broker is registered",
+                    "est obligatoire la première fois qu’un broker est enregistré"
+                ),
             );
             None
         }
@@ -82,9 +86,14 @@ pub fn register_broker(
             if OSB_VERSIONS.contains(&v) {
                 Some(v.to_owned())
             } else {
+                let versions = OSB_VERSIONS.join(", ");
                 problems.push(
                     "api_version",
-                    format!("must be one of {}", OSB_VERSIONS.join(", ")),
+                    tr!(
+                        "broker.api_version",
+                        "must be one of {versions}",
+                        "doit être l’une de ces versions : {versions}"
+                    ),
                 );
                 None
             }
@@ -99,7 +108,10 @@ pub fn register_broker(
     let (Some(url), Some(username), Some(password), Some(api_version)) =
         (url, username, password, api_version)
     else {
-        return Err(DomainError::invalid("broker", "is incomplete"));
+        return Err(DomainError::invalid(
+            "broker",
+            tr!("broker.incomplete", "is incomplete", "est incomplet"),
+        ));
     };
     let registration = BrokerRegistration {
         offering_id: offering.id,
@@ -141,13 +153,21 @@ fn broker_url(value: &str) -> Result<String, DomainError> {
     if authority.contains('@') {
         return Err(DomainError::invalid(
             "url",
-            "must not carry credentials: give them as username and password",
+            tr!(
+                "broker.url_credentials",
+                "must not carry credentials: give them as username and password",
+                "ne doit pas contenir d’identifiants : donnez-les comme nom d’utilisateur et mot de passe"
+            ),
         ));
     }
     if url.contains(['?', '#']) {
         return Err(DomainError::invalid(
             "url",
-            "must not have a query or a fragment",
+            tr!(
+                "broker.url_query",
+                "must not have a query or a fragment",
+                "ne doit avoir ni paramètres de requête ni fragment"
+            ),
         ));
     }
     Ok(url.trim_end_matches('/').to_owned())
@@ -357,16 +377,20 @@ pub fn start_run(
         }
         RunTrigger::Validator => {
             if !actor.is_staff() {
-                return Err(DomainError::forbidden(
+                return Err(DomainError::forbidden(tr!(
+                    "checks.staff_only",
                     "only validators and admins start a run from the review",
-                ));
+                    "seuls les validateurs et les administrateurs lancent une vérification depuis la revue"
+                )));
             }
         }
     }
     if !registered {
-        return Err(DomainError::conflict(
+        return Err(DomainError::conflict(tr!(
+            "checks.no_broker",
             "register the offering's service broker before running its checks",
-        ));
+            "enregistrez le service broker de l’offre avant d’en lancer les vérifications"
+        )));
     }
     if let Some(run) = runs.iter().find(|r| r.state.is_under_way()) {
         return Ok(Start::UnderWay(run.clone()));
@@ -384,11 +408,14 @@ pub fn start_run(
             let frees_at =
                 recent[recent.len() - PROVIDER_RUNS_PER_HOUR] + SignedDuration::from_hours(1);
             let wait = frees_at.duration_since(now).as_secs().max(1);
+            let minutes = (wait + 59) / 60;
             return Err(DomainError::RateLimited {
-                reason: format!(
+                reason: tr!(
+                    "checks.rate_limited",
                     "at most {PROVIDER_RUNS_PER_HOUR} check runs an hour per offering; \
-                     try again in {} minutes",
-                    (wait + 59) / 60
+                     try again in {minutes} minutes",
+                    "au plus {PROVIDER_RUNS_PER_HOUR} vérifications par heure et par offre ; \
+                     réessayez dans {minutes} minutes"
                 ),
                 retry_after_secs: u64::try_from(wait).unwrap_or(1),
             });

@@ -1,21 +1,22 @@
-//! The errors a rule can give. The HTTP layer maps each to a problem document.
+//! The errors a rule can give. The HTTP layer maps each to a problem document, in the
+//! reader's language: every reason is a [`Text`] (both languages and a stable code).
 
-use serde::Serialize;
+use crate::text::Text;
 
 /// One input field that was refused, with a message a person can act on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldError {
     /// Path of the field in the request body, dotted (`plans.0.pricing.amount`).
     pub field: String,
     /// Why it was refused.
-    pub message: String,
+    pub message: Text,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, message: Text) -> Self {
         Self {
             field: field.into(),
-            message: message.into(),
+            message,
         }
     }
 }
@@ -31,30 +32,36 @@ pub enum DomainError {
     Unauthenticated,
     /// The caller is known but may not do this.
     #[error("forbidden: {0}")]
-    Forbidden(String),
+    Forbidden(Text),
     /// The thing does not exist, or the caller may not know it exists.
     #[error("not found")]
     NotFound,
     /// The current state does not allow this change.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(Text),
     /// The caller did this too often; it may again after `retry_after_secs`.
     #[error("too many requests: {reason}")]
-    RateLimited {
-        reason: String,
-        retry_after_secs: u64,
-    },
+    RateLimited { reason: Text, retry_after_secs: u64 },
 }
 
 impl DomainError {
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, message: Text) -> Self {
         Self::Invalid(vec![FieldError::new(field, message)])
     }
-    pub fn forbidden(reason: impl Into<String>) -> Self {
-        Self::Forbidden(reason.into())
+    pub fn forbidden(reason: Text) -> Self {
+        Self::Forbidden(reason)
     }
-    pub fn conflict(reason: impl Into<String>) -> Self {
-        Self::Conflict(reason.into())
+    pub fn conflict(reason: Text) -> Self {
+        Self::Conflict(reason)
+    }
+    /// The refusal's reason (for `Invalid`, its first field's), for tests and logs.
+    pub fn reason(&self) -> Option<&Text> {
+        match self {
+            DomainError::Invalid(errors) => errors.first().map(|e| &e.message),
+            DomainError::Forbidden(reason) | DomainError::Conflict(reason) => Some(reason),
+            DomainError::RateLimited { reason, .. } => Some(reason),
+            DomainError::Unauthenticated | DomainError::NotFound => None,
+        }
     }
 }
 
@@ -66,7 +73,7 @@ impl Problems {
     pub fn new() -> Self {
         Self::default()
     }
-    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub fn push(&mut self, field: impl Into<String>, message: Text) {
         self.0.push(FieldError::new(field, message));
     }
     /// Records the error of `result` under `field`, if any, and gives back the value.
@@ -78,7 +85,11 @@ impl Problems {
                 None
             }
             Err(other) => {
-                self.0.push(FieldError::new("", other.to_string()));
+                let message = other
+                    .reason()
+                    .cloned()
+                    .unwrap_or_else(|| crate::tr!("input.refused", "was refused", "a été refusé"));
+                self.0.push(FieldError::new("", message));
                 None
             }
         }

@@ -12,7 +12,7 @@ use crate::offering::{Offering, Visibility};
 use crate::permissions::Actor;
 use crate::review::{RequirementSet, Verdict, check_decision};
 use crate::submission::{Decision, Party, SubmissionState, Transition, transition};
-use crate::{Timestamp, validate};
+use crate::{Timestamp, tr, validate};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
@@ -234,17 +234,25 @@ pub fn create(
 ) -> Result<(Submission, AuditEvent), DomainError> {
     actor.require_provider_member(offering.provider_account_id)?;
     if !actor.is_member(offering.provider_account_id) {
-        return Err(DomainError::forbidden(
+        return Err(DomainError::forbidden(tr!(
+            "go_live.members_only",
             "only members of the provider account submit for go-live",
-        ));
+            "seuls les membres du compte fournisseur demandent la mise en ligne"
+        )));
     }
     if offering.visibility == Visibility::Public {
-        return Err(DomainError::conflict("this offering is already public"));
+        return Err(DomainError::conflict(tr!(
+            "go_live.already_public",
+            "this offering is already public",
+            "cette offre est déjà publique"
+        )));
     }
     if open_submission_exists {
-        return Err(DomainError::conflict(
+        return Err(DomainError::conflict(tr!(
+            "go_live.submission_open",
             "this offering already has a submission in progress; continue that one",
-        ));
+            "cette offre a déjà une soumission en cours ; poursuivez celle-ci"
+        )));
     }
     let blockers = go_live_blockers(offering, provider, evidence);
     if !blockers.is_empty() {
@@ -296,14 +304,18 @@ pub fn edit_round(
     now: Timestamp,
 ) -> Result<(Submission, AuditEvent), DomainError> {
     if party(actor, before)? != Party::Provider {
-        return Err(DomainError::forbidden(
+        return Err(DomainError::forbidden(tr!(
+            "submission.edit_members_only",
             "only members of the provider account edit a submission",
-        ));
+            "seuls les membres du compte fournisseur modifient une soumission"
+        )));
     }
     if !editable(before.state) {
-        return Err(DomainError::conflict(format!(
-            "a submission that is {} cannot be edited; it is frozen until a decision asks for changes",
-            before.state.as_str().replace('_', " ")
+        let (state_en, state_fr) = before.state.label();
+        return Err(DomainError::conflict(tr!(
+            "submission.frozen",
+            "this submission cannot be edited: it is {state_en}, and stays as it is until a decision asks for changes",
+            "cette soumission ne peut pas être modifiée : son état est {state_fr}, et elle reste telle quelle jusqu’à ce qu’une décision demande des modifications"
         )));
     }
     let mut next = before.clone();
@@ -320,7 +332,11 @@ pub fn edit_round(
         if recordings.len() > MAX_RECORDINGS_PER_ROUND {
             problems.push(
                 "recordings",
-                format!("at most {MAX_RECORDINGS_PER_ROUND} recordings per round"),
+                tr!(
+                    "submission.recordings_count",
+                    "at most {MAX_RECORDINGS_PER_ROUND} recordings per round",
+                    "{MAX_RECORDINGS_PER_ROUND} enregistrements au plus par tour"
+                ),
             );
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -337,7 +353,14 @@ pub fn edit_round(
         if let Some(d) = date
             && d <= today
         {
-            problems.push("requested_go_live", "must be a date in the future");
+            problems.push(
+                "requested_go_live",
+                tr!(
+                    "submission.go_live_date_past",
+                    "must be a date in the future",
+                    "doit être une date à venir"
+                ),
+            );
         }
         round.requested_go_live = date;
     }
@@ -370,17 +393,21 @@ pub fn submit(
             .iter()
             .map(|f| f.check.as_str())
             .collect();
-        return Err(DomainError::invalid(
-            "checks",
-            format!(
-                "the latest check run failed ({}): fix the broker and run the checks again",
-                if failed.is_empty() {
-                    "see its report".to_owned()
-                } else {
-                    failed.join(", ")
-                }
-            ),
-        ));
+        let message = if failed.is_empty() {
+            tr!(
+                "submission.checks_failed",
+                "the latest check run failed (see its report): fix the broker and run the checks again",
+                "la dernière vérification a échoué (voyez son rapport) : corrigez le broker et relancez les vérifications"
+            )
+        } else {
+            let failed = failed.join(", ");
+            tr!(
+                "submission.checks_failed",
+                "the latest check run failed ({failed}): fix the broker and run the checks again",
+                "la dernière vérification a échoué ({failed}) : corrigez le broker et relancez les vérifications"
+            )
+        };
+        return Err(DomainError::invalid("checks", message));
     }
     let move_ = if before.state == SubmissionState::ChangesRequested {
         Transition::Resubmit
@@ -391,7 +418,11 @@ pub fn submit(
     if before.state == SubmissionState::ChangesRequested && before.current_round().is_frozen() {
         return Err(DomainError::invalid(
             "recordings",
-            "upload new recordings for this round before resubmitting",
+            tr!(
+                "submission.new_recordings_needed",
+                "upload new recordings for this round before resubmitting",
+                "déposez de nouveaux enregistrements pour ce tour avant de soumettre à nouveau"
+            ),
         ));
     }
     step(Some(actor), before, move_, p, now, |next| {
@@ -399,7 +430,11 @@ pub fn submit(
         if round.recordings.is_empty() {
             return Err(DomainError::invalid(
                 "recordings",
-                "add at least one demo recording",
+                tr!(
+                    "submission.recording_needed",
+                    "add at least one demo recording",
+                    "ajoutez au moins un enregistrement de démonstration"
+                ),
             ));
         }
         round.requirements_version = Some(requirements.version);
@@ -439,9 +474,11 @@ pub fn decide(
 ) -> Result<(Submission, AuditEvent), DomainError> {
     let p = party(actor, before)?;
     if before.current_round().requirements_version != Some(requirements.version) {
-        return Err(DomainError::conflict(
+        return Err(DomainError::conflict(tr!(
+            "review.requirements_version",
             "judge this round against the requirement version it was submitted under",
-        ));
+            "jugez ce tour selon la version des exigences sous laquelle il a été soumis"
+        )));
     }
     step(
         Some(actor),
@@ -521,7 +558,11 @@ pub fn schedule_publication(
             if at < now {
                 return Err(DomainError::invalid(
                     "at",
-                    "the publication time is in the past",
+                    tr!(
+                        "publication.time_past",
+                        "the publication time is in the past",
+                        "l’heure de publication est passée"
+                    ),
                 ));
             }
             next.publication_at = Some(at);
@@ -544,9 +585,11 @@ pub fn publish(
         None => Party::Scheduler,
     };
     if offering.id != before.offering_id {
-        return Err(DomainError::conflict(
+        return Err(DomainError::conflict(tr!(
+            "publication.wrong_offering",
             "this offering is not the submission's",
-        ));
+            "cette offre n’est pas celle de la soumission"
+        )));
     }
     let submission = step(actor, before, Transition::Publish, p, now, |_| Ok(()))?;
     let mut next = offering.clone();

@@ -23,7 +23,8 @@
 //!   [`calendar`], [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
 //!   review; [`checks`]: the broker registration and the prerequisite check runs, whose
 //!   verdicts the [`checklist`] reads; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
-//!   [`error`]: what every module shares.
+//!   [`error`], [`text`] (sentences in both languages, and [`Language`]): what every module
+//!   shares.
 
 pub mod account;
 pub mod assignment;
@@ -42,6 +43,7 @@ pub mod recording;
 pub mod review;
 pub mod search;
 pub mod submission;
+pub mod text;
 pub mod thread;
 pub mod user;
 pub mod validate;
@@ -55,7 +57,8 @@ pub use error::{DomainError, FieldError};
 pub use ids::{AccountId, CheckRunId, OfferingId, RecordingId, SubmissionId, TokenId, UserId};
 pub use offering::{Localized, Offering, OfferingName, Plan, Pricing, Visibility};
 pub use permissions::{Actor, MembershipRole, StaffRoles};
-pub use user::{Email, Language, User};
+pub use text::{Language, Text};
+pub use user::{Email, User};
 pub use visibility::Audience;
 
 /// A point in time, UTC. Re-exported so every crate names time the same way.

@@ -7,7 +7,8 @@ use crate::audit::AuditEvent;
 use crate::error::{DomainError, Problems};
 use crate::ids::{AccountId, OfferingId};
 use crate::permissions::Actor;
-use crate::{Timestamp, validate};
+use crate::text::required;
+use crate::{Timestamp, tr, validate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -261,8 +262,16 @@ fn support_contact(field: &str, value: &str) -> Result<String, DomainError> {
     if value.contains('@') && !value.contains("://") {
         validate::email(field, value)
     } else {
-        validate::url(field, value)
-            .map_err(|_| DomainError::invalid(field, "must be an email address or an http(s) URL"))
+        validate::url(field, value).map_err(|_| {
+            DomainError::invalid(
+                field,
+                tr!(
+                    "offering.support_contact",
+                    "must be an email address or an http(s) URL",
+                    "doit être une adresse e-mail ou une URL http(s)"
+                ),
+            )
+        })
     }
 }
 
@@ -287,7 +296,14 @@ fn apply_listing(offering: &mut Offering, input: ListingInput) -> Result<(), Dom
     }
     if let Some(tags) = input.tags {
         if tags.len() > MAX_TAGS {
-            problems.push("tags", format!("at most {MAX_TAGS} tags"));
+            problems.push(
+                "tags",
+                tr!(
+                    "offering.tags_count",
+                    "at most {MAX_TAGS} tags",
+                    "{MAX_TAGS} étiquettes au plus"
+                ),
+            );
         }
         let mut clean = BTreeSet::new();
         for (i, tag) in tags.iter().enumerate() {
@@ -298,7 +314,11 @@ fn apply_listing(offering: &mut Offering, input: ListingInput) -> Result<(), Dom
                 } else {
                     problems.push(
                         format!("tags.{i}"),
-                        "may hold only letters, digits and dashes",
+                        tr!(
+                            "offering.tag_characters",
+                            "may hold only letters, digits and dashes",
+                            "ne peut contenir que des lettres, des chiffres et des tirets"
+                        ),
                     );
                 }
             }
@@ -321,7 +341,14 @@ fn apply_listing(offering: &mut Offering, input: ListingInput) -> Result<(), Dom
     }
     if let Some(plans) = input.plans {
         if plans.len() > MAX_PLANS {
-            problems.push("plans", format!("at most {MAX_PLANS} plans"));
+            problems.push(
+                "plans",
+                tr!(
+                    "offering.plans_count",
+                    "at most {MAX_PLANS} plans",
+                    "{MAX_PLANS} formules au plus"
+                ),
+            );
         }
         let mut names = BTreeSet::new();
         let mut clean = Vec::with_capacity(plans.len());
@@ -330,7 +357,11 @@ fn apply_listing(offering: &mut Offering, input: ListingInput) -> Result<(), Dom
                 if !names.insert(p.name.clone()) {
                     problems.push(
                         format!("plans.{i}.name"),
-                        "another plan already has this name",
+                        tr!(
+                            "offering.plan_name_taken",
+                            "another plan already has this name",
+                            "une autre formule porte déjà ce nom"
+                        ),
                     );
                 }
                 clean.push(p);
@@ -354,24 +385,28 @@ pub fn create_offering(
     actor.require_provider_member(provider.id)?;
     match provider.provider_status() {
         None => {
-            return Err(DomainError::conflict(
+            return Err(DomainError::conflict(tr!(
+                "offering.provider_not_applied",
                 "this account has not applied to become a provider; apply first",
-            ));
+                "ce compte n’a pas demandé à devenir fournisseur ; faites d’abord la demande"
+            )));
         }
         Some(ProviderStatus::Rejected) => {
-            return Err(DomainError::conflict(
+            return Err(DomainError::conflict(tr!(
+                "offering.provider_rejected",
                 "this account's provider application was rejected; apply again first",
-            ));
+                "la candidature de fournisseur de ce compte a été refusée ; refaites d’abord une demande"
+            )));
         }
         Some(ProviderStatus::Pending | ProviderStatus::Approved) => {}
     }
     let mut problems = Problems::new();
     let name = problems.check(OfferingName::parse("name", name));
     if listing.display_name.is_none() {
-        problems.push("display_name", "is required");
+        problems.push("display_name", required());
     }
     if listing.description.is_none() {
-        problems.push("description", "is required");
+        problems.push("description", required());
     }
     let mut offering = Offering {
         id: OfferingId::generate(),
@@ -442,17 +477,30 @@ pub fn set_visibility(
 ) -> Result<(Offering, AuditEvent), DomainError> {
     actor.require_provider_member(offering.provider_account_id)?;
     if offering.visibility == visibility {
-        return Err(DomainError::conflict(format!(
-            "the offering is already {}",
-            visibility.as_str()
+        let (en, fr) = match visibility {
+            Visibility::Private => ("private", "privée"),
+            Visibility::Limited => ("limited", "limitée"),
+            Visibility::Public => ("public", "publique"),
+        };
+        return Err(DomainError::conflict(tr!(
+            "offering.same_visibility",
+            "the offering is already {en}",
+            "l’offre est déjà {fr}"
         )));
     }
     if visibility == Visibility::Public {
-        actor
-            .require_admin("only an admin can make an offering public; request go-live instead")?;
+        actor.require_admin(tr!(
+            "offering.public_admin_only",
+            "only an admin can make an offering public; request go-live instead",
+            "seul un administrateur peut rendre une offre publique ; demandez plutôt la mise en ligne"
+        ))?;
     }
     if offering.visibility == Visibility::Public {
-        actor.require_admin("only an admin can unpublish a public offering")?;
+        actor.require_admin(tr!(
+            "offering.unpublish_admin_only",
+            "only an admin can unpublish a public offering",
+            "seul un administrateur peut dépublier une offre publique"
+        ))?;
     }
     let reason = validate::optional_text("reason", reason, 2000)?;
     let mut next = offering.clone();
@@ -476,15 +524,21 @@ pub fn set_allowlist(
     if set.len() > MAX_ALLOWLIST {
         return Err(DomainError::invalid(
             "account_ids",
-            format!("an allowlist holds at most {MAX_ALLOWLIST} accounts"),
+            tr!(
+                "offering.allowlist_count",
+                "an allowlist holds at most {MAX_ALLOWLIST} accounts",
+                "une liste d’accès compte {MAX_ALLOWLIST} comptes au plus"
+            ),
         ));
     }
     let mut next = offering.clone();
     next.allowlist = set.into_iter().collect();
     if next.allowlist == offering.allowlist {
-        return Err(DomainError::conflict(
+        return Err(DomainError::conflict(tr!(
+            "offering.same_allowlist",
             "the allowlist already holds exactly these accounts",
-        ));
+            "la liste d’accès contient déjà exactement ces comptes"
+        )));
     }
     Ok(changed(
         actor,
@@ -511,14 +565,19 @@ pub fn attest(
     };
     let mut next = offering.clone();
     let slot = next.attestations.slot_mut(step).ok_or_else(|| {
-        DomainError::conflict(format!(
-            "step {} ({}) is derived from the offering itself and cannot be attested",
-            step.number(),
-            step.as_str()
+        let number = step.number();
+        DomainError::conflict(tr!(
+            "offering.step_derived",
+            "step {number} is derived from the offering itself and cannot be attested",
+            "l’étape {number} découle de l’offre elle-même et ne peut pas être attestée"
         ))
     })?;
     if slot.as_ref().map(|a| a.state) == Some(state) {
-        return Err(DomainError::conflict("this step already has this state"));
+        return Err(DomainError::conflict(tr!(
+            "offering.same_step_state",
+            "this step already has this state",
+            "cette étape a déjà cet état"
+        )));
     }
     *slot = Some(attestation);
     Ok(changed(

@@ -8,6 +8,8 @@
 
 use crate::error::DomainError;
 use crate::ids::{AccountId, UserId};
+use crate::text::Text;
+use crate::tr;
 use serde::{Deserialize, Serialize};
 
 /// Marketplace staff roles.
@@ -103,7 +105,7 @@ impl Actor {
             .any(|(id, role)| *id == account && *role == MembershipRole::Owner)
     }
 
-    pub fn require_admin(&self, reason: &str) -> Result<(), DomainError> {
+    pub fn require_admin(&self, reason: Text) -> Result<(), DomainError> {
         if self.is_admin() {
             Ok(())
         } else {
@@ -127,9 +129,11 @@ impl Actor {
         if self.is_owner(account) || self.is_admin() {
             Ok(())
         } else {
-            Err(DomainError::forbidden(
+            Err(DomainError::forbidden(tr!(
+                "account.owner_only",
                 "only an owner of this account or an admin can do this",
-            ))
+                "seul un propriétaire de ce compte ou un administrateur peut le faire"
+            )))
         }
     }
 
@@ -139,9 +143,11 @@ impl Actor {
         if self.is_member(account) || self.is_admin() {
             Ok(())
         } else {
-            Err(DomainError::forbidden(
+            Err(DomainError::forbidden(tr!(
+                "account.member_only",
                 "only members of the provider account or an admin can do this",
-            ))
+                "seuls les membres du compte fournisseur ou un administrateur peuvent le faire"
+            )))
         }
     }
 

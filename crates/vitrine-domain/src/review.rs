@@ -6,7 +6,7 @@
 
 use crate::error::{DomainError, Problems};
 use crate::submission::Decision;
-use crate::{Localized, validate};
+use crate::{Localized, tr, validate};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -115,10 +115,24 @@ pub fn new_requirement_set(
 ) -> Result<RequirementSet, DomainError> {
     let mut problems = Problems::new();
     if requirements.is_empty() {
-        problems.push("requirements", "the list needs at least one requirement");
+        problems.push(
+            "requirements",
+            tr!(
+                "requirements.empty",
+                "the list needs at least one requirement",
+                "la liste doit compter au moins une exigence"
+            ),
+        );
     }
     if requirements.len() > 50 {
-        problems.push("requirements", "at most 50 requirements");
+        problems.push(
+            "requirements",
+            tr!(
+                "requirements.count",
+                "at most 50 requirements",
+                "50 exigences au plus"
+            ),
+        );
     }
     let mut keys = std::collections::BTreeSet::new();
     let mut clean = Vec::with_capacity(requirements.len());
@@ -132,7 +146,11 @@ pub fn new_requirement_set(
         {
             problems.push(
                 format!("requirements.{i}.key"),
-                "another requirement has this key",
+                tr!(
+                    "requirements.key_taken",
+                    "another requirement has this key",
+                    "une autre exigence a cette clé"
+                ),
             );
         }
         let title = problems.check(crate::offering::validate_localized(
@@ -155,7 +173,11 @@ pub fn new_requirement_set(
     }
     problems.into_result()?;
     if clean == current.requirements {
-        return Err(DomainError::conflict("the list is unchanged"));
+        return Err(DomainError::conflict(tr!(
+            "requirements.unchanged",
+            "the list is unchanged",
+            "la liste n’a pas changé"
+        )));
     }
     Ok(RequirementSet {
         version: current.version + 1,
@@ -194,17 +216,23 @@ pub fn check_decision(
     let mut by_key: BTreeMap<&str, &Verdict> = BTreeMap::new();
     for (i, v) in verdicts.iter().enumerate() {
         if !set.requirements.iter().any(|r| r.key == v.requirement) {
+            let (key, version) = (&v.requirement, set.version);
             problems.push(
                 format!("verdicts.{i}.requirement"),
-                format!(
-                    "'{}' is not a requirement of version {}",
-                    v.requirement, set.version
+                tr!(
+                    "verdicts.unknown_requirement",
+                    "'{key}' is not a requirement of version {version}",
+                    "« {key} » n’est pas une exigence de la version {version}"
                 ),
             );
         } else if by_key.insert(v.requirement.as_str(), v).is_some() {
             problems.push(
                 format!("verdicts.{i}.requirement"),
-                "this requirement is judged twice",
+                tr!(
+                    "verdicts.twice",
+                    "this requirement is judged twice",
+                    "cette exigence est jugée deux fois"
+                ),
             );
         }
         if v.outcome == VerdictOutcome::NotMet
@@ -212,13 +240,25 @@ pub fn check_decision(
         {
             problems.push(
                 format!("verdicts.{i}.comment"),
-                "say what is missing when a requirement is not met",
+                tr!(
+                    "verdicts.comment_needed",
+                    "say what is missing when a requirement is not met",
+                    "dites ce qui manque quand une exigence n’est pas satisfaite"
+                ),
             );
         }
     }
     for r in &set.requirements {
         if !by_key.contains_key(r.key.as_str()) {
-            problems.push("verdicts", format!("requirement '{}' is not judged", r.key));
+            let key = &r.key;
+            problems.push(
+                "verdicts",
+                tr!(
+                    "verdicts.missing",
+                    "requirement '{key}' is not judged",
+                    "l’exigence « {key} » n’est pas jugée"
+                ),
+            );
         }
     }
     problems.into_result()?;
@@ -229,15 +269,23 @@ pub fn check_decision(
     match decision {
         Decision::Approve if unmet > 0 => Err(DomainError::invalid(
             "decision",
-            format!("cannot approve: {unmet} requirement(s) not met"),
+            tr!(
+                "decision.unmet",
+                "cannot approve: {unmet} requirement(s) not met",
+                "approbation impossible : {unmet} exigence(s) non satisfaite(s)"
+            ),
         )),
         Decision::RequestChanges if unmet == 0 => Err(DomainError::invalid(
             "decision",
-            "every requirement is met: approve instead, or mark what is not met",
+            tr!(
+                "decision.all_met",
+                "every requirement is met: approve instead, or mark what is not met",
+                "toutes les exigences sont satisfaites : approuvez plutôt, ou marquez ce qui ne l’est pas"
+            ),
         )),
-        Decision::Reject if reason.is_none_or(|r| r.trim().is_empty()) => {
-            Err(DomainError::invalid("reason", "a rejection needs a reason"))
-        }
+        Decision::Reject if reason.is_none_or(|r| r.trim().is_empty()) => Err(
+            DomainError::invalid("reason", crate::text::rejection_needs_reason()),
+        ),
         _ => {
             let mut ordered: Vec<Verdict> = set
                 .requirements
@@ -319,7 +367,7 @@ mod tests {
         else {
             panic!("invalid expected")
         };
-        assert!(errors[0].message.contains("usage-billing"));
+        assert!(errors[0].message.en().contains("usage-billing"));
         let mut v = verdicts(&set, &[]);
         v.push(v[0].clone());
         v.push(Verdict {

@@ -13,6 +13,7 @@
 //! stored one, so of two concurrent transitions one wins and the other gets a conflict.
 
 use crate::error::DomainError;
+use crate::tr;
 use serde::{Deserialize, Serialize};
 
 /// Where a submission stands.
@@ -62,6 +63,30 @@ impl SubmissionState {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    /// How a refusal names the state: `(English, French)`, read after "it is" / "son état
+    /// est".
+    pub fn label(self) -> (&'static str, &'static str) {
+        match self {
+            SubmissionState::Draft => ("a draft", "« brouillon »"),
+            SubmissionState::Queued => ("queued", "« en file d’attente »"),
+            SubmissionState::InReview => ("in review", "« en revue »"),
+            SubmissionState::DecidedPendingRelease => (
+                "decided, its decision not yet released",
+                "« décidée, décision pas encore publiée »",
+            ),
+            SubmissionState::ChangesRequested => {
+                ("waiting for changes", "« modifications demandées »")
+            }
+            SubmissionState::Approved => ("approved", "« approuvée »"),
+            SubmissionState::Rejected => ("rejected", "« refusée »"),
+            SubmissionState::PublicationScheduled => {
+                ("scheduled for publication", "« publication programmée »")
+            }
+            SubmissionState::Published => ("published", "« publiée »"),
+            SubmissionState::Withdrawn => ("withdrawn", "« retirée »"),
+        }
     }
 
     /// States after which nothing more happens to the submission.
@@ -150,16 +175,40 @@ impl Transition {
         }
     }
 
-    fn who(self) -> &'static str {
+    /// Who may make it, `(English, French)`, read after "only" / "seul".
+    fn who(self) -> (&'static str, &'static str) {
         match self {
-            Transition::Submit | Transition::Resubmit | Transition::Withdraw => {
-                "a member of the provider account"
-            }
-            Transition::Decide(_) => "the validator assigned to this submission",
-            Transition::OpenSession | Transition::ReleaseDecision | Transition::Publish => {
-                "the scheduler or an admin"
-            }
-            Transition::SchedulePublication => "an admin",
+            Transition::Submit | Transition::Resubmit | Transition::Withdraw => (
+                "a member of the provider account",
+                "un membre du compte fournisseur",
+            ),
+            Transition::Decide(_) => (
+                "the validator assigned to this submission",
+                "le validateur assigné à cette soumission",
+            ),
+            Transition::OpenSession | Transition::ReleaseDecision | Transition::Publish => (
+                "the scheduler or an admin",
+                "le planificateur ou un administrateur",
+            ),
+            Transition::SchedulePublication => ("an admin", "un administrateur"),
+        }
+    }
+
+    /// What it does, `(English, French)`, read before "this submission" / "cette
+    /// soumission".
+    fn verb(self) -> (&'static str, &'static str) {
+        match self {
+            Transition::Submit => ("submit", "soumettre"),
+            Transition::OpenSession => ("put into review", "mettre en revue"),
+            Transition::Decide(_) => ("decide on", "statuer sur"),
+            Transition::ReleaseDecision => ("release the decision on", "publier la décision sur"),
+            Transition::Resubmit => ("resubmit", "soumettre à nouveau"),
+            Transition::SchedulePublication => (
+                "schedule the publication of",
+                "programmer la publication de",
+            ),
+            Transition::Publish => ("publish", "publier"),
+            Transition::Withdraw => ("withdraw", "retirer"),
         }
     }
 }
@@ -198,18 +247,21 @@ pub fn transition(
     party: Party,
     recorded: Option<Decision>,
 ) -> Result<SubmissionState, DomainError> {
+    let (verb_en, verb_fr) = transition.verb();
     if !transition.allowed(party) {
-        return Err(DomainError::forbidden(format!(
-            "only {} can {} a submission",
-            transition.who(),
-            transition.as_str().replace('_', " ")
+        let (who_en, who_fr) = transition.who();
+        return Err(DomainError::forbidden(tr!(
+            "submission.party_forbids",
+            "only {who_en} can {verb_en} this submission",
+            "seul {who_fr} peut {verb_fr} cette soumission"
         )));
     }
     target(from, transition, recorded).ok_or_else(|| {
-        DomainError::conflict(format!(
-            "a submission that is {} cannot {}",
-            from.as_str().replace('_', " "),
-            transition.as_str().replace('_', " ")
+        let (state_en, state_fr) = from.label();
+        DomainError::conflict(tr!(
+            "submission.state_forbids",
+            "cannot {verb_en} this submission: it is {state_en}",
+            "impossible de {verb_fr} cette soumission : son état est {state_fr}"
         ))
     })
 }

@@ -7,7 +7,8 @@ use crate::error::{DomainError, Problems};
 use crate::ids::UserId;
 use crate::permissions::Actor;
 pub use crate::permissions::StaffRoles;
-use crate::{Timestamp, validate};
+pub use crate::text::Language;
+use crate::{Timestamp, tr, validate};
 use serde::{Deserialize, Serialize};
 
 /// An email address, validated and lowercased.
@@ -25,33 +26,6 @@ impl Email {
     }
 }
 
-/// The language a user reads vitrine and its emails in.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    #[default]
-    En,
-    Fr,
-}
-
-impl Language {
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Fr => "fr",
-        }
-    }
-    pub fn parse(code: &str) -> Option<Self> {
-        match code {
-            "en" => Some(Language::En),
-            "fr" => Some(Language::Fr),
-            _ => None,
-        }
-    }
-}
-
 /// Checks an IANA time zone name against the time zone database.
 pub fn time_zone(field: &str, name: &str) -> Result<String, DomainError> {
     let name = name.trim();
@@ -59,7 +33,11 @@ pub fn time_zone(field: &str, name: &str) -> Result<String, DomainError> {
         Ok(_) => Ok(name.to_owned()),
         Err(_) => Err(DomainError::invalid(
             field,
-            format!("'{name}' is not an IANA time zone such as Europe/Paris or UTC"),
+            tr!(
+                "field.time_zone",
+                "'{name}' is not an IANA time zone such as Europe/Paris or UTC",
+                "« {name} » n’est pas un fuseau horaire IANA comme Europe/Paris ou UTC"
+            ),
         )),
     }
 }
@@ -113,12 +91,20 @@ pub fn check_password(field: &str, password: &str) -> Result<(), DomainError> {
     if n < MIN_PASSWORD_CHARS {
         Err(DomainError::invalid(
             field,
-            format!("must have at least {MIN_PASSWORD_CHARS} characters"),
+            tr!(
+                "field.too_short",
+                "must have at least {MIN_PASSWORD_CHARS} characters",
+                "doit compter au moins {MIN_PASSWORD_CHARS} caractères"
+            ),
         ))
     } else if n > 1024 {
         Err(DomainError::invalid(
             field,
-            "must have at most 1024 characters",
+            tr!(
+                "field.too_long",
+                "must have at most 1024 characters",
+                "doit compter au plus 1024 caractères"
+            ),
         ))
     } else {
         Ok(())
@@ -162,7 +148,11 @@ pub fn create_user(
     now: Timestamp,
 ) -> Result<(User, AuditEvent), DomainError> {
     if let Some(actor) = actor {
-        actor.require_admin("only an admin can create users")?;
+        actor.require_admin(tr!(
+            "user.create_admin_only",
+            "only an admin can create users",
+            "seul un administrateur peut créer des utilisateurs"
+        ))?;
     }
     let mut user = validated_user(input, now)?;
     user.email_verified_at = Some(now);
@@ -180,7 +170,11 @@ pub fn update_user(
     now: Timestamp,
 ) -> Result<(User, AuditEvent), DomainError> {
     if actor.user_id != user.id {
-        actor.require_admin("you can only change your own profile")?;
+        actor.require_admin(tr!(
+            "user.own_profile_only",
+            "you can only change your own profile",
+            "vous ne pouvez modifier que votre propre profil"
+        ))?;
     }
     let mut next = user.clone();
     let mut problems = Problems::new();
@@ -214,11 +208,17 @@ pub fn set_staff_roles(
     staff: StaffRoles,
     now: Timestamp,
 ) -> Result<(User, AuditEvent), DomainError> {
-    actor.require_admin("only an admin can change staff roles")?;
+    actor.require_admin(tr!(
+        "user.staff_roles_admin_only",
+        "only an admin can change staff roles",
+        "seul un administrateur peut changer les rôles du personnel"
+    ))?;
     if actor.user_id == user.id && user.staff.admin && !staff.admin {
-        return Err(DomainError::conflict(
+        return Err(DomainError::conflict(tr!(
+            "user.own_admin_role",
             "you cannot remove your own admin role; ask another admin",
-        ));
+            "vous ne pouvez pas retirer votre propre rôle d’administrateur ; demandez à un autre administrateur"
+        )));
     }
     let mut next = user.clone();
     next.staff = staff;

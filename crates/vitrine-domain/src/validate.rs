@@ -2,6 +2,16 @@
 //! [`DomainError::Invalid`] naming the field.
 
 use crate::error::DomainError;
+use crate::text::Text;
+use crate::tr;
+
+fn not_an_email() -> Text {
+    tr!(
+        "field.email",
+        "must be an email address",
+        "doit être une adresse e-mail"
+    )
+}
 
 /// Trims `value` and checks it has between `min` and `max` characters.
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, DomainError> {
@@ -9,15 +19,29 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     let count = trimmed.chars().count();
     if count < min {
         return Err(if min == 1 {
-            DomainError::invalid(field, "must not be empty")
+            DomainError::invalid(
+                field,
+                tr!("field.empty", "must not be empty", "ne doit pas être vide"),
+            )
         } else {
-            DomainError::invalid(field, format!("must have at least {min} characters"))
+            DomainError::invalid(
+                field,
+                tr!(
+                    "field.too_short",
+                    "must have at least {min} characters",
+                    "doit compter au moins {min} caractères"
+                ),
+            )
         });
     }
     if count > max {
         return Err(DomainError::invalid(
             field,
-            format!("must have at most {max} characters"),
+            tr!(
+                "field.too_long",
+                "must have at most {max} characters",
+                "doit compter au plus {max} caractères"
+            ),
         ));
     }
     if trimmed
@@ -26,7 +50,11 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     {
         return Err(DomainError::invalid(
             field,
-            "must not contain control characters",
+            tr!(
+                "field.control_characters",
+                "must not contain control characters",
+                "ne doit pas contenir de caractères de contrôle"
+            ),
         ));
     }
     Ok(trimmed.to_owned())
@@ -50,12 +78,25 @@ pub fn url(field: &str, value: &str) -> Result<String, DomainError> {
     let rest = v
         .strip_prefix("https://")
         .or_else(|| v.strip_prefix("http://"))
-        .ok_or_else(|| DomainError::invalid(field, "must start with https:// or http://"))?;
+        .ok_or_else(|| {
+            DomainError::invalid(
+                field,
+                tr!(
+                    "url.scheme",
+                    "must start with https:// or http://",
+                    "doit commencer par https:// ou http://"
+                ),
+            )
+        })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.is_empty() || host.contains(char::is_whitespace) || v.contains(char::is_whitespace) {
         return Err(DomainError::invalid(
             field,
-            "must be an absolute URL with a host",
+            tr!(
+                "url.host",
+                "must be an absolute URL with a host",
+                "doit être une URL absolue avec un nom d’hôte"
+            ),
         ));
     }
     Ok(v)
@@ -67,7 +108,7 @@ pub fn email(field: &str, value: &str) -> Result<String, DomainError> {
     let v = text(field, value, 3, 254)?.to_lowercase();
     let (local, domain) = v
         .split_once('@')
-        .ok_or_else(|| DomainError::invalid(field, "must be an email address"))?;
+        .ok_or_else(|| DomainError::invalid(field, not_an_email()))?;
     let ok = !local.is_empty()
         && !domain.contains('@')
         && domain.contains('.')
@@ -77,7 +118,7 @@ pub fn email(field: &str, value: &str) -> Result<String, DomainError> {
     if ok {
         Ok(v)
     } else {
-        Err(DomainError::invalid(field, "must be an email address"))
+        Err(DomainError::invalid(field, not_an_email()))
     }
 }
 
@@ -89,7 +130,11 @@ pub fn country(field: &str, value: &str) -> Result<String, DomainError> {
     } else {
         Err(DomainError::invalid(
             field,
-            "must be a two-letter ISO 3166-1 country code, such as FR",
+            tr!(
+                "field.country",
+                "must be a two-letter ISO 3166-1 country code, such as FR",
+                "doit être un code pays ISO 3166-1 de deux lettres, comme FR"
+            ),
         ))
     }
 }
@@ -102,7 +147,11 @@ pub fn currency(field: &str, value: &str) -> Result<String, DomainError> {
     } else {
         Err(DomainError::invalid(
             field,
-            "must be a three-letter ISO 4217 currency code in capitals, such as EUR",
+            tr!(
+                "field.currency",
+                "must be a three-letter ISO 4217 currency code in capitals, such as EUR",
+                "doit être un code de devise ISO 4217 de trois lettres majuscules, comme EUR"
+            ),
         ))
     }
 }
@@ -123,7 +172,11 @@ pub fn decimal_amount(field: &str, value: &str) -> Result<String, DomainError> {
     } else {
         Err(DomainError::invalid(
             field,
-            "must be a non-negative decimal number such as 12.50 (at most 6 decimals)",
+            tr!(
+                "field.amount",
+                "must be a non-negative decimal number such as 12.50 (at most 6 decimals)",
+                "doit être un nombre décimal positif ou nul comme 12.50 (6 décimales au plus)"
+            ),
         ))
     }
 }
@@ -144,7 +197,11 @@ pub fn programmatic_name(field: &str, value: &str) -> Result<String, DomainError
     } else {
         Err(DomainError::invalid(
             field,
-            "must be 3 to 32 lowercase letters, digits and dashes, starting with a letter and not ending with a dash",
+            tr!(
+                "field.programmatic_name",
+                "must be 3 to 32 lowercase letters, digits and dashes, starting with a letter and not ending with a dash",
+                "doit compter de 3 à 32 lettres minuscules, chiffres et tirets, commencer par une lettre et ne pas finir par un tiret"
+            ),
         ))
     }
 }

@@ -7,7 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use vitrine_domain::{Account, Actor, Audience, Timestamp, User, UserId};
+use vitrine_domain::{Account, Actor, Audience, Timestamp, User, UserId, tr};
 use vitrine_store::SecretHash;
 
 use crate::AppState;
@@ -114,7 +114,11 @@ async fn authenticate_uncached(headers: &HeaderMap, state: &AppState) -> ApiResu
             let token = bearer_token(authorization).ok_or_else(|| {
                 ApiError::new(
                     ProblemKind::Unauthenticated,
-                    "the Authorization header must be `Bearer <token>`",
+                    tr!(
+                        "auth.bearer_malformed",
+                        "the Authorization header must be `Bearer <token>`",
+                        "l’en-tête Authorization doit être `Bearer <jeton>`"
+                    ),
                 )
             })?;
             let user = state
@@ -124,7 +128,11 @@ async fn authenticate_uncached(headers: &HeaderMap, state: &AppState) -> ApiResu
                 .ok_or_else(|| {
                     ApiError::new(
                         ProblemKind::Unauthenticated,
-                        "the API token is unknown or revoked",
+                        tr!(
+                            "auth.token_unknown",
+                            "the API token is unknown or revoked",
+                            "le jeton d’API est inconnu ou révoqué"
+                        ),
                     )
                 })?;
             (user, Credential::ApiToken, None)

@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
-use vitrine_domain::FieldError;
+use vitrine_domain::{FieldError, tr};
 
 use crate::problem::{ApiError, ProblemKind};
 
@@ -23,19 +23,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !has_json_content_type(&req) {
             return Err(ApiError::new(
                 ProblemKind::UnsupportedMediaType,
-                "send the body as JSON with Content-Type: application/json",
+                tr!(
+                    "body.not_json_type",
+                    "send the body as JSON with Content-Type: application/json",
+                    "envoyez le corps en JSON avec Content-Type: application/json"
+                ),
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     ProblemKind::PayloadTooLarge,
-                    "the request body is larger than the server accepts",
+                    tr!(
+                        "body.too_large",
+                        "the request body is larger than the server accepts",
+                        "le corps de la requête dépasse ce que le serveur accepte"
+                    ),
                 )
             } else {
                 ApiError::new(
                     ProblemKind::MalformedBody,
-                    "the request body could not be read",
+                    tr!(
+                        "body.unreadable",
+                        "the request body could not be read",
+                        "le corps de la requête n’a pas pu être lu"
+                    ),
                 )
             }
         })?;
@@ -68,7 +80,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::new(
             ProblemKind::MalformedBody,
-            format!("the body is not valid JSON: {error}"),
+            tr!(
+                "body.not_json",
+                "the body is not valid JSON: {error}",
+                "le corps n’est pas du JSON valide : {error}"
+            ),
         )
     })?;
     serde_path_to_error::deserialize(value).map_err(|error| {
@@ -142,14 +158,28 @@ fn field_error(mut field: String, message: &str) -> ApiError {
     let message = if let Some(rest) = message.strip_prefix("unknown field `") {
         let expected = rest.split_once(", ").map(|(_, e)| e).unwrap_or_default();
         if expected.is_empty() {
-            "is not a known field".to_owned()
+            tr!(
+                "field.unknown",
+                "is not a known field",
+                "n’est pas un champ connu"
+            )
         } else {
-            format!("is not a known field; {expected}")
+            // serde's list of the known fields ("expected one of `a`, `b`") is kept as it is.
+            tr!(
+                "field.unknown",
+                "is not a known field; {expected}",
+                "n’est pas un champ connu ; {expected}"
+            )
         }
     } else if message.starts_with("missing field `") {
-        "is required".to_owned()
+        vitrine_domain::text::required()
     } else {
-        message.to_owned()
+        // serde's own words name the type expected ("invalid type: string, expected u32").
+        tr!(
+            "field.malformed",
+            "{message}",
+            "valeur invalide ({message})"
+        )
     };
     ApiError::invalid(vec![FieldError::new(field, message)])
 }

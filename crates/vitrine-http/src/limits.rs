@@ -46,18 +46,23 @@ impl Rate {
     }
 
     /// How it reads in a refusal: "10 per hour".
-    fn describe(&self) -> String {
+    /// "3 per hour", "5 per 15 minutes": `(English, French)`.
+    fn describe(&self) -> (String, String) {
         let window = self.every.saturating_mul(self.burst);
         let secs = window.as_secs();
-        let (count, unit) = match secs {
-            s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
-            s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
-            s => (s, "second"),
+        let (count, en, fr) = match secs {
+            s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour", "heure"),
+            s if s >= 60 && s % 60 == 0 => (s / 60, "minute", "minute"),
+            s => (s, "second", "seconde"),
         };
+        let burst = self.burst;
         if count == 1 {
-            format!("{} per {unit}", self.burst)
+            (format!("{burst} per {en}"), format!("{burst} par {fr}"))
         } else {
-            format!("{} per {count} {unit}s", self.burst)
+            (
+                format!("{burst} per {count} {en}s"),
+                format!("{burst} par {count} {fr}s"),
+            )
         }
     }
 }
@@ -109,12 +114,25 @@ impl Limit {
         }
     }
 
-    fn what(self) -> &'static str {
+    /// What it counts, `(English, French)`, read after "too many" / "trop de".
+    fn what(self) -> (&'static str, &'static str) {
         match self {
-            Limit::SignInPerClient => "sign-in attempts from your address",
-            Limit::SignUpPerClient => "sign-ups from your address",
-            Limit::EmailsPerClient => "confirmation and password emails asked from your address",
-            Limit::EmailsPerRecipient => "confirmation and password emails to this address",
+            Limit::SignInPerClient => (
+                "sign-in attempts from your address",
+                "tentatives de connexion depuis votre adresse",
+            ),
+            Limit::SignUpPerClient => (
+                "sign-ups from your address",
+                "inscriptions depuis votre adresse",
+            ),
+            Limit::EmailsPerClient => (
+                "confirmation and password emails asked from your address",
+                "e-mails de confirmation et de mot de passe demandés depuis votre adresse",
+            ),
+            Limit::EmailsPerRecipient => (
+                "confirmation and password emails to this address",
+                "e-mails de confirmation et de mot de passe vers cette adresse",
+            ),
         }
     }
 }
@@ -203,13 +221,19 @@ impl Limiters {
                 let wait = Duration::from(wait);
                 // Whole seconds, rounded up: retrying after the header's value succeeds.
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let (what_en, what_fr) = limit.what();
+                let (rate_en, rate_fr) = limiter.rate.describe();
+                let seconds_shown = seconds.max(1);
                 Err(ApiError::new(
                     ProblemKind::RateLimited,
-                    format!(
-                        "too many {} (at most {}); try again in {} s",
-                        limit.what(),
-                        limiter.rate.describe(),
-                        seconds.max(1)
+                    vitrine_domain::Text::new(
+                        "rate_limited",
+                        format!(
+                            "too many {what_en} (at most {rate_en}); try again in {seconds_shown} s"
+                        ),
+                        format!(
+                            "trop de {what_fr} ({rate_fr} au plus) ; réessayez dans {seconds_shown} s"
+                        ),
                     ),
                 )
                 .retry_after(seconds.max(1)))
@@ -413,15 +437,15 @@ mod tests {
     fn rates_read_as_people_say_them() {
         assert_eq!(
             Rate::new(3, Duration::from_secs(20 * 60)).describe(),
-            "3 per hour"
+            ("3 per hour".to_owned(), "3 par heure".to_owned())
         );
         assert_eq!(
-            Rate::new(30, Duration::from_secs(120)).describe(),
+            Rate::new(30, Duration::from_secs(120)).describe().0,
             "30 per hour"
         );
         assert_eq!(
             Rate::new(5, Duration::from_secs(60)).describe(),
-            "5 per 5 minutes"
+            ("5 per 5 minutes".to_owned(), "5 par 5 minutes".to_owned())
         );
     }
 }

@@ -5,6 +5,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 use crate::problem::{ApiError, ApiResult};
+use vitrine_domain::{Text, tr};
+
+fn not_a_cursor() -> Text {
+    tr!(
+        "field.cursor",
+        "is not a cursor this server returned",
+        "n’est pas un curseur renvoyé par ce serveur"
+    )
+}
 
 /// Page sizes: 20 unless asked, at most 100.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -16,7 +25,11 @@ pub fn page_limit(limit: Option<u32>) -> ApiResult<u32> {
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
         Some(_) => Err(ApiError::invalid_field(
             "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
+            tr!(
+                "field.range",
+                "must be between 1 and {MAX_LIMIT}",
+                "doit être compris entre 1 et {MAX_LIMIT}"
+            ),
         )),
     }
 }
@@ -32,7 +45,7 @@ pub fn decode_cursor(cursor: &str) -> ApiResult<String> {
         .decode(cursor.as_bytes())
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor this server returned"))
+        .ok_or_else(|| ApiError::invalid_field("cursor", not_a_cursor()))
 }
 
 /// Decodes a cursor and parses the position inside it.
@@ -43,9 +56,7 @@ pub fn decode_cursor_as<T>(
     cursor
         .map(|c| {
             decode_cursor(c).and_then(|position| {
-                parse(&position).ok_or_else(|| {
-                    ApiError::invalid_field("cursor", "is not a cursor this server returned")
-                })
+                parse(&position).ok_or_else(|| ApiError::invalid_field("cursor", not_a_cursor()))
             })
         })
         .transpose()

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use vitrine_blob::BlobError;
-use vitrine_domain::{DomainError, FieldError};
+use vitrine_domain::{DomainError, FieldError, Language, Text, tr};
 use vitrine_jobs::JobError;
 use vitrine_store::StoreError;
 
@@ -126,31 +126,59 @@ impl ProblemKind {
         }
     }
 
-    pub fn title(self) -> &'static str {
-        match self {
-            ProblemKind::ValidationFailed => "The request has invalid values",
-            ProblemKind::MalformedBody => "The request body is not valid JSON",
-            ProblemKind::Unauthenticated => "Sign-in required",
-            ProblemKind::Forbidden => "Not allowed",
-            ProblemKind::NotFound => "Not found",
-            ProblemKind::MethodNotAllowed => "Method not allowed",
-            ProblemKind::Conflict => "Conflict with the current state",
-            ProblemKind::PayloadTooLarge => "The request body is too large",
-            ProblemKind::UnsupportedMediaType => "The request body must be JSON",
-            ProblemKind::Unavailable => "Temporarily unavailable",
-            ProblemKind::Internal => "Internal error",
-            ProblemKind::BadRequest => "The request is malformed",
-            ProblemKind::PreconditionFailed => "Unsupported protocol version",
-            ProblemKind::RangeNotSatisfiable => "The range is outside the file",
-            ProblemKind::Locked => "Busy with another request",
-            ProblemKind::ChecksumMismatch => "Checksum mismatch",
-            ProblemKind::TooManyAttempts => "Too many sign-in attempts",
-            ProblemKind::RateLimited => "Too many requests",
-            ProblemKind::EmailNotVerified => "Email address not verified",
-            ProblemKind::InvalidToken => "The link is not valid",
-            ProblemKind::TokenExpired => "The link has expired",
-            ProblemKind::TokenUsed => "The link was already used",
-        }
+    /// The problem's title in both languages (its code is the slug).
+    pub fn title(self) -> Text {
+        let (en, fr) = match self {
+            ProblemKind::ValidationFailed => (
+                "The request has invalid values",
+                "La requête contient des valeurs invalides",
+            ),
+            ProblemKind::MalformedBody => (
+                "The request body is not valid JSON",
+                "Le corps de la requête n’est pas du JSON valide",
+            ),
+            ProblemKind::Unauthenticated => ("Sign-in required", "Connexion requise"),
+            ProblemKind::Forbidden => ("Not allowed", "Non autorisé"),
+            ProblemKind::NotFound => ("Not found", "Introuvable"),
+            ProblemKind::MethodNotAllowed => ("Method not allowed", "Méthode non acceptée"),
+            ProblemKind::Conflict => (
+                "Conflict with the current state",
+                "Incompatible avec l’état actuel",
+            ),
+            ProblemKind::PayloadTooLarge => (
+                "The request body is too large",
+                "Le corps de la requête est trop volumineux",
+            ),
+            ProblemKind::UnsupportedMediaType => (
+                "This type of content is not accepted here",
+                "Ce type de contenu n’est pas accepté ici",
+            ),
+            ProblemKind::Unavailable => ("Temporarily unavailable", "Momentanément indisponible"),
+            ProblemKind::Internal => ("Internal error", "Erreur interne"),
+            ProblemKind::BadRequest => ("The request is malformed", "La requête est mal formée"),
+            ProblemKind::PreconditionFailed => (
+                "Unsupported protocol version",
+                "Version de protocole non prise en charge",
+            ),
+            ProblemKind::RangeNotSatisfiable => (
+                "The range is outside the file",
+                "La plage demandée est hors du fichier",
+            ),
+            ProblemKind::Locked => ("Busy with another request", "Occupé par une autre requête"),
+            ProblemKind::ChecksumMismatch => ("Checksum mismatch", "Somme de contrôle incorrecte"),
+            ProblemKind::TooManyAttempts => (
+                "Too many sign-in attempts",
+                "Trop de tentatives de connexion",
+            ),
+            ProblemKind::RateLimited => ("Too many requests", "Trop de requêtes"),
+            ProblemKind::EmailNotVerified => {
+                ("Email address not verified", "Adresse e-mail non confirmée")
+            }
+            ProblemKind::InvalidToken => ("The link is not valid", "Le lien n’est pas valide"),
+            ProblemKind::TokenExpired => ("The link has expired", "Le lien a expiré"),
+            ProblemKind::TokenUsed => ("The link was already used", "Le lien a déjà servi"),
+        };
+        Text::new(self.slug(), en, fr)
     }
 
     /// What the problem means and what to do about it, served at `/problems/<slug>`.
@@ -253,20 +281,62 @@ impl ProblemKind {
     }
 }
 
-/// A problem document (RFC 9457).
+/// A problem document (RFC 9457), in the language the request asked for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// Stable identifier of the kind of problem, such as `/problems/not-found`.
     #[serde(rename = "type")]
     pub type_: String,
+    /// The kind's title, in the reader's language (`Accept-Language`: English or French).
     pub title: String,
     pub status: u16,
-    /// What went wrong in this case.
+    /// What went wrong in this case, in the reader's language.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Stable identifier of this case's reason (the same in every language), such as
+    /// `submission.state_forbids`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
     /// For `validation-failed`: every refused field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+    pub errors: Vec<ProblemField>,
+}
+
+/// One refused field of a problem document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ProblemField {
+    /// Path of the field in the request, dotted (`plans.0.pricing.amount`).
+    pub field: String,
+    /// Stable identifier of the reason, such as `field.too_long`.
+    pub code: String,
+    /// Why it was refused, in the reader's language.
+    pub message: String,
+}
+
+tokio::task_local! {
+    /// The language this request's problems are written in (see [`negotiate_language`]).
+    static RESPONSE_LANGUAGE: Language;
+}
+
+/// Middleware: the problems answered inside this request are written in the language its
+/// `Accept-Language` prefers (English or French; English when it names neither). The
+/// pages call the API in process with the reader's language in that header.
+pub async fn negotiate_language(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let language = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Language::from_accept_language)
+        .unwrap_or_default();
+    RESPONSE_LANGUAGE.scope(language, next.run(request)).await
+}
+
+/// The language of the request being answered (English outside [`negotiate_language`]).
+pub fn response_language() -> Language {
+    RESPONSE_LANGUAGE.try_with(|l| *l).unwrap_or_default()
 }
 
 impl<'s> utoipa::ToResponse<'s> for Problem {
@@ -286,7 +356,7 @@ impl<'s> utoipa::ToResponse<'s> for Problem {
 #[derive(Debug)]
 pub struct ApiError {
     kind: ProblemKind,
-    detail: Option<String>,
+    detail: Option<Text>,
     errors: Vec<FieldError>,
     /// Seconds to send in `Retry-After` (429).
     retry_after: Option<u64>,
@@ -295,10 +365,10 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+    pub fn new(kind: ProblemKind, detail: Text) -> Self {
         Self {
             kind,
-            detail: Some(detail.into()),
+            detail: Some(detail),
             errors: Vec::new(),
             retry_after: None,
         }
@@ -318,26 +388,44 @@ impl ApiError {
     pub fn unauthenticated() -> Self {
         Self::new(
             ProblemKind::Unauthenticated,
-            "sign in or send a valid API token",
+            tr!(
+                "auth.required",
+                "sign in or send a valid API token",
+                "connectez-vous ou envoyez un jeton d’API valide"
+            ),
         )
     }
 
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            ProblemKind::MethodNotAllowed,
+            tr!(
+                "method_not_allowed",
+                "this path does not take this method",
+                "ce chemin n’accepte pas cette méthode"
+            ),
+        )
+    }
+
+    /// A `validation-failed` problem; its detail lists every field, in each language.
     pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let joined = |language: Language| {
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message.get(language)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let detail = Text::new("input.invalid", joined(Language::En), joined(Language::Fr));
         Self {
             kind: ProblemKind::ValidationFailed,
-            detail: Some(
-                errors
-                    .iter()
-                    .map(|e| format!("{}: {}", e.field, e.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            detail: Some(detail),
             errors,
             retry_after: None,
         }
     }
 
-    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid_field(field: impl Into<String>, message: Text) -> Self {
         Self::invalid(vec![FieldError::new(field, message)])
     }
 
@@ -352,31 +440,50 @@ impl ApiError {
         }
     }
 
-    /// Answers with `Retry-After: <seconds>`.
     pub fn kind(&self) -> ProblemKind {
         self.kind
     }
 
+    /// The detail in English (for logs and tests; clients get their language).
     pub fn detail(&self) -> &str {
-        self.detail.as_deref().unwrap_or_default()
+        self.detail.as_ref().map(Text::en).unwrap_or_default()
     }
 
     pub fn retry_after_secs(&self) -> Option<u64> {
         self.retry_after
     }
 
+    /// Answers with `Retry-After: <seconds>`.
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
     }
 
+    /// The problem document in the language of the request being answered.
     pub fn problem(&self) -> Problem {
+        self.problem_in(response_language())
+    }
+
+    pub fn problem_in(&self, language: Language) -> Problem {
         Problem {
             type_: format!("/problems/{}", self.kind.slug()),
-            title: self.kind.title().to_owned(),
+            title: self.kind.title().get(language).to_owned(),
             status: self.kind.status().as_u16(),
-            detail: self.detail.clone(),
-            errors: self.errors.clone(),
+            detail: self.detail.as_ref().map(|d| d.get(language).to_owned()),
+            code: self
+                .detail
+                .as_ref()
+                .filter(|_| self.errors.is_empty())
+                .map(|d| d.code().to_owned()),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| ProblemField {
+                    field: e.field.clone(),
+                    code: e.message.code().to_owned(),
+                    message: e.message.get(language).to_owned(),
+                })
+                .collect(),
         }
     }
 }
@@ -402,13 +509,24 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Duplicate { field } => Self {
                 kind: ProblemKind::Conflict,
-                detail: Some(format!("{field} is already taken")),
-                errors: vec![FieldError::new(field, "is already taken")],
+                detail: Some(tr!(
+                    "duplicate",
+                    "{field} is already taken",
+                    "{field} est déjà pris"
+                )),
+                errors: vec![FieldError::new(
+                    field,
+                    tr!("duplicate", "is already taken", "est déjà pris"),
+                )],
                 retry_after: None,
             },
             StoreError::Conflict { what } => ApiError::new(
                 ProblemKind::Conflict,
-                format!("{what} was changed by someone else meanwhile; reload and try again"),
+                tr!(
+                    "concurrent_change",
+                    "{what} was changed by someone else meanwhile; reload and try again",
+                    "{what} a été modifié par quelqu’un d’autre entre-temps ; rechargez et réessayez"
+                ),
             ),
             StoreError::NotFound => ApiError::not_found(),
             other => ApiError::internal("storage failed", other),
@@ -428,7 +546,99 @@ impl From<BlobError> for ApiError {
             460 => ProblemKind::ChecksumMismatch,
             _ => return ApiError::internal("recording storage failed", error),
         };
-        ApiError::new(kind, error.to_string())
+        ApiError::new(kind, blob_text(&error))
+    }
+}
+
+/// A recording refusal for people, in both languages.
+fn blob_text(error: &BlobError) -> Text {
+    match error {
+        BlobError::InvalidKey { .. } => tr!(
+            "upload.invalid_id",
+            "this is not an upload id",
+            "ce n’est pas un identifiant de dépôt"
+        ),
+        BlobError::UploadNotFound { .. } | BlobError::RecordingNotFound { .. } => tr!(
+            "upload.not_found",
+            "no such upload or recording",
+            "aucun dépôt ou enregistrement de ce nom"
+        ),
+        BlobError::UploadExists { .. } | BlobError::RecordingExists { .. } => tr!(
+            "upload.exists",
+            "this upload already exists",
+            "ce dépôt existe déjà"
+        ),
+        BlobError::UploadBusy { .. } => tr!(
+            "upload.busy",
+            "another request is writing to this upload; ask its offset with HEAD and resume",
+            "une autre requête écrit dans ce dépôt ; demandez sa position avec HEAD et reprenez"
+        ),
+        BlobError::OffsetMismatch { requested, stored } => tr!(
+            "upload.offset_mismatch",
+            "the request starts at byte {requested} but {stored} bytes are stored; resume from {stored}",
+            "la requête commence à l’octet {requested} mais {stored} octets sont enregistrés ; reprenez à {stored}"
+        ),
+        BlobError::TooLarge { max_size } => tr!(
+            "upload.too_large",
+            "the recording would exceed the maximum size of {max_size} bytes",
+            "l’enregistrement dépasserait la taille maximale de {max_size} octets"
+        ),
+        BlobError::ExceedsDeclaredLength { declared_length } => tr!(
+            "upload.past_length",
+            "the request goes past the declared upload length of {declared_length} bytes",
+            "la requête dépasse la longueur déclarée du dépôt, {declared_length} octets"
+        ),
+        BlobError::DeclaredLengthBelowOffset {
+            declared_length,
+            stored,
+        } => tr!(
+            "upload.length_below_offset",
+            "declared length {declared_length} is below the {stored} bytes already stored",
+            "la longueur déclarée, {declared_length}, est inférieure aux {stored} octets déjà enregistrés"
+        ),
+        BlobError::UnsupportedMediaType { detected } => {
+            let (en, fr) = match detected.as_deref() {
+                Some(kind) => (kind.to_owned(), kind.to_owned()),
+                None => (
+                    "an unrecognised type".to_owned(),
+                    "un type non reconnu".to_owned(),
+                ),
+            };
+            Text::new(
+                "recording.unsupported_type",
+                format!(
+                    "this file is {en}, not a video: send an MP4, QuickTime, WebM or Matroska recording"
+                ),
+                format!(
+                    "ce fichier est de type {fr}, pas une vidéo : envoyez un enregistrement MP4, QuickTime, WebM ou Matroska"
+                ),
+            )
+        }
+        BlobError::UnsupportedChecksumAlgorithm { algorithm } => tr!(
+            "upload.checksum_algorithm",
+            "unsupported checksum algorithm {algorithm:?}: only sha256 is supported",
+            "algorithme de somme de contrôle {algorithm:?} non pris en charge : seul sha256 l’est"
+        ),
+        BlobError::MalformedChecksum { reason } => tr!(
+            "upload.checksum_malformed",
+            "malformed Upload-Checksum header: {reason}",
+            "en-tête Upload-Checksum mal formé : {reason}"
+        ),
+        BlobError::ChecksumMismatch => tr!(
+            "upload.checksum_mismatch",
+            "the body's sha256 is not the one announced; its bytes were dropped, resend them",
+            "le sha256 du corps n’est pas celui annoncé ; ses octets ont été écartés, renvoyez-les"
+        ),
+        BlobError::BodyInterrupted { offset, .. } => tr!(
+            "upload.interrupted",
+            "the request body was interrupted; the upload is at offset {offset}",
+            "le corps de la requête a été interrompu ; le dépôt en est à la position {offset}"
+        ),
+        BlobError::Io { .. } | BlobError::TaskFailed(_) => tr!(
+            "upload.failed",
+            "the recording could not be stored",
+            "l’enregistrement n’a pas pu être stocké"
+        ),
     }
 }
 
@@ -446,7 +656,12 @@ impl From<JobError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = problem_response(&self.problem());
+        let language = response_language();
+        let mut response = problem_response(&self.problem_in(language));
+        response.headers_mut().insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(language.code()),
+        );
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()

@@ -27,9 +27,11 @@ pub fn side_of(party: Party) -> Result<Side, DomainError> {
     match party {
         Party::Provider => Ok(Side::Provider),
         Party::AssignedValidator | Party::Admin => Ok(Side::Validator),
-        _ => Err(DomainError::Forbidden(
-            "only the provider, the assigned validator and admins write in the thread".to_owned(),
-        )),
+        _ => Err(DomainError::Forbidden(vitrine_domain::tr!(
+            "thread.forbidden",
+            "only the provider, the assigned validator and admins write in the thread",
+            "seuls le fournisseur, le validateur assigné et les administrateurs écrivent dans le fil"
+        ))),
     }
 }
 

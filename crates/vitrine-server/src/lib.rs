@@ -10,7 +10,7 @@ pub use inbound::{IngestHandler, spawn_imap_ingest};
 
 use axum::extract::DefaultBodyLimit;
 use vitrine_api::Api;
-use vitrine_http::problem::{ApiError, ProblemKind};
+use vitrine_http::problem::ApiError;
 use vitrine_http::{cache, metrics};
 use vitrine_store::Store;
 
@@ -101,12 +101,12 @@ fn build(
     }
     let app = app
         .fallback(not_found)
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                ProblemKind::MethodNotAllowed,
-                "this path does not take this method",
-            )
-        })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        // Problems answered outside the API's routes (the fallbacks) in the request's
+        // language too; the API's router has the same layer for the pages' calls.
+        .layer(axum::middleware::from_fn(
+            vitrine_http::problem::negotiate_language,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             generation,
             cache::bump_on_write,

@@ -100,27 +100,9 @@ pub fn fill(text: &str, args: &[(String, String)]) -> String {
     out
 }
 
-/// The language an `Accept-Language` header prefers among those vitrine speaks.
+/// The language an `Accept-Language` header prefers (the domain's rule, shared with the API).
 pub fn from_accept_language(header: &str) -> Option<Language> {
-    let mut best: Option<(f32, Language)> = None;
-    for item in header.split(',') {
-        let mut parts = item.trim().split(';');
-        let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let quality = parts
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let primary = tag.split('-').next().unwrap_or_default();
-        let lang = match primary {
-            "en" => Language::En,
-            "fr" => Language::Fr,
-            _ => continue,
-        };
-        if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
-            best = Some((quality, lang));
-        }
-    }
-    best.map(|(_, lang)| lang)
+    Language::from_accept_language(header)
 }
 
 #[cfg(test)]
@@ -172,6 +154,21 @@ mod tests {
     }
 
     #[test]
+    fn every_code_a_page_translates_is_translated() {
+        let translations =
+            Translations::load(crate::files::TRANSLATIONS).expect("the translation files load");
+        for code in vitrine_domain::checklist::MISSING_PIECES {
+            let key = format!("provider.editor.missing.{code}");
+            assert!(translations.contains(&key), "{key}");
+        }
+        // The thread's authors' parts (the API's `author_role`).
+        for role in ["provider", "validator", "admin"] {
+            let key = format!("submission_page.role.{role}");
+            assert!(translations.contains(&key), "{key}");
+        }
+    }
+
+    #[test]
     fn a_missing_language_names_the_file_and_key() {
         let error = Translations::load(&[("x.toml", "[\"a.b\"]\nen = \"A\"\n")])
             .expect_err("fr is missing");
@@ -184,19 +181,5 @@ mod tests {
         assert_eq!(fill("{n} offerings", &args), "3 offerings");
         assert_eq!(fill("{m} and {n}", &args), "{m} and 3");
         assert_eq!(fill("open { brace", &args), "open { brace");
-    }
-
-    #[test]
-    fn accept_language_picks_the_preferred_known_language() {
-        assert_eq!(
-            from_accept_language("fr-FR,fr;q=0.9,en;q=0.8"),
-            Some(Language::Fr)
-        );
-        assert_eq!(
-            from_accept_language("de, en-GB;q=0.5, fr;q=0.4"),
-            Some(Language::En)
-        );
-        assert_eq!(from_accept_language("de"), None);
-        assert_eq!(from_accept_language("fr;q=0, en;q=0.1"), Some(Language::En));
     }
 }

@@ -712,7 +712,9 @@ impl Page {
         let mut request = axum::http::Request::builder()
             .method(method)
             .uri(path)
-            .header(header::ACCEPT, "application/json");
+            .header(header::ACCEPT, "application/json")
+            // The API's refusals come back in the reader's language.
+            .header(header::ACCEPT_LANGUAGE, self.lang.code());
         if let Some(session) = &self.session {
             request = request.header(header::COOKIE, format!("{SESSION_COOKIE}={session}"));
         }

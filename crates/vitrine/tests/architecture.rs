@@ -59,6 +59,16 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "vitrine-identity",
+        &[
+            "vitrine-domain",
+            "vitrine-store",
+            "vitrine-mail",
+            "vitrine-jobs",
+            "vitrine-http",
+        ],
+    ),
+    (
         "vitrine-api",
         &[
             "vitrine-domain",
@@ -68,6 +78,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-jobs",
             "vitrine-checks",
             "vitrine-http",
+            "vitrine-identity",
         ],
     ),
     (

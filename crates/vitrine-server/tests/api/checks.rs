@@ -292,7 +292,7 @@ async fn a_failing_broker_blocks_the_go_live_request_with_its_failing_checks() {
                 .problem(422, "validation-failed");
             let text = refused.to_string();
             assert!(
-                text.contains("step 3 (broker_hosted) failed its checks"),
+                text.contains("step 3 (hosted broker) failed its checks"),
                 "{text}"
             );
             assert!(text.contains(&failing[0]), "{text}");

@@ -9,6 +9,7 @@ mod checks;
 mod down;
 mod go_live;
 mod inbound;
+mod languages;
 mod ops;
 mod outbox;
 mod providers;

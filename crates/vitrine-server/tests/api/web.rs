@@ -244,7 +244,8 @@ async fn pages_speak_french_when_the_browser_or_the_switch_asks() {
             .await;
         refused
             .assert_contains("La connexion a échoué")
-            .assert_contains("<p lang=\"en\">the email or the password is wrong</p>");
+            // The API's reason too, in the reader's language.
+            .assert_contains("<p>l’adresse e-mail ou le mot de passe est incorrect</p>");
 
         // A signed-in user's own setting wins, and the switch changes it (emails follow).
         let (web, user) = signed_in(&app, "bilingual@provider.test").await;

@@ -367,9 +367,9 @@ async fn the_go_live_page_gates_the_request_then_saves_and_submits_the_draft() {
         refused
             .assert_contains("id=\"gate-blockers\"")
             .assert_contains("step 1 (documentation)")
-            .assert_contains("step 3 (broker_hosted)")
-            .assert_contains("step 4 (authentication_flow)")
-            .assert_contains("step 5 (limited_visibility)");
+            .assert_contains("step 3 (hosted broker)")
+            .assert_contains("step 4 (sign-in flow)")
+            .assert_contains("step 5 (limited visibility)");
 
         // Ready: the draft is started.
         for step in ["documentation", "broker_hosted", "authentication_flow"] {

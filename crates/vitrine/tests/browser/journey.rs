@@ -176,7 +176,7 @@ pub async fn run(chromium: &Chromium, backend: &Backend) {
     // The thread names its authors: a person and their part, not a side.
     b.assert_shows(&format!(
         "{PROVIDER_NAME}, {} ({})",
-        texts.get("submission_page.role_provider", "en", &[]),
+        texts.get("submission_page.role.provider", "en", &[]),
         texts.get("submission_page.from_you", "en", &[])
     ))
     .await;

@@ -4,11 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use vitrine_domain::tr;
 use vitrine_domain::user::{self, Email, NewUser};
 use vitrine_domain::{DomainError, Language, StaffRoles, User, UserId};
 
-use crate::common::{tags, user_or_404};
 use crate::me::ProfilePatch;
+use crate::{tags, user_or_404};
 use vitrine_http::AppState;
 use vitrine_http::auth::SignedIn;
 use vitrine_http::extract::{ApiJson, ApiPath, ApiQuery};
@@ -18,7 +19,13 @@ use vitrine_http::secrets;
 use vitrine_jobs::scheduler::{self, Queue};
 use vitrine_mail::DatesMovedReason;
 
-const ADMINS_ONLY: &str = "only an admin can manage users";
+fn admins_only() -> vitrine_domain::Text {
+    tr!(
+        "users.admin_only",
+        "only an admin can manage users",
+        "seul un administrateur peut gérer les utilisateurs"
+    )
+}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
@@ -35,7 +42,7 @@ pub async fn list_users(
     SignedIn(caller): SignedIn,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<UserPage>> {
-    caller.actor.require_admin(ADMINS_ONLY)?;
+    caller.actor.require_admin(admins_only())?;
     let limit = page_limit(params.limit)?;
     let after = decode_cursor_as(params.cursor.as_deref(), |s| {
         Email::parse("cursor", s)
@@ -123,7 +130,7 @@ pub async fn get_user(
     SignedIn(caller): SignedIn,
     ApiPath(id): ApiPath<UserId>,
 ) -> ApiResult<Json<User>> {
-    caller.actor.require_admin(ADMINS_ONLY)?;
+    caller.actor.require_admin(admins_only())?;
     Ok(Json(user_or_404(&state, id).await?))
 }
 
@@ -139,7 +146,7 @@ pub async fn update_user(
     ApiPath(id): ApiPath<UserId>,
     ApiJson(patch): ApiJson<ProfilePatch>,
 ) -> ApiResult<Json<User>> {
-    caller.actor.require_admin(ADMINS_ONLY)?;
+    caller.actor.require_admin(admins_only())?;
     let current = user_or_404(&state, id).await?;
     let (next, event) =
         user::update_user(&caller.actor, &current, patch.into(), state.clock.now())?;
@@ -159,7 +166,7 @@ pub async fn set_staff_roles(
     ApiPath(id): ApiPath<UserId>,
     ApiJson(roles): ApiJson<StaffRoles>,
 ) -> ApiResult<Json<User>> {
-    caller.actor.require_admin(ADMINS_ONLY)?;
+    caller.actor.require_admin(admins_only())?;
     let current = user_or_404(&state, id).await?;
     let now = state.clock.now();
     let (next, event) = user::set_staff_roles(&caller.actor, &current, roles, now)?;

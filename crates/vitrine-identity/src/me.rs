@@ -6,11 +6,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use vitrine_domain::account::{MembershipRole, ProviderStatus};
 use vitrine_domain::error::Problems;
+use vitrine_domain::tr;
 use vitrine_domain::user::{self, UserPatch};
 use vitrine_domain::{AccountId, AuditEvent, Language, Timestamp, TokenId, User, UserId, validate};
 use vitrine_store::{ApiToken, Store, StoreError};
 
-use crate::common::tags;
+use crate::tags;
 use vitrine_http::AppState;
 use vitrine_http::auth::{Caller, SignedIn};
 use vitrine_http::extract::{ApiJson, ApiPath};
@@ -122,13 +123,23 @@ pub async fn change_password(
         .and_then(|(_, hash)| hash);
     if let Some(stored) = stored {
         match input.current_password {
-            None => problems.push("current_password", "is required to change a password"),
+            None => problems.push(
+                "current_password",
+                tr!(
+                    "password.current_required",
+                    "is required to change a password",
+                    "est obligatoire pour changer de mot de passe"
+                ),
+            ),
             Some(current) => {
                 let matches = secrets::verify_password(current, stored)
                     .await
                     .map_err(|e| ApiError::internal("verifying a password", e))?;
                 if !matches {
-                    problems.push("current_password", "is wrong");
+                    problems.push(
+                        "current_password",
+                        tr!("password.current_wrong", "is wrong", "est incorrect"),
+                    );
                 }
             }
         }

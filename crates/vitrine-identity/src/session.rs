@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use vitrine_domain::User;
 use vitrine_domain::auth::{self, SignInRefusal};
+use vitrine_domain::tr;
 use vitrine_domain::user::Email;
 
-use crate::common::tags;
 use crate::me::MeView;
+use crate::tags;
 use vitrine_http::AppState;
 use vitrine_http::auth::{
     Credential, SESSION_DAYS, SignedIn, caller, clear_session_cookie_header, session_cookie_header,
@@ -37,7 +38,11 @@ pub struct SignIn {
 fn wrong_credentials() -> ApiError {
     ApiError::new(
         ProblemKind::Unauthenticated,
-        "the email or the password is wrong",
+        tr!(
+            "sign_in.wrong",
+            "the email or the password is wrong",
+            "l’adresse e-mail ou le mot de passe est incorrect"
+        ),
     )
 }
 
@@ -47,9 +52,12 @@ fn too_many_attempts(wait: jiff::SignedDuration) -> ApiError {
     let minutes = seconds.div_ceil(60);
     ApiError::new(
         ProblemKind::TooManyAttempts,
-        format!(
+        tr!(
+            "sign_in.locked",
             "too many failed sign-ins for this email address; try again in {minutes} \
-             minute(s), or ask for a password reset link"
+             minute(s), or ask for a password reset link",
+            "trop de connexions échouées pour cette adresse e-mail ; réessayez dans {minutes} \
+             minute(s), ou demandez un lien de réinitialisation du mot de passe"
         ),
     )
     .retry_after(seconds)
@@ -58,10 +66,13 @@ fn too_many_attempts(wait: jiff::SignedDuration) -> ApiError {
 fn not_verified(email: &Email) -> ApiError {
     ApiError::new(
         ProblemKind::EmailNotVerified,
-        format!(
-            "verify your email address first: we sent a link to {}; to get a new one, \
+        tr!(
+            "sign_in.not_verified",
+            "verify your email address first: we sent a link to {email}; to get a new one, \
              POST /api/v1/auth/verify-email/resend",
-            email.as_str()
+            "confirmez d’abord votre adresse e-mail : nous avons envoyé un lien à {email} ; \
+             pour en recevoir un nouveau, POST /api/v1/auth/verify-email/resend",
+            email = email.as_str()
         ),
     )
 }

@@ -20,9 +20,9 @@ use vitrine_domain::user::Email;
 use vitrine_domain::{AuditEvent, Language, Timestamp, User};
 use vitrine_store::{IssuedToken, NewEmail, StoreError};
 
-use crate::common::tags;
 use crate::me::MeView;
 use crate::session;
+use crate::tags;
 use vitrine_http::AppState;
 use vitrine_http::extract::ApiJson;
 use vitrine_http::limits::{ClientAddress, Limit};
@@ -215,7 +215,7 @@ fn token_problem(refusal: TokenRefusal) -> ApiError {
         TokenRefusal::Expired => ProblemKind::TokenExpired,
         TokenRefusal::Used => ProblemKind::TokenUsed,
     };
-    ApiError::new(kind, refusal.to_string())
+    ApiError::new(kind, refusal.text())
 }
 
 /// The stored token the client's secret names, usable for `purpose` now, and its user.
