@@ -49,17 +49,23 @@ pub struct CalendarDoc {
     #[schema(example = "Europe/Paris")]
     pub time_zone: String,
     /// `monday` … `friday`.
-    #[schema(example = "tuesday")]
+    #[schema(
+        example = "tuesday",
+        pattern = "^(monday|tuesday|wednesday|thursday|friday)$"
+    )]
     pub review_weekday: String,
     /// Working days from the review day to the decision day (1 to 10).
+    #[schema(minimum = 1, maximum = 10)]
     pub decision_working_days: u8,
     /// Submissions stop joining a week's session this many minutes before its review day
-    /// starts (0: at the start of the review day).
+    /// starts (0: at the start of the review day; at most a week, 10080).
+    #[schema(maximum = 10080)]
     pub cutoff_minutes_before_review: u32,
     /// Days that are not working days, besides weekends (`YYYY-MM-DD`).
     #[schema(value_type = Vec<String>, format = Date)]
     pub holidays: Vec<jiff::civil::Date>,
-    /// Submissions each validator reviews per session, unless set for them.
+    /// Submissions each validator reviews per session, unless set for them (1 to 1000).
+    #[schema(minimum = 1, maximum = 1000)]
     pub default_validator_capacity: u32,
     /// The version read; a PUT with an older one is refused with 409. Omit to overwrite.
     #[serde(default)]
@@ -215,6 +221,7 @@ pub async fn list_validators(
 #[serde(deny_unknown_fields)]
 pub struct CapacityInput {
     /// Submissions per session (0 to 1000); `null` goes back to the calendar's default.
+    #[schema(maximum = 1000)]
     pub capacity: Option<u32>,
 }
 
@@ -389,7 +396,8 @@ pub struct AssignmentsParams {
 /// The submissions in review or decided but not yet released: those assigned to the
 /// calling validator, or with `all=true` every validator's (admins).
 #[utoipa::path(get, path = "/api/v1/review/assignments", tag = TAG, params(AssignmentsParams),
-    responses((status = 200, body = Vec<SubmissionSummary>), (status = 403, response = Problem)))]
+    responses((status = 200, body = Vec<SubmissionSummary>), (status = 403, response = Problem),
+        (status = 422, response = Problem)))]
 pub async fn assignments(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
