@@ -1255,3 +1255,6 @@ mod checks;
 
 #[path = "contract/inbound.rs"]
 mod inbound;
+
+#[path = "contract/multi.rs"]
+mod multi;
