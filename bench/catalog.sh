@@ -7,8 +7,14 @@
 # a search term. In the same run it measures the peer: a bare axum handler returning the
 # catalog's own response body. Prints requests/s and latency percentiles for each, and the
 # server's resident memory idle and under load.
+#
+# SERVERS=3 (PostgreSQL only) then starts two more servers on the same database and runs
+# the anonymous and customer lines again with one wrk per server side by side (the
+# connections split between them), summing their requests/s: catalog throughput with 1 and
+# with N servers on the same machine (nproc says how many cores they share).
 set -euo pipefail
 backend=${1:-sqlite}
+servers=${SERVERS:-1}
 duration=${DURATION:-10s}
 connections=${CONNECTIONS:-32}
 threads=${THREADS:-2}
@@ -67,3 +73,32 @@ run "catalog customer (50)" "$base" -H "Authorization: Bearer $token"
 run "catalog search 'stor'" "$base&q=stor"
 run "catalog customer + search" "$base&q=donn" -H "Authorization: Bearer $token"
 echo "   server RSS after load: $(rss $server)"
+
+if (( servers > 1 )); then
+  [ "$backend" = postgres ] || { echo "SERVERS=$servers needs postgres (SQLite serves one server)"; exit 2; }
+  for i in $(seq 1 $((servers - 1))); do
+    mkdir -p "$work/server$i"
+    target/release/vitrine serve --database-url "$url" --listen "127.0.0.1:$((port + i))" \
+      --data-dir "$work/server$i" >"$work/server$i.log" 2>&1 &
+    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$((port + i))/healthz" >/dev/null && break; sleep 0.2; done
+  done
+  run_many() { # n name path [header]: one wrk on each of the first n servers at once, summed
+    local n=$1 name=$2 path=$3; shift 3
+    local i pids=()
+    rm -f "$work"/wrk-many*.txt
+    for i in $(seq 0 $((n - 1))); do
+      wrk -t1 -c$(( (connections + n - 1) / n )) -d"$duration" --latency "$@" \
+        "http://127.0.0.1:$((port + i))$path" >"$work/wrk-many$i.txt" &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+    local total; total=$(awk '/Requests\/sec/ {s += $2} END {printf "%.0f", s}' "$work"/wrk-many*.txt)
+    local errors; errors=$(cat "$work"/wrk-many*.txt | awk '/Non-2xx|Socket errors/')
+    printf "%-28s %10s req/s   over %d server(s), %d cores   %s\n" "$name" "$total" "$n" "$(nproc)" "$errors"
+  }
+  echo "== 1 and $servers servers on one PostgreSQL, $connections connections in all, $duration each"
+  for n in 1 "$servers"; do
+    run_many "$n" "catalog anonymous" "/api/v1/catalog?limit=20"
+    run_many "$n" "catalog customer (50)" "/api/v1/catalog?limit=20" -H "Authorization: Bearer $token"
+  done
+fi

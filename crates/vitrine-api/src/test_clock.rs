@@ -1,5 +1,6 @@
 //! The rehearsal clock's endpoints (PRODUCT.md, "rehearsal"): with `ServerConfig::test_clock`
-//! admins read and move the server's [`TestClock`] forward.
+//! admins read and move the rehearsal's [`TestClock`] forward: its offset is stored in the
+//! database, so every server on it moves together.
 //!
 //! Off by default; then `GET /api/v1/test-clock` and `POST /api/v1/test-clock/advance`
 //! answer 409 `conflict` ("the test clock is disabled"), so a production server's time
@@ -84,6 +85,9 @@ pub async fn get_test_clock(
     SignedIn(caller): SignedIn,
 ) -> ApiResult<Json<TestClockView>> {
     let clock = enabled(&state, &caller)?;
+    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock)
+        .await
+        .map_err(ApiError::from)?;
     Ok(Json(view(&clock)))
 }
 
@@ -99,6 +103,10 @@ pub async fn advance_test_clock(
     ApiJson(input): ApiJson<AdvanceClock>,
 ) -> ApiResult<Json<AdvanceResult>> {
     let clock = enabled(&state, &caller)?;
+    // `to` is read against the rehearsal's current time, which another server may have moved.
+    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock)
+        .await
+        .map_err(ApiError::from)?;
     let by = match (input.seconds, input.to) {
         (Some(seconds), None) => SignedDuration::from_secs(seconds),
         (None, Some(to)) => {
@@ -126,16 +134,34 @@ pub async fn advance_test_clock(
             ));
         }
     };
-    clock.advance(by).map_err(|_| {
-        ApiError::invalid_field(
+    if by.is_negative() {
+        return Err(ApiError::invalid_field(
             "seconds",
             tr!(
                 "test_clock.backwards",
                 "is negative; the test clock only moves forward",
                 "est négatif ; l’horloge de test ne fait qu’avancer"
             ),
+        ));
+    }
+    let micros = i64::try_from(by.as_micros()).map_err(|_| {
+        ApiError::invalid_field(
+            "seconds",
+            tr!(
+                "test_clock.too_far",
+                "moves the test clock too far",
+                "avance l’horloge de test trop loin"
+            ),
         )
     })?;
+    // The database's offset first: every server on it follows (and a restart keeps it).
+    let offset = state
+        .services
+        .store
+        .advance_test_clock(micros)
+        .await
+        .map_err(ApiError::from)?;
+    clock.catch_up(offset);
     let steps = scheduler::run_due(&state).await?;
     Ok(Json(AdvanceResult {
         clock: view(&clock),

@@ -210,9 +210,10 @@ impl Checks {
     pub async fn work_once(&self) -> JobResult<bool> {
         self.recover().await?;
         let now = self.now();
+        let lease_now = self.services.clock.lease_now();
         let Some(run) = self
             .store()
-            .claim_check_run(now, lease_end(now, self.settings.lease))
+            .claim_check_run(now, lease_end(lease_now, self.settings.lease))
             .await?
         else {
             return Ok(false);
@@ -224,10 +225,11 @@ impl Checks {
     /// Interrupts the runs whose server stopped renewing their lease and removes what they
     /// left on the broker (as does a cleanup whose server died in turn); returns how many.
     pub async fn recover(&self) -> JobResult<usize> {
-        let now = self.now();
+        // Leases are on the real time: moving a rehearsal's clock ends none.
+        let lease_now = self.services.clock.lease_now();
         let interrupted = self
             .store()
-            .interrupt_stale_check_runs(now, lease_end(now, self.settings.lease))
+            .interrupt_stale_check_runs(lease_now, lease_end(lease_now, self.settings.lease))
             .await?;
         let count = interrupted.len();
         for run in interrupted {
@@ -373,10 +375,10 @@ impl Checks {
         let every = self.settings.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            let now = self.now();
+            let lease_now = self.services.clock.lease_now();
             if !self
                 .store()
-                .renew_check_run(run, lease_end(now, self.settings.lease))
+                .renew_check_run(run, lease_end(lease_now, self.settings.lease))
                 .await?
             {
                 return Ok(());

@@ -5,9 +5,12 @@
 //! - every write through this server (any POST, PUT, PATCH or DELETE) bumps a generation
 //!   counter, and an entry stored under an older generation is never served, so this
 //!   server's own changes are visible at once;
-//! - an entry lives at most `ttl` (default 500 ms), so a change made through another server
-//!   sharing the database is visible here within that time — within the one second the
-//!   product allows — without any message between servers.
+//! - on PostgreSQL every committed change notifies the other servers (`LISTEN/NOTIFY`, see
+//!   `Store::watch_changes`), which bump their generation when the notice arrives, so a
+//!   change made through another server is visible here within milliseconds;
+//! - an entry lives at most `ttl` (default 500 ms) whatever happens, so a notice lost with
+//!   its connection still leaves a change through another server visible within that time —
+//!   within the one second the product allows.
 //!
 //! The time-to-live is measured with the monotonic clock, not the injected `Clock`:
 //! it is an operational bound on staleness, not a product date. A `ttl` of zero turns
@@ -30,7 +33,9 @@ impl WriteGeneration {
     pub fn current(&self) -> u64 {
         self.0.load(Ordering::Acquire)
     }
-    fn bump(&self) {
+    /// Makes every entry computed so far unreachable: after a write through this server,
+    /// or when another server's change notice arrives.
+    pub fn bump(&self) {
         self.0.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -133,7 +133,12 @@ impl Dispatcher {
         loop {
             let claimed = self
                 .store
-                .claim_outbox(self.clock.now(), self.settings.lease, self.settings.batch)
+                .claim_outbox_leased(
+                    self.clock.now(),
+                    self.clock.lease_now(),
+                    self.settings.lease,
+                    self.settings.batch,
+                )
                 .await?;
             if claimed.is_empty() {
                 return Ok(report);

@@ -53,6 +53,9 @@ pub struct StepReport {
 
 /// Runs every step due now, in order.
 pub async fn run_due(services: &Services) -> JobResult<Vec<StepReport>> {
+    // In a rehearsal another server may have moved the shared clock since this one last
+    // looked: the steps run at the rehearsal's time, not at an older one.
+    crate::clock::sync_test_clock(&*services.store, &*services.clock).await?;
     let mut reports = Vec::new();
     for step in STEPS {
         reports.push(run_step(services, step, None).await?);

@@ -12,7 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use vitrine_api::Api;
 use vitrine_http::problem::ApiError;
 use vitrine_http::{cache, metrics};
-use vitrine_store::Store;
+use vitrine_store::{Change, Store};
 
 pub use vitrine_api::{
     BootstrapError, ServerConfig, bootstrap_admin, issue_api_token, password_link,
@@ -61,6 +61,7 @@ fn build(
         vitrine_jobs::scheduler::spawn(&state.services, interval, Arc::downgrade(&state.config));
     }
     if let Some(transport) = transport {
+        follow_other_servers(&state, generation.clone());
         vitrine_jobs::spawn_background(
             &state.services,
             state.blobs.as_ref(),
@@ -127,6 +128,45 @@ fn build(
         )),
         None => app,
     }
+}
+
+/// What makes several servers on one database act as one: the test clock follows the
+/// database's offset, and the caches forget what another server's change notice
+/// (PostgreSQL) may have made stale. Both stop once the application is dropped.
+fn follow_other_servers(state: &vitrine_http::AppState, generation: Arc<cache::WriteGeneration>) {
+    let clock_moved = Arc::new(tokio::sync::Notify::new());
+    if let Some(test_clock) = &state.test_clock {
+        vitrine_jobs::clock::spawn_test_clock_sync(
+            state.services.store.clone(),
+            test_clock.clone(),
+            clock_moved.clone(),
+            Arc::downgrade(&state.config),
+        );
+        // A restarted server resumes the rehearsal at once, not a second later.
+        clock_moved.notify_one();
+    }
+    let alive = Arc::downgrade(&state.config);
+    let store = state.services.store.clone();
+    tokio::spawn(async move {
+        let on_change: vitrine_store::ChangeHandler = Arc::new(move |change: Change| {
+            if alive.strong_count() == 0 {
+                return false;
+            }
+            if matches!(change, Change::Write | Change::Missed) {
+                generation.bump();
+            }
+            if matches!(change, Change::Clock | Change::Missed) {
+                clock_moved.notify_one();
+            }
+            true
+        });
+        match store.watch_changes(on_change).await {
+            Ok(true) => tracing::info!("listening for the other servers' changes"),
+            Ok(false) => {}
+            // The caches' time-to-live still bounds what this server serves stale.
+            Err(error) => tracing::warn!(%error, "cannot listen for the other servers' changes"),
+        }
+    });
 }
 
 /// An unknown path: a page for a browser, a problem document for an API client.

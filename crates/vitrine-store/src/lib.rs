@@ -613,6 +613,18 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
         now: Timestamp,
         lease: std::time::Duration,
         limit: u32,
+    ) -> Result<Vec<OutboxEmail>> {
+        self.claim_outbox_leased(now, now, lease, limit).await
+    }
+    /// [`Store::claim_outbox`] with the lease measured on a clock of its own: `lease_now`
+    /// is the real time even in a rehearsal, so moving the test clock forward (`due_at`)
+    /// never ends a lease under way and lets another server send the same email.
+    async fn claim_outbox_leased(
+        &self,
+        due_at: Timestamp,
+        lease_now: Timestamp,
+        lease: std::time::Duration,
+        limit: u32,
     ) -> Result<Vec<OutboxEmail>>;
     /// Records a successful send. [`StoreError::NotFound`] unless the email is pending.
     async fn mark_sent(&self, id: i64, now: Timestamp) -> Result<()> {
@@ -638,7 +650,34 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
     /// Makes a failed email pending again, due at `now`. [`StoreError::NotFound`] unless it
     /// failed.
     async fn retry_outbox(&self, id: i64, now: Timestamp, events: &[AuditEvent]) -> Result<()>;
+
+    // --- several servers on one database ---
+    /// How far the rehearsal's test clock is ahead of the real clock, in microseconds: one
+    /// value for every server on this database.
+    async fn test_clock_offset(&self) -> Result<i64>;
+    /// Moves the test clock forward by `micros` (not negative) in one statement, so two
+    /// advances through two servers both count; returns the new offset.
+    async fn advance_test_clock(&self, micros: i64) -> Result<i64>;
+    /// Starts telling `on_change` of the changes committed through any server on this
+    /// database (PostgreSQL's `LISTEN/NOTIFY`), until it answers `false`. `Ok(false)` where
+    /// the backend has no such notices (SQLite: one server per file, nothing to hear).
+    async fn watch_changes(&self, on_change: ChangeHandler) -> Result<bool>;
 }
+
+/// What a change notice says (see [`Store::watch_changes`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Something a cached answer may show was written.
+    Write,
+    /// The test clock moved.
+    Clock,
+    /// The connection that hears notices was lost and opened again: notices may have been
+    /// missed meanwhile, so assume anything changed.
+    Missed,
+}
+
+/// Called with each change notice; answers whether to keep listening.
+pub type ChangeHandler = std::sync::Arc<dyn Fn(Change) -> bool + Send + Sync>;
 
 pub mod postgres;
 mod shared;

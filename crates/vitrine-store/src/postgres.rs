@@ -10,11 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::Result;
+use crate::{Change, ChangeHandler, Result};
+
+/// The channel migration 0010's triggers notify: `write` or `clock`.
+const CHANGES_CHANNEL: &str = "vitrine_changes";
 use crate::shared::{CatalogCache, Dialect, db, impl_store};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -65,6 +68,38 @@ impl PgStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(db("begin a read"))
+    }
+
+    /// Listens on `vitrine_changes` (notified by the triggers of migration 0010) on a
+    /// connection of its own, and hands each notice to `on_change` until it answers
+    /// `false`. A lost connection is opened again by the next receive; what was notified
+    /// meanwhile is unknown, hence [`Change::Missed`].
+    async fn spawn_change_watch(&self, on_change: ChangeHandler) -> Result<bool> {
+        let mut listener = PgListener::connect_with(&self.pool)
+            .await
+            .map_err(db("open a connection to listen for changes"))?;
+        listener
+            .listen(CHANGES_CHANNEL)
+            .await
+            .map_err(db("listen for changes"))?;
+        tokio::spawn(async move {
+            loop {
+                let change = match listener.try_recv().await {
+                    Ok(Some(notice)) if notice.payload() == "clock" => Change::Clock,
+                    Ok(Some(_)) => Change::Write,
+                    Ok(None) => Change::Missed,
+                    Err(error) => {
+                        tracing::warn!(%error, "listening for other servers' changes failed; retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        Change::Missed
+                    }
+                };
+                if !on_change(change) {
+                    return;
+                }
+            }
+        });
+        Ok(true)
     }
 
     fn ids_value(ids: &[Uuid]) -> Vec<Uuid> {

@@ -1859,6 +1859,28 @@ macro_rules! impl_store {
                     <$store>::BACKEND
                 }
 
+                async fn test_clock_offset(&self) -> Result<i64> {
+                    sqlx::query_scalar("SELECT offset_micros FROM test_clock WHERE id = 1")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db("read the test clock"))
+                }
+
+                async fn advance_test_clock(&self, micros: i64) -> Result<i64> {
+                    sqlx::query_scalar(
+                        "UPDATE test_clock SET offset_micros = offset_micros + $1 \
+                         WHERE id = 1 RETURNING offset_micros",
+                    )
+                    .bind(micros.max(0))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db("move the test clock"))
+                }
+
+                async fn watch_changes(&self, on_change: $crate::ChangeHandler) -> Result<bool> {
+                    self.spawn_change_watch(on_change).await
+                }
+
                 async fn ping(&self) -> Result<()> {
                     sqlx::query("SELECT 1")
                         .execute(&self.pool)
@@ -2929,16 +2951,17 @@ macro_rules! impl_store {
 
                 // --- outbox ---
 
-                async fn claim_outbox(
+                async fn claim_outbox_leased(
                     &self,
                     now: Timestamp,
+                    lease_now: Timestamp,
                     lease: std::time::Duration,
                     limit: u32,
                 ) -> Result<Vec<OutboxEmail>> {
                     let sql = format!(
                         "UPDATE outbox SET locked_until = $2 WHERE id IN (SELECT id FROM outbox \
                          WHERE status = 'pending' AND next_attempt_at <= $1 \
-                         AND (locked_until IS NULL OR locked_until <= $1) \
+                         AND (locked_until IS NULL OR locked_until <= $4) \
                          ORDER BY id LIMIT $3{}) RETURNING {}",
                         <$store>::skip_locked(),
                         outbox_columns!()
@@ -2946,8 +2969,9 @@ macro_rules! impl_store {
                     let mut tx = self.begin_write().await?;
                     let rows: Vec<OutboxRow> = sqlx::query_as(AssertSqlSafe(sql))
                         .bind(micros(now))
-                        .bind($crate::shared::lease_end(now, lease))
+                        .bind($crate::shared::lease_end(lease_now, lease))
                         .bind(i64::from(limit))
+                        .bind(micros(lease_now))
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db("claim outbox emails"))?;

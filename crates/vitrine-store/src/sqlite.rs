@@ -89,6 +89,12 @@ impl SqliteStore {
         self.pool.begin().await.map_err(db("begin a read"))
     }
 
+    /// One server per database file (`vitrine serve` locks it): no other server's changes
+    /// to hear of.
+    async fn spawn_change_watch(&self, _on_change: crate::ChangeHandler) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Ids travel as a JSON array of hex strings, turned back into 16-byte blobs in SQL.
     fn ids_value(ids: &[Uuid]) -> String {
         let quoted: Vec<String> = ids
@@ -97,6 +103,16 @@ impl SqliteStore {
             .collect();
         format!("[{}]", quoted.join(","))
     }
+}
+
+/// The database file a SQLite URL names (`None` for an in-memory database, or a URL that
+/// is not SQLite's), read as [`SqliteStore::connect`] reads it.
+pub fn database_file(url: &str) -> Option<std::path::PathBuf> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
 }
 
 impl Dialect for SqliteStore {

@@ -1323,3 +1323,6 @@ mod checks;
 
 #[path = "contract/inbound.rs"]
 mod inbound;
+
+#[path = "contract/multi.rs"]
+mod multi;

@@ -58,6 +58,8 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         .context("cannot read the address the server listens on")?;
     let config = &config.listening_on(address);
     ensure_data_dir(config)?;
+    // Held until the process ends (the kernel drops it even on SIGKILL).
+    let _sqlite_lock = lock_sqlite_database(&config.database_url()?)?;
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
     let backend = store.backend();
     let server_config = config.server_config();
@@ -221,6 +223,64 @@ pub(crate) fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
             config.data_dir.display()
         )
     })
+}
+
+/// SQLite: takes the lock that keeps a second `vitrine serve` off the same database file,
+/// `<database file>.lock` (an exclusive `flock`, released when the process ends however
+/// it ends), and writes this process's id in it for the operator. Several servers share a
+/// database only on PostgreSQL. Other commands (`backup`, `admin …`, `mail ingest`) take no
+/// lock: SQLite lets them work beside the one server. `None` on PostgreSQL and in memory.
+fn lock_sqlite_database(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    use std::io::{Read, Seek, Write};
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(None);
+    }
+    let Some(database) = vitrine_store::sqlite::database_file(url) else {
+        return Ok(None);
+    };
+    let mut lock_path = database.clone().into_os_string();
+    lock_path.push(".lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    if let Some(dir) = lock_path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open the lock file {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Only for the operator's eyes: the lock itself is what counts.
+            let _ = file.set_len(0);
+            let _ = write!(file, "{}", std::process::id());
+            Ok(Some(file))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file
+                .rewind()
+                .and_then(|()| file.read_to_string(&mut holder));
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (process {pid})"),
+            };
+            Err(anyhow!(
+                "another vitrine serve{holder} is using the SQLite database {}: it holds the lock                  file {}. A SQLite database serves one server; stop the other one, or run                  several servers on one PostgreSQL database (--database-url postgres://…).",
+                database.display(),
+                lock_path.display()
+            ))
+        }
+        Err(std::fs::TryLockError::Error(error)) => Err(anyhow!(
+            "cannot lock {} ({error}); check that the database directory is writable by this              user",
+            lock_path.display()
+        )),
+    }
 }
 
 /// Opens the store (which applies pending migrations), with a time limit and a message

@@ -524,9 +524,10 @@ impl Store for DownStore {
     async fn messages(&self, _submission: SubmissionId) -> Result<Vec<Message>> {
         Err(down())
     }
-    async fn claim_outbox(
+    async fn claim_outbox_leased(
         &self,
         _now: Timestamp,
+        _lease_now: Timestamp,
         _lease: std::time::Duration,
         _limit: u32,
     ) -> Result<Vec<OutboxEmail>> {
@@ -548,6 +549,15 @@ impl Store for DownStore {
         Err(down())
     }
     async fn retry_outbox(&self, _id: i64, _now: Timestamp, _events: &[AuditEvent]) -> Result<()> {
+        Err(down())
+    }
+    async fn test_clock_offset(&self) -> Result<i64> {
+        Err(down())
+    }
+    async fn advance_test_clock(&self, _micros: i64) -> Result<i64> {
+        Err(down())
+    }
+    async fn watch_changes(&self, _on_change: vitrine_store::ChangeHandler) -> Result<bool> {
         Err(down())
     }
 }
