@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 mod accounts;
 mod admin;
+mod agenda;
 mod audit;
 mod catalog;
 mod checks;

@@ -9,8 +9,8 @@ use vitrine_http::auth::SESSION_COOKIE;
 use vitrine_http::problem::Problem;
 
 use crate::{
-    accounts, audit, catalog, checks, inbound, me, offerings, ops, outbox, review, session, signup,
-    submissions, test_clock, uploads, users,
+    accounts, agenda, audit, catalog, checks, inbound, me, offerings, ops, outbox, review, session,
+    signup, submissions, test_clock, uploads, users,
 };
 
 #[derive(utoipa::OpenApi)]
@@ -103,6 +103,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(checks::router())
         .merge(submissions::router())
         .merge(review::router())
+        .merge(agenda::router())
         .routes(routes!(test_clock::get_test_clock))
         .routes(routes!(test_clock::advance_test_clock))
 }

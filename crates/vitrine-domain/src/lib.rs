@@ -20,12 +20,14 @@
 //! - [`user`], [`account`], [`offering`]: the aggregates and their commands;
 //!   [`checklist`], [`visibility`], [`search`]: rules read from an offering;
 //!   [`submission`] (the state machine), [`go_live`] (the submission aggregate),
-//!   [`calendar`], [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
+//!   [`calendar`], [`agenda`] (the calendar view: the coming sessions as each reader
+//!   may see them), [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
 //!   review; [`checks`]: the broker registration and the prerequisite check runs, whose
 //!   verdicts the [`checklist`] reads; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
 //!   [`error`]: what every module shares.
 
 pub mod account;
+pub mod agenda;
 pub mod assignment;
 pub mod attestation;
 pub mod audit;

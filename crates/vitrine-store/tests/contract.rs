@@ -620,6 +620,22 @@ async fn check_offerings(store: &dyn Store) {
         None
     );
 
+    // Names for a list of submissions: each offering with its provider's name, in one
+    // read; unknown ids are left out.
+    assert_eq!(
+        store
+            .offering_labels(&[vitrine_domain::OfferingId::generate(), offering.id])
+            .await
+            .expect("labels"),
+        [vitrine_store::OfferingLabel {
+            id: offering.id,
+            name: "object-storage".into(),
+            provider_account_id: ids[0],
+            provider_name: "A0".into(),
+        }]
+    );
+    assert_eq!(store.offering_labels(&[]).await.expect("none"), []);
+
     // Names are unique.
     let twin = new_offering("object-storage", ids[1]);
     assert!(matches!(
