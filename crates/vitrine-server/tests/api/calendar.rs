@@ -351,6 +351,17 @@ async fn the_calendar_page_in_english_and_french() {
             .assert_contains("Première fois")
             .assert_lacks("Session of");
 
+        // Admins reach it from their navigation, and see what validators see.
+        let admin = crate::web_admin::signed_in_admin(&app).await;
+        admin.get("/admin").await.assert_contains(
+            "id=\"admin-nav-sessions\" href=\"/review/calendar\">Coming sessions</a>",
+        );
+        admin
+            .get("/review/calendar")
+            .await
+            .assert_contains("<td>Provider P</td>")
+            .assert_contains("<td>Provider Q</td>");
+
         // Once the session opened: who reviews what.
         advance_to(&app, "2026-03-03T00:00:00Z").await;
         ana.get("/review/calendar")
