@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 mod accounts;
+mod agenda;
 mod audit;
 mod catalog;
 mod checks;

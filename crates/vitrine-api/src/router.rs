@@ -9,7 +9,7 @@ use vitrine_http::auth::SESSION_COOKIE;
 use vitrine_http::problem::Problem;
 
 use crate::{
-    accounts, audit, catalog, checks, inbound, offerings, ops, outbox, review, submissions,
+    accounts, agenda, audit, catalog, checks, inbound, offerings, ops, outbox, review, submissions,
     test_clock, uploads,
 };
 
@@ -91,6 +91,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(checks::router())
         .merge(submissions::router())
         .merge(review::router())
+        .merge(agenda::router())
         .routes(routes!(test_clock::get_test_clock))
         .routes(routes!(test_clock::advance_test_clock))
 }

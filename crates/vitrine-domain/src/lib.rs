@@ -20,33 +20,35 @@
 //! - [`user`], [`account`], [`offering`]: the aggregates and their commands;
 //!   [`checklist`], [`visibility`], [`search`]: rules read from an offering;
 //!   [`submission`] (the state machine), [`go_live`] (the submission aggregate),
-//!   [`calendar`], [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
+//!   [`calendar`], [`agenda`] (the calendar view: the coming sessions as each reader
+//!   may see them), [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
 //!   review; [`checks`]: the broker registration and the prerequisite check runs, whose
 //!   verdicts the [`checklist`] reads; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
 //!   [`error`], [`text`] (sentences in both languages, and [`Language`]): what every module
 //!   shares.
 
+// The vocabulary every rule speaks, and the review calendar, live in crates of their own
+// beneath this one; they are re-exported at the paths they always had.
+pub use vitrine_base::{error, ids, text, tr, validate};
+pub use vitrine_calendar as calendar;
+
 pub mod account;
+pub mod agenda;
 pub mod assignment;
 pub mod attestation;
 pub mod audit;
 pub mod auth;
-pub mod calendar;
 pub mod checklist;
 pub mod checks;
-pub mod error;
 pub mod go_live;
-pub mod ids;
 pub mod offering;
 pub mod permissions;
 pub mod recording;
 pub mod review;
 pub mod search;
 pub mod submission;
-pub mod text;
 pub mod thread;
 pub mod user;
-pub mod validate;
 pub mod visibility;
 
 pub use account::{Account, Membership, ProviderApplication, ProviderStatus};
@@ -62,4 +64,4 @@ pub use user::{Email, User};
 pub use visibility::Audience;
 
 /// A point in time, UTC. Re-exported so every crate names time the same way.
-pub type Timestamp = jiff::Timestamp;
+pub use vitrine_base::Timestamp;

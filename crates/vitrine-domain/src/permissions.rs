@@ -70,6 +70,17 @@ pub enum AuditScope {
     Accounts(Vec<AccountId>),
 }
 
+/// What of the coming review sessions a caller sees (the calendar view).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CalendarScope {
+    /// Every session: holidays, capacity, every planned submission, who is assigned
+    /// (validators and admins).
+    Staff,
+    /// Only the places of these provider accounts' own queued submissions: their
+    /// sessions' dates and positions, nothing of other providers.
+    Provider(Vec<AccountId>),
+}
+
 impl Actor {
     pub fn new(
         user_id: UserId,
@@ -151,6 +162,33 @@ impl Actor {
         }
     }
 
+    /// Who sees the coming review sessions: staff all of them; a member of approved
+    /// provider accounts (`provider_accounts`, the caller's accounts that are approved
+    /// providers) their own submissions' places; anyone else is refused, since a customer
+    /// has nothing in the review queue.
+    pub fn calendar_scope(
+        &self,
+        provider_accounts: &[AccountId],
+    ) -> Result<CalendarScope, DomainError> {
+        if self.is_staff() {
+            return Ok(CalendarScope::Staff);
+        }
+        let own: Vec<AccountId> = provider_accounts
+            .iter()
+            .copied()
+            .filter(|account| self.is_member(*account))
+            .collect();
+        if own.is_empty() {
+            Err(DomainError::forbidden(tr!(
+                "agenda.forbidden",
+                "only validators, admins and providers see the review calendar",
+                "seuls les validateurs, les administrateurs et les fournisseurs voient le calendrier de revue"
+            )))
+        } else {
+            Ok(CalendarScope::Provider(own))
+        }
+    }
+
     pub fn audit_scope(&self) -> AuditScope {
         if self.is_admin() {
             AuditScope::All
@@ -220,6 +258,46 @@ mod tests {
         );
         assert!(matches!(
             member.require_account_owner(acct),
+            Err(DomainError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn calendar_scope_by_role() {
+        let provider = AccountId::generate();
+        let customer_account = AccountId::generate();
+        let staff = |admin, validator| actor(StaffRoles { admin, validator }, vec![]);
+        assert_eq!(
+            staff(true, false).calendar_scope(&[]),
+            Ok(CalendarScope::Staff)
+        );
+        assert_eq!(
+            staff(false, true).calendar_scope(&[]),
+            Ok(CalendarScope::Staff)
+        );
+        let member = actor(
+            StaffRoles::default(),
+            vec![
+                (provider, MembershipRole::Member),
+                (customer_account, MembershipRole::Owner),
+            ],
+        );
+        // Only the provider account: a customer account of the same person adds nothing.
+        assert_eq!(
+            member.calendar_scope(&[provider]),
+            Ok(CalendarScope::Provider(vec![provider]))
+        );
+        // A provider account the caller is not a member of is never theirs to see.
+        let customer = actor(
+            StaffRoles::default(),
+            vec![(customer_account, MembershipRole::Owner)],
+        );
+        assert!(matches!(
+            customer.calendar_scope(&[provider]),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            actor(StaffRoles::default(), vec![]).calendar_scope(&[]),
             Err(DomainError::Forbidden(_))
         ));
     }

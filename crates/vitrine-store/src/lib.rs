@@ -128,6 +128,15 @@ pub struct AccountOwners {
     pub owner_emails: Vec<Email>,
 }
 
+/// An offering's name with its provider account's (see [`Store::offering_labels`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfferingLabel {
+    pub id: OfferingId,
+    pub name: String,
+    pub provider_account_id: AccountId,
+    pub provider_name: String,
+}
+
 /// Which audit records to read.
 #[derive(Clone, Debug, Default)]
 pub struct AuditQuery {
@@ -454,6 +463,9 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
     async fn update_offering(&self, offering: &Offering, events: &[AuditEvent]) -> Result<()>;
     async fn offering_by_name(&self, name: &OfferingName) -> Result<Option<Offering>>;
     async fn offering_by_id(&self, id: OfferingId) -> Result<Option<Offering>>;
+    /// The offerings of `ids` that exist, each with its provider account's name: how a
+    /// list of submissions names them (the calendar view). One statement.
+    async fn offering_labels(&self, ids: &[OfferingId]) -> Result<Vec<OfferingLabel>>;
     /// The catalog: offerings the audience may see, matching the query, ordered by name.
     async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage>;
 
@@ -697,5 +709,3 @@ pub async fn open(url: &str) -> Result<Box<dyn Store>> {
         ))
     }
 }
-
-pub mod testing;

@@ -2403,6 +2403,32 @@ macro_rules! impl_store {
                     self.read_one_offering(query).await
                 }
 
+                async fn offering_labels(&self, ids: &[OfferingId]) -> Result<Vec<$crate::OfferingLabel>> {
+                    if ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let sql = format!(
+                        "SELECT o.id, o.name, a.id, a.name FROM offerings o \
+                         JOIN accounts a ON a.id = o.provider_account_id \
+                         WHERE {} ORDER BY o.name",
+                        <$store>::ids_in("o.id", "$1")
+                    );
+                    let rows: Vec<(Uuid, String, Uuid, String)> = sqlx::query_as(AssertSqlSafe(sql))
+                        .bind(<$store>::ids_value(&$crate::shared::ids(ids, |o| o.0)))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db("read the offerings' names"))?;
+                    Ok(rows
+                        .into_iter()
+                        .map(|(id, name, account, provider_name)| $crate::OfferingLabel {
+                            id: OfferingId(id),
+                            name,
+                            provider_account_id: AccountId(account),
+                            provider_name,
+                        })
+                        .collect())
+                }
+
                 async fn catalog(&self, query: &CatalogQuery) -> Result<CatalogPage> {
                     let sql = $crate::shared::catalog_sql::<$store>(query);
                     let limit = usize::try_from(query.limit.max(1)).unwrap_or(usize::MAX);

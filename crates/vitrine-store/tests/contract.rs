@@ -17,8 +17,8 @@ use vitrine_domain::{
     Account, AccountId, Audience, Localized, Membership, MembershipRole, Offering, OfferingId,
     OfferingName, Plan, ProviderApplication, Timestamp, TokenId, User, UserId, Visibility, search,
 };
-use vitrine_store::testing::TestDatabase;
 use vitrine_store::{ApiToken, AuditQuery, CatalogQuery, Store, StoreError};
+use vitrine_store_testing::TestDatabase;
 
 /// Runs `check` on a fresh database of every available backend.
 macro_rules! contract {
@@ -619,6 +619,22 @@ async fn check_offerings(store: &dyn Store) {
             .expect("read"),
         None
     );
+
+    // Names for a list of submissions: each offering with its provider's name, in one
+    // read; unknown ids are left out.
+    assert_eq!(
+        store
+            .offering_labels(&[vitrine_domain::OfferingId::generate(), offering.id])
+            .await
+            .expect("labels"),
+        [vitrine_store::OfferingLabel {
+            id: offering.id,
+            name: "object-storage".into(),
+            provider_account_id: ids[0],
+            provider_name: "A0".into(),
+        }]
+    );
+    assert_eq!(store.offering_labels(&[]).await.expect("none"), []);
 
     // Names are unique.
     let twin = new_offering("object-storage", ids[1]);

@@ -1,6 +1,7 @@
 //! The go-live review's pages: a submission as each party sees it (`/submissions/{id}`,
 //! in `review/submission.rs`) and the validators' desk (`/review`): this week's session,
-//! their assignments and the decisions held until decision day.
+//! their assignments and the decisions held until decision day; and the coming sessions
+//! (`/review/calendar`).
 
 use axum::Router;
 use axum::response::Response;
@@ -15,6 +16,7 @@ mod submission;
 pub fn routes() -> Router<Web> {
     Router::new()
         .route("/review", get(desk))
+        .route("/review/calendar", get(calendar))
         .route("/submissions/{id}", get(submission::show))
         .route("/submissions/{id}/messages", post(submission::post_message))
         .route("/submissions/{id}/decision", post(submission::decide))
@@ -121,6 +123,40 @@ async fn desk(mut page: Page) -> Result<Response, WebError> {
             "all": all,
             "held": held,
             "show_mine": is_validator,
+        }),
+    )
+}
+
+/// `/review/calendar`: the coming review sessions as the API lets the reader see them
+/// (`GET /api/v1/calendar/sessions`): for staff every session's dates, the holidays that
+/// moved it, capacity used, the planned submissions and who is assigned; for a provider's
+/// member the places of their own submissions. Whom it refuses is the API's answer.
+/// `?weeks=` (1 to 26) is handed on as typed, for the API to check.
+async fn calendar(
+    mut page: Page,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Response, WebError> {
+    page.require_me()?;
+    let weeks = query
+        .as_deref()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(name, _)| name == "weeks"))
+        .map(|(_, value)| value.into_owned());
+    let path = match &weeks {
+        Some(weeks) => format!(
+            "/api/v1/calendar/sessions?weeks={}",
+            super::urlencode(weeks)
+        ),
+        None => "/api/v1/calendar/sessions".to_owned(),
+    };
+    let calendar = page.get(&path).await?;
+    let listed = calendar["sessions"].as_array().map_or(0, Vec::len);
+    page.render(
+        "review_calendar.html",
+        json!({
+            "calendar": calendar,
+            "staff": calendar["scope"] == "staff",
+            // Offer the longest view unless it is already shown.
+            "more": weeks.as_deref() != Some("26") && listed > 0,
         }),
     )
 }

@@ -12,12 +12,15 @@ use std::path::{Path, PathBuf};
 
 /// Which vitrine crates each crate may depend on (normal dependencies, not dev ones).
 const LAYERS: &[(&str, &[&str])] = &[
-    ("vitrine-domain", &[]),
+    ("vitrine-base", &[]),
+    ("vitrine-calendar", &["vitrine-base"]),
+    ("vitrine-domain", &["vitrine-base", "vitrine-calendar"]),
     ("vitrine-blob", &[]),
     ("vitrine-inbound", &[]),
     ("vitrine-mailbox", &[]),
     ("vitrine-osb", &[]),
     ("vitrine-store", &["vitrine-domain"]),
+    ("vitrine-store-testing", &["vitrine-store"]),
     ("vitrine-mail", &["vitrine-domain"]),
     (
         "vitrine-jobs",
@@ -112,6 +115,16 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "vitrine-domain",
         &["sqlx", "tokio", "axum", "reqwest", "lettre"],
         "the domain has no I/O",
+    ),
+    (
+        "vitrine-base",
+        &["sqlx", "tokio", "axum", "reqwest", "lettre"],
+        "the rules' vocabulary has no I/O",
+    ),
+    (
+        "vitrine-calendar",
+        &["sqlx", "tokio", "axum", "reqwest", "lettre"],
+        "the calendar's rules have no I/O",
     ),
     (
         "vitrine-inbound",

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use vitrine_store::testing::TestDatabase;
+use vitrine_store_testing::TestDatabase;
 
 const VITRINE: &str = env!("CARGO_BIN_EXE_vitrine");
 

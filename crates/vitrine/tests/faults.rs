@@ -21,8 +21,8 @@ use vitrine_domain::submission::SubmissionState;
 use vitrine_domain::{AuditEvent, SubmissionId};
 use vitrine_mail::{FileTransport, Mailbox, OutgoingEmail};
 use vitrine_server::{Clock, Dispatcher, DispatcherSettings};
-use vitrine_store::testing::TestDatabase;
 use vitrine_store::{NewEmail, OutboxQuery, OutboxStatus, Store};
+use vitrine_store_testing::TestDatabase;
 
 const VITRINE: &str = env!("CARGO_BIN_EXE_vitrine");
 const MIB: usize = 1024 * 1024;

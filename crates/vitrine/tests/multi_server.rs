@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vitrine_store::testing::TestDatabase;
 use vitrine_store::{AuditQuery, OutboxQuery, OutboxStatus, Store};
+use vitrine_store_testing::TestDatabase;
 
 const VITRINE: &str = env!("CARGO_BIN_EXE_vitrine");
 const PASSWORD: &str = "correct horse battery";

@@ -344,6 +344,12 @@ impl Store for DownStore {
     ) -> Result<Vec<vitrine_store::AccountOwners>> {
         Err(down())
     }
+    async fn offering_labels(
+        &self,
+        _ids: &[vitrine_domain::OfferingId],
+    ) -> Result<Vec<vitrine_store::OfferingLabel>> {
+        Err(down())
+    }
     async fn accounts_of_user(&self, _user: UserId) -> Result<Vec<Account>> {
         Err(down())
     }

@@ -67,7 +67,7 @@ pub(crate) async fn cast(app: &TestApp) -> Cast {
 }
 
 /// An offering of `provider` whose checklist holds for go-live.
-async fn ready_offering(app: &TestApp, owner: &TestUser, provider: &str, name: &str) {
+pub(crate) async fn ready_offering(app: &TestApp, owner: &TestUser, provider: &str, name: &str) {
     app.offering(
         &owner.client,
         provider,
@@ -647,7 +647,7 @@ pub(crate) async fn submitted(app: &TestApp, by: &TestUser) -> String {
 }
 
 /// A submission of `offering` with one recording, submitted by `by`; its id.
-async fn submitted_for(app: &TestApp, by: &TestUser, offering: &str) -> String {
+pub(crate) async fn submitted_for(app: &TestApp, by: &TestUser, offering: &str) -> String {
     let created = by
         .client
         .post(

@@ -4,6 +4,7 @@
 mod audit;
 mod authz;
 mod bad_input;
+mod calendar;
 mod catalog;
 mod checks;
 mod down;

@@ -1,7 +1,7 @@
 //! Health, readiness, metrics, problem type pages and the OpenAPI document.
 
 use vitrine_server::ServerConfig;
-use vitrine_store::testing::TestDatabase;
+use vitrine_store_testing::TestDatabase;
 
 use crate::support::{TestApp, each_backend};
 

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 use vitrine_server::ServerConfig;
-use vitrine_store::testing::TestDatabase;
+use vitrine_store_testing::TestDatabase;
 
 use crate::support::{Client, TestApp, each_backend};
 

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use vitrine_domain::{AuditEvent, TokenId, UserId};
 use vitrine_server::{Clock, ServerConfig};
-use vitrine_store::testing::TestDatabase;
 use vitrine_store::{ApiToken, Store};
+use vitrine_store_testing::TestDatabase;
 
 /// The time the tests start at; moved only by [`TestClock::advance`].
 pub const START: &str = "2026-03-02T09:00:00Z";

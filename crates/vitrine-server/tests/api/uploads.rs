@@ -12,7 +12,7 @@ use vitrine_domain::go_live::{Round, Submission};
 use vitrine_domain::submission::SubmissionState;
 use vitrine_domain::{AuditEvent, OfferingName, SubmissionId};
 use vitrine_server::{Clock, ServerConfig};
-use vitrine_store::testing::TestDatabase;
+use vitrine_store_testing::TestDatabase;
 
 use crate::support::{Client, Resp, TestApp};
 use crate::world::World;

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::json;
 use vitrine_server::ServerConfig;
-use vitrine_store::testing::TestDatabase;
+use vitrine_store_testing::TestDatabase;
 
 use crate::support::{Client, TestApp, TestUser, each_backend, names};
 use crate::world::{ROLES, Role, World};

@@ -13,7 +13,7 @@ use crate::web::{WebClient, hidden_value};
 const PASSWORD: &str = "correct horse battery";
 
 /// An admin with a password, signed in through the form.
-async fn signed_in_admin(app: &TestApp) -> WebClient {
+pub(crate) async fn signed_in_admin(app: &TestApp) -> WebClient {
     app.user_with(json!({
         "email": "ada@vitrine.test",
         "display_name": "Ada Admin",

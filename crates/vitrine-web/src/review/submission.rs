@@ -253,6 +253,13 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         Value::Null
     };
 
+    // Its provider sees its place in its session, from the calendar view.
+    let place = if is_provider && state == "queued" {
+        session_place(page, id).await?
+    } else {
+        Value::Null
+    };
+
     // What the reader may do, as the API's state machine says.
     let may = |action: &str| {
         view["actions"]
@@ -264,6 +271,7 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         "submission": submission,
         "offering_name": view["offering_name"],
         "schedule": view["schedule"],
+        "place": place,
         "checks": view["checks"],
         "state": state,
         "state_key": state_key(&state),
@@ -287,6 +295,33 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
             "write": is_provider || is_assigned || is_admin,
         },
     }))
+}
+
+/// The queued submission's session and position in it, as the calendar view tells its
+/// provider (`GET /api/v1/calendar/sessions`, as far ahead as it looks); `null` if the view
+/// does not list it or refuses the reader (the dates above still say when).
+async fn session_place(page: &mut Page, id: &str) -> Result<Value, WebError> {
+    let reply = page
+        .call(Method::GET, "/api/v1/calendar/sessions?weeks=26", None)
+        .await?;
+    if !reply.is_success() {
+        return Ok(Value::Null);
+    }
+    let sessions = reply.body["sessions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    Ok(sessions
+        .iter()
+        .find_map(|session| {
+            let planned = session["planned"].as_array()?;
+            let mine = planned.iter().find(|p| p["submission_id"] == id)?;
+            Some(json!({
+                "review_date": session["review_date"],
+                "session_position": mine["session_position"],
+            }))
+        })
+        .unwrap_or(Value::Null))
 }
 
 pub(super) async fn show(mut page: Page, Path(id): Path<String>) -> Result<Response, WebError> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
 use serde_json::{Value, json};
-use vitrine_store::testing::TestDatabase;
+use vitrine_store_testing::TestDatabase;
 
 pub const VITRINE: &str = env!("CARGO_BIN_EXE_vitrine");
 /// Set to `1` to make a missing chromium or chromedriver a failure instead of a skip.

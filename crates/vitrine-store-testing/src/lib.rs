@@ -21,7 +21,7 @@ pub const REQUIRE_POSTGRES_VAR: &str = "VITRINE_TEST_REQUIRE_POSTGRES";
 
 /// A fresh database for one test. Dropping it removes the database.
 pub struct TestDatabase {
-    /// URL to pass to [`crate::open`].
+    /// URL to pass to [`vitrine_store::open`].
     pub url: String,
     /// `sqlite` or `postgres`.
     pub backend: &'static str,
@@ -92,8 +92,8 @@ impl TestDatabase {
     }
 
     /// Opens the store on this database (running the migrations).
-    pub async fn open(&self) -> Box<dyn crate::Store> {
-        crate::open(&self.url).await.unwrap_or_else(|e| {
+    pub async fn open(&self) -> Box<dyn vitrine_store::Store> {
+        vitrine_store::open(&self.url).await.unwrap_or_else(|e| {
             panic!(
                 "cannot open {} test database {}: {e}",
                 self.backend, self.url

@@ -5,13 +5,13 @@
 //! [`Timestamp`]s. A day starts at 00:00 local time, found through the time zone database,
 //! so daylight saving changes move the UTC instants but never the local dates.
 
-use crate::error::DomainError;
-use crate::{Timestamp, tr};
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use vitrine_base::error::DomainError;
+use vitrine_base::{Text, Timestamp, tr};
 
 /// How far ahead the calendar looks for a working day before it gives up. A calendar with
 /// more than a year of consecutive holidays is refused when it is configured.
@@ -110,11 +110,11 @@ pub struct ReviewCalendar {
     tz: TimeZone,
 }
 
-fn err(field: &str, message: crate::Text) -> DomainError {
+fn err(field: &str, message: Text) -> DomainError {
     DomainError::invalid(field, message)
 }
 
-fn between(min: u32, max: u32) -> crate::Text {
+fn between(min: u32, max: u32) -> Text {
     tr!(
         "field.range",
         "must be between {min} and {max}",
@@ -138,7 +138,7 @@ impl ReviewCalendar {
                 ),
             )
         })?;
-        let mut problems = crate::error::Problems::new();
+        let mut problems = vitrine_base::error::Problems::new();
         if matches!(settings.review_weekday, Weekday::Saturday | Weekday::Sunday) {
             problems.push(
                 "review_weekday",
