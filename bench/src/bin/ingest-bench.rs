@@ -150,7 +150,7 @@ fn ingest(
                 ..Default::default()
             }),
         },
-        blobs: Some(blobs),
+        blobs: Some(blobs.into()),
         settings: Arc::new(vitrine_ingest::IngestSettings {
             pattern: ReplyPattern::parse(PATTERN)?,
             max_message_bytes: max_recording_bytes * 2,

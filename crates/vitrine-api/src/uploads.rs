@@ -16,7 +16,6 @@
 //! - `PUT /api/v1/submissions/{id}/recordings?filename=…`: the whole file in one request;
 //! - `GET /api/v1/recordings/{id}`: the bytes, with Range.
 
-use std::io::SeekFrom;
 use vitrine_domain::tr;
 
 use axum::body::Body;
@@ -24,12 +23,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use bytes::Bytes;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vitrine_blob::{AppendRequest, BlobError, LocalBlobStore, Sha256Expectation};
+use vitrine_blob::{AppendRequest, BlobError, BlobStore, Sha256Expectation};
 use vitrine_domain::go_live::Submission;
 use vitrine_domain::recording::{Recording, Upload, UploadId};
 use vitrine_domain::submission::{Party, SubmissionState};
@@ -49,8 +46,6 @@ const TAG: &str = "recordings";
 const TUS_VERSION: &str = "1.0.0";
 const TUS_EXTENSIONS: &str = "creation,termination,expiration,checksum";
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
-/// Recordings are read and sent in pieces of this size.
-const READ_CHUNK: usize = 256 * 1024;
 
 static TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 static UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
@@ -556,11 +551,11 @@ async fn get_recording(
         .await?
         .ok_or_else(ApiError::not_found)?;
     submission.require_visible_to(&caller.actor)?;
-    let mut opened = blobs
+    let opened = blobs
         .open_recording(&recording_key(id)?)
         .await
         .map_err(ApiError::from)?;
-    let size = opened.size;
+    let size = opened.size();
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(value) => parse_range(value, size),
         None => RangeAnswer::Whole,
@@ -586,35 +581,12 @@ async fn get_recording(
             return Ok(response);
         }
     };
-    if start > 0 {
-        opened
-            .file
-            .seek(SeekFrom::Start(start))
-            .await
-            .map_err(|e| ApiError::internal("seeking in a recording", e))?;
-    }
-    let stream =
-        futures_util::stream::unfold((opened.file, length), |(mut file, remaining)| async move {
-            if remaining == 0 {
-                return None;
-            }
-            let want = usize::try_from(remaining.min(READ_CHUNK as u64)).unwrap_or(READ_CHUNK);
-            let mut buffer = vec![0; want];
-            match file.read(&mut buffer).await {
-                Ok(0) => Some((
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the recording is shorter than its size",
-                    )),
-                    (file, 0),
-                )),
-                Ok(n) => {
-                    buffer.truncate(n);
-                    Some((Ok(Bytes::from(buffer)), (file, remaining - n as u64)))
-                }
-                Err(error) => Some((Err(error), (file, 0))),
-            }
-        });
+    // Streamed from the file or the bucket as it is sent; the permission check above is the
+    // only way to these bytes (the bucket is never exposed to clients).
+    let stream = opened
+        .into_stream(start, length)
+        .await
+        .map_err(|e| ApiError::internal("reading a recording", e))?;
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -695,7 +667,7 @@ fn parse_range(value: &str, size: u64) -> RangeAnswer {
 
 // --- helpers ---
 
-fn blobs(state: &AppState) -> ApiResult<&LocalBlobStore> {
+fn blobs(state: &AppState) -> ApiResult<&BlobStore> {
     state.blobs.as_ref().ok_or_else(|| {
         ApiError::new(
             ProblemKind::Unavailable,

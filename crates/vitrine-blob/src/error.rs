@@ -92,6 +92,15 @@ pub enum BlobError {
         source: io::Error,
     },
 
+    /// The bucket said no (or could not be reached).
+    #[error("{action} {location} in the bucket: {source}")]
+    ObjectStore {
+        action: &'static str,
+        location: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A blocking file task died (a panic in it); the upload's state on disk is still
     /// consistent because its length is the offset.
     #[error("a blob store task failed: {0}")]
@@ -116,7 +125,7 @@ impl BlobError {
             // tusd answers a locked upload with 423 Locked; clients retry after a HEAD.
             Self::UploadBusy { .. } => 423,
             Self::ChecksumMismatch => 460,
-            Self::Io { .. } | Self::TaskFailed(_) => 500,
+            Self::Io { .. } | Self::ObjectStore { .. } | Self::TaskFailed(_) => 500,
         }
     }
 

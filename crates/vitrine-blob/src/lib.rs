@@ -1,5 +1,7 @@
 //! Recording storage for vitrine: demo recordings uploaded resumably (tus) or in one
-//! streamed request, kept on local disk.
+//! streamed request, kept on local disk ([`LocalBlobStore`], described below) or in an
+//! S3-compatible bucket ([`S3BlobStore`], described in its module). The rest of vitrine
+//! holds a [`BlobStore`], which is either.
 //!
 //! # Layout
 //!
@@ -43,15 +45,21 @@
 //! after a restart, or when another server took some chunks, `finish` reads the file once
 //! with a 1 MiB buffer instead.
 
+mod backend;
 mod checksum;
 mod duration;
 mod error;
 mod key;
 mod media;
+mod s3;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use backend::{BlobStore, RecordingReader};
 pub use checksum::Sha256Expectation;
 pub use error::{BlobError, Result};
 pub use key::{RecordingKey, UploadKey};
 pub use media::{MediaType, SNIFF_LEN, sniff};
+pub use s3::{DEFAULT_PART_SIZE, MIN_PART_SIZE, S3BlobStore, S3ConnectError, S3Settings};
 pub use store::{AppendOutcome, AppendRequest, LocalBlobStore, OpenRecording, RecordingInfo};

@@ -130,6 +130,14 @@ impl LocalBlobStore {
         })
     }
 
+    /// The directory the store keeps its files under.
+    pub fn root(&self) -> &Path {
+        self.inner
+            .uploads_dir
+            .parent()
+            .unwrap_or(&self.inner.uploads_dir)
+    }
+
     /// Starts an empty upload. A declared length over `max_size` is refused here, before
     /// any byte is sent; a declared length of 0 cannot be a video.
     pub async fn create_upload(
@@ -1041,7 +1049,7 @@ fn recording_error(e: io::Error, key: &RecordingKey, path: &Path) -> BlobError {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()

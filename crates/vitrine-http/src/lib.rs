@@ -30,8 +30,12 @@ pub struct ServerConfig {
     /// through this server end reuse at once; through another server sharing the
     /// database, after this long. Zero turns the caches off.
     pub cache_ttl: std::time::Duration,
-    /// Where recordings and partial uploads are kept (the binary passes `<data_dir>/blobs`).
+    /// Where recordings and partial uploads are kept (the binary passes `<data_dir>/blobs`),
+    /// unless `recording_store` is given.
     pub blob_dir: std::path::PathBuf,
+    /// The recording store, when the caller opened one (the binary's S3 bucket, probed at
+    /// start-up); `None`: files under `blob_dir`.
+    pub recording_store: Option<vitrine_blob::BlobStore>,
     /// Largest demo recording accepted, in bytes; refused before its bytes are kept. Upload
     /// routes have this limit instead of `max_body_bytes`.
     pub max_recording_bytes: u64,
@@ -71,6 +75,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             cache_ttl: std::time::Duration::from_millis(500),
             blob_dir: std::path::PathBuf::from("./vitrine-data/blobs"),
+            recording_store: None,
             max_recording_bytes: 2 * 1024 * 1024 * 1024,
             mail_from: "vitrine <vitrine@localhost>".to_owned(),
             public_url: "http://127.0.0.1:8080".to_owned(),
@@ -94,9 +99,9 @@ pub struct AppState {
     pub services: Services,
     pub config: Arc<ServerConfig>,
     pub caches: Arc<Caches>,
-    /// Recordings on disk; `None` if the blob directory could not be opened (logged at
-    /// start-up; upload and recording routes then answer 503).
-    pub blobs: Option<vitrine_blob::LocalBlobStore>,
+    /// Recordings on disk or in a bucket; `None` if the blob directory could not be opened
+    /// (logged at start-up; upload and recording routes then answer 503).
+    pub blobs: Option<vitrine_blob::BlobStore>,
     /// The rehearsal clock, when `ServerConfig::test_clock` is on (it is then `clock` too).
     pub test_clock: Option<Arc<TestClock>>,
     /// The prerequisite checks; `None` if the secret key could not be read (logged at
@@ -142,7 +147,11 @@ impl AppState {
             callers: cache::ShortCache::new(10_000, 10_000, config.cache_ttl, generation.clone()),
             requirement_sets: quick_cache::sync::Cache::new(64),
         };
-        let blobs = match vitrine_blob::LocalBlobStore::open(&config.blob_dir) {
+        let blobs = match config.recording_store.clone() {
+            Some(store) => Ok(store),
+            None => vitrine_blob::LocalBlobStore::open(&config.blob_dir).map(Into::into),
+        };
+        let blobs = match blobs {
             Ok(blobs) => Some(blobs),
             Err(error) => {
                 tracing::error!(%error, "the recording store cannot be opened; uploads are refused");

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use vitrine_blob::LocalBlobStore;
+use vitrine_blob::BlobStore;
 use vitrine_domain::go_live::{self, RoundInput, Submission};
 use vitrine_domain::recording::Recording;
 use vitrine_domain::{Actor, AuditEvent, RecordingId, Timestamp, User};
@@ -81,7 +81,7 @@ impl From<StoreError> for Temporary {
 #[derive(Clone)]
 pub struct Ingest {
     pub services: Services,
-    pub blobs: Option<LocalBlobStore>,
+    pub blobs: Option<BlobStore>,
     pub settings: Arc<IngestSettings>,
 }
 

@@ -17,6 +17,7 @@ use std::sync::Arc;
 pub mod clock;
 pub mod dispatcher;
 mod error;
+pub mod migrate;
 pub mod notify;
 pub mod recordings;
 pub mod scheduler;
@@ -45,7 +46,7 @@ pub const UPLOAD_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_se
 /// the upload sweep (when recordings are stored here), until the runtime stops.
 pub fn spawn_background(
     services: &Services,
-    blobs: Option<&vitrine_blob::LocalBlobStore>,
+    blobs: Option<&vitrine_blob::BlobStore>,
     transport: Arc<dyn vitrine_mail::MailTransport>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {

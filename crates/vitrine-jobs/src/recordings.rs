@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use vitrine_blob::{BlobError, LocalBlobStore, RecordingInfo, RecordingKey, UploadKey};
+use vitrine_blob::{BlobError, BlobStore, RecordingInfo, RecordingKey, UploadKey};
 use vitrine_domain::go_live::Submission;
 use vitrine_domain::recording::{Recording, Upload, UploadId};
 use vitrine_domain::{AuditEvent, RecordingId, SubmissionId, Timestamp, UserId};
@@ -38,7 +38,7 @@ pub const UNATTACHED_RECORDING_GRACE: Duration = Duration::from_secs(60 * 60);
 /// many uploads and recordings were removed.
 pub async fn sweep_expired_uploads(
     store: &dyn Store,
-    blobs: &LocalBlobStore,
+    blobs: &BlobStore,
     now: Timestamp,
 ) -> anyhow::Result<usize> {
     UploadSweep::default().run(store, blobs, now).await
@@ -56,7 +56,7 @@ impl UploadSweep {
     async fn run(
         &mut self,
         store: &dyn Store,
-        blobs: &LocalBlobStore,
+        blobs: &BlobStore,
         now: Timestamp,
     ) -> anyhow::Result<usize> {
         let mut removed = Self::expired_uploads(store, blobs, now).await?;
@@ -66,7 +66,7 @@ impl UploadSweep {
 
     async fn expired_uploads(
         store: &dyn Store,
-        blobs: &LocalBlobStore,
+        blobs: &BlobStore,
         now: Timestamp,
     ) -> anyhow::Result<usize> {
         let mut removed = 0;
@@ -135,7 +135,7 @@ impl UploadSweep {
     async fn unattached_recordings(
         &mut self,
         store: &dyn Store,
-        blobs: &LocalBlobStore,
+        blobs: &BlobStore,
     ) -> anyhow::Result<usize> {
         let cutoff = std::time::SystemTime::now()
             .checked_sub(UNATTACHED_RECORDING_GRACE)
@@ -193,7 +193,7 @@ impl UploadSweep {
 pub fn spawn_upload_sweeper(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -226,7 +226,7 @@ pub fn spawn_upload_sweeper(
 #[allow(clippy::too_many_arguments)]
 pub async fn store_recording<S, E>(
     services: &Services,
-    blobs: &LocalBlobStore,
+    blobs: &BlobStore,
     id: RecordingId,
     submission: &Submission,
     uploaded_by: UserId,
@@ -262,7 +262,7 @@ where
 /// in the same transaction).
 pub async fn finish_upload(
     services: &Services,
-    blobs: &LocalBlobStore,
+    blobs: &BlobStore,
     upload: &Upload,
 ) -> JobResult<Recording> {
     let recording_id = RecordingId(upload.id.0);
@@ -284,7 +284,7 @@ pub async fn finish_upload(
 /// upload row is still there and its bytes are a recording: commit the row now.
 pub async fn recover_finished(
     services: &Services,
-    blobs: &LocalBlobStore,
+    blobs: &BlobStore,
     upload: &Upload,
 ) -> JobResult<()> {
     let recording_id = RecordingId(upload.id.0);
@@ -303,7 +303,7 @@ pub async fn recover_finished(
 
 async fn commit_recording(
     services: &Services,
-    blobs: &LocalBlobStore,
+    blobs: &BlobStore,
     upload: &Upload,
     info: &RecordingInfo,
 ) -> JobResult<Recording> {
@@ -388,13 +388,13 @@ pub async fn forget_upload_row(services: &Services, id: UploadId) {
     }
 }
 
-pub async fn discard_upload_bytes(blobs: &LocalBlobStore, key: &UploadKey) {
+pub async fn discard_upload_bytes(blobs: &BlobStore, key: &UploadKey) {
     if let Err(error) = blobs.terminate(key).await {
         tracing::warn!(%error, "removing the bytes of an upload that was not recorded");
     }
 }
 
-pub async fn delete_recording_bytes(blobs: &LocalBlobStore, id: RecordingId) {
+pub async fn delete_recording_bytes(blobs: &BlobStore, id: RecordingId) {
     match recording_key(id) {
         Ok(key) => match blobs.delete_recording(&key).await {
             Ok(()) | Err(BlobError::RecordingNotFound { .. }) => {}

@@ -87,6 +87,95 @@ pub struct CommonArgs {
         help_heading = "Global options"
     )]
     pub log_format: Option<crate::config::LogFormat>,
+
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// Where recordings go when not on local disk: an S3-compatible bucket (global, since
+/// `serve`, `mail ingest` and `recordings migrate` all reach it).
+#[derive(Debug, Args)]
+pub struct S3Args {
+    /// The S3 endpoint's URL (`https://s3.eu-west-1.amazonaws.com`, `http://10.0.0.5:9000`);
+    /// with it, recordings go to the bucket instead of <data-dir>/blobs. Requests are
+    /// path-style (`<endpoint>/<bucket>/<key>`), so any S3-compatible store works.
+    #[arg(
+        long,
+        env = "VITRINE_S3_ENDPOINT",
+        value_name = "URL",
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_endpoint: Option<String>,
+
+    /// The bucket recordings go to (it must exist).
+    #[arg(
+        long,
+        env = "VITRINE_S3_BUCKET",
+        value_name = "NAME",
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_bucket: Option<String>,
+
+    /// The bucket's region, part of every request's signature. [default: us-east-1]
+    #[arg(
+        long,
+        env = "VITRINE_S3_REGION",
+        value_name = "REGION",
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_region: Option<String>,
+
+    /// The access key id.
+    #[arg(
+        long,
+        env = "VITRINE_S3_ACCESS_KEY_ID",
+        value_name = "ID",
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_access_key_id: Option<String>,
+
+    /// The secret access key. Prefer the environment variable or --s3-secret-access-key-file
+    /// to the command line, where other users of the machine can read it. Never logged.
+    #[arg(
+        long,
+        env = "VITRINE_S3_SECRET_ACCESS_KEY",
+        value_name = "SECRET",
+        hide_env_values = true,
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_secret_access_key: Option<String>,
+
+    /// A file holding the secret access key (surrounding white space ignored), such as a
+    /// container secret.
+    #[arg(
+        long,
+        env = "VITRINE_S3_SECRET_ACCESS_KEY_FILE",
+        value_name = "PATH",
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_secret_access_key_file: Option<PathBuf>,
+
+    /// Allow an http:// endpoint (a store on loopback or a private network); refused by
+    /// default, since the credentials' signatures and the recordings would cross the network
+    /// in the clear. [default: false]
+    #[arg(
+        long,
+        env = "VITRINE_S3_ALLOW_HTTP",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_allow_http: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +207,33 @@ pub enum Command {
     /// Inbound email.
     #[command(subcommand)]
     Mail(MailCommand),
+
+    /// Recordings' storage.
+    #[command(subcommand)]
+    Recordings(RecordingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordingsCommand {
+    /// Copy every recording from local disk to the S3 bucket (`--to s3`) or back (`--to
+    /// local`), verifying each one's SHA-256 against the database. Resumable: a recording
+    /// already at the destination with the right size and checksum is skipped. Nothing is
+    /// deleted from the source; switch the configuration once it is done.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Where the recordings go: `s3` (from <data-dir>/blobs to the configured bucket) or
+    /// `local` (back).
+    #[arg(long, value_name = "WHERE")]
+    pub to: MigrateTarget,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MigrateTarget {
+    S3,
+    Local,
 }
 
 #[derive(Debug, Args)]
@@ -502,6 +618,15 @@ impl Cli {
             log: self.common.log.clone(),
             log_format: self.common.log_format,
             shutdown_timeout_secs: serve.and_then(|s| s.shutdown_timeout_secs),
+            s3: crate::config::S3Overrides {
+                endpoint: self.common.s3.s3_endpoint.clone(),
+                bucket: self.common.s3.s3_bucket.clone(),
+                region: self.common.s3.s3_region.clone(),
+                access_key_id: self.common.s3.s3_access_key_id.clone(),
+                secret_access_key: self.common.s3.s3_secret_access_key.clone(),
+                secret_access_key_file: self.common.s3.s3_secret_access_key_file.clone(),
+                allow_http: self.common.s3.s3_allow_http,
+            },
         }
     }
 }

@@ -63,15 +63,13 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
     let backend = store.backend();
     let server_config = config.server_config();
-    // Opened here too, so that a directory that cannot be created stops the start with a
-    // clear message rather than leaving uploads refused.
-    vitrine_blob::LocalBlobStore::open(&server_config.blob_dir).map_err(|error| {
-        anyhow!(
-            "cannot open the recording store in {} ({error}). Check that the data directory is \
-             writable by this user, or choose another with --data-dir.",
-            server_config.blob_dir.display()
-        )
-    })?;
+    // Opened (or, for a bucket, probed) here, so that a directory that cannot be created or
+    // a bucket that refuses the credentials stops the start with a clear message rather
+    // than leaving uploads refused.
+    let recordings = open_recording_store(config).await?;
+    let recordings_at = recordings.describe();
+    let mut server_config = server_config;
+    server_config.recording_store = Some(recordings.clone());
     let (transport, mail_destination): (Arc<dyn MailTransport>, String) = match &config.mail.smtp {
         Some(smtp) => (
             Arc::new(SmtpTransport::new(smtp).map_err(|error| {
@@ -93,7 +91,16 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         // Large messages are spooled next to the data they become, not in a tmpfs /tmp.
         settings.spool_dir = Some(config.data_dir.clone());
         tracing::info!(mailbox = %settings.server(), user = %imap.username, "taking replies from the inbound mailbox");
-        vitrine_server::spawn_imap_ingest(settings, inbound(config, store.clone(), pattern, false));
+        vitrine_server::spawn_imap_ingest(
+            settings,
+            inbound(
+                config,
+                store.clone(),
+                Some(recordings.clone()),
+                pattern,
+                false,
+            ),
+        );
     }
     let draining = server_config.draining.clone();
     let app = vitrine_server::app_with_mail(store, Arc::new(SystemClock), server_config, transport);
@@ -102,6 +109,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         %address,
         database = backend,
         data_dir = %config.data_dir.display(),
+        recordings = %recordings_at,
         secure_cookies = config.secure_cookies,
         mail = %mail_destination,
         mail_from = %config.mail.from,
@@ -456,11 +464,96 @@ async fn mail_ingest(
     };
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
     // Exit code 67 makes the MTA bounce what is not for one of our addresses.
-    let ingest = inbound(config, store, pattern, true);
+    let blobs = match open_recording_store(config).await {
+        Ok(blobs) => Some(blobs),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "recordings cannot be stored");
+            None
+        }
+    };
+    let ingest = inbound(config, store, blobs, pattern, true);
     Ok(match spooled {
         Some((file, len)) => ingest.take_spooled(&file, len).await?,
         None => ingest.take(&raw).await?,
     })
+}
+
+/// The recording store the configuration names: the S3 bucket (probed: a wrong secret, a
+/// missing bucket or an unreachable endpoint is an error here, at start-up), else
+/// `<data_dir>/blobs`.
+pub async fn open_recording_store(config: &Config) -> anyhow::Result<vitrine_blob::BlobStore> {
+    match &config.s3 {
+        Some(s3) => Ok(open_bucket(s3).await?.into()),
+        None => open_local_recordings(config).map(Into::into),
+    }
+}
+
+async fn open_bucket(s3: &crate::config::S3Config) -> anyhow::Result<vitrine_blob::S3BlobStore> {
+    let settings = s3.settings()?;
+    vitrine_blob::S3BlobStore::connect(&settings)
+        .await
+        .map_err(|error| anyhow!("cannot use the recording bucket: {error}"))
+}
+
+fn open_local_recordings(config: &Config) -> anyhow::Result<vitrine_blob::LocalBlobStore> {
+    let dir = config.server_config().blob_dir;
+    vitrine_blob::LocalBlobStore::open(&dir).map_err(|error| {
+        anyhow!(
+            "cannot open the recording store in {} ({error}). Check that the data directory is \
+             writable by this user, or choose another with --data-dir.",
+            dir.display()
+        )
+    })
+}
+
+/// `vitrine recordings migrate --to s3|local`: copies every recording between
+/// `<data_dir>/blobs` and the configured bucket, one line of progress per recording.
+pub async fn migrate_recordings(
+    config: &Config,
+    to: crate::cli::MigrateTarget,
+) -> anyhow::Result<()> {
+    let Some(s3) = &config.s3 else {
+        anyhow::bail!(
+            "recordings migrate needs the bucket: give --s3-endpoint, --s3-bucket and the \
+             credentials as for serve"
+        );
+    };
+    let bucket = vitrine_blob::BlobStore::from(open_bucket(s3).await?);
+    let local = vitrine_blob::BlobStore::from(open_local_recordings(config)?);
+    let (source, target) = match to {
+        crate::cli::MigrateTarget::S3 => (local, bucket),
+        crate::cli::MigrateTarget::Local => (bucket, local),
+    };
+    let store = open_store(config).await?;
+    eprintln!(
+        "copying recordings from {} to {}",
+        source.describe(),
+        target.describe()
+    );
+    let summary =
+        vitrine_jobs::migrate::migrate_recordings(store.as_ref(), &source, &target, |progress| {
+            use vitrine_jobs::migrate::MigrationStep;
+            let what = match progress.step {
+                MigrationStep::Copied { bytes } => {
+                    format!("copied {bytes} bytes, sha256 verified")
+                }
+                MigrationStep::AlreadyThere { bytes } => {
+                    format!("already there ({bytes} bytes, sha256 verified)")
+                }
+                MigrationStep::NoRow => "no recording row names it: left alone".to_owned(),
+            };
+            println!(
+                "[{}/{}] {}: {what}",
+                progress.index, progress.total, progress.key
+            );
+        })
+        .await
+        .map_err(|error| anyhow!("the migration stopped: {error}"))?;
+    println!(
+        "done: {} copied ({} bytes), {} already there, {} without a row",
+        summary.copied, summary.bytes_copied, summary.already_there, summary.without_row
+    );
+    Ok(())
 }
 
 /// `mail ingest` keeps a message up to this size in memory, and spools a larger one.
@@ -471,10 +564,10 @@ const SPOOL_ABOVE_BYTES: u64 = 4 * 1024 * 1024;
 fn inbound(
     config: &Config,
     store: Arc<dyn Store>,
+    blobs: Option<vitrine_blob::BlobStore>,
     pattern: vitrine_server::ReplyPattern,
     unknown_addresses_bounced: bool,
 ) -> vitrine_ingest::Ingest {
-    let blobs = vitrine_blob::LocalBlobStore::open(&config.server_config().blob_dir).ok();
     vitrine_ingest::Ingest {
         services: vitrine_jobs::Services {
             store,

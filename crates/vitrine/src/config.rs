@@ -58,6 +58,13 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub log_format: Option<LogFormat>,
     pub shutdown_timeout_secs: Option<u64>,
+    pub s3_endpoint: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<String>,
+    pub s3_secret_access_key_file: Option<PathBuf>,
+    pub s3_allow_http: Option<bool>,
 }
 
 impl FileConfig {
@@ -132,6 +139,139 @@ pub struct Overrides {
     pub log: Option<String>,
     pub log_format: Option<LogFormat>,
     pub shutdown_timeout_secs: Option<u64>,
+    pub s3: S3Overrides,
+}
+
+/// The bucket's settings from the command line or the environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct S3Overrides {
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub allow_http: Option<bool>,
+}
+
+/// The region when none is configured (the one S3-compatible stores expect by default).
+pub const DEFAULT_S3_REGION: &str = "us-east-1";
+
+/// The bucket recordings go to, when one is configured (`s3_endpoint`). `Debug` hides the
+/// secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    /// Given directly, or `None` when it is read from `secret_access_key_file`.
+    pub secret_access_key: Option<String>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub allow_http: bool,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key_file", &self.secret_access_key_file)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Config {
+    fn merge(overrides: S3Overrides, file: &FileConfig) -> Option<S3Config> {
+        let endpoint = overrides
+            .endpoint
+            .or_else(|| file.s3_endpoint.clone())
+            .filter(|e| !e.trim().is_empty())?;
+        Some(S3Config {
+            endpoint: endpoint.trim().to_owned(),
+            bucket: overrides
+                .bucket
+                .or_else(|| file.s3_bucket.clone())
+                .unwrap_or_default(),
+            region: overrides
+                .region
+                .or_else(|| file.s3_region.clone())
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_S3_REGION.to_owned()),
+            access_key_id: overrides
+                .access_key_id
+                .or_else(|| file.s3_access_key_id.clone())
+                .unwrap_or_default(),
+            secret_access_key: overrides
+                .secret_access_key
+                .or_else(|| file.s3_secret_access_key.clone())
+                .filter(|s| !s.is_empty()),
+            secret_access_key_file: overrides
+                .secret_access_key_file
+                .or_else(|| file.s3_secret_access_key_file.clone()),
+            allow_http: overrides.allow_http.or(file.s3_allow_http).unwrap_or(false),
+        })
+    }
+
+    /// What is missing or contradictory, naming the settings; checked by [`Config::load`].
+    fn check(&self) -> anyhow::Result<()> {
+        let url = url::Url::parse(&self.endpoint).with_context(|| {
+            format!(
+                "the S3 endpoint {:?} is not a URL (--s3-endpoint, VITRINE_S3_ENDPOINT or                  s3_endpoint in the configuration file)",
+                self.endpoint
+            )
+        })?;
+        if url.scheme() == "http" && !self.allow_http {
+            bail!(
+                "the S3 endpoint {} is http://: the recordings would cross the network in the                  clear. Use https://, or allow it for a store on loopback or a private network                  with --s3-allow-http (VITRINE_S3_ALLOW_HTTP, s3_allow_http)",
+                self.endpoint
+            );
+        }
+        if self.bucket.trim().is_empty() {
+            bail!(
+                "the S3 endpoint {} needs a bucket (--s3-bucket, VITRINE_S3_BUCKET or s3_bucket                  in the configuration file)",
+                self.endpoint
+            );
+        }
+        if self.access_key_id.trim().is_empty()
+            || (self.secret_access_key.is_none() && self.secret_access_key_file.is_none())
+        {
+            bail!(
+                "the S3 bucket {} needs credentials: --s3-access-key-id and                  --s3-secret-access-key or --s3-secret-access-key-file (VITRINE_S3_ACCESS_KEY_ID                  and VITRINE_S3_SECRET_ACCESS_KEY[_FILE], or s3_access_key_id and                  s3_secret_access_key[_file] in the configuration file)",
+                self.bucket
+            );
+        }
+        Ok(())
+    }
+
+    /// The store's settings, reading the secret from its file if it is given that way.
+    pub fn settings(&self) -> anyhow::Result<vitrine_blob::S3Settings> {
+        let secret_access_key = match (&self.secret_access_key, &self.secret_access_key_file) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| {
+                    format!(
+                        "cannot read the S3 secret access key from {}                          (--s3-secret-access-key-file)",
+                        path.display()
+                    )
+                })?
+                .trim()
+                .to_owned(),
+            (None, None) => bail!("the S3 bucket {} has no secret access key", self.bucket),
+        };
+        Ok(vitrine_blob::S3Settings {
+            endpoint: self.endpoint.clone(),
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key,
+            allow_http: self.allow_http,
+            part_size: vitrine_blob::DEFAULT_PART_SIZE,
+        })
+    }
 }
 
 /// Inbound mailbox settings from the command line or the environment.
@@ -316,6 +456,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// On SIGTERM, how long requests under way may take before the server stops anyway.
     pub shutdown_timeout_secs: u64,
+    /// The bucket recordings go to; `None`: `<data_dir>/blobs`.
+    pub s3: Option<S3Config>,
 }
 
 impl Config {
@@ -329,6 +471,9 @@ impl Config {
         check_smtp_credentials(&overrides.mail, &file)?;
         let config = Self::merge(overrides, file);
         config.check_mail()?;
+        if let Some(s3) = &config.s3 {
+            s3.check()?;
+        }
         if let Some(endpoint) = &config.authorization_endpoint {
             url::Url::parse(endpoint).with_context(|| {
                 format!(
@@ -354,6 +499,7 @@ impl Config {
         let defaults = vitrine_server::ServerConfig::default();
         let mail = MailConfig::merge(overrides.mail.clone(), &file);
         let imap = ImapConfig::merge(overrides.imap.clone(), &file);
+        let s3 = S3Config::merge(overrides.s3.clone(), &file);
         let listen = overrides
             .listen
             .or(file.listen)
@@ -428,6 +574,7 @@ impl Config {
                 .shutdown_timeout_secs
                 .or(file.shutdown_timeout_secs)
                 .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+            s3,
         }
     }
 
@@ -902,6 +1049,56 @@ mod tests {
     }
 
     #[test]
+    fn s3_settings_merge_and_are_checked() {
+        let parsed = file(
+            "s3_endpoint = \"https://s3.example.com\"\ns3_bucket = \"recordings\"\n\
+             s3_access_key_id = \"AK\"\ns3_secret_access_key = \"from-file\"",
+        );
+        let overrides = Overrides {
+            s3: S3Overrides {
+                secret_access_key: Some("from-env".into()),
+                ..S3Overrides::default()
+            },
+            ..Overrides::default()
+        };
+        let config = Config::merge(overrides, parsed);
+        let s3 = config.s3.expect("a bucket is configured");
+        assert_eq!(s3.region, DEFAULT_S3_REGION);
+        assert!(s3.check().is_ok());
+        let settings = s3.settings().unwrap();
+        assert_eq!(settings.secret_access_key, "from-env");
+        assert_eq!(settings.bucket, "recordings");
+        assert!(!format!("{s3:?}").contains("from-env"));
+
+        // No endpoint: local disk.
+        assert_eq!(
+            Config::merge(Overrides::default(), FileConfig::default()).s3,
+            None
+        );
+
+        let refused = |toml: &str| {
+            Config::merge(Overrides::default(), file(toml))
+                .s3
+                .expect("configured")
+                .check()
+                .unwrap_err()
+                .to_string()
+        };
+        let http = refused(
+            "s3_endpoint = \"http://10.0.0.5:9000\"\ns3_bucket = \"b\"\n\
+             s3_access_key_id = \"AK\"\ns3_secret_access_key = \"S\"",
+        );
+        assert!(http.contains("--s3-allow-http"), "{http}");
+        let no_bucket = refused("s3_endpoint = \"https://s3.example.com\"");
+        assert!(no_bucket.contains("--s3-bucket"), "{no_bucket}");
+        let no_secret = refused(
+            "s3_endpoint = \"https://s3.example.com\"\ns3_bucket = \"b\"\n\
+             s3_access_key_id = \"AK\"",
+        );
+        assert!(no_secret.contains("--s3-secret-access-key"), "{no_secret}");
+    }
+
+    #[test]
     fn command_line_and_environment_override_the_file() {
         let config = Config::merge(
             Overrides {
@@ -925,6 +1122,7 @@ mod tests {
                     ..MailOverrides::default()
                 },
                 imap: ImapOverrides::default(),
+                s3: S3Overrides::default(),
                 log: Some("warn".into()),
                 log_format: Some(LogFormat::Json),
                 shutdown_timeout_secs: None,

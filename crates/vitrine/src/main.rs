@@ -11,7 +11,7 @@ mod cli;
 mod commands;
 mod config;
 
-use cli::{AdminCommand, Cli, Command, MailCommand};
+use cli::{AdminCommand, Cli, Command, MailCommand, RecordingsCommand};
 use config::Config;
 
 fn main() -> ExitCode {
@@ -49,6 +49,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 commands::password_link(&config, &args.email).await
             }
             Command::Mail(MailCommand::Ingest(_)) => Ok(()),
+            Command::Recordings(RecordingsCommand::Migrate(args)) => {
+                commands::migrate_recordings(&config, args.to).await
+            }
         }
     })
 }

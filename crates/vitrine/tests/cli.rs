@@ -24,6 +24,11 @@ const CONFIG_VARS: &[&str] = &[
     "VITRINE_LOG",
     "VITRINE_REPLY_ADDRESS",
     "VITRINE_MAX_RECORDING_BYTES",
+    "VITRINE_S3_ENDPOINT",
+    "VITRINE_S3_BUCKET",
+    "VITRINE_S3_ACCESS_KEY_ID",
+    "VITRINE_S3_SECRET_ACCESS_KEY",
+    "VITRINE_S3_SECRET_ACCESS_KEY_FILE",
 ];
 
 /// `vitrine` with a clean environment.
@@ -457,6 +462,45 @@ fn a_data_dir_that_cannot_be_created_is_a_clear_error() {
         describe(&output)
     );
     assert!(message.contains("--data-dir"), "{message}");
+}
+
+#[test]
+fn a_wrong_s3_secret_stops_serve_at_start_up_with_a_clear_message() {
+    let Some(s3) = vitrine_blob::testing::TestS3::start_or_skip(
+        "a_wrong_s3_secret_stops_serve_at_start_up_with_a_clear_message",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("s3-secret");
+    std::fs::write(&secret_file, "not-the-secret\n").unwrap();
+    let output = run(vitrine()
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--s3-endpoint", &s3.endpoint(), "--s3-allow-http"])
+        .args(["--s3-bucket", vitrine_blob::testing::TestS3::BUCKET])
+        .args([
+            "--s3-access-key-id",
+            vitrine_blob::testing::TestS3::ACCESS_KEY,
+        ])
+        .arg("--s3-secret-access-key-file")
+        .arg(&secret_file));
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("cannot use the recording bucket")
+            && message.contains("refused the credentials")
+            && message.contains("SignatureDoesNotMatch"),
+        "{}",
+        describe(&output)
+    );
+    // It never listened.
+    assert!(
+        !stdout(&output).contains("listening"),
+        "{}",
+        describe(&output)
+    );
 }
 
 #[test]

@@ -4,7 +4,9 @@
 //! resumes from the server's offset, what a crash left on disk is cleaned at start-up, no
 //! email is lost (at least once), and a check run cut mid-lifecycle is marked interrupted
 //! with what it created on the provider's broker removed. Killed while it takes a batch of emailed
-//! replies from its IMAP mailbox, it stores each exactly once after the restart. On SQLite, and on PostgreSQL when `VITRINE_TEST_DATABASE_URL` is set.
+//! replies from its IMAP mailbox, it stores each exactly once after the restart. With
+//! recordings in a bucket, an upload whose server is killed mid-request resumes through
+//! another server on the same database and bucket, checksum right. On SQLite, and on PostgreSQL when `VITRINE_TEST_DATABASE_URL` is set.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -1050,5 +1052,148 @@ async fn ingest_killed_with_sigkill_mid_batch_stores_every_reply_exactly_once() 
             REPLIES,
             "a notification was written twice"
         );
+    }
+}
+
+/// The `--s3-*` arguments of `serve` for the test bucket.
+fn bucket_args(s3: &vitrine_blob::testing::TestS3) -> Vec<String> {
+    use vitrine_blob::testing::TestS3;
+    [
+        "--s3-endpoint",
+        &s3.endpoint(),
+        "--s3-allow-http",
+        "--s3-bucket",
+        TestS3::BUCKET,
+        "--s3-access-key-id",
+        TestS3::ACCESS_KEY,
+        "--s3-secret-access-key",
+        TestS3::SECRET_KEY,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+#[tokio::test]
+async fn an_upload_to_the_bucket_started_on_a_server_killed_with_sigkill_resumes_on_another() {
+    let Some(s3) = vitrine_blob::testing::TestS3::start_or_skip(
+        "an_upload_to_the_bucket_started_on_a_server_killed_with_sigkill_resumes_on_another",
+    ) else {
+        return;
+    };
+    let bucket_args = bucket_args(&s3);
+    let bucket_args: Vec<&str> = bucket_args.iter().map(String::as_str).collect();
+    for db in TestDatabase::all().await {
+        eprintln!("running on {}", db.backend);
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Two machines: a data directory each, one database, one bucket.
+        let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
+        let admin = bootstrap(&dir_a, &db.url);
+        let server_a = Serve::start_with(&dir_a, &db.url, dir.path().join("a.log"), &bucket_args);
+        let server_b = Serve::start_with(&dir_b, &db.url, dir.path().join("b.log"), &bucket_args);
+        let store = db.open().await;
+        let (token, submission) = seed(&server_a.base, &admin, store.as_ref()).await;
+        // Two whole 8 MiB parts and a last one of 4 MiB.
+        let bytes = video(20 * MIB);
+        let patch_headers = |offset: usize| {
+            vec![
+                ("Upload-Offset", offset.to_string()),
+                ("Content-Type", "application/offset+octet-stream".to_owned()),
+            ]
+        };
+        let created = tus(
+            &server_a.base,
+            &token,
+            reqwest::Method::POST,
+            &format!("/api/v1/submissions/{}/uploads", submission.id),
+            &[("Upload-Length", bytes.len().to_string())],
+            vec![],
+        )
+        .await;
+        assert_eq!(created.status(), 201);
+        let location = header(&created, "location");
+        // 3 MiB: a tail below one part, in the bucket.
+        let first = tus(
+            &server_a.base,
+            &token,
+            reqwest::Method::PATCH,
+            &location,
+            &patch_headers(0),
+            bytes[..3 * MIB].to_vec(),
+        )
+        .await;
+        assert_eq!(first.status(), 204);
+
+        // The rest announced to A, 9 MiB of it sent (a part cut and on its way), then A dies.
+        let address = server_a.base.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .expect("connect");
+        let head = format!(
+            "PATCH {location} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+             Tus-Resumable: 1.0.0\r\nUpload-Offset: {}\r\n\
+             Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+            3 * MIB,
+            bytes.len() - 3 * MIB
+        );
+        stream.write_all(head.as_bytes()).await.expect("headers");
+        stream
+            .write_all(&bytes[3 * MIB..12 * MIB])
+            .await
+            .expect("part of the body");
+        stream.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server_a.kill();
+        drop(stream);
+
+        // B knows where the upload stands: the request A never finished counts for nothing.
+        let offset_response = tus(
+            &server_b.base,
+            &token,
+            reqwest::Method::HEAD,
+            &location,
+            &[],
+            vec![],
+        )
+        .await;
+        assert_eq!(offset_response.status(), 200);
+        let offset: usize = header(&offset_response, "upload-offset")
+            .parse()
+            .expect("offset");
+        assert_eq!(offset, 3 * MIB);
+        let last = tus(
+            &server_b.base,
+            &token,
+            reqwest::Method::PATCH,
+            &location,
+            &patch_headers(offset),
+            bytes[offset..].to_vec(),
+        )
+        .await;
+        assert_eq!(last.status(), 204, "{:?}", last.text().await);
+        let recordings = store.recordings_of(submission.id).await.expect("read");
+        assert_eq!(recordings.len(), 1);
+        assert_eq!(recordings[0].sha256, hex(&Sha256::digest(&bytes)));
+        assert_eq!(recordings[0].size, bytes.len() as u64);
+        assert!(recordings[0].duration_seconds.is_some());
+        let served = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/recordings/{}",
+                server_b.base, recordings[0].id
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(hex(&Sha256::digest(&served)), recordings[0].sha256);
+        // Neither server kept anything on its disk.
+        for data_dir in [&dir_a, &dir_b] {
+            for sub in ["blobs/uploads", "blobs/recordings"] {
+                let left = std::fs::read_dir(data_dir.join(sub)).map_or(0, |d| d.count());
+                assert_eq!(left, 0, "{}", data_dir.join(sub).display());
+            }
+        }
     }
 }

@@ -40,7 +40,7 @@ fn ingest_at(app: &TestApp, now: jiff::Timestamp) -> Ingest {
                 ..Default::default()
             }),
         },
-        blobs: Some(blobs),
+        blobs: Some(blobs.into()),
         settings: Arc::new(IngestSettings {
             pattern: ReplyPattern::parse(PATTERN).expect("pattern"),
             max_message_bytes: 64 << 20,

@@ -19,6 +19,7 @@ mod signup;
 mod smtp;
 mod support;
 mod uploads;
+mod uploads_s3;
 mod visibility;
 mod web;
 mod web_admin;

@@ -17,8 +17,8 @@ use vitrine_store_testing::TestDatabase;
 use crate::support::{Client, Resp, TestApp};
 use crate::world::World;
 
-const MIB: usize = 1024 * 1024;
-const TUS: (&str, &str) = ("Tus-Resumable", "1.0.0");
+pub(crate) const MIB: usize = 1024 * 1024;
+pub(crate) const TUS: (&str, &str) = ("Tus-Resumable", "1.0.0");
 
 /// A well-formed MP4 of `total` bytes: a real short clip followed by a `skip` box that
 /// players ignore, filled with a pattern.
@@ -33,7 +33,7 @@ pub fn video(total: usize) -> Vec<u8> {
     bytes
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -84,7 +84,7 @@ pub async fn draft_submission(app: &TestApp, state: SubmissionState) -> Submissi
 }
 
 /// Every file under the app's blob directory.
-fn files_under(dir: &Path) -> Vec<String> {
+pub(crate) fn files_under(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(dir) = stack.pop() {
@@ -107,7 +107,7 @@ fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
-async fn create(client: &Client, submission: SubmissionId, length: usize) -> Resp {
+pub(crate) async fn create(client: &Client, submission: SubmissionId, length: usize) -> Resp {
     client
         .send(
             client
@@ -125,7 +125,7 @@ async fn create(client: &Client, submission: SubmissionId, length: usize) -> Res
         .await
 }
 
-async fn patch(client: &Client, location: &str, offset: usize, chunk: &[u8]) -> Resp {
+pub(crate) async fn patch(client: &Client, location: &str, offset: usize, chunk: &[u8]) -> Resp {
     client
         .send(
             client
@@ -138,13 +138,13 @@ async fn patch(client: &Client, location: &str, offset: usize, chunk: &[u8]) -> 
         .await
 }
 
-async fn head(client: &Client, location: &str) -> Resp {
+pub(crate) async fn head(client: &Client, location: &str) -> Resp {
     client
         .send(client.request(Method::HEAD, location).header(TUS.0, TUS.1))
         .await
 }
 
-fn offset_of(resp: &Resp) -> usize {
+pub(crate) fn offset_of(resp: &Resp) -> usize {
     resp.header("upload-offset")
         .expect("Upload-Offset")
         .parse()
@@ -709,7 +709,9 @@ async fn expired_uploads_are_swept() {
         patch(provider, &location, 0, &bytes[..50_000])
             .await
             .expect_status(204);
-        let blobs = vitrine_blob::LocalBlobStore::open(&app.blob_dir).expect("blob store");
+        let blobs = vitrine_blob::BlobStore::from(
+            vitrine_blob::LocalBlobStore::open(&app.blob_dir).expect("blob store"),
+        );
 
         // Not yet expired: the sweep leaves it.
         let now = app.clock.now();

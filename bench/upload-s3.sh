@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Upload benchmark to S3 (issue 12), run by hand:  bash bench/upload-s3.sh
+#
+# Starts s3s-fs (target/tools/s3s-fs/bin/s3s-fs, as .ci/run installs it, or $S3S_FS) on a
+# loopback port, then `vitrine serve` (release build, SQLite) with its recordings in that
+# bucket, and uploads one recording of SIZE_MIB (default 512) through tus in CHUNK_MIB
+# (default 8) MiB PATCHes and as one streamed PUT, with curl: MB/s, and the server's peak
+# resident memory (VmHWM) against its idle RSS; the server is restarted between the two so
+# each peak is its own. In the same run, the peer: the same file PUT straight to s3s-fs by
+# curl, signed with SigV4 with an UNSIGNED-PAYLOAD (vitrine's client signs each part's
+# SHA-256, object_store's default, so it hashes every byte once more than curl).
+set -euo pipefail
+size_mib=${SIZE_MIB:-512}
+chunk_mib=${CHUNK_MIB:-8}
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+s3s_fs=${S3S_FS:-$root/target/tools/s3s-fs/bin/s3s-fs}
+[ -x "$s3s_fs" ] || { echo "s3s-fs is missing: cargo install s3s-fs --version 0.14.1 --features binary --locked --root target/tools/s3s-fs"; exit 1; }
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/vitrine-upload-s3-bench.XXXXXX")
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cd "$root"
+cargo build --release -q -p vitrine -p vitrine-bench
+
+file="$work/recording.mp4"
+python3 - "$file" "$size_mib" crates/vitrine-blob/tests/fixtures/faststart.mp4 <<'PY'
+import os, struct, sys
+path, mib, clip = sys.argv[1], int(sys.argv[2]), open(sys.argv[3], 'rb').read()
+total = mib * 1024 * 1024
+block = os.urandom(1024 * 1024)
+with open(path, 'wb') as f:
+    f.write(clip)
+    f.write(struct.pack('>I', total - len(clip)) + b'skip')
+    left = total - len(clip) - 8
+    while left:
+        n = min(left, len(block)); f.write(block[:n]); left -= n
+PY
+bytes=$(stat -c %s "$file")
+expected=$(sha256sum "$file" | cut -d' ' -f1)
+chunk=$((chunk_mib * 1024 * 1024))
+echo "== $((bytes / 1048576)) MiB recording, tus chunks of $chunk_mib MiB, work dir $work ($(df --output=source "$work" | tail -1)), $(nproc) cores"
+
+# The bucket.
+key=bench-key secret=bench-secret bucket=recordings s3port=18091
+mkdir -p "$work/s3/$bucket"
+"$s3s_fs" --host 127.0.0.1 --port "$s3port" --access-key "$key" --secret-key "$secret" "$work/s3" \
+  >"$work/s3s-fs.log" 2>&1 &
+s3pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.1; done
+
+url="sqlite://$work/vitrine.db?mode=rwc"
+read -r token submission < <("$target/release/seed-upload" --database-url "$url" | tail -n 1)
+port=18092
+start_server() {
+  "$target/release/vitrine" serve --database-url "$url" --listen "127.0.0.1:$port" \
+    --data-dir "$work/data" --log warn \
+    --s3-endpoint "http://127.0.0.1:$s3port" --s3-allow-http --s3-bucket "$bucket" \
+    --s3-access-key-id "$key" --s3-secret-access-key "$secret" >>"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  idle=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
+}
+stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
+peak() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+now() { date +%s.%N; }
+report() { # name seconds pid idle_kib
+  local peak_kib; peak_kib=$(peak "$3")
+  awk -v n="$1" -v s="$2" -v b="$bytes" -v p="$peak_kib" -v i="$4" 'BEGIN {
+    printf "%-36s %8.1f MB/s  (%6.2f s)   peak RSS %7.1f MiB, growth %6.1f MiB\n",
+      n, b / s / 1e6, s, p / 1024, (p - i) / 1024 }'
+}
+api="http://127.0.0.1:$port/api/v1/submissions/$submission"
+auth="Authorization: Bearer $token"
+
+# vitrine: tus, CHUNK_MIB PATCHes (each request ends in a tail under one part, written to
+# the bucket and read back by the next request, as any server would).
+start_server
+t0=$(now)
+location=$(curl -sS --fail-with-body -o /dev/null -D - -X POST -H "$auth" -H 'Tus-Resumable: 1.0.0' \
+  -H "Upload-Length: $bytes" "$api/uploads" | awk 'tolower($1)=="location:" {print $2}' | tr -d '\r')
+offset=0
+while [ "$offset" -lt "$bytes" ]; do
+  dd if="$file" bs="$chunk" skip="$offset" count="$chunk" iflag=skip_bytes,count_bytes status=none |
+    curl -sS --fail-with-body -o /dev/null -X PATCH -H "$auth" -H 'Tus-Resumable: 1.0.0' -H 'Expect:' \
+      -H "Upload-Offset: $offset" -H 'Content-Type: application/offset+octet-stream' \
+      --data-binary @- "http://127.0.0.1:$port$location"
+  offset=$((offset + chunk < bytes ? offset + chunk : bytes))
+done
+t1=$(now)
+tus_s=$(echo "$t1 - $t0" | bc -l)
+report "vitrine tus to S3 (${chunk_mib} MiB PATCHes)" "$tus_s" "$server" "$idle"
+stop_server
+
+# vitrine: one streamed PUT.
+start_server
+t0=$(now)
+answer=$(curl -sS --fail-with-body -T "$file" -H "$auth" -H 'Expect:' -H 'Content-Type: video/mp4' \
+  "$api/recordings?filename=bench.mp4")
+t1=$(now)
+report "vitrine PUT to S3 (streamed)" "$(echo "$t1 - $t0" | bc -l)" "$server" "$idle"
+echo "$answer" | grep -q "\"sha256\":\"$expected\"" || { echo "wrong sha256: $answer"; exit 1; }
+stop_server
+for object in "$work/s3/$bucket"/recordings/*; do
+  [ "$(sha256sum "$object" | cut -d' ' -f1)" = "$expected" ] || { echo "$object differs from the file"; exit 1; }
+done
+
+# The peer: curl PUT straight to s3s-fs, SigV4, same file, same run.
+sidle=$(awk '/VmRSS/ {print $2}' "/proc/$s3pid/status")
+t0=$(now)
+# (No `Expect:` override here: curl signs the empty header and s3s-fs refuses the signature.)
+curl -sS --fail-with-body -o /dev/null -T "$file" \
+  --aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+  "http://127.0.0.1:$s3port/$bucket/direct.mp4"
+t1=$(now)
+curl_s=$(echo "$t1 - $t0" | bc -l)
+report "curl PUT straight to s3s-fs (peer)" "$curl_s" "$s3pid" "$sidle"
+[ "$(sha256sum "$work/s3/$bucket/direct.mp4" | cut -d' ' -f1)" = "$expected" ] || echo "s3s-fs stored other bytes"
+awk -v t="$tus_s" -v c="$curl_s" 'BEGIN { printf "tus to S3 / curl PUT: %.2fx (target >= 0.8x)\n", c / t }'
