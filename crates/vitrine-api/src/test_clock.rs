@@ -76,9 +76,7 @@ pub async fn get_test_clock(
     SignedIn(caller): SignedIn,
 ) -> ApiResult<Json<TestClockView>> {
     let clock = enabled(&state, &caller)?;
-    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock)
-        .await
-        .map_err(ApiError::from)?;
+    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock).await?;
     Ok(Json(view(&clock)))
 }
 
@@ -95,9 +93,7 @@ pub async fn advance_test_clock(
 ) -> ApiResult<Json<AdvanceResult>> {
     let clock = enabled(&state, &caller)?;
     // `to` is read against the rehearsal's current time, which another server may have moved.
-    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock)
-        .await
-        .map_err(ApiError::from)?;
+    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock).await?;
     let by = match (input.seconds, input.to) {
         (Some(seconds), None) => SignedDuration::from_secs(seconds),
         (None, Some(to)) => {
@@ -117,23 +113,10 @@ pub async fn advance_test_clock(
             ));
         }
     };
-    if by.is_negative() {
-        return Err(ApiError::invalid_field(
-            "seconds",
-            vitrine_jobs::ClockError::Backwards.to_string(),
-        ));
-    }
-    let micros = i64::try_from(by.as_micros()).map_err(|_| {
-        ApiError::invalid_field("seconds", vitrine_jobs::ClockError::TooLarge.to_string())
-    })?;
+    let micros = TestClock::micros_forward(by)
+        .map_err(|e| ApiError::invalid_field("seconds", e.to_string()))?;
     // The database's offset first: every server on it follows (and a restart keeps it).
-    let offset = state
-        .services
-        .store
-        .advance_test_clock(micros)
-        .await
-        .map_err(ApiError::from)?;
-    clock.catch_up(offset);
+    clock.catch_up(state.services.store.advance_test_clock(micros).await?);
     let steps = scheduler::run_due(&state).await?;
     Ok(Json(AdvanceResult {
         clock: view(&clock),
