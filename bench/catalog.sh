@@ -12,6 +12,7 @@
 # the anonymous and customer lines again with one wrk per server side by side (the
 # connections split between them), summing their requests/s: catalog throughput with 1 and
 # with N servers on the same machine (nproc says how many cores they share).
+#   SERVERS=3 bash bench/catalog.sh postgres
 set -euo pipefail
 backend=${1:-sqlite}
 servers=${SERVERS:-1}
@@ -24,7 +25,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 cd "$root"
-cargo build --release -q -p vitrine -p vitrine-bench
+# PROFILE=dev measures an unoptimised build (only to compare 1 and N servers quickly).
+profile=${PROFILE:-release}
+cargo build --profile "$profile" -q -p vitrine -p vitrine-bench
+bin=${CARGO_TARGET_DIR:-$root/target}/$([ "$profile" = dev ] && echo debug || echo "$profile")
 
 case "$backend" in
   sqlite) url="sqlite://$work/vitrine.db" ;;
@@ -37,11 +41,11 @@ esac
 
 echo "== seeding ($backend)"
 start=$(date +%s)
-token=$(target/release/seed-catalog --database-url "$url" | tail -n 1)
+token=$("$bin"/seed-catalog --database-url "$url" | tail -n 1)
 echo "seeded in $(( $(date +%s) - start )) s"
 
 port=18080
-target/release/vitrine serve --database-url "$url" --listen "127.0.0.1:$port" --data-dir "$work" >"$work/server.log" 2>&1 &
+"$bin"/vitrine serve --database-url "$url" --listen "127.0.0.1:$port" --data-dir "$work" >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 
@@ -50,7 +54,7 @@ base="http://127.0.0.1:$port/api/v1/catalog?limit=20"
 curl -sf "$base" >"$work/body.json"
 echo "response body: $(wc -c <"$work/body.json") bytes; idle RSS: $(rss $server)"
 
-target/release/bare-server --listen 127.0.0.1:18099 --body "$work/body.json" &
+"$bin"/bare-server --listen 127.0.0.1:18099 --body "$work/body.json" &
 bare=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:18099/api/v1/catalog" >/dev/null && break; sleep 0.2; done
 
@@ -78,7 +82,7 @@ if (( servers > 1 )); then
   [ "$backend" = postgres ] || { echo "SERVERS=$servers needs postgres (SQLite serves one server)"; exit 2; }
   for i in $(seq 1 $((servers - 1))); do
     mkdir -p "$work/server$i"
-    target/release/vitrine serve --database-url "$url" --listen "127.0.0.1:$((port + i))" \
+    "$bin"/vitrine serve --database-url "$url" --listen "127.0.0.1:$((port + i))" \
       --data-dir "$work/server$i" >"$work/server$i.log" 2>&1 &
     for _ in $(seq 50); do curl -sf "http://127.0.0.1:$((port + i))/healthz" >/dev/null && break; sleep 0.2; done
   done

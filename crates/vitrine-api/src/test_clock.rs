@@ -85,9 +85,7 @@ pub async fn get_test_clock(
     SignedIn(caller): SignedIn,
 ) -> ApiResult<Json<TestClockView>> {
     let clock = enabled(&state, &caller)?;
-    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock)
-        .await
-        .map_err(ApiError::from)?;
+    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock).await?;
     Ok(Json(view(&clock)))
 }
 
@@ -104,9 +102,7 @@ pub async fn advance_test_clock(
 ) -> ApiResult<Json<AdvanceResult>> {
     let clock = enabled(&state, &caller)?;
     // `to` is read against the rehearsal's current time, which another server may have moved.
-    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock)
-        .await
-        .map_err(ApiError::from)?;
+    vitrine_jobs::clock::sync_test_clock(&*state.services.store, &*state.services.clock).await?;
     let by = match (input.seconds, input.to) {
         (Some(seconds), None) => SignedDuration::from_secs(seconds),
         (None, Some(to)) => {
@@ -134,34 +130,23 @@ pub async fn advance_test_clock(
             ));
         }
     };
-    if by.is_negative() {
-        return Err(ApiError::invalid_field(
-            "seconds",
-            tr!(
+    let micros = TestClock::micros_forward(by).map_err(|e| {
+        let text = match e {
+            vitrine_jobs::ClockError::Backwards => tr!(
                 "test_clock.backwards",
                 "is negative; the test clock only moves forward",
                 "est négatif ; l’horloge de test ne fait qu’avancer"
             ),
-        ));
-    }
-    let micros = i64::try_from(by.as_micros()).map_err(|_| {
-        ApiError::invalid_field(
-            "seconds",
-            tr!(
+            vitrine_jobs::ClockError::TooLarge => tr!(
                 "test_clock.too_far",
                 "moves the test clock too far",
                 "avance l’horloge de test trop loin"
             ),
-        )
+        };
+        ApiError::invalid_field("seconds", text)
     })?;
     // The database's offset first: every server on it follows (and a restart keeps it).
-    let offset = state
-        .services
-        .store
-        .advance_test_clock(micros)
-        .await
-        .map_err(ApiError::from)?;
-    clock.catch_up(offset);
+    clock.catch_up(state.services.store.advance_test_clock(micros).await?);
     let steps = scheduler::run_due(&state).await?;
     Ok(Json(AdvanceResult {
         clock: view(&clock),

@@ -68,16 +68,21 @@ impl TestClock {
 
     /// Moves the clock forward by `by` (not negative); returns the new time.
     pub fn advance(&self, by: SignedDuration) -> Result<Timestamp, ClockError> {
-        if by.is_negative() {
-            return Err(ClockError::Backwards);
-        }
-        let micros = i64::try_from(by.as_micros()).map_err(|_| ClockError::TooLarge)?;
+        let micros = Self::micros_forward(by)?;
         self.offset_micros
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
                 offset.checked_add(micros)
             })
             .map_err(|_| ClockError::TooLarge)?;
         Ok(self.now())
+    }
+
+    /// `by` in whole microseconds, as the offset is kept, if it moves forward.
+    pub fn micros_forward(by: SignedDuration) -> Result<i64, ClockError> {
+        if by.is_negative() {
+            return Err(ClockError::Backwards);
+        }
+        i64::try_from(by.as_micros()).map_err(|_| ClockError::TooLarge)
     }
 
     /// Moves the clock forward to `offset_micros` ahead of the injected clock, the offset
