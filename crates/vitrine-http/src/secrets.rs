@@ -61,7 +61,10 @@ static HASHING: std::sync::LazyLock<Option<std::sync::mpsc::Sender<HashJob>>> =
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => {
+                                job();
+                                give_back_freed_memory();
+                            }
                             Err(_) => return,
                         }
                     }
@@ -73,6 +76,18 @@ static HASHING: std::sync::LazyLock<Option<std::sync::mpsc::Sender<HashJob>>> =
         }
         (started > 0).then_some(jobs)
     });
+
+/// Returns the memory a hash freed to the operating system. glibc keeps a freed 19 MiB
+/// block in the thread's arena and, measured, did not reuse it for the next hash: without
+/// this every sign-in grew the server's RSS by about 19 MiB (12 sign-ins: 30 → 245 MiB).
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory the allocator holds free; it touches no
+    // memory in use and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 /// Runs `work` on a hashing thread and waits for its answer.
 async fn hashing<T: Send + 'static>(
