@@ -47,6 +47,7 @@ impl Api {
         let (state, generation) = AppState::new(store, clock, config);
         let (router, mut openapi) = router::router().split_for_parts();
         router::document_common_problems(&mut openapi);
+        vitrine_webhooks::document_webhooks(&mut openapi);
         let document = match serde_json::to_string(&openapi) {
             Ok(json) => json,
             Err(error) => {

@@ -64,6 +64,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::problem_type))
         // Sign-in, sign-up, the caller's profile and tokens, user administration.
         .merge(vitrine_identity::router())
+        .merge(vitrine_webhooks::router())
         .routes(routes!(accounts::list_accounts, accounts::create_account))
         .routes(routes!(accounts::get_account))
         .routes(routes!(accounts::add_member_by_email))

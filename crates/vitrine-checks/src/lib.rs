@@ -90,6 +90,11 @@ impl Checks {
         }
     }
 
+    /// The operator's key, for the other secrets vitrine seals (webhook secrets).
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
     pub fn settings(&self) -> &CheckSettings {
         &self.settings
     }

@@ -15,6 +15,7 @@ pub enum SubjectKind {
     Offering,
     ApiToken,
     Submission,
+    WebhookEndpoint,
 }
 
 impl SubjectKind {
@@ -25,6 +26,7 @@ impl SubjectKind {
             SubjectKind::Offering => "offering",
             SubjectKind::ApiToken => "api_token",
             SubjectKind::Submission => "submission",
+            SubjectKind::WebhookEndpoint => "webhook_endpoint",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -34,6 +36,7 @@ impl SubjectKind {
             "offering" => SubjectKind::Offering,
             "api_token" => SubjectKind::ApiToken,
             "submission" => SubjectKind::Submission,
+            "webhook_endpoint" => SubjectKind::WebhookEndpoint,
             _ => return None,
         })
     }

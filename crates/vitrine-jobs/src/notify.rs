@@ -414,6 +414,16 @@ pub fn sign_up_attempt(
     to_own_address(settings, user, email, now)
 }
 
+/// A webhook endpoint disabled after a day of failures: its managers are told (an
+/// account's owners, or the admins for the marketplace's endpoint).
+pub fn webhook_disabled(
+    settings: &MailSettings,
+    disabled: &vitrine_mail::WebhookDisabled,
+    managers: &[User],
+) -> JobResult<Vec<Notice>> {
+    each(settings, managers, |_| Email::WebhookDisabled(disabled.clone()))
+}
+
 /// The users of an account's memberships (the provider's members).
 pub async fn members(services: &Services, account: &Account) -> JobResult<Vec<User>> {
     let mut users = Vec::with_capacity(account.members.len());

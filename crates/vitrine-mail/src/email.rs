@@ -249,6 +249,20 @@ pub struct InboundRefused {
     pub submission_id: Option<Uuid>,
 }
 
+/// To the owners of a webhook endpoint (an account's owners, or the admins for the
+/// marketplace's) that vitrine disabled after a delivery failed for a day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WebhookDisabled {
+    pub endpoint_id: Uuid,
+    /// The owning account (`None`: the marketplace's endpoint).
+    pub account_id: Option<Uuid>,
+    pub account_name: Option<String>,
+    pub url: String,
+    /// The last failure, as vitrine saw it (a status or a transport error).
+    pub reason: String,
+    pub disabled_at: Timestamp,
+}
+
 /// Every email vitrine sends.
 ///
 /// Serialized untagged, so a template sees the variant's fields at the top level.
@@ -273,6 +287,7 @@ pub enum Email {
     PasswordReset(PasswordReset),
     SignUpAttemptExisting(SignUpAttemptExisting),
     InboundRefused(InboundRefused),
+    WebhookDisabled(WebhookDisabled),
 }
 
 /// The kind of an [`Email`], without its data: names its templates.
@@ -296,10 +311,11 @@ pub enum EmailKind {
     PasswordReset,
     SignUpAttemptExisting,
     InboundRefused,
+    WebhookDisabled,
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 18] = [
+    pub const ALL: [EmailKind; 19] = [
         EmailKind::ProviderApplicationReceived,
         EmailKind::ProviderApplicationApproved,
         EmailKind::ProviderApplicationRejected,
@@ -318,6 +334,7 @@ impl EmailKind {
         EmailKind::PasswordReset,
         EmailKind::SignUpAttemptExisting,
         EmailKind::InboundRefused,
+        EmailKind::WebhookDisabled,
     ];
 
     /// The directory of its templates under `templates/<lang>/`; also a stable name for
@@ -342,6 +359,7 @@ impl EmailKind {
             EmailKind::PasswordReset => "password_reset",
             EmailKind::SignUpAttemptExisting => "sign_up_attempt_existing",
             EmailKind::InboundRefused => "inbound_refused",
+            EmailKind::WebhookDisabled => "webhook_disabled",
         }
     }
 }
@@ -364,6 +382,13 @@ pub mod paths {
         format!("/offerings/{offering_name}")
     }
     pub const REVIEW_ASSIGNMENTS: &str = "/review/assignments";
+    /// An account's webhook endpoints, or the marketplace's (`None`).
+    pub fn webhooks(account_id: Option<Uuid>) -> String {
+        match account_id {
+            Some(id) => format!("/accounts/{id}/webhooks"),
+            None => "/admin/webhooks".to_owned(),
+        }
+    }
     /// The sign-in page.
     pub const SIGN_IN: &str = "/sign-in";
 
@@ -406,6 +431,7 @@ impl Email {
             Email::PasswordReset(_) => EmailKind::PasswordReset,
             Email::SignUpAttemptExisting(_) => EmailKind::SignUpAttemptExisting,
             Email::InboundRefused(_) => EmailKind::InboundRefused,
+            Email::WebhookDisabled(_) => EmailKind::WebhookDisabled,
         }
     }
 
@@ -419,6 +445,7 @@ impl Email {
             | Email::VerifyEmail(_)
             | Email::PasswordReset(_)
             | Email::SignUpAttemptExisting(_)
+            | Email::WebhookDisabled(_)
             // Not the submission's thread even when it names one: an answer carries no
             // reply address and starts no conversation.
             | Email::InboundRefused(_) => None,
@@ -455,6 +482,7 @@ impl Email {
             Email::VerifyEmail(e) => paths::verify_email(&e.token),
             Email::PasswordReset(e) => paths::reset_password(&e.token),
             Email::SignUpAttemptExisting(_) => paths::SIGN_IN.to_owned(),
+            Email::WebhookDisabled(e) => paths::webhooks(e.account_id),
             Email::InboundRefused(e) => match e.submission_id {
                 Some(id) => paths::submission(id),
                 None => paths::SIGN_IN.to_owned(),

@@ -177,6 +177,7 @@ fn snapshots_of_text_bodies() {
         (EmailKind::PasswordReset, 0),
         (EmailKind::SignUpAttemptExisting, 0),
         (EmailKind::InboundRefused, 0),
+        (EmailKind::WebhookDisabled, 0),
     ];
     for (kind, sample) in cases {
         for lang in LANGUAGES {

@@ -318,11 +318,21 @@ pub struct ReviewSessionRecord {
     pub overdue_flagged_at: Option<Timestamp>,
 }
 
+/// A store's connection pool, by backend.
+#[derive(Clone, Copy)]
+pub enum Pools<'a> {
+    Sqlite(&'a sqlx::SqlitePool),
+    Postgres(&'a sqlx::PgPool),
+}
+
 /// The storage interface. Implementations: [`sqlite::SqliteStore`], [`postgres::PgStore`].
 #[async_trait]
 pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
     /// Which backend this is, for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
+    /// The connection pool, for a capability whose storage lives in a crate of its own
+    /// (`vitrine-webhooks`), writing its audit events with the backend's `write_audit`.
+    fn pools(&self) -> Pools<'_>;
     /// Checks the database answers.
     async fn ping(&self) -> Result<()>;
     /// Writes a consistent copy of the whole database to `file` while it stays in use

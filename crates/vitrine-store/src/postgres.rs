@@ -148,3 +148,9 @@ impl Dialect for PgStore {
 impl_store!(PgStore, Postgres);
 crate::inbound::impl_inbound_store!(PgStore, Postgres);
 crate::checks::impl_checks_store!(PgStore, Postgres);
+
+impl<'a> From<&'a PgPool> for crate::Pools<'a> {
+    fn from(pool: &'a PgPool) -> Self {
+        crate::Pools::Postgres(pool)
+    }
+}

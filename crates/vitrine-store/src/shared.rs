@@ -1314,7 +1314,7 @@ macro_rules! impl_store {
 
             impl $store {
                 /// Appends the audit events of a change, in the change's transaction.
-                async fn write_audit(conn: &mut Connection, events: &[AuditEvent]) -> Result<()> {
+                pub async fn write_audit(conn: &mut Connection, events: &[AuditEvent]) -> Result<()> {
                     for chunk in events.chunks(<$store>::ROWS_PER_STATEMENT) {
                         let sql = format!(
                             "INSERT INTO audit_events (at, actor, action, subject_kind, \
@@ -1345,7 +1345,7 @@ macro_rules! impl_store {
 
                 /// Writes the emails a change causes to the outbox, in the change's
                 /// transaction: they are sent only if the change is kept.
-                async fn write_outbox(conn: &mut Connection, emails: &[NewEmail]) -> Result<()> {
+                pub async fn write_outbox(conn: &mut Connection, emails: &[NewEmail]) -> Result<()> {
                     for e in emails {
                         sqlx::query(
                             "INSERT INTO outbox (created_at, recipients, subject, submission_id, \
@@ -1855,6 +1855,10 @@ macro_rules! impl_store {
 
             #[async_trait]
             impl $crate::Store for $store {
+                fn pools(&self) -> $crate::Pools<'_> {
+                    (&self.pool).into()
+                }
+
                 fn backend(&self) -> &'static str {
                     <$store>::BACKEND
                 }

@@ -163,3 +163,9 @@ impl Dialect for SqliteStore {
 impl_store!(SqliteStore, Sqlite);
 crate::inbound::impl_inbound_store!(SqliteStore, Sqlite);
 crate::checks::impl_checks_store!(SqliteStore, Sqlite);
+
+impl<'a> From<&'a SqlitePool> for crate::Pools<'a> {
+    fn from(pool: &'a SqlitePool) -> Self {
+        crate::Pools::Sqlite(pool)
+    }
+}

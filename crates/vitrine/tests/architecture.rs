@@ -18,7 +18,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("vitrine-blob", &[]),
     ("vitrine-inbound", &[]),
     ("vitrine-mailbox", &[]),
-    ("vitrine-osb", &[]),
+    ("vitrine-osb", &["vitrine-outbound"]),
+    ("vitrine-outbound", &[]),
     ("vitrine-store", &["vitrine-domain"]),
     ("vitrine-store-testing", &["vitrine-store"]),
     ("vitrine-mail", &["vitrine-domain"]),
@@ -72,6 +73,18 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "vitrine-webhooks",
+        &[
+            "vitrine-domain",
+            "vitrine-store",
+            "vitrine-mail",
+            "vitrine-jobs",
+            "vitrine-checks",
+            "vitrine-http",
+            "vitrine-outbound",
+        ],
+    ),
+    (
         "vitrine-api",
         &[
             "vitrine-domain",
@@ -82,6 +95,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-checks",
             "vitrine-http",
             "vitrine-identity",
+            "vitrine-webhooks",
         ],
     ),
     (

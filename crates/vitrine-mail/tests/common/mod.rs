@@ -238,6 +238,14 @@ pub fn samples(kind: EmailKind) -> Vec<Email> {
                 attempted_at: instant("2026-12-01T10:30:00Z"),
             })]
         }
+        EmailKind::WebhookDisabled => vec![Email::WebhookDisabled(WebhookDisabled {
+            endpoint_id: submission_id(),
+            account_id: Some(submission_id()),
+            account_name: Some("Acme Data".to_owned()),
+            url: "https://hooks.acme.example/vitrine".to_owned(),
+            reason: "the answer was 503".to_owned(),
+            disabled_at: instant("2026-12-02T10:30:00Z"),
+        })],
         EmailKind::InboundRefused => {
             let answer = |reason, submission_id| {
                 Email::InboundRefused(InboundRefused {
