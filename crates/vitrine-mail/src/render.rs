@@ -103,6 +103,7 @@ pub static TEMPLATES: &[(&str, &str)] = templates!(
     "password_reset",
     "sign_up_attempt_existing",
     "inbound_refused",
+    "webhook_disabled",
 );
 
 static ENVIRONMENT: LazyLock<Result<Environment<'static>, String>> =

@@ -83,6 +83,9 @@ fn build(
             // interrupted by its lease and cleaned up on the broker.
             tokio::spawn(checks.run(state.config.draining.started()));
         }
+        // Stops after the deliveries under way once draining starts; one cut by the
+        // process ending is sent again when its lease runs out (same `webhook-id`).
+        vitrine_webhooks::spawn_worker(&state, state.config.draining.started());
     }
     // The pages call the API in process; a broken template or translation file is a
     // build mistake that the tests catch, so here it only costs the pages, not the API.

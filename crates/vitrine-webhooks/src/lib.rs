@@ -14,6 +14,7 @@ mod routes;
 pub mod schema;
 pub mod sign;
 pub mod store;
+pub mod testing;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -58,7 +58,7 @@ pub struct MessageEventData {
     pub submission_id: String,
     #[schema(format = Uuid)]
     pub message_id: String,
-    /// Who wrote it: `provider` or `marketplace`.
+    /// Who wrote it: `provider`, or `validator` (marketplace staff).
     pub side: String,
 }
 

@@ -119,6 +119,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-http",
             "vitrine-api",
             "vitrine-web",
+            "vitrine-webhooks",
         ],
     ),
 ];

@@ -27,7 +27,21 @@ use vitrine_store::{
 
 use crate::support::{Client, TestClock, serve};
 
-struct DownStore;
+struct DownStore {
+    /// A pool that never connects (nothing listens on port 1), for the capabilities that
+    /// run SQL of their own on the store's pool (webhooks).
+    pool: sqlx::PgPool,
+}
+
+impl DownStore {
+    fn new() -> Self {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(std::time::Duration::from_millis(200))
+            .connect_lazy("postgres://down@127.0.0.1:1/down")
+            .expect("a lazy pool");
+        DownStore { pool }
+    }
+}
 
 fn down() -> StoreError {
     StoreError::Corrupt("secret internal detail: the disk is on fire".into())
@@ -197,6 +211,9 @@ impl vitrine_store::InboundStore for DownStore {
 
 #[async_trait]
 impl Store for DownStore {
+    fn pools(&self) -> vitrine_store::Pools<'_> {
+        vitrine_store::Pools::Postgres(&self.pool)
+    }
     fn backend(&self) -> &'static str {
         "down"
     }
@@ -571,7 +588,7 @@ impl Store for DownStore {
 #[tokio::test]
 async fn a_database_that_does_not_answer() {
     let base = serve(
-        Arc::new(DownStore),
+        Arc::new(DownStore::new()),
         Arc::new(TestClock::default()),
         ServerConfig::default(),
     )

@@ -25,4 +25,5 @@ mod web;
 mod web_admin;
 mod web_provider;
 mod web_review;
+mod webhooks;
 mod world;
