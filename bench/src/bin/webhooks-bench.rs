@@ -126,8 +126,14 @@ async fn main() -> anyhow::Result<()> {
             .deliver_once()
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        ensure!(report.claimed > 0 || delivered == total, "stuck at {delivered} of {total}");
-        ensure!(report.retried == 0 && report.failed == 0, "a delivery failed: {report:?}");
+        ensure!(
+            report.claimed > 0 || delivered == total,
+            "stuck at {delivered} of {total}"
+        );
+        ensure!(
+            report.retried == 0 && report.failed == 0,
+            "a delivery failed: {report:?}"
+        );
         delivered += report.delivered;
     }
     let took = started.elapsed();
@@ -137,7 +143,10 @@ async fn main() -> anyhow::Result<()> {
         "{counts:?}"
     );
     if args.transport == "http" {
-        ensure!(received.load(Ordering::Relaxed) == total as u64, "the receiver missed some");
+        ensure!(
+            received.load(Ordering::Relaxed) == total as u64,
+            "the receiver missed some"
+        );
     }
     println!(
         "{backend:8} {transport:4}: {total} deliveries ({events} changes x {endpoints} endpoints) in {secs:.2} s = {rate:.0} deliveries/s (writing the changes: {write:.2} s)",

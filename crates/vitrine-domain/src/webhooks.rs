@@ -22,7 +22,17 @@ use crate::{Timestamp, tr};
 
 /// A registered endpoint.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(transparent)]
 #[schema(value_type = String, format = Uuid)]
@@ -42,7 +52,17 @@ impl std::fmt::Display for WebhookEndpointId {
 
 /// What an endpoint can subscribe to.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 pub enum EventType {
     /// A round joined the review queue (first submission or resubmission).
@@ -360,7 +380,11 @@ pub fn create(
         None => {
             errors.push(
                 "url",
-                tr!("webhooks.url_required", "the URL is required", "l’URL est requise"),
+                tr!(
+                    "webhooks.url_required",
+                    "the URL is required",
+                    "l’URL est requise"
+                ),
             );
             None
         }
@@ -371,7 +395,11 @@ pub fn create(
     let (Some(url), Some(events), Some(description)) = (url, events, description) else {
         return Err(DomainError::invalid(
             "url",
-            tr!("webhooks.url_required", "the URL is required", "l’URL est requise"),
+            tr!(
+                "webhooks.url_required",
+                "the URL is required",
+                "l’URL est requise"
+            ),
         ));
     };
     let endpoint = Endpoint {
@@ -400,7 +428,9 @@ fn changed(
 ) -> (Endpoint, AuditEvent) {
     next.version = before.version + 1;
     next.updated_at = now;
-    let event = event(actor, action, before, now).before(before).after(&next);
+    let event = event(actor, action, before, now)
+        .before(before)
+        .after(&next);
     (next, event)
 }
 
@@ -446,18 +476,32 @@ pub fn rotate(
     endpoint.owner.require_manager(actor)?;
     let mut next = endpoint.clone();
     next.previous_secret_until = now.checked_add(ROTATION_OVERLAP).ok();
-    Ok(changed(Some(actor), endpoint, next, "webhook.secret_rotated", now))
+    Ok(changed(
+        Some(actor),
+        endpoint,
+        next,
+        "webhook.secret_rotated",
+        now,
+    ))
 }
 
 /// Removes an endpoint (its deliveries go with it).
-pub fn delete(actor: &Actor, endpoint: &Endpoint, now: Timestamp) -> Result<AuditEvent, DomainError> {
+pub fn delete(
+    actor: &Actor,
+    endpoint: &Endpoint,
+    now: Timestamp,
+) -> Result<AuditEvent, DomainError> {
     endpoint.owner.require_manager(actor)?;
     Ok(event(Some(actor), "webhook.deleted", endpoint, now).before(endpoint))
 }
 
 /// A delivery failed through the whole retry schedule: vitrine disables the endpoint (its
 /// later deliveries wait, kept, until it is enabled again) and its owner is emailed.
-pub fn disable_after_failures(endpoint: &Endpoint, reason: &str, now: Timestamp) -> (Endpoint, AuditEvent) {
+pub fn disable_after_failures(
+    endpoint: &Endpoint,
+    reason: &str,
+    now: Timestamp,
+) -> (Endpoint, AuditEvent) {
     let mut next = endpoint.clone();
     next.enabled = false;
     next.disabled_reason = Some(reason.chars().take(EXCERPT_BYTES).collect());
@@ -505,12 +549,23 @@ pub struct AuditedChange {
 /// the change is not an event of this type for this owner (skipped, never sent). `data`
 /// carries ids, names, states and dates the owner reads through the API, nothing else:
 /// never a held decision, notes, verdicts, message text, allowlists or people.
-pub fn payload(owner: Owner, event: EventType, change: &AuditedChange) -> Option<serde_json::Value> {
-    if !owner.may_see(change.account_id) || EventType::of(&change.action, change.before.as_ref()) != Some(event) {
+pub fn payload(
+    owner: Owner,
+    event: EventType,
+    change: &AuditedChange,
+) -> Option<serde_json::Value> {
+    if !owner.may_see(change.account_id)
+        || EventType::of(&change.action, change.before.as_ref()) != Some(event)
+    {
         return None;
     }
     let after = change.after.as_ref();
-    let pick = |pointer: &str| after.and_then(|a| a.pointer(pointer)).cloned().unwrap_or_default();
+    let pick = |pointer: &str| {
+        after
+            .and_then(|a| a.pointer(pointer))
+            .cloned()
+            .unwrap_or_default()
+    };
     let mut data = serde_json::json!({
         "offering_id": change.offering_id,
         "offering_name": change.offering_name,
@@ -529,7 +584,10 @@ pub fn payload(owner: Owner, event: EventType, change: &AuditedChange) -> Option
         ],
         EventType::OfferingPublished => vec![("visibility", pick("/visibility"))],
         EventType::OfferingUnpublished => {
-            vec![("visibility", pick("/visibility")), ("reason", pick("/reason"))]
+            vec![
+                ("visibility", pick("/visibility")),
+                ("reason", pick("/reason")),
+            ]
         }
         EventType::MessagePosted => vec![
             ("submission_id", change.subject_id.clone().into()),
@@ -557,8 +615,8 @@ pub fn payload(owner: Owner, event: EventType, change: &AuditedChange) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::permissions::{MembershipRole, StaffRoles};
     use crate::ids::UserId;
+    use crate::permissions::{MembershipRole, StaffRoles};
 
     fn now() -> Timestamp {
         "2026-03-02T10:00:00Z".parse().expect("a time")
@@ -575,7 +633,10 @@ mod tests {
     fn admin() -> Actor {
         Actor::new(
             UserId::generate(),
-            StaffRoles { admin: true, validator: false },
+            StaffRoles {
+                admin: true,
+                validator: false,
+            },
             Vec::new(),
         )
     }
@@ -584,7 +645,11 @@ mod tests {
         EndpointInput {
             url: Some("https://hooks.example.com/vitrine".to_owned()),
             description: Some("CI".to_owned()),
-            events: Some(vec![EventType::MessagePosted, EventType::SubmissionQueued, EventType::MessagePosted]),
+            events: Some(vec![
+                EventType::MessagePosted,
+                EventType::SubmissionQueued,
+                EventType::MessagePosted,
+            ]),
             enabled: None,
         }
     }
@@ -615,10 +680,20 @@ mod tests {
             EventType::of("offering.visibility_changed", Some(&public)),
             Some(EventType::OfferingUnpublished)
         );
-        assert_eq!(EventType::of("offering.visibility_changed", Some(&limited)), None);
+        assert_eq!(
+            EventType::of("offering.visibility_changed", Some(&limited)),
+            None
+        );
         assert_eq!(EventType::of("offering.visibility_changed", None), None);
-        assert_eq!(EventType::of("submission.decide", None), None, "a held decision is no event");
-        assert_eq!(EventType::of("submission.resubmit", None), Some(EventType::SubmissionQueued));
+        assert_eq!(
+            EventType::of("submission.decide", None),
+            None,
+            "a held decision is no event"
+        );
+        assert_eq!(
+            EventType::of("submission.resubmit", None),
+            Some(EventType::SubmissionQueued)
+        );
     }
 
     #[test]
@@ -636,14 +711,25 @@ mod tests {
     #[test]
     fn owners_and_admins_manage_an_accounts_endpoints_admins_the_marketplaces() {
         let account = AccountId::generate();
-        let member = Actor::new(UserId::generate(), StaffRoles::default(), vec![(account, MembershipRole::Member)]);
+        let member = Actor::new(
+            UserId::generate(),
+            StaffRoles::default(),
+            vec![(account, MembershipRole::Member)],
+        );
         let validator = Actor::new(
             UserId::generate(),
-            StaffRoles { admin: false, validator: true },
+            StaffRoles {
+                admin: false,
+                validator: true,
+            },
             Vec::new(),
         );
         let stranger = owner_of(AccountId::generate());
-        assert!(Owner::Account(account).require_manager(&owner_of(account)).is_ok());
+        assert!(
+            Owner::Account(account)
+                .require_manager(&owner_of(account))
+                .is_ok()
+        );
         assert!(Owner::Account(account).require_manager(&admin()).is_ok());
         assert!(Owner::Account(account).require_manager(&member).is_err());
         assert!(Owner::Account(account).require_manager(&validator).is_err());
@@ -660,9 +746,19 @@ mod tests {
     #[test]
     fn create_checks_every_field_and_sorts_the_events() {
         let account = AccountId::generate();
-        let (endpoint, event) =
-            create(&owner_of(account), Owner::Account(account), true, 0, input(), now()).expect("created");
-        assert_eq!(endpoint.events, vec![EventType::SubmissionQueued, EventType::MessagePosted]);
+        let (endpoint, event) = create(
+            &owner_of(account),
+            Owner::Account(account),
+            true,
+            0,
+            input(),
+            now(),
+        )
+        .expect("created");
+        assert_eq!(
+            endpoint.events,
+            vec![EventType::SubmissionQueued, EventType::MessagePosted]
+        );
         assert!(endpoint.enabled);
         assert_eq!(event.action, "webhook.created");
         assert_eq!(event.account_id, Some(account));
@@ -672,7 +768,14 @@ mod tests {
             events: Some(Vec::new()),
             enabled: None,
         };
-        match create(&owner_of(account), Owner::Account(account), true, 0, bad, now()) {
+        match create(
+            &owner_of(account),
+            Owner::Account(account),
+            true,
+            0,
+            bad,
+            now(),
+        ) {
             Err(DomainError::Invalid(errors)) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 assert_eq!(fields, ["url", "events", "description"]);
@@ -680,11 +783,25 @@ mod tests {
             other => panic!("accepted: {other:?}"),
         }
         assert!(matches!(
-            create(&owner_of(account), Owner::Account(account), true, MAX_ENDPOINTS, input(), now()),
+            create(
+                &owner_of(account),
+                Owner::Account(account),
+                true,
+                MAX_ENDPOINTS,
+                input(),
+                now()
+            ),
             Err(DomainError::Conflict(_))
         ));
         assert!(matches!(
-            create(&owner_of(account), Owner::Account(account), false, 0, input(), now()),
+            create(
+                &owner_of(account),
+                Owner::Account(account),
+                false,
+                0,
+                input(),
+                now()
+            ),
             Err(DomainError::Conflict(_))
         ));
         assert!(create(&admin(), Owner::Marketplace, false, 0, input(), now()).is_ok());
@@ -731,26 +848,42 @@ mod tests {
     fn rotation_overlaps_and_disabling_keeps_the_reason_until_enabled() {
         let account = AccountId::generate();
         let actor = owner_of(account);
-        let (endpoint, _) = create(&actor, Owner::Account(account), true, 0, input(), now()).expect("created");
+        let (endpoint, _) =
+            create(&actor, Owner::Account(account), true, 0, input(), now()).expect("created");
         let (rotated, event) = rotate(&actor, &endpoint, now()).expect("rotated");
-        assert_eq!(rotated.previous_secret_until, now().checked_add(ROTATION_OVERLAP).ok());
+        assert_eq!(
+            rotated.previous_secret_until,
+            now().checked_add(ROTATION_OVERLAP).ok()
+        );
         assert_eq!(event.action, "webhook.secret_rotated");
         assert_eq!(rotated.version, endpoint.version + 1);
         let (off, event) = disable_after_failures(&rotated, "500 for a day", now());
         assert!(!off.enabled);
         assert_eq!(off.disabled_reason.as_deref(), Some("500 for a day"));
         assert_eq!(event.actor, None);
-        let on = EndpointInput { enabled: Some(true), ..EndpointInput::default() };
+        let on = EndpointInput {
+            enabled: Some(true),
+            ..EndpointInput::default()
+        };
         let (on, _) = update(&actor, &off, on, now()).expect("enabled");
         assert!(on.enabled && on.disabled_reason.is_none());
-        assert!(update(&owner_of(AccountId::generate()), &on, EndpointInput::default(), now()).is_err());
+        assert!(
+            update(
+                &owner_of(AccountId::generate()),
+                &on,
+                EndpointInput::default(),
+                now()
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn redeliveries_are_limited_per_hour() {
         let account = AccountId::generate();
         let actor = owner_of(account);
-        let (endpoint, _) = create(&actor, Owner::Account(account), true, 0, input(), now()).expect("created");
+        let (endpoint, _) =
+            create(&actor, Owner::Account(account), true, 0, input(), now()).expect("created");
         assert!(redeliver(&actor, &endpoint, REDELIVERIES_PER_HOUR - 1, now()).is_ok());
         assert!(matches!(
             redeliver(&actor, &endpoint, REDELIVERIES_PER_HOUR, now()),
@@ -765,7 +898,9 @@ mod tests {
             account_id: Some(account),
             offering_id: Some(crate::ids::OfferingId::generate()),
             offering_name: Some("pg-plus".to_owned()),
-            before: Some(serde_json::json!({"visibility": "public", "allowlist": ["secret-account"]})),
+            before: Some(
+                serde_json::json!({"visibility": "public", "allowlist": ["secret-account"]}),
+            ),
             after: Some(after),
             at: now(),
         }
@@ -779,7 +914,12 @@ mod tests {
             account,
             serde_json::json!({"state": "queued", "round": {"number": 2, "notes": "private notes", "decision": {"decision": "approve"}}, "validator": "v"}),
         );
-        let body = payload(Owner::Account(account), EventType::SubmissionQueued, &queued).expect("a payload");
+        let body = payload(
+            Owner::Account(account),
+            EventType::SubmissionQueued,
+            &queued,
+        )
+        .expect("a payload");
         assert_eq!(body["type"], "submission.queued");
         assert_eq!(body["data"]["round"], 2);
         assert_eq!(body["data"]["state"], "queued");
@@ -789,16 +929,35 @@ mod tests {
             assert!(!text.contains(hidden), "{hidden} leaked: {text}");
         }
         // Another provider's endpoint gets nothing of it; the marketplace's does.
-        assert_eq!(payload(Owner::Account(AccountId::generate()), EventType::SubmissionQueued, &queued), None);
+        assert_eq!(
+            payload(
+                Owner::Account(AccountId::generate()),
+                EventType::SubmissionQueued,
+                &queued
+            ),
+            None
+        );
         assert!(payload(Owner::Marketplace, EventType::SubmissionQueued, &queued).is_some());
         // A type that is not this change's: nothing.
-        assert_eq!(payload(Owner::Account(account), EventType::DecisionReleased, &queued), None);
+        assert_eq!(
+            payload(
+                Owner::Account(account),
+                EventType::DecisionReleased,
+                &queued
+            ),
+            None
+        );
         let unpublished = change(
             "offering.visibility_changed",
             account,
             serde_json::json!({"visibility": "limited", "reason": "broken", "allowlist": ["secret-account"]}),
         );
-        let body = payload(Owner::Account(account), EventType::OfferingUnpublished, &unpublished).expect("a payload");
+        let body = payload(
+            Owner::Account(account),
+            EventType::OfferingUnpublished,
+            &unpublished,
+        )
+        .expect("a payload");
         assert_eq!(body["data"]["reason"], "broken");
         assert!(!body.to_string().contains("secret-account"));
     }

@@ -421,7 +421,9 @@ pub fn webhook_disabled(
     disabled: &vitrine_mail::WebhookDisabled,
     managers: &[User],
 ) -> JobResult<Vec<Notice>> {
-    each(settings, managers, |_| Email::WebhookDisabled(disabled.clone()))
+    each(settings, managers, |_| {
+        Email::WebhookDisabled(disabled.clone())
+    })
 }
 
 /// The users of an account's memberships (the provider's members).

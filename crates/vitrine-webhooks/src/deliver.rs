@@ -200,7 +200,13 @@ impl Deliverer {
         let timestamp = self.services.clock.lease_now().as_second();
         let signature = sign::signature_header(&keys, &row.message_id, timestamp, &body);
         let (status, failure, excerpt) = self
-            .send(&stored.endpoint.url, &row.message_id, timestamp, &signature, body)
+            .send(
+                &stored.endpoint.url,
+                &row.message_id,
+                timestamp,
+                &signature,
+                body,
+            )
             .await;
         let attempt = Attempt {
             at: now,
@@ -230,7 +236,12 @@ impl Deliverer {
         self.finish(&row, attempt, next).await
     }
 
-    async fn finish(&self, row: &DeliveryRow, attempt: Attempt, next: Next) -> JobResult<Option<Outcome>> {
+    async fn finish(
+        &self,
+        row: &DeliveryRow,
+        attempt: Attempt,
+        next: Next,
+    ) -> JobResult<Option<Outcome>> {
         let outcome = match &next {
             Next::Delivered => Outcome::Delivered,
             Next::Skipped => Outcome::Skipped,
@@ -281,9 +292,17 @@ impl Deliverer {
         };
         let url = match url::Url::parse(url) {
             Ok(url) => url,
-            Err(e) => return (None, Some(Failure::Refused(format!("not a URL: {e}"))), None),
+            Err(e) => {
+                return (
+                    None,
+                    Some(Failure::Refused(format!("not a URL: {e}"))),
+                    None,
+                );
+            }
         };
-        if let Some(why) = vitrine_outbound::refuse_literal(&url, self.settings.allow_private_addresses) {
+        if let Some(why) =
+            vitrine_outbound::refuse_literal(&url, self.settings.allow_private_addresses)
+        {
             return (None, Some(Failure::Refused(why)), None);
         }
         let request = client
@@ -323,7 +342,10 @@ impl Deliverer {
         now: Timestamp,
     ) -> JobResult<Vec<vitrine_store::NewEmail>> {
         let (managers, account_name) = match endpoint.owner {
-            Owner::Marketplace => (notify::staff(&self.services, |u| u.staff.admin).await?, None),
+            Owner::Marketplace => (
+                notify::staff(&self.services, |u| u.staff.admin).await?,
+                None,
+            ),
             Owner::Account(id) => match self.services.store.account(id).await? {
                 Some(account) => {
                     let mut owners: Vec<User> = Vec::new();

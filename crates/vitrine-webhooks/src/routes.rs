@@ -69,7 +69,11 @@ impl DeliveryView {
             manual: row.manual,
             attempts: row.attempts,
             created_at: timestamp(row.created_at)?,
-            next_attempt_at: if pending { Some(timestamp(row.next_attempt_at)?) } else { None },
+            next_attempt_at: if pending {
+                Some(timestamp(row.next_attempt_at)?)
+            } else {
+                None
+            },
             last_attempt_at: at(row.last_attempt_at)?,
             last_status: row.last_status,
             last_error: row.last_error,
@@ -159,8 +163,15 @@ fn secret_of(state: &AppState) -> ApiResult<(String, Vec<u8>)> {
 
 /// The endpoint, if the caller may read it; 404 otherwise (an endpoint of another
 /// account does not exist for them).
-async fn readable(state: &AppState, caller: &Caller, id: WebhookEndpointId) -> ApiResult<StoredEndpoint> {
-    let stored = store(state).endpoint(id).await?.ok_or_else(ApiError::not_found)?;
+async fn readable(
+    state: &AppState,
+    caller: &Caller,
+    id: WebhookEndpointId,
+) -> ApiResult<StoredEndpoint> {
+    let stored = store(state)
+        .endpoint(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     stored
         .endpoint
         .owner
@@ -169,7 +180,12 @@ async fn readable(state: &AppState, caller: &Caller, id: WebhookEndpointId) -> A
     Ok(stored)
 }
 
-async fn create(state: &AppState, caller: &Caller, owner: Owner, input: EndpointInput) -> ApiResult<(StatusCode, Json<EndpointWithSecret>)> {
+async fn create(
+    state: &AppState,
+    caller: &Caller,
+    owner: Owner,
+    input: EndpointInput,
+) -> ApiResult<(StatusCode, Json<EndpointWithSecret>)> {
     owner.require_reader(&caller.actor)?;
     let provider = match owner {
         Owner::Account(id) => state
@@ -182,17 +198,33 @@ async fn create(state: &AppState, caller: &Caller, owner: Owner, input: Endpoint
         Owner::Marketplace => false,
     };
     let existing = store(state).endpoints_of(owner).await?.len();
-    let (endpoint, event) = webhooks::create(&caller.actor, owner, provider, existing, input, state.clock.now())?;
+    let (endpoint, event) = webhooks::create(
+        &caller.actor,
+        owner,
+        provider,
+        existing,
+        input,
+        state.clock.now(),
+    )?;
     check_address(state, &endpoint.url)?;
     let (secret, sealed) = secret_of(state)?;
-    store(state).insert_endpoint(&endpoint, &sealed, &[event]).await?;
-    Ok((StatusCode::CREATED, Json(EndpointWithSecret { endpoint, secret })))
+    store(state)
+        .insert_endpoint(&endpoint, &sealed, &[event])
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EndpointWithSecret { endpoint, secret }),
+    ))
 }
 
 async fn list(state: &AppState, caller: &Caller, owner: Owner) -> ApiResult<Json<EndpointList>> {
     owner.require_reader(&caller.actor)?;
     if let Owner::Account(id) = owner {
-        state.store.account(id).await?.ok_or_else(ApiError::not_found)?;
+        state
+            .store
+            .account(id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
     }
     Ok(Json(EndpointList {
         items: store(state).endpoints_of(owner).await?,
@@ -304,9 +336,12 @@ pub async fn update_webhook(
     ApiJson(input): ApiJson<EndpointInput>,
 ) -> ApiResult<Json<Endpoint>> {
     let stored = readable(&state, &caller, path.id).await?;
-    let (next, event) = webhooks::update(&caller.actor, &stored.endpoint, input, state.clock.now())?;
+    let (next, event) =
+        webhooks::update(&caller.actor, &stored.endpoint, input, state.clock.now())?;
     check_address(&state, &next.url)?;
-    store(&state).update_endpoint(&next, &SecretChange::Keep, &[event], &[]).await?;
+    store(&state)
+        .update_endpoint(&next, &SecretChange::Keep, &[event], &[])
+        .await?;
     Ok(Json(next))
 }
 
@@ -326,7 +361,9 @@ pub async fn delete_webhook(
 ) -> ApiResult<StatusCode> {
     let stored = readable(&state, &caller, path.id).await?;
     let event = webhooks::delete(&caller.actor, &stored.endpoint, state.clock.now())?;
-    store(&state).delete_endpoint(&stored.endpoint, &[event]).await?;
+    store(&state)
+        .delete_endpoint(&stored.endpoint, &[event])
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -376,7 +413,10 @@ pub async fn list_webhook_deliveries(
         .deliveries(stored.endpoint.id, before, limit + 1)
         .await?;
     let next_cursor = next_cursor(&mut rows, limit, |row| row.id.to_string());
-    let items = rows.into_iter().map(DeliveryView::of).collect::<ApiResult<_>>()?;
+    let items = rows
+        .into_iter()
+        .map(DeliveryView::of)
+        .collect::<ApiResult<_>>()?;
     Ok(Json(DeliveryPage { items, next_cursor }))
 }
 
@@ -400,7 +440,9 @@ pub async fn redeliver_webhook(
     let hour_ago = now
         .checked_sub(jiff::SignedDuration::from_hours(1))
         .map_err(|e| ApiError::internal("an hour ago", e))?;
-    let recent = store(&state).manual_since(stored.endpoint.id, hour_ago).await?;
+    let recent = store(&state)
+        .manual_since(stored.endpoint.id, hour_ago)
+        .await?;
     let event = webhooks::redeliver(&caller.actor, &stored.endpoint, recent, now)?;
     let id = store(&state)
         .redeliver(stored.endpoint.id, path.delivery_id, now, &[event])

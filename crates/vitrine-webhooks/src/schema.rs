@@ -7,8 +7,7 @@ use serde::Serialize;
 use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::{
-    ContentBuilder, HttpMethod, OpenApi, PathItem, PathsBuilder, Ref, Required,
-    ResponseBuilder,
+    ContentBuilder, HttpMethod, OpenApi, PathItem, PathsBuilder, Ref, Required, ResponseBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
 use vitrine_domain::webhooks::EventType;
@@ -88,14 +87,37 @@ pub struct WebhookPayload<T> {
 }
 
 /// The payload schema's name in the components, and its data's fields, per event type.
-pub fn payload_schema(event: EventType) -> (&'static str, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) {
+pub fn payload_schema(
+    event: EventType,
+) -> (
+    &'static str,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+) {
     match event {
-        EventType::SubmissionQueued => ("SubmissionQueuedPayload", WebhookPayload::<SubmissionEventData>::schema()),
-        EventType::DecisionReleased => ("DecisionReleasedPayload", WebhookPayload::<SubmissionEventData>::schema()),
-        EventType::OfferingPublished => ("OfferingPublishedPayload", WebhookPayload::<OfferingEventData>::schema()),
-        EventType::OfferingUnpublished => ("OfferingUnpublishedPayload", WebhookPayload::<OfferingEventData>::schema()),
-        EventType::MessagePosted => ("MessagePostedPayload", WebhookPayload::<MessageEventData>::schema()),
-        EventType::CheckRunFinished => ("CheckRunFinishedPayload", WebhookPayload::<CheckRunEventData>::schema()),
+        EventType::SubmissionQueued => (
+            "SubmissionQueuedPayload",
+            WebhookPayload::<SubmissionEventData>::schema(),
+        ),
+        EventType::DecisionReleased => (
+            "DecisionReleasedPayload",
+            WebhookPayload::<SubmissionEventData>::schema(),
+        ),
+        EventType::OfferingPublished => (
+            "OfferingPublishedPayload",
+            WebhookPayload::<OfferingEventData>::schema(),
+        ),
+        EventType::OfferingUnpublished => (
+            "OfferingUnpublishedPayload",
+            WebhookPayload::<OfferingEventData>::schema(),
+        ),
+        EventType::MessagePosted => (
+            "MessagePostedPayload",
+            WebhookPayload::<MessageEventData>::schema(),
+        ),
+        EventType::CheckRunFinished => (
+            "CheckRunFinishedPayload",
+            WebhookPayload::<CheckRunEventData>::schema(),
+        ),
     }
 }
 
@@ -112,10 +134,16 @@ fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
 /// Adds every event type to the document's `webhooks`, with its payload schema.
 pub fn document_webhooks(openapi: &mut OpenApi) {
     let components = openapi.components.get_or_insert_with(Default::default);
-    let mut schemas: Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)> = Vec::new();
+    let mut schemas: Vec<(
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    )> = Vec::new();
     <OfferingRef as ToSchema>::schemas(&mut schemas);
     schemas.push(("OfferingRef".to_owned(), OfferingRef::schema()));
-    schemas.push(("SubmissionEventData".to_owned(), SubmissionEventData::schema()));
+    schemas.push((
+        "SubmissionEventData".to_owned(),
+        SubmissionEventData::schema(),
+    ));
     schemas.push(("OfferingEventData".to_owned(), OfferingEventData::schema()));
     schemas.push(("MessageEventData".to_owned(), MessageEventData::schema()));
     schemas.push(("CheckRunEventData".to_owned(), CheckRunEventData::schema()));
@@ -179,7 +207,12 @@ mod tests {
             out.extend(map.keys().cloned());
         }
         for part in ["allOf", "oneOf"] {
-            for inner in schema.get(part).and_then(|a| a.as_array()).into_iter().flatten() {
+            for inner in schema
+                .get(part)
+                .and_then(|a| a.as_array())
+                .into_iter()
+                .flatten()
+            {
                 properties(&resolve(inner), out);
             }
         }
@@ -206,7 +239,12 @@ mod tests {
             out.extend(list.iter().filter_map(|v| v.as_str().map(str::to_owned)));
         }
         for part in ["allOf", "oneOf"] {
-            for inner in schema.get(part).and_then(|a| a.as_array()).into_iter().flatten() {
+            for inner in schema
+                .get(part)
+                .and_then(|a| a.as_array())
+                .into_iter()
+                .flatten()
+            {
                 required_of(inner, out);
             }
         }
@@ -232,7 +270,12 @@ mod tests {
             let mut envelope = Vec::new();
             properties(&schema, &mut envelope);
             envelope.sort();
-            assert_eq!(envelope, ["data", "timestamp", "type"], "{}", event.as_str());
+            assert_eq!(
+                envelope,
+                ["data", "timestamp", "type"],
+                "{}",
+                event.as_str()
+            );
             let data_schema = resolve(&schema["properties"]["data"]);
             let mut documented = Vec::new();
             properties(&data_schema, &mut documented);
@@ -243,7 +286,11 @@ mod tests {
                 .cloned()
                 .collect();
             for key in &built {
-                assert!(documented.contains(key), "{}: {key} undocumented", event.as_str());
+                assert!(
+                    documented.contains(key),
+                    "{}: {key} undocumented",
+                    event.as_str()
+                );
             }
             let mut required = Vec::new();
             required_of(&data_schema, &mut required);
@@ -261,7 +308,8 @@ mod tests {
         for event in EventType::ALL {
             let (name, _) = payload_schema(event);
             assert_eq!(
-                json["webhooks"][event.as_str()]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                json["webhooks"][event.as_str()]["post"]["requestBody"]["content"]["application/json"]
+                    ["schema"]["$ref"],
                 format!("#/components/schemas/{name}")
             );
             assert!(json["components"]["schemas"][name].is_object(), "{name}");

@@ -72,7 +72,15 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with(SECRET_PREFIX));
         assert_eq!(key_of(&a).map(|k| k.len()), Some(SECRET_BYTES));
-        let header = signature_header(&[key_of(&a).unwrap_or_default(), key_of(&b).unwrap_or_default()], "msg_1", 5, b"{}");
+        let header = signature_header(
+            &[
+                key_of(&a).unwrap_or_default(),
+                key_of(&b).unwrap_or_default(),
+            ],
+            "msg_1",
+            5,
+            b"{}",
+        );
         assert_eq!(header.split(' ').count(), 2);
         assert!(header.split(' ').all(|s| s.starts_with("v1,")));
     }

@@ -92,7 +92,10 @@ fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 }
 
 fn actions_of(events: &[EventType]) -> Vec<&'static str> {
-    events.iter().flat_map(|e| e.actions().iter().copied()).collect()
+    events
+        .iter()
+        .flat_map(|e| e.actions().iter().copied())
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]

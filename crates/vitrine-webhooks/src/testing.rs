@@ -96,7 +96,10 @@ impl TestReceiver {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the webhook receiver: {e}"));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("the receiver's stdout"));
+        let stdout = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("the receiver's stdout"));
         let mut line = String::new();
         BufReader::new(stdout)
             .read_line(&mut line)

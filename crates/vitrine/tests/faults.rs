@@ -1217,7 +1217,9 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
     for db in TestDatabase::all().await {
         eprintln!("running on {}", db.backend);
         let dir = tempfile::tempdir().expect("tempdir");
-        let Some(receiver) = TestReceiver::start_or_skip("webhook faults", &dir.path().join("receiver")) else {
+        let Some(receiver) =
+            TestReceiver::start_or_skip("webhook faults", &dir.path().join("receiver"))
+        else {
             return;
         };
         let data_dir = dir.path().join("data");
@@ -1231,7 +1233,10 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
             &server.base,
             &token,
             reqwest::Method::POST,
-            &format!("/api/v1/accounts/{}/webhooks", submission.provider_account_id),
+            &format!(
+                "/api/v1/accounts/{}/webhooks",
+                submission.provider_account_id
+            ),
             json!({"url": receiver.url(), "events": ["offering.unpublished"]}),
         )
         .await;
@@ -1247,7 +1252,10 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
                     .after(&json!({"visibility": "limited", "reason": format!("{n}")}))
             })
             .collect();
-        store.insert_emails(&events, &[]).await.expect("write the changes");
+        store
+            .insert_emails(&events, &[])
+            .await
+            .expect("write the changes");
 
         let verified = |receiver: &TestReceiver| -> Vec<usize> {
             receiver
@@ -1259,7 +1267,11 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while verified(&receiver).len() < 20 {
-            assert!(Instant::now() < deadline, "nothing was delivered\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "nothing was delivered\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         server.kill();
@@ -1267,7 +1279,8 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
         assert!(at_kill < EVENTS, "killed too late to test anything");
 
         let _server = Serve::start_with(&data_dir, &db.url, log.clone(), &allow);
-        let sealer = vitrine_checks::Sealer::from_file_or_create(&data_dir.join("secret.key")).expect("the key");
+        let sealer = vitrine_checks::Sealer::from_file_or_create(&data_dir.join("secret.key"))
+            .expect("the key");
         let settings = vitrine_webhooks::DeliverySettings {
             allow_private_addresses: true,
             ..vitrine_webhooks::DeliverySettings::default()
@@ -1288,7 +1301,10 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
         late.deliver_once().await.expect("deliver");
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let counts = vitrine_webhooks::store::WebhookStore::new(store.as_ref()).counts().await.expect("counts");
+            let counts = vitrine_webhooks::store::WebhookStore::new(store.as_ref())
+                .counts()
+                .await
+                .expect("counts");
             if counts == [("delivered".to_owned(), EVENTS as i64)] {
                 break;
             }
@@ -1302,10 +1318,18 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
                 first_seen.push(*n);
             }
         }
-        assert_eq!(first_seen, (0..EVENTS).collect::<Vec<_>>(), "every event, in order");
+        assert_eq!(
+            first_seen,
+            (0..EVENTS).collect::<Vec<_>>(),
+            "every event, in order"
+        );
         // At least once: the one in flight at the kill may arrive twice (and the pass past
         // the lease may take one the restarted server had just claimed).
-        assert!(got.len() <= EVENTS + 2, "{} received for {EVENTS}", got.len());
+        assert!(
+            got.len() <= EVENTS + 2,
+            "{} received for {EVENTS}",
+            got.len()
+        );
         assert!(receiver.received().iter().all(|r| r.verified));
     }
 }

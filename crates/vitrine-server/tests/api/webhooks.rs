@@ -87,24 +87,36 @@ async fn register(
     events: &[&str],
 ) -> String {
     let created = client
-        .post(path, &json!({"url": receiver.url(), "events": events, "description": "test"}))
+        .post(
+            path,
+            &json!({"url": receiver.url(), "events": events, "description": "test"}),
+        )
         .await
         .expect_status(201)
         .json();
     let secret = created["secret"].as_str().expect("a secret");
     assert!(secret.starts_with("whsec_"), "{secret}");
     receiver.set_secret(secret);
-    created["endpoint"]["id"].as_str().expect("an id").to_owned()
+    created["endpoint"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
 }
 
 /// The admin makes the offering public and unpublishes it again: one `offering.unpublished`.
 async fn unpublish(app: &TestApp, offering: &str, reason: &str) {
     app.admin
-        .put(&format!("/api/v1/offerings/{offering}/visibility"), &json!({"visibility": "public"}))
+        .put(
+            &format!("/api/v1/offerings/{offering}/visibility"),
+            &json!({"visibility": "public"}),
+        )
         .await
         .expect_status(200);
     app.admin
-        .post(&format!("/api/v1/offerings/{offering}/unpublish"), &json!({"reason": reason}))
+        .post(
+            &format!("/api/v1/offerings/{offering}/unpublish"),
+            &json!({"reason": reason}),
+        )
         .await
         .expect_status(200);
 }
@@ -113,7 +125,12 @@ fn reasons(received: &[Received]) -> Vec<String> {
     received
         .iter()
         .filter(|r| r.verified)
-        .map(|r| r.payload["data"]["reason"].as_str().unwrap_or_default().to_owned())
+        .map(|r| {
+            r.payload["data"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -153,7 +170,10 @@ async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotati
         assert_eq!(report.skipped, 4, "{report:?}");
         let received = receiver.received();
         assert!(received.iter().all(|r| r.verified), "{received:#?}");
-        assert_eq!(reasons(&received), ["reason 0", "reason 1", "reason 2", "reason 3"]);
+        assert_eq!(
+            reasons(&received),
+            ["reason 0", "reason 1", "reason 2", "reason 3"]
+        );
         let first = &received[0].payload;
         assert_eq!(first["type"], "offering.unpublished");
         assert_eq!(first["data"]["offering_name"], "hook-svc");
@@ -172,8 +192,16 @@ async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotati
         let report = drain(&worker).await;
         assert_eq!((report.retried, report.delivered), (1, 0), "{report:?}");
         let log = deliveries(&p.owner.client, &endpoint).await;
-        let waiting = log.iter().find(|d| d["state"] == "pending" && d["attempts"] == 2).expect("the retried one");
-        assert!(waiting["last_error"].as_str().is_some_and(|e| e.contains("request failed")), "{waiting}");
+        let waiting = log
+            .iter()
+            .find(|d| d["state"] == "pending" && d["attempts"] == 2)
+            .expect("the retried one");
+        assert!(
+            waiting["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("request failed")),
+            "{waiting}"
+        );
         receiver.start();
         app.clock.advance(jiff::SignedDuration::from_mins(6));
         let report = drain(&worker).await;
@@ -190,14 +218,21 @@ async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotati
         let log = deliveries(&p.owner.client, &endpoint).await;
         let delivered: Vec<&Value> = log.iter().filter(|d| d["state"] == "delivered").collect();
         assert_eq!(delivered.len(), 7);
-        assert!(delivered.iter().all(|d| d["last_status"] == 200 && d["last_excerpt"] == "ok"));
+        assert!(
+            delivered
+                .iter()
+                .all(|d| d["last_status"] == 200 && d["last_excerpt"] == "ok")
+        );
 
         // A rotation: the receiver still holding the old secret verifies (both signatures
         // are sent during the overlap), and so does one holding the new.
         let rotated = p
             .owner
             .client
-            .post(&format!("/api/v1/webhooks/{endpoint}/rotate-secret"), &json!({}))
+            .post(
+                &format!("/api/v1/webhooks/{endpoint}/rotate-secret"),
+                &json!({}),
+            )
             .await
             .expect_status(200)
             .json();
@@ -233,7 +268,14 @@ async fn an_endpoint_receives_only_what_its_owner_may_see() {
         };
         let p = provider(&app, "acme", "p-svc").await;
         let q = provider(&app, "other", "q-svc").await;
-        let all = ["submission.queued", "decision.released", "offering.published", "offering.unpublished", "message.posted", "check_run.finished"];
+        let all = [
+            "submission.queued",
+            "decision.released",
+            "offering.published",
+            "offering.unpublished",
+            "message.posted",
+            "check_run.finished",
+        ];
         let q_endpoint = register(
             &q.owner.client,
             &format!("/api/v1/accounts/{}/webhooks", q.account),
@@ -246,13 +288,27 @@ async fn an_endpoint_receives_only_what_its_owner_may_see() {
         unpublish(&app, "p-svc", "P's second change").await;
         let worker = deliverer(&app, true);
         drain(&worker).await;
-        assert!(theirs.received().is_empty(), "Q got P's events: {:#?}", theirs.received());
+        assert!(
+            theirs.received().is_empty(),
+            "Q got P's events: {:#?}",
+            theirs.received()
+        );
         assert!(deliveries(&q.owner.client, &q_endpoint).await.is_empty());
         let got = market.received();
-        let types: Vec<&str> = got.iter().filter_map(|r| r.payload["type"].as_str()).collect();
-        assert_eq!(types, ["offering.unpublished", "offering.unpublished"], "{got:#?}");
+        let types: Vec<&str> = got
+            .iter()
+            .filter_map(|r| r.payload["type"].as_str())
+            .collect();
+        assert_eq!(
+            types,
+            ["offering.unpublished", "offering.unpublished"],
+            "{got:#?}"
+        );
         assert!(got.iter().all(|r| r.verified));
-        assert_eq!(got[0].payload["data"]["provider_account_id"], p.account.as_str());
+        assert_eq!(
+            got[0].payload["data"]["provider_account_id"],
+            p.account.as_str()
+        );
         assert_eq!(reasons(&got), ["P's change", "P's second change"]);
 
         // Managing: Q's endpoint does not exist for P; a mere member may not register one;
@@ -264,22 +320,35 @@ async fn an_endpoint_receives_only_what_its_owner_may_see() {
             .problem(404, "not-found");
         p.owner
             .client
-            .post(&format!("/api/v1/accounts/{}/webhooks", q.account), &json!({"url": "https://example.com/h", "events": ["message.posted"]}))
+            .post(
+                &format!("/api/v1/accounts/{}/webhooks", q.account),
+                &json!({"url": "https://example.com/h", "events": ["message.posted"]}),
+            )
             .await
             .problem(404, "not-found");
         let member = app.user("member@acme.test").await;
         app.add_member(&p.account, &member, "member").await;
         member
             .client
-            .post(&format!("/api/v1/accounts/{}/webhooks", p.account), &json!({"url": "https://example.com/h", "events": ["message.posted"]}))
+            .post(
+                &format!("/api/v1/accounts/{}/webhooks", p.account),
+                &json!({"url": "https://example.com/h", "events": ["message.posted"]}),
+            )
             .await
             .problem(403, "forbidden");
-        p.owner.client.get("/api/v1/marketplace/webhooks").await.problem(403, "forbidden");
+        p.owner
+            .client
+            .get("/api/v1/marketplace/webhooks")
+            .await
+            .problem(403, "forbidden");
         let customer = app.user("someone@c.test").await;
         let account = app.account("Customer C", &customer).await;
         customer
             .client
-            .post(&format!("/api/v1/accounts/{account}/webhooks"), &json!({"url": "https://example.com/h", "events": ["message.posted"]}))
+            .post(
+                &format!("/api/v1/accounts/{account}/webhooks"),
+                &json!({"url": "https://example.com/h", "events": ["message.posted"]}),
+            )
             .await
             .problem(409, "conflict");
     })
@@ -291,11 +360,19 @@ async fn private_addresses_are_refused_unless_the_operator_allows_them() {
     each_backend_with(ServerConfig::default, |app| async move {
         let p = provider(&app, "acme", "p-svc").await;
         let path = format!("/api/v1/accounts/{}/webhooks", p.account);
-        for url in ["http://127.0.0.1:9/hooks", "http://[::1]/h", "http://169.254.169.254/latest", "http://10.0.0.8/h"] {
+        for url in [
+            "http://127.0.0.1:9/hooks",
+            "http://[::1]/h",
+            "http://169.254.169.254/latest",
+            "http://10.0.0.8/h",
+        ] {
             let refused = p
                 .owner
                 .client
-                .post(&path, &json!({"url": url, "events": ["offering.unpublished"]}))
+                .post(
+                    &path,
+                    &json!({"url": url, "events": ["offering.unpublished"]}),
+                )
                 .await
                 .problem(422, "validation-failed");
             assert_eq!(crate::support::error_fields(&refused), ["url"], "{url}");
@@ -304,18 +381,29 @@ async fn private_addresses_are_refused_unless_the_operator_allows_them() {
         let created = p
             .owner
             .client
-            .post(&path, &json!({"url": "http://localhost:9/hooks", "events": ["offering.unpublished"]}))
+            .post(
+                &path,
+                &json!({"url": "http://localhost:9/hooks", "events": ["offering.unpublished"]}),
+            )
             .await
             .expect_status(201)
             .json();
-        let endpoint = created["endpoint"]["id"].as_str().expect("an id").to_owned();
+        let endpoint = created["endpoint"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
         unpublish(&app, "p-svc", "x").await;
         let report = drain(&deliverer(&app, false)).await;
         assert_eq!(report.retried, 1, "{report:?}");
         let log = deliveries(&p.owner.client, &endpoint).await;
-        let pending = log.iter().find(|d| d["state"] == "pending").expect("pending");
+        let pending = log
+            .iter()
+            .find(|d| d["state"] == "pending")
+            .expect("pending");
         assert!(
-            pending["last_error"].as_str().is_some_and(|e| e.contains("refused") && e.contains("loopback")),
+            pending["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("refused") && e.contains("loopback")),
             "{pending}"
         );
         assert_eq!(pending["last_status"], Value::Null, "nothing was sent");
@@ -348,58 +436,107 @@ async fn a_day_of_failures_disables_the_endpoint_and_emails_its_owner() {
             app.clock.advance(jiff::SignedDuration::from_hours(11));
         }
         assert_eq!(failed, 1, "the first gave up; the second waits behind it");
-        let shown = p.owner.client.get(&format!("/api/v1/webhooks/{endpoint}")).await.expect_status(200).json();
+        let shown = p
+            .owner
+            .client
+            .get(&format!("/api/v1/webhooks/{endpoint}"))
+            .await
+            .expect_status(200)
+            .json();
         assert_eq!(shown["enabled"], false);
-        assert!(shown["disabled_reason"].as_str().is_some_and(|r| r.contains("503")), "{shown}");
+        assert!(
+            shown["disabled_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("503")),
+            "{shown}"
+        );
         let log = deliveries(&p.owner.client, &endpoint).await;
         let gave_up = log.iter().find(|d| d["state"] == "failed").expect("failed");
         assert_eq!(gave_up["attempts"], 8);
         assert_eq!(gave_up["last_status"], 503);
         // The owner is emailed, through the outbox.
-        let outbox = app.admin.get("/api/v1/outbox").await.expect_status(200).json();
+        let outbox = app
+            .admin
+            .get("/api/v1/outbox")
+            .await
+            .expect_status(200)
+            .json();
         let email = outbox["items"]
             .as_array()
             .expect("items")
             .iter()
-            .find(|e| e["subject"].as_str().is_some_and(|s| s.contains("webhook endpoint was disabled")))
+            .find(|e| {
+                e["subject"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("webhook endpoint was disabled"))
+            })
             .unwrap_or_else(|| panic!("no email: {outbox:#}"));
         assert_eq!(email["recipients"], "owner@acme.test");
         // Disabled: a new change makes no delivery.
         unpublish(&app, "p-svc", "while disabled").await;
-        assert_eq!(deliveries(&p.owner.client, &endpoint).await.len(), 4, "{log:#?}");
+        assert_eq!(
+            deliveries(&p.owner.client, &endpoint).await.len(),
+            4,
+            "{log:#?}"
+        );
 
         // The receiver is fixed and the endpoint enabled: the waiting one goes out, and
         // the failed one again by hand, with the same webhook-id.
         receiver.answer(None);
         p.owner
             .client
-            .patch(&format!("/api/v1/webhooks/{endpoint}"), &json!({"enabled": true}))
+            .patch(
+                &format!("/api/v1/webhooks/{endpoint}"),
+                &json!({"enabled": true}),
+            )
             .await
             .expect_status(200);
         let again = p
             .owner
             .client
-            .post(&format!("/api/v1/webhooks/{endpoint}/deliveries/{}/redeliver", gave_up["id"]), &json!({}))
+            .post(
+                &format!(
+                    "/api/v1/webhooks/{endpoint}/deliveries/{}/redeliver",
+                    gave_up["id"]
+                ),
+                &json!({}),
+            )
             .await
             .expect_status(202)
             .json();
         assert_eq!(again["message_id"], gave_up["message_id"]);
         drain(&worker).await;
-        let verified: Vec<Received> = receiver.received().into_iter().filter(|r| r.verified).collect();
+        let verified: Vec<Received> = receiver
+            .received()
+            .into_iter()
+            .filter(|r| r.verified)
+            .collect();
         assert_eq!(reasons(&verified), ["second", "first"]);
         assert_eq!(verified[1].id.as_deref(), gave_up["message_id"].as_str());
         // Redelivery by hand is limited: 10 an hour.
         for _ in 1..10 {
             p.owner
                 .client
-                .post(&format!("/api/v1/webhooks/{endpoint}/deliveries/{}/redeliver", gave_up["id"]), &json!({}))
+                .post(
+                    &format!(
+                        "/api/v1/webhooks/{endpoint}/deliveries/{}/redeliver",
+                        gave_up["id"]
+                    ),
+                    &json!({}),
+                )
                 .await
                 .expect_status(202);
         }
         let limited = p
             .owner
             .client
-            .post(&format!("/api/v1/webhooks/{endpoint}/deliveries/{}/redeliver", gave_up["id"]), &json!({}))
+            .post(
+                &format!(
+                    "/api/v1/webhooks/{endpoint}/deliveries/{}/redeliver",
+                    gave_up["id"]
+                ),
+                &json!({}),
+            )
             .await;
         assert_eq!(limited.header("retry-after"), Some("3600"));
         limited.problem(429, "rate-limited");
