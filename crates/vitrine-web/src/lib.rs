@@ -63,6 +63,7 @@ mod provider;
 mod public;
 mod review;
 mod signup;
+mod webhooks;
 
 pub use forms::Form;
 use i18n::Translations;
@@ -137,6 +138,7 @@ pub fn router(settings: WebSettings, api: Router) -> Result<(Router, Web), Strin
         .merge(checks::routes())
         .merge(review::routes())
         .merge(admin::routes())
+        .merge(webhooks::routes())
         .route("/static/{*file}", get(static_file))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(web.clone());

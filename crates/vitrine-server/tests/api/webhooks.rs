@@ -543,3 +543,111 @@ async fn a_day_of_failures_disables_the_endpoint_and_emails_its_owner() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_webhook_pages_register_show_the_secret_once_and_list_deliveries() {
+    use crate::web::signed_in;
+    each_backend_with(allowing_private, |app| async move {
+        let dir = tempfile::tempdir().expect("a directory");
+        let Some(receiver) = TestReceiver::start_or_skip("webhook pages", dir.path()) else {
+            return;
+        };
+        let (web, owner) = signed_in(&app, "owner@acme.test").await;
+        let account = app.provider("acme", &owner).await;
+        app.offering(&owner.client, &account, "p-svc", "limited", &[], json!({}))
+            .await;
+        let list = format!("/accounts/{account}/webhooks");
+        web.get("/provider")
+            .await
+            .assert_contains(&format!("href=\"{list}\""));
+        web.get(&list).await.assert_contains("id=\"no-webhooks\"");
+        // Refused: no event chosen; what was typed is kept.
+        let refused = web
+            .post_form(&list, &list, &[("url", "https://hooks.acme.test/v")])
+            .await;
+        assert_eq!(refused.status, 422, "{}", refused.html);
+        refused
+            .assert_contains("value=\"https:&#x2f;&#x2f;hooks.acme.test&#x2f;v\"")
+            .assert_contains("choose at least one event type");
+        let url = receiver.url();
+        let shown = web
+            .post_form(
+                &list,
+                &list,
+                &[("url", &url), ("events[3]", "offering.unpublished")],
+            )
+            .await;
+        assert_eq!(shown.status, 200, "{}", shown.html);
+        let on_page = shown
+            .html
+            .split("id=\"webhook-secret\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .expect("the secret on the page")
+            .to_owned();
+        // As the HTML escapes it (base64 has slashes), and as the receiver takes it.
+        let secret = on_page.replace("&#x2f;", "/");
+        assert!(secret.starts_with("whsec_"), "{secret}");
+        receiver.set_secret(&secret);
+        let endpoints = owner
+            .client
+            .get(&format!("/api/v1/accounts/{account}/webhooks"))
+            .await
+            .expect_status(200)
+            .json();
+        let id = endpoints["items"][0]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
+        // Never again: the list and the endpoint's page do not show it.
+        web.get(&list)
+            .await
+            .assert_lacks(&on_page)
+            .assert_contains(&url.replace('/', "&#x2f;"));
+        unpublish(&app, "p-svc", "broken").await;
+        drain(&deliverer(&app, true)).await;
+        assert_eq!(reasons(&receiver.received()), ["broken"]);
+        let page = web.get(&format!("/webhooks/{id}")).await;
+        page.assert_lacks(&on_page)
+            .assert_contains("id=\"webhook-deliveries\"")
+            .assert_contains("Delivered");
+        // In French (the reader's setting), and a delivery sent again from its row.
+        owner
+            .client
+            .patch("/api/v1/me", &json!({"language": "fr"}))
+            .await
+            .expect_status(200);
+        web.get(&format!("/webhooks/{id}"))
+            .await
+            .assert_contains("Journal d’envois")
+            .assert_contains("Remis");
+        let log = deliveries(&owner.client, &id).await;
+        let delivered = log
+            .iter()
+            .find(|d| d["state"] == "delivered")
+            .expect("delivered");
+        let again = web
+            .post_form(
+                &format!("/webhooks/{id}"),
+                &format!("/webhooks/{id}/deliveries/{}/redeliver", delivered["id"]),
+                &[],
+            )
+            .await;
+        assert_eq!(again.status, 303, "{}", again.html);
+        drain(&deliverer(&app, true)).await;
+        assert_eq!(reasons(&receiver.received()), ["broken", "broken"]);
+        // Rotation shows the new secret once.
+        let rotated = web
+            .post_form(
+                &format!("/webhooks/{id}"),
+                &format!("/webhooks/{id}/rotate"),
+                &[],
+            )
+            .await;
+        assert_eq!(rotated.status, 200, "{}", rotated.html);
+        rotated
+            .assert_contains("id=\"webhook-secret\">whsec_")
+            .assert_lacks(&on_page);
+    })
+    .await;
+}
