@@ -264,6 +264,7 @@ pub struct EndpointInput {
     #[schema(max_length = 500)]
     pub description: Option<String>,
     /// At least one event type.
+    #[schema(min_items = 1)]
     pub events: Option<Vec<EventType>>,
     /// Turn the endpoint on or off (on again after vitrine disabled it).
     pub enabled: Option<bool>,
