@@ -13,9 +13,9 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use clap::Parser;
 use vitrine_checks::Sealer;
-use vitrine_domain::webhooks::{self, EndpointInput, EventType, Owner};
 use vitrine_domain::{AccountId, AuditEvent, OfferingId};
 use vitrine_jobs::{Clock, MailSettings, Services, SystemClock};
+use vitrine_webhook_rules::{self as webhooks, EndpointInput, EventType, Owner};
 use vitrine_webhooks::store::WebhookStore;
 use vitrine_webhooks::{Deliverer, DeliverySettings};
 

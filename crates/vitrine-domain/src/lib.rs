@@ -23,7 +23,7 @@
 //!   [`calendar`], [`agenda`] (the calendar view: the coming sessions as each reader
 //!   may see them), [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
 //!   review; [`checks`]: the broker registration and the prerequisite check runs, whose
-//!   verdicts the [`checklist`] reads; [`webhooks`]: endpoints, event types, payloads, retries; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
+//!   verdicts the [`checklist`] reads; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
 //!   [`error`], [`text`] (sentences in both languages, and [`Language`]): what every module
 //!   shares.
 
@@ -50,7 +50,6 @@ pub mod submission;
 pub mod thread;
 pub mod user;
 pub mod visibility;
-pub mod webhooks;
 
 pub use account::{Account, Membership, ProviderApplication, ProviderStatus};
 pub use attestation::{ChecklistStep, StepState};

@@ -13,11 +13,11 @@ use std::time::Duration;
 use reqwest::header::CONTENT_TYPE;
 use tokio::task::JoinSet;
 use vitrine_checks::Sealer;
-use vitrine_domain::webhooks::{self, EventType, Owner};
 use vitrine_domain::{MembershipRole, Timestamp, User};
 use vitrine_jobs::{JobError, JobResult, Services, notify, scheduler};
 use vitrine_outbound::Failure;
 use vitrine_store::StoreError;
+use vitrine_webhook_rules::{self as webhooks, EventType, Owner};
 
 use crate::sign;
 use crate::store::{Attempt, DeliveryRow, Next, StoredEndpoint, WebhookStore};

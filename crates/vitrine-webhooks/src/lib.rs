@@ -7,7 +7,7 @@
 //! Code map: `routes` (the JSON API, merged into `vitrine-api`'s router, as
 //! `vitrine-identity`'s), `store` (the SQL, on the store's pools), `deliver` (the worker),
 //! `sign` (secrets and signatures, no I/O), `schema` (the OpenAPI description of every
-//! event's payload). The rules are `vitrine_domain::webhooks`.
+//! event's payload). The rules are `vitrine-webhook-rules`.
 
 pub mod deliver;
 mod routes;

@@ -1,19 +1,19 @@
 //! The webhooks' JSON API: an account's endpoints (its owners and admins) and the
 //! marketplace's (admins), each endpoint's secret shown once (on creation and rotation),
 //! its delivery log, and hand redelivery. Thin, as every route: rules in
-//! `vitrine_domain::webhooks`, storage in [`crate::store`].
+//! `vitrine-webhook-rules`, storage in [`crate::store`].
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use vitrine_domain::webhooks::{self, Endpoint, EndpointInput, Owner, WebhookEndpointId};
 use vitrine_domain::{AccountId, Timestamp, tr};
 use vitrine_http::AppState;
 use vitrine_http::auth::{Caller, SignedIn};
 use vitrine_http::extract::{ApiJson, ApiPath, ApiQuery};
 use vitrine_http::paging::{PageParams, decode_cursor_as, next_cursor, page_limit};
 use vitrine_http::problem::{ApiError, ApiResult, Problem, ProblemKind};
+use vitrine_webhook_rules::{self as webhooks, Endpoint, EndpointInput, Owner, WebhookEndpointId};
 
 use crate::sign;
 use crate::store::{DeliveryRow, SecretChange, StoredEndpoint, WebhookStore, timestamp};

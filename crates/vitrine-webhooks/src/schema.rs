@@ -1,7 +1,7 @@
 //! The OpenAPI description of what vitrine POSTs to an endpoint: one OpenAPI 3.1
 //! `webhooks` entry per event type, with its payload's schema in the components and the
 //! three Standard Webhooks headers. The payloads themselves are built by
-//! `vitrine_domain::webhooks::payload`; a test here holds the two together.
+//! `vitrine_webhook_rules::payload`; a test here holds the two together.
 
 use serde::Serialize;
 use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
@@ -10,7 +10,7 @@ use utoipa::openapi::{
     ContentBuilder, HttpMethod, OpenApi, PathItem, PathsBuilder, Ref, Required, ResponseBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
-use vitrine_domain::webhooks::EventType;
+use vitrine_webhook_rules::EventType;
 
 /// What every payload names: the offering and its provider.
 #[derive(Debug, Serialize, ToSchema)]
@@ -199,7 +199,7 @@ pub fn document_webhooks(openapi: &mut OpenApi) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vitrine_domain::webhooks::{AuditedChange, Owner, payload};
+    use vitrine_webhook_rules::{AuditedChange, Owner, payload};
 
     /// The properties a schema lists (its own and its flattened parts'), as JSON.
     fn properties(schema: &serde_json::Value, out: &mut Vec<String>) {

@@ -8,9 +8,9 @@
 
 use uuid::Uuid;
 use vitrine_domain::audit::AuditEvent;
-use vitrine_domain::webhooks::{AuditedChange, Endpoint, EventType, Owner, WebhookEndpointId};
 use vitrine_domain::{AccountId, OfferingId, Timestamp};
 use vitrine_store::{NewEmail, Pools, Result, StoreError};
+use vitrine_webhook_rules::{AuditedChange, Endpoint, EventType, Owner, WebhookEndpointId};
 
 /// An endpoint with its sealed secrets.
 #[derive(Clone, Debug)]

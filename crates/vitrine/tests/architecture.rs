@@ -23,6 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("vitrine-store", &["vitrine-domain"]),
     ("vitrine-store-testing", &["vitrine-store"]),
     ("vitrine-mail", &["vitrine-domain"]),
+    ("vitrine-webhook-rules", &["vitrine-domain"]),
     (
         "vitrine-jobs",
         &[
@@ -82,6 +83,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-checks",
             "vitrine-http",
             "vitrine-outbound",
+            "vitrine-webhook-rules",
         ],
     ),
     (
@@ -140,6 +142,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "vitrine-calendar",
         &["sqlx", "tokio", "axum", "reqwest", "lettre"],
         "the calendar's rules have no I/O",
+    ),
+    (
+        "vitrine-webhook-rules",
+        &["sqlx", "tokio", "axum", "reqwest", "lettre"],
+        "the webhooks' rules have no I/O",
     ),
     (
         "vitrine-inbound",

@@ -1,4 +1,5 @@
-//! Signed webhooks, the rules: which events exist and which audited changes they stand
+//! Signed webhooks, the rules (a crate of their own beside the domain, which is near its
+//! size limit; like the domain, no I/O): which events exist and which audited changes they stand
 //! for, who may register an endpoint for which account, which events an endpoint's owner
 //! may receive (the same visibility as the API), what a payload carries, the retry
 //! schedule, when an endpoint is disabled, and what a hand redelivery may do.
@@ -14,11 +15,11 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::audit::{AuditEvent, SubjectKind};
-use crate::error::DomainError;
-use crate::ids::AccountId;
-use crate::permissions::Actor;
-use crate::{Timestamp, tr};
+use vitrine_domain::audit::{AuditEvent, SubjectKind};
+use vitrine_domain::error::DomainError;
+use vitrine_domain::ids::AccountId;
+use vitrine_domain::permissions::Actor;
+use vitrine_domain::{Timestamp, tr};
 
 /// A registered endpoint.
 #[derive(
@@ -375,7 +376,7 @@ pub fn create(
             max = MAX_ENDPOINTS
         )));
     }
-    let mut errors = crate::error::Problems::new();
+    let mut errors = vitrine_domain::error::Problems::new();
     let url = match input.url.as_deref() {
         Some(url) => errors.check(validate_url(url)),
         None => {
@@ -443,7 +444,7 @@ pub fn update(
     now: Timestamp,
 ) -> Result<(Endpoint, AuditEvent), DomainError> {
     endpoint.owner.require_manager(actor)?;
-    let mut errors = crate::error::Problems::new();
+    let mut errors = vitrine_domain::error::Problems::new();
     let mut next = endpoint.clone();
     if let Some(url) = input.url.as_deref()
         && let Some(url) = errors.check(validate_url(url))
@@ -538,7 +539,7 @@ pub struct AuditedChange {
     pub action: String,
     pub subject_id: String,
     pub account_id: Option<AccountId>,
-    pub offering_id: Option<crate::ids::OfferingId>,
+    pub offering_id: Option<vitrine_domain::ids::OfferingId>,
     /// The offering's name today (its address in the catalog).
     pub offering_name: Option<String>,
     pub before: Option<serde_json::Value>,
@@ -616,8 +617,8 @@ pub fn payload(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::UserId;
-    use crate::permissions::{MembershipRole, StaffRoles};
+    use vitrine_domain::ids::UserId;
+    use vitrine_domain::permissions::{MembershipRole, StaffRoles};
 
     fn now() -> Timestamp {
         "2026-03-02T10:00:00Z".parse().expect("a time")
@@ -897,7 +898,7 @@ mod tests {
             action: action.to_owned(),
             subject_id: "0190-sub".to_owned(),
             account_id: Some(account),
-            offering_id: Some(crate::ids::OfferingId::generate()),
+            offering_id: Some(vitrine_domain::ids::OfferingId::generate()),
             offering_name: Some("pg-plus".to_owned()),
             before: Some(
                 serde_json::json!({"visibility": "public", "allowlist": ["secret-account"]}),
