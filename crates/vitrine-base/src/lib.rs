@@ -7,6 +7,7 @@
 //! rules speak and the rules themselves; `vitrine-calendar` sits on it too.
 
 pub mod error;
+pub mod field_schema;
 pub mod ids;
 pub mod text;
 pub mod validate;

@@ -29,7 +29,7 @@
 
 // The vocabulary every rule speaks, and the review calendar, live in crates of their own
 // beneath this one; they are re-exported at the paths they always had.
-pub use vitrine_base::{error, ids, text, tr, validate};
+pub use vitrine_base::{error, field_schema, ids, text, tr, validate};
 pub use vitrine_calendar as calendar;
 
 pub mod account;

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod extract;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod paging;
 pub mod problem;
 pub mod secrets;

@@ -275,8 +275,9 @@ pub struct OutboxEmail {
     pub recipients: String,
     pub subject: String,
     pub submission_id: Option<SubmissionId>,
-    /// The email as it will be sent.
-    #[schema(value_type = Object)]
+    /// The email as it will be sent (an object), or, for one holding a one-time link only its
+    /// recipient may see, a sentence saying so.
+    #[schema(value_type = serde_json::Value)]
     pub payload: serde_json::Value,
     pub status: OutboxStatus,
     /// Attempts made so far.

@@ -2511,7 +2511,12 @@ macro_rules! impl_store {
                     emails: &[NewEmail],
                 ) -> Result<i64> {
                     let value = $crate::shared::to_json("calendar settings", settings)?;
-                    let version = expected_version + 1;
+                    // The expected version is the client's: one no row can hold (negative, or
+                    // the last i64) is a conflict, not an overflow.
+                    let version = match expected_version.checked_add(1) {
+                        Some(version) if expected_version >= 0 => version,
+                        _ => return Err(StoreError::Conflict { what: "the calendar settings" }),
+                    };
                     // Version 0 means "never stored": the first writer inserts the row, and a
                     // second one finds it taken.
                     let statement = if expected_version == 0 {
