@@ -22,7 +22,10 @@
 //!   [`submission`] (the state machine), [`go_live`] (the submission aggregate),
 //!   [`calendar`], [`agenda`] (the calendar view: the coming sessions as each reader
 //!   may see them), [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
-//!   review; [`checks`]: the broker registration and the prerequisite check runs, whose
+//!   review; [`revision`] (what a revision of a live offering proposes, its diff from the
+//!   live version, the operator's rule of what needs review), [`revising`] (its commands),
+//!   [`appeal`] (appealing a rejection): revisions and appeals ride on the go-live
+//!   submission; [`checks`]: the broker registration and the prerequisite check runs, whose
 //!   verdicts the [`checklist`] reads; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
 //!   [`error`], [`text`] (sentences in both languages, and [`Language`]): what every module
 //!   shares.
@@ -34,6 +37,7 @@ pub use vitrine_calendar as calendar;
 
 pub mod account;
 pub mod agenda;
+pub mod appeal;
 pub mod assignment;
 pub mod attestation;
 pub mod audit;
@@ -45,6 +49,8 @@ pub mod offering;
 pub mod permissions;
 pub mod recording;
 pub mod review;
+pub mod revising;
+pub mod revision;
 pub mod search;
 pub mod submission;
 pub mod thread;
