@@ -14,7 +14,7 @@ use crate::permissions::Actor;
 use crate::review::RequirementSet;
 use crate::revision::{BrokerSettings, ReviewRule, Revision, diff, require_changes};
 use crate::submission::{Party, SubmissionState, Transition};
-use crate::{Timestamp, tr, validate};
+use crate::{Timestamp, UserId, tr, validate};
 
 /// Starts a revision of a public offering: a draft holding a copy of the live version.
 /// One open submission per offering (a revision or anything else).
@@ -260,26 +260,28 @@ pub fn submit(
     Ok(Submitted::Published {
         submission,
         offering: (next, event),
-        broker: broker_change(revision, live_broker, actor, now),
+        broker: broker_change(revision, live_broker, actor.user_id, now),
     })
 }
 
-/// The registration to write when a revision is published, if it changes the broker.
+/// The registration to write when a revision is published, if it changes the broker;
+/// `by` is who let it through (the provider when unreviewed, else the approving validator
+/// or the admin publishing by hand).
 pub fn broker_change(
     revision: &Revision,
     live: Option<&BrokerRegistration>,
-    actor: &Actor,
+    by: UserId,
     now: Timestamp,
 ) -> Option<BrokerRegistration> {
     let live = live?;
     let proposed: &BrokerSettings = revision.broker.as_ref()?;
-    (BrokerSettings::of(live) != *proposed).then(|| proposed.applied_to(live, actor.user_id, now))
+    (BrokerSettings::of(live) != *proposed).then(|| proposed.applied_to(live, by, now))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccountId, OfferingId, UserId};
+    use crate::ids::{AccountId, OfferingId};
     use crate::offering::{Localized, OfferingName, Plan, Pricing};
     use crate::permissions::{MembershipRole, StaffRoles};
     use crate::review::default_requirements;
@@ -495,7 +497,7 @@ mod tests {
         let changed = broker_change(
             edited.revision.as_ref().expect("revision"),
             Some(&registered),
-            &me,
+            me.user_id,
             t(3),
         )
         .expect("a broker change");
