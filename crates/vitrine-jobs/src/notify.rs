@@ -10,10 +10,11 @@ use vitrine_domain::submission::{Decision, SubmissionState};
 use vitrine_domain::{Account, Language, Localized, Offering, Timestamp, User, UserId};
 use vitrine_inbound::reply_address::{ReplyKey, ReplyPattern};
 use vitrine_mail::{
-    AppealDecided, AppealReceived, Assignment, ChangesRequested, DatesMoved, DatesMovedReason, DecisionApproved, DecisionOverdue,
-    DecisionRejected, Email, Mailbox, OutgoingEmail, PasswordReset, PublicationScheduled,
-    Published, RenderContext, SessionAssignments, SignUpAttemptExisting, SubmissionQueued,
-    SubmissionRef, ThreadMessage, ThreadSide, UnmetRequirement, Unpublished, VerifyEmail,
+    AppealDecided, AppealReceived, Assignment, ChangesRequested, DatesMoved, DatesMovedReason,
+    DecisionApproved, DecisionOverdue, DecisionRejected, Email, Mailbox, OutgoingEmail,
+    PasswordReset, PublicationScheduled, Published, RenderContext, SessionAssignments,
+    SignUpAttemptExisting, SubmissionQueued, SubmissionRef, ThreadMessage, ThreadSide,
+    UnmetRequirement, Unpublished, VerifyEmail,
 };
 use vitrine_store::{NewEmail, ReplyKeyGrant};
 

@@ -47,12 +47,24 @@ pub async fn compared(services: &Services, s: &Submission) -> JobResult<(Revisio
 }
 
 /// Starts a revision of a public offering.
-pub async fn start(services: &Services, actor: &Actor, offering: &Offering) -> JobResult<Submission> {
-    let open = services.store.open_submission_for(offering.id).await?.is_some();
+pub async fn start(
+    services: &Services,
+    actor: &Actor,
+    offering: &Offering,
+) -> JobResult<Submission> {
+    let open = services
+        .store
+        .open_submission_for(offering.id)
+        .await?
+        .is_some();
     let broker = live_broker(services, offering).await?;
     let now = services.clock.now();
     let (created, event) = revising::start(actor, offering, broker.as_ref(), open, now)?;
-    match services.store.insert_submission(&created, &[event], &[]).await {
+    match services
+        .store
+        .insert_submission(&created, &[event], &[])
+        .await
+    {
         // Two starts at once: the store's one-open-per-offering index decides.
         Err(StoreError::Duplicate { .. }) => Err(DomainError::conflict(tr!(
             "revision.open",
@@ -76,7 +88,10 @@ pub async fn edit(
     let live = scheduler::offering_by_id(services, s).await?;
     let now = services.clock.now();
     let (next, event) = revising::edit(actor, s, &live, listing, broker, now)?;
-    services.store.update_submission(&next, &[event], &[]).await?;
+    services
+        .store
+        .update_submission(&next, &[event], &[])
+        .await?;
     Ok(next)
 }
 
@@ -92,7 +107,15 @@ pub async fn submit(
     let broker = live_broker(services, &ctx.offering).await?;
     let requirements = services.store.current_requirements().await?;
     let now = services.clock.now();
-    match revising::submit(actor, s, &ctx.offering, broker.as_ref(), rule, &requirements, now)? {
+    match revising::submit(
+        actor,
+        s,
+        &ctx.offering,
+        broker.as_ref(),
+        rule,
+        &requirements,
+        now,
+    )? {
         Submitted::Queued((next, event)) => {
             let queue = Queue::read(services).await?;
             let emails = queued_emails(services, &ctx, &queue, &next).await?;

@@ -37,6 +37,7 @@ pub(super) fn state_key(state: &str) -> Option<&'static str> {
         SubmissionState::ChangesRequested => "submission_state.changes_requested",
         SubmissionState::Approved => "submission_state.approved",
         SubmissionState::Rejected => "submission_state.rejected",
+        SubmissionState::Appealed => "submission_state.appealed",
         SubmissionState::PublicationScheduled => "submission_state.publication_scheduled",
         SubmissionState::Published => "submission_state.published",
         SubmissionState::Withdrawn => "submission_state.withdrawn",

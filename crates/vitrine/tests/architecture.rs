@@ -72,6 +72,15 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "vitrine-revisions",
+        &[
+            "vitrine-domain",
+            "vitrine-store",
+            "vitrine-jobs",
+            "vitrine-http",
+        ],
+    ),
+    (
         "vitrine-api",
         &[
             "vitrine-domain",
@@ -82,6 +91,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-checks",
             "vitrine-http",
             "vitrine-identity",
+            "vitrine-revisions",
         ],
     ),
     (

@@ -14,6 +14,7 @@ mod languages;
 mod ops;
 mod outbox;
 mod providers;
+mod revisions;
 mod sign_in;
 mod signup;
 mod smtp;
