@@ -26,4 +26,5 @@ mod web;
 mod web_admin;
 mod web_provider;
 mod web_review;
+mod web_revisions;
 mod world;
