@@ -206,14 +206,19 @@ fn not_a_revision() -> DomainError {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Submitted {
     /// It needs review: queued like a go-live request (emails and queue as for one).
-    Queued(Changed<Submission>),
+    Queued(Box<Changed<Submission>>),
     /// Nothing it changes needs review: it replaced the live version at once. The broker
     /// registration to write with it, when the revision changed it.
-    Published {
-        submission: Changed<Submission>,
-        offering: Changed<Offering>,
-        broker: Option<BrokerRegistration>,
-    },
+    Published(Box<Published>),
+}
+
+/// A revision published at once: the submission, the live offering with its fields, and
+/// the broker registration to write with them when the revision changed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Published {
+    pub submission: Changed<Submission>,
+    pub offering: Changed<Offering>,
+    pub broker: Option<BrokerRegistration>,
 }
 
 /// Submits a revision. The operator's rule, applied to the diff from the live version,
@@ -248,7 +253,7 @@ pub fn submit(
         Ok(())
     })?;
     if reviewed {
-        return Ok(Submitted::Queued(submission));
+        return Ok(Submitted::Queued(Box::new(submission)));
     }
     let mut next = revision.applied_to(live);
     next.version = live.version + 1;
@@ -257,11 +262,11 @@ pub fn submit(
         .subject_offering(live.id, live.provider_account_id)
         .before(live)
         .after(&next);
-    Ok(Submitted::Published {
+    Ok(Submitted::Published(Box::new(Published {
         submission,
         offering: (next, event),
         broker: broker_change(revision, live_broker, actor.user_id, now),
-    })
+    })))
 }
 
 /// The registration to write when a revision is published, if it changes the broker;
@@ -397,11 +402,7 @@ mod tests {
         ));
         let (texts_only, _) =
             edit(&me, &draft, &offering, texts("New"), None, t(2)).expect("edit texts");
-        let Ok(Submitted::Published {
-            submission: (done, _),
-            offering: (published, event),
-            broker,
-        }) = submit(
+        let Ok(Submitted::Published(published)) = submit(
             &me,
             &texts_only,
             &offering,
@@ -409,10 +410,14 @@ mod tests {
             &rule,
             &set,
             t(3),
-        )
-        else {
+        ) else {
             panic!("texts publish at once")
         };
+        let Published {
+            submission: (done, _),
+            offering: (published, event),
+            broker,
+        } = *published;
         assert_eq!(done.state, SubmissionState::Published);
         assert_eq!(published.display_name.en, "New");
         assert_eq!(published.version, offering.version + 1);
@@ -431,7 +436,7 @@ mod tests {
             ..Default::default()
         };
         let (priced, _) = edit(&me, &draft, &offering, priced, None, t(2)).expect("edit plans");
-        let Ok(Submitted::Queued((queued, event))) = submit(
+        let Ok(Submitted::Queued(queued)) = submit(
             &me,
             &priced,
             &offering,
@@ -442,6 +447,7 @@ mod tests {
         ) else {
             panic!("prices go to review")
         };
+        let (queued, event) = *queued;
         assert_eq!(queued.state, SubmissionState::Queued);
         assert_eq!(event.action, "submission.submit");
         assert!(queued.current_round().is_frozen());

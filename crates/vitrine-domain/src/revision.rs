@@ -445,7 +445,8 @@ mod tests {
     #[test]
     fn each_change_is_named_and_judged() {
         type Edit = fn(&mut Revision);
-        let cases: Vec<(&str, Edit, Vec<(&str, ChangeKind)>, bool)> = vec![
+        type Case = (&'static str, Edit, Vec<(&'static str, ChangeKind)>, bool);
+        let cases: Vec<Case> = vec![
             ("nothing", |_| {}, vec![], false),
             (
                 "french name",

@@ -116,7 +116,8 @@ pub async fn submit(
         &requirements,
         now,
     )? {
-        Submitted::Queued((next, event)) => {
+        Submitted::Queued(queued) => {
+            let (next, event) = *queued;
             let queue = Queue::read(services).await?;
             let emails = queued_emails(services, &ctx, &queue, &next).await?;
             services
@@ -125,11 +126,12 @@ pub async fn submit(
                 .await?;
             Ok(next)
         }
-        Submitted::Published {
-            submission: (next, event),
-            offering: (offering, offering_event),
-            broker,
-        } => {
+        Submitted::Published(published) => {
+            let revising::Published {
+                submission: (next, event),
+                offering: (offering, offering_event),
+                broker,
+            } = *published;
             services
                 .store
                 .publish_revision(

@@ -1151,6 +1151,8 @@ mod tests {
                 max_recording_bytes: Some(5000),
                 test_clock: Some(true),
                 scheduler_interval_secs: Some(5),
+                appeal_days: Some(21),
+                revision_review_fields: None,
                 public_url: None,
                 trusted_proxies: Some(vec!["10.0.0.0/8".into(), " ::1 ".into()]),
                 checks: ChecksOverrides::default(),
@@ -1174,6 +1176,8 @@ mod tests {
                 max_body_bytes = 4096
                 max_recording_bytes = 9000
                 scheduler_interval_secs = 60
+                appeal_days = 7
+                revision_review_fields = "plans, broker, display_name"
                 public_url = "https://market.example"
                 smtp_host = "smtp.file.example"
                 smtp_port = 2525
@@ -1194,6 +1198,13 @@ mod tests {
         assert_eq!(config.max_recording_bytes, 5000);
         assert!(config.test_clock);
         assert_eq!(config.scheduler_interval_secs, 5);
+        assert_eq!(config.server_config().appeal_days, 21, "the command line's");
+        let review = config.server_config().revision_review;
+        assert_eq!(
+            review,
+            vitrine_domain::revision::ReviewRule::parse("plans,broker,display_name").unwrap(),
+            "the file's"
+        );
         assert_eq!(config.server_config().public_url, "https://market.example");
         assert_eq!(
             config.server_config().scheduler_interval,
