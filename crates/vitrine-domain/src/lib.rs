@@ -30,17 +30,18 @@
 //!   [`error`], [`text`] (sentences in both languages, and [`Language`]): what every module
 //!   shares.
 
-// The vocabulary every rule speaks, and the review calendar, live in crates of their own
-// beneath this one; they are re-exported at the paths they always had.
-pub use vitrine_base::{error, ids, text, tr, validate};
+// The vocabulary every rule speaks (with the audit events), the review calendar and the
+// submission state machine live in crates of their own beneath this one; they are
+// re-exported at the paths they always had.
+pub use vitrine_base::{audit, error, ids, text, tr, validate};
 pub use vitrine_calendar as calendar;
+pub use vitrine_submission as submission;
 
 pub mod account;
 pub mod agenda;
 pub mod appeal;
 pub mod assignment;
 pub mod attestation;
-pub mod audit;
 pub mod auth;
 pub mod checklist;
 pub mod checks;
@@ -52,7 +53,6 @@ pub mod review;
 pub mod revising;
 pub mod revision;
 pub mod search;
-pub mod submission;
 pub mod thread;
 pub mod user;
 pub mod visibility;

@@ -1,4 +1,7 @@
-//! The go-live submission state machine (PRODUCT.md, "Submission states").
+//! The go-live submission state machine (PRODUCT.md, "Submission states"), with appeals
+//! and the unreviewed publication of a revision. It needs nothing of the domain but its
+//! vocabulary (`vitrine-base`), so it is a crate of its own beneath it, re-exported as
+//! `vitrine_domain::submission`.
 //!
 //! ```text
 //! draft --submit--> queued --session opens--> in_review --decide--> decided_pending_release
@@ -16,9 +19,9 @@
 //! reason. The store applies the result only if the state it was computed from is still the
 //! stored one, so of two concurrent transitions one wins and the other gets a conflict.
 
-use crate::error::DomainError;
-use crate::tr;
 use serde::{Deserialize, Serialize};
+use vitrine_base::error::DomainError;
+use vitrine_base::tr;
 
 /// Where a submission stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
