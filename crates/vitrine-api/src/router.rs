@@ -92,6 +92,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(submissions::router())
         .merge(review::router())
         .merge(agenda::router())
+        // Revisions of a live offering and appeals of a rejection.
+        .merge(vitrine_revisions::router())
         .routes(routes!(test_clock::get_test_clock))
         .routes(routes!(test_clock::advance_test_clock))
 }

@@ -304,7 +304,7 @@ async fn managed(state: &AppState, caller: &Caller, name: &str) -> ApiResult<Off
 pub struct SubmissionsParams {
     /// Comma-separated states (`approved,publication_scheduled`).
     #[param(
-        pattern = "^(?:draft|queued|in_review|decided_pending_release|changes_requested|approved|rejected|publication_scheduled|published|withdrawn)(?:,(?:draft|queued|in_review|decided_pending_release|changes_requested|approved|rejected|publication_scheduled|published|withdrawn))*$"
+        pattern = "^(?:draft|queued|in_review|decided_pending_release|changes_requested|approved|rejected|publication_scheduled|published|withdrawn|appealed)(?:,(?:draft|queued|in_review|decided_pending_release|changes_requested|approved|rejected|publication_scheduled|published|withdrawn|appealed))*$"
     )]
     pub state: String,
 }

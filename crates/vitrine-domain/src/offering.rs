@@ -307,7 +307,10 @@ pub struct ListingInput {
     pub plans: Option<Vec<Plan>>,
 }
 
-fn apply_listing(offering: &mut Offering, input: ListingInput) -> Result<(), DomainError> {
+pub(crate) fn apply_listing(
+    offering: &mut Offering,
+    input: ListingInput,
+) -> Result<(), DomainError> {
     let mut problems = Problems::new();
     if let Some(v) = input.display_name
         && let Some(v) = problems.check(v.validated("display_name", 100))
@@ -474,6 +477,15 @@ pub fn update_listing(
     now: Timestamp,
 ) -> Result<(Offering, AuditEvent), DomainError> {
     actor.require_provider_member(offering.provider_account_id)?;
+    // Customers see the live version untouched until a reviewed (or unreviewed, by the
+    // operator's rule) revision replaces it: see `revising`.
+    if offering.visibility == Visibility::Public {
+        return Err(DomainError::conflict(tr!(
+            "offering.live_edit",
+            "this offering is live: propose the change as a revision (POST /api/v1/offerings/{{name}}/revisions)",
+            "cette offre est en ligne : proposez la modification dans une révision (POST /api/v1/offerings/{{name}}/revisions)"
+        )));
+    }
     let mut next = offering.clone();
     apply_listing(&mut next, listing)?;
     Ok(changed(actor, offering, next, "offering.updated", now))

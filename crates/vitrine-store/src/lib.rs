@@ -582,6 +582,17 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
         events: &[AuditEvent],
         emails: &[NewEmail],
     ) -> Result<()>;
+    /// A revision's publication: the submission, the live offering with the revision's
+    /// fields and (when it changed them) the broker settings, in one transaction, each
+    /// version-checked or required to exist; the catalog generation moves with the offering.
+    async fn publish_revision(
+        &self,
+        submission: &Submission,
+        offering: &Offering,
+        broker: Option<&vitrine_domain::checks::BrokerRegistration>,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
 
     // --- review sessions (scheduled steps; see the crate docs) ---
     /// Opens the session of `nominal_date`: marks it opened and writes the submissions it

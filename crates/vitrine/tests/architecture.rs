@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("vitrine-base", &[]),
     ("vitrine-calendar", &["vitrine-base"]),
-    ("vitrine-domain", &["vitrine-base", "vitrine-calendar"]),
+    ("vitrine-submission", &["vitrine-base"]),
+    (
+        "vitrine-domain",
+        &["vitrine-base", "vitrine-calendar", "vitrine-submission"],
+    ),
     ("vitrine-blob", &[]),
     ("vitrine-inbound", &[]),
     ("vitrine-mailbox", &[]),
@@ -72,6 +76,15 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "vitrine-revisions",
+        &[
+            "vitrine-domain",
+            "vitrine-store",
+            "vitrine-jobs",
+            "vitrine-http",
+        ],
+    ),
+    (
         "vitrine-api",
         &[
             "vitrine-domain",
@@ -82,6 +95,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-checks",
             "vitrine-http",
             "vitrine-identity",
+            "vitrine-revisions",
         ],
     ),
     (
@@ -125,6 +139,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "vitrine-calendar",
         &["sqlx", "tokio", "axum", "reqwest", "lettre"],
         "the calendar's rules have no I/O",
+    ),
+    (
+        "vitrine-submission",
+        &["sqlx", "tokio", "axum", "reqwest", "lettre"],
+        "the state machine has no I/O",
     ),
     (
         "vitrine-inbound",

@@ -141,6 +141,7 @@ async fn seed(base: &str, admin: &str, store: &dyn Store) -> (String, Submission
         }],
         validator: None,
         publication_at: None,
+        revision: None,
         created_at: now,
         updated_at: now,
         version: 1,

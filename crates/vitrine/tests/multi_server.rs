@@ -611,12 +611,31 @@ async fn three_servers_rehearse_a_review_cycle_with_a_server_killed_and_each_ste
         let before = read_name(&c).await;
         let renamed = format!("Acme DB {round}");
         assert_ne!(before, renamed);
+        // A live offering changes through a revision; texts only, so it is published as
+        // soon as it is submitted.
+        let started = api(
+            &a,
+            &olga,
+            Method::POST,
+            "/api/v1/offerings/acme-db/revisions",
+            Some(json!({})),
+        )
+        .await;
+        let id = started["submission_id"].as_str().expect("id").to_owned();
         api(
             &a,
             &olga,
             Method::PATCH,
-            "/api/v1/offerings/acme-db",
+            &format!("/api/v1/submissions/{id}/revision"),
             Some(json!({"display_name": {"en": renamed}})),
+        )
+        .await;
+        api(
+            &a,
+            &olga,
+            Method::POST,
+            &format!("/api/v1/submissions/{id}/revision/submit"),
+            Some(json!({})),
         )
         .await;
         let changed_at = Instant::now();

@@ -82,6 +82,7 @@ fn new_submission(w: &World) -> Submission {
         rounds: vec![round(1, None)],
         validator: None,
         publication_at: None,
+        revision: None,
         created_at: at(10),
         updated_at: at(10),
         version: 1,
@@ -548,6 +549,7 @@ async fn check_submissions(store: &dyn Store) {
         by: w.validator.id,
         at: at(60),
         released_at: None,
+        appeal: None,
     });
     store
         .update_submission(&decided, &[], &[])
