@@ -112,6 +112,7 @@ pub async fn seed_provider_submission(store: &dyn Store) -> anyhow::Result<Seede
         }],
         validator: None,
         publication_at: None,
+        revision: None,
         created_at: now,
         updated_at: now,
         version: 1,

@@ -55,6 +55,7 @@ pub async fn list_accounts(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
+    #[schema(pattern = "vitrine:text:1:200")]
     pub name: String,
     /// The first owner.
     pub owner_user_id: UserId,
@@ -113,6 +114,7 @@ pub struct MemberRole {
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     /// Email of an existing user.
+    #[schema(pattern = "vitrine:email")]
     pub email: String,
     pub role: MembershipRole,
 }
@@ -232,10 +234,14 @@ async fn revoke_reply_keys_of_former_member(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderApplicationRequest {
+    #[schema(pattern = "vitrine:text:1:200")]
     pub legal_name: String,
+    #[schema(pattern = "vitrine:email")]
     pub contact_email: String,
     /// ISO 3166-1 alpha-2, such as `FR`.
+    #[schema(pattern = "vitrine:country")]
     pub country: String,
+    #[schema(pattern = "vitrine:url")]
     pub website: String,
 }
 
@@ -268,6 +274,7 @@ pub async fn apply_as_provider(
 pub struct ProviderDecisionRequest {
     pub decision: ProviderDecision,
     /// Required with a rejection; the applicant sees it.
+    #[schema(pattern = "vitrine:optional_text:2000")]
     pub reason: Option<String>,
 }
 

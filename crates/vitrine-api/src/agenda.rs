@@ -41,8 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SessionsParams {
-    /// A day in the marketplace's time zone (`YYYY-MM-DD`), today or later (default
-    /// today): the first session listed is the earliest whose decision day is that day or
+    /// A day in the marketplace's time zone (`YYYY-MM-DD`; default today, and an earlier day
+    /// counts as today): the first session listed is the earliest whose decision day is that day or
     /// later, so this week's session stays listed until its decisions are out.
     #[param(value_type = Option<String>, format = Date)]
     pub from: Option<Date>,
@@ -178,7 +178,7 @@ pub async fn coming_sessions(
     let calendar = scheduler::calendar(&state).await?;
     let now = state.clock.now();
     let today = calendar.date_of(now);
-    let from = agenda::check_from(params.from.unwrap_or(today), today)?;
+    let from = agenda::effective_from(params.from.unwrap_or(today), today);
     let sessions = agenda::coming_sessions(&calendar, from, weeks);
 
     let validators = state.store.validators().await?;

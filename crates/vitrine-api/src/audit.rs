@@ -34,11 +34,12 @@ pub struct AuditParams {
     /// Who made the change.
     pub actor: Option<UserId>,
     /// Who made the change, by email address.
+    #[param(pattern = "vitrine:email")]
     pub actor_email: Option<String>,
     /// Exact action name, such as `offering.visibility_changed`.
     pub action: Option<String>,
     pub subject_kind: Option<SubjectKind>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty: the first page).
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
@@ -56,6 +57,7 @@ pub struct AuditExportParams {
     pub offering_name: Option<String>,
     pub actor: Option<UserId>,
     /// Who made the change, by email address.
+    #[param(pattern = "vitrine:email")]
     pub actor_email: Option<String>,
     pub action: Option<String>,
     pub subject_kind: Option<SubjectKind>,

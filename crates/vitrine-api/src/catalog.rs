@@ -70,7 +70,7 @@ pub struct CatalogParams {
     pub q: Option<String>,
     pub category: Option<String>,
     pub tag: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty: the first page).
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]

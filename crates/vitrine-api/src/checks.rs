@@ -81,11 +81,11 @@ pub struct PutBroker {
     /// credentials, query or fragment.
     #[schema(min_length = 1, max_length = 2048)]
     pub url: String,
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(pattern = "vitrine:text:1:255")]
     pub username: String,
     /// Required the first time; omit it to keep the stored one, give a new one to rotate.
     /// Sealed at rest and never shown again.
-    #[schema(min_length = 1, max_length = 1024)]
+    #[schema(pattern = "vitrine:text:1:1024")]
     pub password: Option<String>,
     /// One of 2.13 to 2.17; default 2.17 (or the current one).
     pub api_version: Option<String>,

@@ -46,9 +46,8 @@ impl Api {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServerConfig) -> Self {
         let (state, generation) = AppState::new(store, clock, config);
         let (router, mut openapi) = router::router().split_for_parts();
-        router::document_common_problems(&mut openapi);
         vitrine_webhooks::document_webhooks(&mut openapi);
-        let document = match serde_json::to_string(&openapi) {
+        let document = match vitrine_http::openapi::finish(openapi) {
             Ok(json) => json,
             Err(error) => {
                 tracing::error!(%error, "the OpenAPI document could not be serialised");

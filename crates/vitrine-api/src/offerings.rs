@@ -34,14 +34,22 @@ pub struct CreateOffering {
     /// Programmatic name: 3 to 32 lowercase letters, digits and dashes. Unique across the
     /// marketplace, so a taken name is refused with 409 even if the offering holding it is
     /// hidden from you (the only thing vitrine reveals about hidden offerings).
+    #[schema(pattern = "vitrine:name")]
     pub name: String,
+    #[schema(value_type = Option<vitrine_domain::offering::LocalizedName>)]
     pub display_name: Option<Localized>,
+    #[schema(value_type = Option<vitrine_domain::offering::LocalizedDescription>)]
     pub description: Option<Localized>,
+    #[schema(pattern = "vitrine:optional_name")]
     pub category: Option<String>,
+    #[schema(value_type = Option<Vec<vitrine_domain::offering::Tag>>, max_items = 20)]
     pub tags: Option<Vec<String>>,
+    #[schema(pattern = "vitrine:optional_url")]
     pub documentation_url: Option<String>,
     /// An email address or an http(s) URL.
+    #[schema(pattern = "vitrine:contact")]
     pub support_contact: Option<String>,
+    #[schema(max_items = 20)]
     pub plans: Option<Vec<Plan>>,
 }
 
@@ -50,12 +58,19 @@ pub struct CreateOffering {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListingPatch {
+    #[schema(value_type = Option<vitrine_domain::offering::LocalizedName>)]
     pub display_name: Option<Localized>,
+    #[schema(value_type = Option<vitrine_domain::offering::LocalizedDescription>)]
     pub description: Option<Localized>,
+    #[schema(pattern = "vitrine:optional_name")]
     pub category: Option<String>,
+    #[schema(value_type = Option<Vec<vitrine_domain::offering::Tag>>, max_items = 20)]
     pub tags: Option<Vec<String>>,
+    #[schema(pattern = "vitrine:optional_url")]
     pub documentation_url: Option<String>,
+    #[schema(pattern = "vitrine:contact")]
     pub support_contact: Option<String>,
+    #[schema(max_items = 20)]
     pub plans: Option<Vec<Plan>>,
 }
 

@@ -30,8 +30,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct OutboxParams {
     /// `pending`, `failed` or `sent`; all when absent.
+    #[param(pattern = "^(?:pending|failed|sent)$")]
     pub status: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty: the first page).
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]

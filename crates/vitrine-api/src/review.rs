@@ -47,6 +47,7 @@ fn require_admin(caller: &Caller, what: vitrine_domain::Text) -> ApiResult<()> {
 #[serde(deny_unknown_fields)]
 pub struct CalendarDoc {
     #[schema(example = "Europe/Paris")]
+    #[schema(pattern = "vitrine:time_zone")]
     pub time_zone: String,
     /// `monday` … `friday`.
     #[schema(
@@ -69,6 +70,7 @@ pub struct CalendarDoc {
     pub default_validator_capacity: u32,
     /// The version read; a PUT with an older one is refused with 409. Omit to overwrite.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub version: Option<i64>,
 }
 
@@ -326,6 +328,8 @@ pub async fn requirements_version(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequirementsInput {
+    /// 1 to 50 requirements, each key once.
+    #[schema(min_items = 1, max_items = 50)]
     pub requirements: Vec<Requirement>,
 }
 

@@ -1,5 +1,5 @@
-//! Every route of the JSON API with its OpenAPI description, and the problems every
-//! operation can answer.
+//! Every route of the JSON API with its OpenAPI description (finished by
+//! `vitrine_http::openapi`: the problems every operation can answer, the field rules).
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -93,67 +93,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(submissions::router())
         .merge(review::router())
         .merge(agenda::router())
+        // Revisions of a live offering and appeals of a rejection.
+        .merge(vitrine_revisions::router())
         .routes(routes!(test_clock::get_test_clock))
         .routes(routes!(test_clock::advance_test_clock))
-}
-
-/// Adds the problems any operation can answer to every operation of the document: 401 under
-/// `/api/v1` (a wrong token is refused even where signing in is optional), those of the JSON
-/// body extractor where there is a body, and 500 everywhere. Run after the routes are
-/// collected (the derive's modifiers run before).
-pub fn document_common_problems(openapi: &mut utoipa::openapi::OpenApi) {
-    let problem = || utoipa::openapi::Ref::new("#/components/responses/Problem");
-    for (path, item) in openapi.paths.paths.iter_mut() {
-        let under_api = path.starts_with("/api/v1/");
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            let responses = &mut operation.responses.responses;
-            if under_api {
-                responses
-                    .entry("401".to_owned())
-                    .or_insert_with(|| problem().into());
-            }
-            if operation.request_body.is_some() {
-                for status in ["400", "413", "415", "422"] {
-                    responses
-                        .entry(status.to_owned())
-                        .or_insert_with(|| problem().into());
-                }
-            }
-            responses
-                .entry("500".to_owned())
-                .or_insert_with(|| problem().into());
-            // Every response says something: where an operation gave no words of its own,
-            // its status's meaning.
-            for (status, response) in responses.iter_mut() {
-                if let utoipa::openapi::RefOr::T(response) = response
-                    && response.description.trim().is_empty()
-                {
-                    response.description = status_description(status).to_owned();
-                }
-            }
-        }
-    }
-}
-
-/// What a status means when the operation says nothing more.
-fn status_description(status: &str) -> &'static str {
-    match status {
-        "200" => "The request succeeded; the body is the result",
-        "201" => "Created; the body is what was created",
-        "202" => "Accepted; the rest happens in the background",
-        "204" => "Done; no body",
-        other => other
-            .parse::<u16>()
-            .ok()
-            .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
-            .and_then(|code| code.canonical_reason())
-            .unwrap_or("See the operation's description"),
-    }
 }

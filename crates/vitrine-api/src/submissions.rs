@@ -303,6 +303,9 @@ async fn managed(state: &AppState, caller: &Caller, name: &str) -> ApiResult<Off
 #[into_params(parameter_in = Query)]
 pub struct SubmissionsParams {
     /// Comma-separated states (`approved,publication_scheduled`).
+    #[param(
+        pattern = "^(?:draft|queued|in_review|decided_pending_release|changes_requested|approved|rejected|publication_scheduled|published|withdrawn|appealed)(?:,(?:draft|queued|in_review|decided_pending_release|changes_requested|approved|rejected|publication_scheduled|published|withdrawn|appealed))*$"
+    )]
     pub state: String,
 }
 
@@ -327,12 +330,8 @@ pub async fn list_submissions(
         ));
     }
     let mut states = Vec::new();
-    for name in params
-        .state
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    // Exactly as the document's pattern says: names joined by commas, nothing else.
+    for name in params.state.split(',') {
         let parsed = SubmissionState::parse(name).ok_or_else(|| {
             ApiError::from(DomainError::invalid(
                 "state",

@@ -44,6 +44,15 @@ use vitrine_jobs::recordings::{
 
 const TAG: &str = "recordings";
 const TUS_VERSION: &str = "1.0.0";
+
+/// The one tus version spoken, as the document shows the `Tus-Resumable` header (any other
+/// value is answered 412, as tus says).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // only its schema is used: the header is read as text by `require_tus`
+enum TusResumable {
+    #[schema(rename = "1.0.0")]
+    V1_0_0,
+}
 const TUS_EXTENSIONS: &str = "creation,termination,expiration,checksum";
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 
@@ -97,9 +106,17 @@ async fn tus_resumable_on_every_answer(
     tag = TAG,
     params(("id" = SubmissionId, Path, description = "The submission")),
     security(()),
-    responses((status = 204, description = "`Tus-Version`, `Tus-Extension`, `Tus-Max-Size`, `Tus-Checksum-Algorithm`")),
+    responses(
+        (status = 204, description = "`Tus-Version`, `Tus-Extension`, `Tus-Max-Size`, `Tus-Checksum-Algorithm`"),
+        (status = 404, description = "Not a submission id", body = vitrine_http::problem::Problem, content_type = "application/problem+json"),
+    ),
 )]
-async fn tus_options(State(state): State<AppState>) -> Response {
+async fn tus_options(
+    State(state): State<AppState>,
+    // Parsed for its refusal only: capabilities are the same for every submission, but a
+    // URL that cannot name one is not a tus endpoint.
+    ApiPath(_id): ApiPath<SubmissionId>,
+) -> Response {
     capabilities(&state)
 }
 
@@ -113,9 +130,15 @@ async fn tus_options(State(state): State<AppState>) -> Response {
         ("upload_id" = String, Path, description = "The upload"),
     ),
     security(()),
-    responses((status = 204, description = "`Tus-Version`, `Tus-Extension`, `Tus-Max-Size`, `Tus-Checksum-Algorithm`")),
+    responses(
+        (status = 204, description = "`Tus-Version`, `Tus-Extension`, `Tus-Max-Size`, `Tus-Checksum-Algorithm`"),
+        (status = 404, description = "Not a submission or upload id", body = vitrine_http::problem::Problem, content_type = "application/problem+json"),
+    ),
 )]
-async fn upload_options(State(state): State<AppState>) -> Response {
+async fn upload_options(
+    State(state): State<AppState>,
+    ApiPath(_ids): ApiPath<(SubmissionId, UploadId)>,
+) -> Response {
     capabilities(&state)
 }
 
@@ -137,12 +160,13 @@ fn capabilities(state: &AppState) -> Response {
     tag = TAG,
     params(
         ("id" = SubmissionId, Path, description = "The submission"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "The tus version: 1.0.0"),
         ("Upload-Length" = u64, Header, description = "The file's size in bytes"),
         ("Upload-Metadata" = Option<String>, Header, description = "`filename <base64>,filetype <base64>`"),
     ),
     responses(
         (status = 201, description = "Created; `Location` is the upload's URL, `Upload-Expires` when it is abandoned"),
+        (status = 400, response = vitrine_http::problem::Problem),
         (status = 403, response = vitrine_http::problem::Problem),
         (status = 404, response = vitrine_http::problem::Problem),
         (status = 409, response = vitrine_http::problem::Problem),
@@ -226,11 +250,13 @@ async fn create_upload(
     params(
         ("id" = SubmissionId, Path, description = "The submission"),
         ("upload_id" = String, Path, description = "The upload"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "The tus version: 1.0.0"),
     ),
     responses(
         (status = 200, description = "`Upload-Offset`, `Upload-Length`, `Upload-Expires`"),
+        (status = 403, description = "Not the uploader's, or no longer taking recordings"),
         (status = 404, description = "No such upload (finished, terminated or expired)"),
+        (status = 412, description = "`Tus-Resumable` is not 1.0.0"),
     ),
 )]
 async fn upload_offset(
@@ -283,14 +309,17 @@ async fn upload_offset(
     params(
         ("id" = SubmissionId, Path, description = "The submission"),
         ("upload_id" = String, Path, description = "The upload"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "The tus version: 1.0.0"),
         ("Upload-Offset" = u64, Header, description = "Bytes already stored (from HEAD)"),
         ("Upload-Checksum" = Option<String>, Header, description = "`sha256 <base64 of the chunk's digest>`"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "Stored; `Upload-Offset` is the new offset"),
+        (status = 403, response = vitrine_http::problem::Problem),
+        (status = 404, response = vitrine_http::problem::Problem),
         (status = 409, response = vitrine_http::problem::Problem),
+        (status = 412, response = vitrine_http::problem::Problem),
         (status = 423, response = vitrine_http::problem::Problem),
         (status = 460, response = vitrine_http::problem::Problem),
     ),
@@ -399,11 +428,13 @@ async fn append_to_upload(
     params(
         ("id" = SubmissionId, Path, description = "The submission"),
         ("upload_id" = String, Path, description = "The upload"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Tus-Resumable" = inline(TusResumable), Header, description = "The tus version: 1.0.0"),
     ),
     responses(
         (status = 204, description = "Removed"),
+        (status = 403, response = vitrine_http::problem::Problem),
         (status = 404, response = vitrine_http::problem::Problem),
+        (status = 412, response = vitrine_http::problem::Problem),
         (status = 423, response = vitrine_http::problem::Problem),
     ),
 )]

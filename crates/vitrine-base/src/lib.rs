@@ -6,7 +6,9 @@
 //! Split from the domain when it passed 5,000 lines, along the line between the vocabulary
 //! rules speak and the rules themselves; `vitrine-calendar` sits on it too.
 
+pub mod audit;
 pub mod error;
+pub mod field_schema;
 pub mod ids;
 pub mod text;
 pub mod validate;

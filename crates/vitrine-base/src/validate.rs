@@ -13,10 +13,15 @@ fn not_an_email() -> Text {
     )
 }
 
-/// Trims `value` and checks it has between `min` and `max` characters.
+/// Trims `value` and checks it has at least `min` characters once trimmed and at most `max`
+/// as sent (the limit is on what a client sends, which is what its schema can say: see
+/// [`crate::field_schema`]).
 pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, DomainError> {
     let trimmed = value.trim();
     let count = trimmed.chars().count();
+    if value.chars().count() > max {
+        return Err(too_long(field, max));
+    }
     if count < min {
         return Err(if min == 1 {
             DomainError::invalid(
@@ -34,16 +39,6 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
             )
         });
     }
-    if count > max {
-        return Err(DomainError::invalid(
-            field,
-            tr!(
-                "field.too_long",
-                "must have at most {max} characters",
-                "doit compter au plus {max} caractères"
-            ),
-        ));
-    }
     if trimmed
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t')
@@ -60,15 +55,111 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     Ok(trimmed.to_owned())
 }
 
-/// Like [`text`] but an empty or missing value becomes `None`.
+fn too_long(field: &str, max: usize) -> DomainError {
+    DomainError::invalid(
+        field,
+        tr!(
+            "field.too_long",
+            "must have at most {max} characters",
+            "doit compter au plus {max} caractères"
+        ),
+    )
+}
+
+/// Like [`text`] but a blank or missing value becomes `None`.
 pub fn optional_text(
     field: &str,
     value: Option<&str>,
     max: usize,
 ) -> Result<Option<String>, DomainError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
+    match value {
+        None => Ok(None),
+        Some(v) if v.chars().count() > max => Err(too_long(field, max)),
+        Some(v) if v.trim().is_empty() => Ok(None),
         Some(v) => text(field, v, 1, max).map(Some),
+    }
+}
+
+/// The shortest password vitrine accepts. Length is what makes a password hard to guess.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// The longest: enough for any passphrase, short enough to hash cheaply.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// A new password: 10 to 1024 characters, taken as typed (never trimmed).
+pub fn password(field: &str, password: &str) -> Result<(), DomainError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        Err(DomainError::invalid(
+            field,
+            tr!(
+                "field.too_short",
+                "must have at least {MIN_PASSWORD_CHARS} characters",
+                "doit compter au moins {MIN_PASSWORD_CHARS} caractères"
+            ),
+        ))
+    } else if n > MAX_PASSWORD_CHARS {
+        Err(too_long(field, MAX_PASSWORD_CHARS))
+    } else {
+        Ok(())
+    }
+}
+
+/// Like [`url`] but a blank value becomes `None`.
+pub fn optional_url(field: &str, value: &str) -> Result<Option<String>, DomainError> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        url(field, value).map(Some)
+    }
+}
+
+/// Where to reach someone: an email address or an http(s) URL; blank is `None`.
+pub fn contact(field: &str, value: &str) -> Result<Option<String>, DomainError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if value.chars().count() > 2048 {
+        return Err(too_long(field, 2048));
+    }
+    if v.contains('@') && !v.contains("://") {
+        email(field, v).map(Some)
+    } else {
+        url(field, v).map(Some).map_err(|_| {
+            DomainError::invalid(
+                field,
+                tr!(
+                    "offering.support_contact",
+                    "must be an email address or an http(s) URL",
+                    "doit être une adresse e-mail ou une URL http(s)"
+                ),
+            )
+        })
+    }
+}
+
+/// A tag: 2 to 32 ASCII letters, digits and dashes once trimmed, lowercased.
+pub fn tag(field: &str, value: &str) -> Result<String, DomainError> {
+    let v = value.trim();
+    if (2..=32).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(v.to_ascii_lowercase())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            tr!(
+                "offering.tag_characters",
+                "must be 2 to 32 letters (a to z), digits and dashes",
+                "doit compter de 2 à 32 lettres (a à z), chiffres et tirets"
+            ),
+        ))
+    }
+}
+
+/// Like [`programmatic_name`] once trimmed, but a blank value becomes `None`.
+pub fn optional_programmatic_name(field: &str, value: &str) -> Result<Option<String>, DomainError> {
+    match value.trim() {
+        "" => Ok(None),
+        v => programmatic_name(field, v).map(Some),
     }
 }
 

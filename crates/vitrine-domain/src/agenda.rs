@@ -35,21 +35,11 @@ pub fn weeks(requested: Option<u32>) -> Result<u32, DomainError> {
     }
 }
 
-/// The first date a listing may start from: today. The view shows coming sessions; the
-/// past ones are in the audit log.
-pub fn check_from(from: Date, today: Date) -> Result<Date, DomainError> {
-    if from < today {
-        Err(DomainError::invalid(
-            "from",
-            tr!(
-                "agenda.from_past",
-                "must be today or later: the calendar shows coming sessions",
-                "doit être aujourd’hui ou plus tard : le calendrier montre les sessions à venir"
-            ),
-        ))
-    } else {
-        Ok(from)
-    }
+/// The first date a listing starts from: the one asked, or today if that is earlier. The
+/// view shows coming sessions (past ones are in the audit log), so an earlier date, say a
+/// bookmarked link, shows what is coming rather than a refusal.
+pub fn effective_from(from: Date, today: Date) -> Date {
+    from.max(today)
 }
 
 /// `weeks` consecutive sessions, the first being the earliest whose decision day is `from`
@@ -269,8 +259,9 @@ mod tests {
     #[test]
     fn from_is_today_or_later() {
         let today = date(2026, 3, 4);
-        assert_eq!(check_from(today, today), Ok(today));
-        assert!(check_from(date(2026, 3, 3), today).is_err());
+        assert_eq!(effective_from(today, today), today);
+        assert_eq!(effective_from(date(2026, 3, 3), today), today);
+        assert_eq!(effective_from(date(2099, 3, 3), today), date(2099, 3, 3));
     }
 
     #[test]

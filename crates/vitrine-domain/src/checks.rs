@@ -146,7 +146,7 @@ pub fn register_broker(
 
 /// A broker URL: absolute http(s), without credentials, query or fragment (credentials go
 /// in the username and password, which are sealed; a URL is shown in reports).
-fn broker_url(value: &str) -> Result<String, DomainError> {
+pub(crate) fn broker_url(value: &str) -> Result<String, DomainError> {
     let url = validate::url("url", value)?;
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or_default();
     let authority = rest.split('/').next().unwrap_or_default();

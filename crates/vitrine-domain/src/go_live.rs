@@ -11,7 +11,8 @@ use crate::ids::{AccountId, OfferingId, RecordingId, SubmissionId, UserId};
 use crate::offering::{Offering, Visibility};
 use crate::permissions::Actor;
 use crate::review::{RequirementSet, Verdict, check_decision};
-use crate::submission::{Decision, Party, SubmissionState, Transition, transition};
+use crate::revision::Revision;
+use crate::submission::{AppealOutcome, Decision, Party, SubmissionState, Transition, transition};
 use crate::{Timestamp, tr, validate};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,25 @@ pub struct RecordedDecision {
     /// When the provider was shown it; `None` while held.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub released_at: Option<Timestamp>,
+    /// The provider's appeal of this decision (a rejection), at most one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appeal: Option<Appeal>,
+}
+
+/// A provider's appeal of a rejection, and how it was decided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Appeal {
+    pub reason: String,
+    pub by: UserId,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// `None` while it waits for an admin or another validator.
+    pub outcome: Option<AppealOutcome>,
+    pub decided_by: Option<UserId>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub decided_at: Option<Timestamp>,
+    /// Why it was upheld or reopened, for the provider.
+    pub answer: Option<String>,
 }
 
 /// One round: what the provider submitted, and what came back.
@@ -53,7 +73,7 @@ pub struct Round {
 }
 
 impl Round {
-    fn new(number: u32) -> Self {
+    pub(crate) fn new(number: u32) -> Self {
         Self {
             number,
             recordings: vec![],
@@ -81,9 +101,12 @@ pub struct Submission {
     pub rounds: Vec<Round>,
     /// The validator reviewing it; kept across rounds so resubmissions go back to them.
     pub validator: Option<UserId>,
-    /// When the offering is to become public, once scheduled.
+    /// When the offering is to become public (for a revision: when the revision replaces
+    /// the live version), once scheduled.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub publication_at: Option<Timestamp>,
+    /// For a revision of a live offering: what it proposes (`None`: a go-live request).
+    pub revision: Option<Revision>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -98,7 +121,7 @@ impl Submission {
         &self.rounds[self.rounds.len() - 1]
     }
 
-    fn current_round_mut(&mut self) -> &mut Round {
+    pub(crate) fn current_round_mut(&mut self) -> &mut Round {
         let last = self.rounds.len() - 1;
         &mut self.rounds[last]
     }
@@ -130,7 +153,7 @@ impl Submission {
     }
 }
 
-fn step(
+pub(crate) fn step(
     actor: Option<&Actor>,
     before: &Submission,
     move_: Transition,
@@ -158,12 +181,13 @@ fn step(
 
 /// What the audit log keeps of a submission: enough to see what changed, without copying
 /// every round each time.
-fn summary(s: &Submission) -> serde_json::Value {
+pub(crate) fn summary(s: &Submission) -> serde_json::Value {
     serde_json::json!({
         "state": s.state,
         "round": s.current_round(),
         "validator": s.validator,
         "publication_at": s.publication_at,
+        "revision": s.revision,
     })
 }
 
@@ -196,7 +220,7 @@ pub fn may(actor: &Actor, before: &Submission, move_: Transition) -> Result<(), 
 
 /// Whether the current round takes new recordings, notes and dates: while a draft, and
 /// once a decision asked for changes (the first edit then opens the next round).
-fn editable(state: SubmissionState) -> bool {
+pub(crate) fn editable(state: SubmissionState) -> bool {
     matches!(
         state,
         SubmissionState::Draft | SubmissionState::ChangesRequested
@@ -210,9 +234,19 @@ fn editable(state: SubmissionState) -> bool {
 pub fn actions(s: &Submission, party: Party) -> Vec<&'static str> {
     let recorded = s.current_round().decision.as_ref().map(|d| d.decision);
     let mut names: Vec<&'static str> = Vec::new();
+    let appealed = s
+        .current_round()
+        .decision
+        .as_ref()
+        .is_some_and(|d| d.appeal.is_some());
     for move_ in Transition::ALL {
         let name = move_.as_str();
-        if transition(s.state, move_, party, recorded).is_ok() && !names.contains(&name) {
+        // Submitting a revision publishes it at once when it needs no review: the one
+        // `submit` covers both, so the unreviewed publication is never offered by name.
+        let hidden =
+            move_ == Transition::PublishUnreviewed || (move_ == Transition::Appeal && appealed);
+        if !hidden && transition(s.state, move_, party, recorded).is_ok() && !names.contains(&name)
+        {
             names.push(name);
         }
     }
@@ -271,6 +305,7 @@ pub fn create(
         rounds: vec![Round::new(1)],
         validator: None,
         publication_at: None,
+        revision: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -384,6 +419,13 @@ pub fn submit(
     now: Timestamp,
 ) -> Result<(Submission, AuditEvent), DomainError> {
     let p = party(actor, before)?;
+    if before.revision.is_some() {
+        return Err(DomainError::conflict(tr!(
+            "revision.submit_as_revision",
+            "this is a revision of a live offering: submit it as a revision (POST /api/v1/submissions/{{id}}/revision/submit)",
+            "ceci est une révision d’une offre en ligne : soumettez-la comme révision (POST /api/v1/submissions/{{id}}/revision/submit)"
+        )));
+    }
     // The latest check run failing blocks the request, as at creation: the validator
     // should not spend a Tuesday on a broker vitrine already knows is broken.
     if let Some(evidence) = evidence.filter(|e| !e.verdicts.passed()) {
@@ -496,6 +538,7 @@ pub fn decide(
                 by: actor.user_id,
                 at: now,
                 released_at: None,
+                appeal: None,
             });
             Ok(())
         },
@@ -592,11 +635,15 @@ pub fn publish(
         )));
     }
     let submission = step(actor, before, Transition::Publish, p, now, |_| Ok(()))?;
-    let mut next = offering.clone();
+    // A revision replaces the live fields; a go-live request makes the offering public.
+    let (mut next, action) = match &before.revision {
+        Some(revision) => (revision.applied_to(offering), "offering.revision_published"),
+        None => (offering.clone(), "offering.published"),
+    };
     next.visibility = Visibility::Public;
     next.version = offering.version + 1;
     next.updated_at = now;
-    let event = AuditEvent::new(actor.map(|a| a.user_id), "offering.published", now)
+    let event = AuditEvent::new(actor.map(|a| a.user_id), action, now)
         .subject_offering(offering.id, offering.provider_account_id)
         .before(offering)
         .after(&next);
@@ -770,7 +817,7 @@ mod tests {
         let (draft, _) =
             create(&w.member, &w.offering, &w.provider, None, false, t(1)).expect("gate");
         // (A decision's release needs a recorded decision: see two_rounds_then_publication.)
-        let cases: [(SubmissionState, Party, &[&str]); 15] = [
+        let cases: [(SubmissionState, Party, &[&str]); 18] = [
             (Draft, Provider, &["submit", "withdraw", "edit"]),
             (Draft, Admin, &[]),
             (Queued, Provider, &["withdraw"]),
@@ -784,7 +831,10 @@ mod tests {
             (Approved, Admin, &["schedule_publication"]),
             (PublicationScheduled, Admin, &["publish"]),
             (Published, Admin, &[]),
-            (Rejected, Provider, &[]),
+            (Rejected, Provider, &["appeal"]),
+            (Rejected, Admin, &[]),
+            (Appealed, Admin, &["decide_appeal"]),
+            (Appealed, AssignedValidator, &[]),
             (Withdrawn, Provider, &[]),
         ];
         for (state, party, expected) in cases {

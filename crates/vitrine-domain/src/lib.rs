@@ -22,21 +22,26 @@
 //!   [`submission`] (the state machine), [`go_live`] (the submission aggregate),
 //!   [`calendar`], [`agenda`] (the calendar view: the coming sessions as each reader
 //!   may see them), [`review`], [`assignment`], [`recording`], [`thread`]: the go-live
-//!   review; [`checks`]: the broker registration and the prerequisite check runs, whose
+//!   review; [`revision`] (what a revision of a live offering proposes, its diff from the
+//!   live version, the operator's rule of what needs review), [`revising`] (its commands),
+//!   [`appeal`] (appealing a rejection): revisions and appeals ride on the go-live
+//!   submission; [`checks`]: the broker registration and the prerequisite check runs, whose
 //!   verdicts the [`checklist`] reads; [`auth`]: sign-up and one-time tokens; [`audit`], [`ids`], [`validate`],
 //!   [`error`], [`text`] (sentences in both languages, and [`Language`]): what every module
 //!   shares.
 
-// The vocabulary every rule speaks, and the review calendar, live in crates of their own
-// beneath this one; they are re-exported at the paths they always had.
-pub use vitrine_base::{error, ids, text, tr, validate};
+// The vocabulary every rule speaks (with the audit events), the review calendar and the
+// submission state machine live in crates of their own beneath this one; they are
+// re-exported at the paths they always had.
+pub use vitrine_base::{audit, error, field_schema, ids, text, tr, validate};
 pub use vitrine_calendar as calendar;
+pub use vitrine_submission as submission;
 
 pub mod account;
 pub mod agenda;
+pub mod appeal;
 pub mod assignment;
 pub mod attestation;
-pub mod audit;
 pub mod auth;
 pub mod checklist;
 pub mod checks;
@@ -45,8 +50,9 @@ pub mod offering;
 pub mod permissions;
 pub mod recording;
 pub mod review;
+pub mod revising;
+pub mod revision;
 pub mod search;
-pub mod submission;
 pub mod thread;
 pub mod user;
 pub mod visibility;

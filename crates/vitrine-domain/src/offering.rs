@@ -35,6 +35,52 @@ impl std::fmt::Display for OfferingName {
     }
 }
 
+/// The schemas of [`Localized`] texts by their limits, for the OpenAPI document only (what
+/// a field holding one accepts depends on the field: a name is shorter than a description).
+macro_rules! localized_schema {
+    ($($(#[$doc:meta])* $name:ident: $en:literal, $fr:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Deserialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)] // a schema: the values are read as `Localized`
+        pub struct $name {
+            #[schema(pattern = $en)]
+            en: String,
+            #[schema(pattern = $fr)]
+            fr: Option<String>,
+        }
+    )*};
+}
+
+localized_schema! {
+    /// A name in English (1 to 100 characters) and French (optional).
+    LocalizedName: "vitrine:text:1:100", "vitrine:optional_text:100";
+    /// A title in English (1 to 200 characters) and French (optional).
+    LocalizedTitle: "vitrine:text:1:200", "vitrine:optional_text:200";
+    /// A description in English (1 to 10,000 characters) and French (optional).
+    LocalizedDescription: "vitrine:text:1:10000", "vitrine:optional_text:10000";
+    /// A requirement's description in English (1 to 4,000 characters) and French (optional).
+    LocalizedRequirementDescription: "vitrine:text:1:4000", "vitrine:optional_text:4000";
+}
+
+/// A plan's description: blank in both languages for none, else English (1 to 2,000
+/// characters) and French (optional).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // a schema: the values are read as `Localized`
+pub struct LocalizedPlanDescription {
+    #[schema(pattern = "vitrine:optional_text:2000")]
+    en: String,
+    #[schema(pattern = "vitrine:optional_text:2000")]
+    fr: Option<String>,
+}
+
+/// A tag, for the OpenAPI document: 2 to 32 letters (a to z), digits and dashes.
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "vitrine:tag")]
+#[allow(dead_code)] // a schema: tags are read as strings
+pub struct Tag(String);
+
 /// A text in English (required) and French (optional; readers fall back to English).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -127,9 +173,12 @@ pub enum Pricing {
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// Programmatic name, unique within the offering.
+    #[schema(pattern = "vitrine:name")]
     pub name: String,
+    #[schema(value_type = LocalizedName)]
     pub display_name: Localized,
     #[serde(default)]
+    #[schema(value_type = LocalizedPlanDescription)]
     pub description: Localized,
     pub pricing: Pricing,
 }
@@ -258,24 +307,10 @@ pub struct ListingInput {
     pub plans: Option<Vec<Plan>>,
 }
 
-fn support_contact(field: &str, value: &str) -> Result<String, DomainError> {
-    if value.contains('@') && !value.contains("://") {
-        validate::email(field, value)
-    } else {
-        validate::url(field, value).map_err(|_| {
-            DomainError::invalid(
-                field,
-                tr!(
-                    "offering.support_contact",
-                    "must be an email address or an http(s) URL",
-                    "doit être une adresse e-mail ou une URL http(s)"
-                ),
-            )
-        })
-    }
-}
-
-fn apply_listing(offering: &mut Offering, input: ListingInput) -> Result<(), DomainError> {
+pub(crate) fn apply_listing(
+    offering: &mut Offering,
+    input: ListingInput,
+) -> Result<(), DomainError> {
     let mut problems = Problems::new();
     if let Some(v) = input.display_name
         && let Some(v) = problems.check(v.validated("display_name", 100))
@@ -287,12 +322,10 @@ fn apply_listing(offering: &mut Offering, input: ListingInput) -> Result<(), Dom
     {
         offering.description = v;
     }
-    if let Some(v) = input.category {
-        offering.category = if v.trim().is_empty() {
-            None
-        } else {
-            problems.check(validate::programmatic_name("category", v.trim()))
-        };
+    if let Some(v) = input.category
+        && let Some(v) = problems.check(validate::optional_programmatic_name("category", &v))
+    {
+        offering.category = v;
     }
     if let Some(tags) = input.tags {
         if tags.len() > MAX_TAGS {
@@ -307,37 +340,21 @@ fn apply_listing(offering: &mut Offering, input: ListingInput) -> Result<(), Dom
         }
         let mut clean = BTreeSet::new();
         for (i, tag) in tags.iter().enumerate() {
-            let tag = tag.trim().to_lowercase();
-            if let Some(t) = problems.check(validate::text(&format!("tags.{i}"), &tag, 2, 32)) {
-                if t.chars().all(|c| c.is_alphanumeric() || c == '-') {
-                    clean.insert(t);
-                } else {
-                    problems.push(
-                        format!("tags.{i}"),
-                        tr!(
-                            "offering.tag_characters",
-                            "may hold only letters, digits and dashes",
-                            "ne peut contenir que des lettres, des chiffres et des tirets"
-                        ),
-                    );
-                }
+            if let Some(t) = problems.check(validate::tag(&format!("tags.{i}"), tag)) {
+                clean.insert(t);
             }
         }
         offering.tags = clean.into_iter().collect();
     }
-    if let Some(v) = input.documentation_url {
-        offering.documentation_url = if v.trim().is_empty() {
-            None
-        } else {
-            problems.check(validate::url("documentation_url", &v))
-        };
+    if let Some(v) = input.documentation_url
+        && let Some(v) = problems.check(validate::optional_url("documentation_url", &v))
+    {
+        offering.documentation_url = v;
     }
-    if let Some(v) = input.support_contact {
-        offering.support_contact = if v.trim().is_empty() {
-            None
-        } else {
-            problems.check(support_contact("support_contact", v.trim()))
-        };
+    if let Some(v) = input.support_contact
+        && let Some(v) = problems.check(validate::contact("support_contact", &v))
+    {
+        offering.support_contact = v;
     }
     if let Some(plans) = input.plans {
         if plans.len() > MAX_PLANS {
@@ -460,6 +477,15 @@ pub fn update_listing(
     now: Timestamp,
 ) -> Result<(Offering, AuditEvent), DomainError> {
     actor.require_provider_member(offering.provider_account_id)?;
+    // Customers see the live version untouched until a reviewed (or unreviewed, by the
+    // operator's rule) revision replaces it: see `revising`.
+    if offering.visibility == Visibility::Public {
+        return Err(DomainError::conflict(tr!(
+            "offering.live_edit",
+            "this offering is live: propose the change as a revision (POST /api/v1/offerings/{{name}}/revisions)",
+            "cette offre est en ligne : proposez la modification dans une révision (POST /api/v1/offerings/{{name}}/revisions)"
+        )));
+    }
     let mut next = offering.clone();
     apply_listing(&mut next, listing)?;
     Ok(changed(actor, offering, next, "offering.updated", now))

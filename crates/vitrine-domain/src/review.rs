@@ -15,8 +15,11 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct Requirement {
     /// Stable key, kept across versions when the requirement keeps its meaning.
+    #[schema(pattern = "vitrine:name")]
     pub key: String,
+    #[schema(value_type = crate::offering::LocalizedTitle)]
     pub title: Localized,
+    #[schema(value_type = crate::offering::LocalizedRequirementDescription)]
     pub description: Localized,
 }
 
@@ -196,6 +199,7 @@ pub enum VerdictOutcome {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Verdict {
+    #[schema(pattern = "vitrine:name")]
     pub requirement: String,
     pub outcome: VerdictOutcome,
     /// Required when not met: what the provider must change.

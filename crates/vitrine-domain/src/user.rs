@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// An email address, validated and lowercased.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
-#[schema(value_type = String, format = "email")]
+#[schema(value_type = String, pattern = "vitrine:email")]
 pub struct Email(String);
 
 impl Email {
@@ -24,6 +24,18 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Every name of the time zone database [`time_zone`] checks against, sorted (for the
+/// OpenAPI document's enumeration).
+pub fn time_zone_names() -> Vec<String> {
+    let mut names: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.as_str().to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Checks an IANA time zone name against the time zone database.
@@ -82,33 +94,11 @@ pub struct UserPatch {
     pub time_zone: Option<String>,
 }
 
-/// The shortest password vitrine accepts. Length is what makes a password hard to guess.
-pub const MIN_PASSWORD_CHARS: usize = 10;
+pub use crate::validate::MIN_PASSWORD_CHARS;
 
 /// Checks a new password; the caller hashes it.
 pub fn check_password(field: &str, password: &str) -> Result<(), DomainError> {
-    let n = password.chars().count();
-    if n < MIN_PASSWORD_CHARS {
-        Err(DomainError::invalid(
-            field,
-            tr!(
-                "field.too_short",
-                "must have at least {MIN_PASSWORD_CHARS} characters",
-                "doit compter au moins {MIN_PASSWORD_CHARS} caractères"
-            ),
-        ))
-    } else if n > 1024 {
-        Err(DomainError::invalid(
-            field,
-            tr!(
-                "field.too_long",
-                "must have at most 1024 characters",
-                "doit compter au plus 1024 caractères"
-            ),
-        ))
-    } else {
-        Ok(())
-    }
+    crate::validate::password(field, password)
 }
 
 /// Validates `input` into a new user, listing every bad field. The user's address is not

@@ -87,10 +87,37 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ),
         )
     })?;
+    let value = integral_numbers(value);
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = field_path(error.path());
         field_error(field, &error.into_inner().to_string())
     })
+}
+
+/// JSON has one number type, and JSON Schema's `integer` is any number without a fraction:
+/// `145.0` is the integer 145. serde reads an integer field only from a number written
+/// without a point, so such numbers are rewritten as integers first (where they fit an
+/// `i64` or `u64`; any other number stays as it was, and an `f64` field reads both forms).
+fn integral_numbers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) => {
+                // In range and without a fraction: the conversion is exact.
+                Value::from(f as i64)
+            }
+            Some(f) if f.fract() == 0.0 && f >= 0.0 && f < 2f64.powi(64) => Value::from(f as u64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_numbers).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, integral_numbers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Query string parameters.
@@ -201,6 +228,36 @@ mod tests {
     struct Outer {
         name: String,
         plans: Vec<Inner>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Numbers {
+        count: u32,
+        offset: i64,
+        ratio: f64,
+        many: Vec<u64>,
+    }
+
+    #[test]
+    fn numbers_without_a_fraction_are_integers_as_json_schema_says() {
+        let read: Numbers =
+            parse_json(br#"{"count": 145.0, "offset": -116693.0, "ratio": 2, "many": [1.0, 18446744073709549568.0]}"#)
+                .expect("integral numbers");
+        assert_eq!(
+            read,
+            Numbers {
+                count: 145,
+                offset: -116_693,
+                ratio: 2.0,
+                many: vec![1, 18_446_744_073_709_549_568]
+            }
+        );
+        // A fraction is still refused where an integer is expected, naming the field.
+        let refused =
+            parse_json::<Numbers>(br#"{"count": 1.5, "offset": 0, "ratio": 0.5, "many": []}"#)
+                .expect_err("a fraction")
+                .problem();
+        assert_eq!(refused.errors[0].field, "count");
     }
 
     fn problem_of(body: &str) -> crate::problem::Problem {

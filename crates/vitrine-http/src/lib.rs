@@ -11,6 +11,7 @@ pub mod cache;
 pub mod extract;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod paging;
 pub mod problem;
 pub mod secrets;
@@ -63,6 +64,11 @@ pub struct ServerConfig {
     /// The reverse proxies whose `X-Forwarded-For` names the client (empty: the client is
     /// the connection's peer).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Which changes of a live offering's revision need the go-live review (the others
+    /// publish at once); default: plans and pricing, and the broker settings.
+    pub revision_review: vitrine_domain::revision::ReviewRule,
+    /// How many days after a rejection is released the provider may appeal it (once).
+    pub appeal_days: u32,
     /// Set when the server starts shutting down (SIGTERM): `/readyz` then answers 503 and
     /// the background work stops after what it is doing.
     pub draining: shutdown::Draining,
@@ -86,6 +92,8 @@ impl Default for ServerConfig {
             checks: vitrine_checks::CheckSettings::default(),
             limits: limits::LimitSettings::default(),
             trusted_proxies: Vec::new(),
+            revision_review: vitrine_domain::revision::ReviewRule::default(),
+            appeal_days: vitrine_domain::appeal::DEFAULT_APPEAL_DAYS,
             draining: shutdown::Draining::default(),
         }
     }

@@ -48,12 +48,14 @@ pub fn decode_cursor(cursor: &str) -> ApiResult<String> {
         .ok_or_else(|| ApiError::invalid_field("cursor", not_a_cursor()))
 }
 
-/// Decodes a cursor and parses the position inside it.
+/// Decodes a cursor and parses the position inside it. An empty one (`?cursor=`, a form's
+/// blank field) is no cursor: the first page.
 pub fn decode_cursor_as<T>(
     cursor: Option<&str>,
     parse: impl FnOnce(&str) -> Option<T>,
 ) -> ApiResult<Option<T>> {
     cursor
+        .filter(|c| !c.is_empty())
         .map(|c| {
             decode_cursor(c).and_then(|position| {
                 parse(&position).ok_or_else(|| ApiError::invalid_field("cursor", not_a_cursor()))
@@ -66,7 +68,7 @@ pub fn decode_cursor_as<T>(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (empty: the first page).
     pub cursor: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]

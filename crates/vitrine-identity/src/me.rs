@@ -66,9 +66,11 @@ pub async fn get_me(SignedIn(caller): SignedIn) -> Json<MeView> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    #[schema(pattern = "vitrine:text:1:100")]
     pub display_name: Option<String>,
     pub language: Option<Language>,
     /// IANA time zone, such as `Europe/Paris`.
+    #[schema(pattern = "vitrine:time_zone")]
     pub time_zone: Option<String>,
 }
 
@@ -102,6 +104,7 @@ pub async fn update_me(
 pub struct PasswordChange {
     /// Required when the user already has a password.
     pub current_password: Option<String>,
+    #[schema(pattern = "vitrine:password")]
     pub new_password: String,
 }
 
@@ -181,6 +184,7 @@ pub async fn list_tokens(
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     /// What the token is for, to recognise it in the list.
+    #[schema(pattern = "vitrine:text:1:100")]
     pub name: String,
 }
 

@@ -33,14 +33,19 @@ use vitrine_jobs::notify;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
+    #[schema(pattern = "vitrine:email")]
     pub email: String,
+    #[schema(pattern = "vitrine:text:1:100")]
     pub display_name: String,
     /// At least 10 characters.
+    #[schema(pattern = "vitrine:password")]
     pub password: String,
     /// The organisation's account, created with the user as its owner.
+    #[schema(pattern = "vitrine:text:1:200")]
     pub account_name: String,
     pub language: Option<Language>,
     /// IANA time zone (default `UTC`).
+    #[schema(pattern = "vitrine:time_zone")]
     pub time_zone: Option<String>,
 }
 
@@ -275,6 +280,7 @@ pub async fn verify_email(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailInput {
+    #[schema(pattern = "vitrine:email")]
     pub email: String,
 }
 
@@ -350,6 +356,7 @@ pub struct PasswordResetConfirm {
     /// The `token` parameter of the emailed link.
     pub token: String,
     /// At least 10 characters.
+    #[schema(pattern = "vitrine:password")]
     pub new_password: String,
 }
 

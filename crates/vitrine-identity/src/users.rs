@@ -57,13 +57,17 @@ pub async fn list_users(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(pattern = "vitrine:email")]
     pub email: String,
+    #[schema(pattern = "vitrine:text:1:100")]
     pub display_name: String,
     pub language: Option<Language>,
     /// IANA time zone (default `UTC`).
+    #[schema(pattern = "vitrine:time_zone")]
     pub time_zone: Option<String>,
     /// Optional; without one the user signs in with API tokens an admin issues, or sets one
     /// later.
+    #[schema(pattern = "vitrine:password")]
     pub password: Option<String>,
     #[serde(default)]
     pub staff: StaffRoles,

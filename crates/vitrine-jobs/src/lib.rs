@@ -8,6 +8,8 @@
 //! - [`dispatcher`]: the outbox, sent through a `MailTransport` with leases and backoff.
 //! - [`recordings`]: a finished upload committed as a recording (the one path every way in
 //!   takes), recovery after a crash, and the sweep of what expired or was left behind.
+//! - [`revisions`]: revisions of a live offering (queued for review, or published at once
+//!   by the operator's rule) and appeals of a rejection, carried out with their emails.
 //!
 //! This crate knows nothing of HTTP: the API crate calls it with a [`Services`] and maps a
 //! [`JobError`] onto a problem document.
@@ -20,6 +22,7 @@ mod error;
 pub mod migrate;
 pub mod notify;
 pub mod recordings;
+pub mod revisions;
 pub mod scheduler;
 pub mod thread;
 

@@ -10,10 +10,11 @@ use vitrine_domain::submission::{Decision, SubmissionState};
 use vitrine_domain::{Account, Language, Localized, Offering, Timestamp, User, UserId};
 use vitrine_inbound::reply_address::{ReplyKey, ReplyPattern};
 use vitrine_mail::{
-    Assignment, ChangesRequested, DatesMoved, DatesMovedReason, DecisionApproved, DecisionOverdue,
-    DecisionRejected, Email, Mailbox, OutgoingEmail, PasswordReset, PublicationScheduled,
-    Published, RenderContext, SessionAssignments, SignUpAttemptExisting, SubmissionQueued,
-    SubmissionRef, ThreadMessage, ThreadSide, UnmetRequirement, Unpublished, VerifyEmail,
+    AppealDecided, AppealReceived, Assignment, ChangesRequested, DatesMoved, DatesMovedReason,
+    DecisionApproved, DecisionOverdue, DecisionRejected, Email, Mailbox, OutgoingEmail,
+    PasswordReset, PublicationScheduled, Published, RenderContext, SessionAssignments,
+    SignUpAttemptExisting, SubmissionQueued, SubmissionRef, ThreadMessage, ThreadSide,
+    UnmetRequirement, Unpublished, VerifyEmail,
 };
 use vitrine_store::{NewEmail, ReplyKeyGrant};
 
@@ -293,6 +294,45 @@ pub fn decision_released(
                 reason: decision.reason.clone().unwrap_or_default(),
             }),
         }
+    })
+}
+
+/// A provider appealed a rejection: the admins and the validators who did not decide it
+/// (who may hear it) are told.
+pub fn appeal_received(
+    settings: &MailSettings,
+    about: &About<'_>,
+    round: u32,
+    appellant: &User,
+    reason: &str,
+    staff: &[User],
+) -> JobResult<Vec<Notice>> {
+    each(settings, staff, |lang| {
+        Email::AppealReceived(AppealReceived {
+            submission: about.reference(lang),
+            round,
+            appellant_name: appellant.display_name.clone(),
+            reason: reason.to_owned(),
+        })
+    })
+}
+
+/// An appeal was heard: the provider's members learn whether the rejection stands.
+pub fn appeal_decided(
+    settings: &MailSettings,
+    about: &About<'_>,
+    round: u32,
+    upheld: bool,
+    answer: Option<&str>,
+    members: &[User],
+) -> JobResult<Vec<Notice>> {
+    each(settings, members, |lang| {
+        Email::AppealDecided(AppealDecided {
+            submission: about.reference(lang),
+            round,
+            upheld,
+            answer: answer.map(str::to_owned),
+        })
     })
 }
 

@@ -621,11 +621,30 @@ async fn run_due_publications(services: &Services, by: Option<&Actor>) -> JobRes
             &ctx.members,
         )?;
         let emails = outbox(rendered, Some(next.id), now)?;
-        match services
-            .store
-            .publish(&next, &offering, &[event, offering_event], &emails)
-            .await
-        {
+        let events = [event, offering_event];
+        let written = match &s.revision {
+            // A revision swaps the live fields (and broker settings) in one transaction.
+            Some(revision) => {
+                let live = services.store.broker(s.offering_id).await?;
+                let approver = s.current_round().decision.as_ref().map(|d| d.by);
+                let who = by.map(|a| a.user_id).or(approver);
+                let broker = who.and_then(|who| {
+                    let live = live.as_ref().map(|b| &b.registration);
+                    vitrine_domain::revising::broker_change(revision, live, who, now)
+                });
+                services
+                    .store
+                    .publish_revision(&next, &offering, broker.as_ref(), &events, &emails)
+                    .await
+            }
+            None => {
+                services
+                    .store
+                    .publish(&next, &offering, &events, &emails)
+                    .await
+            }
+        };
+        match written {
             Ok(()) => changed += 1,
             Err(error) if lost_race(&error) => {}
             Err(error) => return Err(error.into()),

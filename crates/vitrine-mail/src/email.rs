@@ -158,6 +158,27 @@ pub struct DecisionRejected {
     pub reason: String,
 }
 
+/// To admins and the validators who did not decide: a provider appealed a rejection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppealReceived {
+    pub submission: SubmissionRef,
+    pub round: u32,
+    /// Who appealed (a member of the provider account).
+    pub appellant_name: String,
+    pub reason: String,
+}
+
+/// To the provider's members: their appeal was heard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppealDecided {
+    pub submission: SubmissionRef,
+    pub round: u32,
+    /// `true`: the rejection stands; `false`: the submission is back in the queue.
+    pub upheld: bool,
+    /// The answer of the admin or validator who heard it (required to uphold).
+    pub answer: Option<String>,
+}
+
 /// To admins: a decision was not recorded by the end of its decision day.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DecisionOverdue {
@@ -279,6 +300,8 @@ pub enum Email {
     DecisionChangesRequested(ChangesRequested),
     DecisionApproved(DecisionApproved),
     DecisionRejected(DecisionRejected),
+    AppealReceived(AppealReceived),
+    AppealDecided(AppealDecided),
     DecisionOverdue(DecisionOverdue),
     PublicationScheduled(PublicationScheduled),
     Published(Published),
@@ -303,6 +326,8 @@ pub enum EmailKind {
     DecisionChangesRequested,
     DecisionApproved,
     DecisionRejected,
+    AppealReceived,
+    AppealDecided,
     DecisionOverdue,
     PublicationScheduled,
     Published,
@@ -315,7 +340,7 @@ pub enum EmailKind {
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 19] = [
+    pub const ALL: [EmailKind; 21] = [
         EmailKind::ProviderApplicationReceived,
         EmailKind::ProviderApplicationApproved,
         EmailKind::ProviderApplicationRejected,
@@ -326,6 +351,8 @@ impl EmailKind {
         EmailKind::DecisionChangesRequested,
         EmailKind::DecisionApproved,
         EmailKind::DecisionRejected,
+        EmailKind::AppealReceived,
+        EmailKind::AppealDecided,
         EmailKind::DecisionOverdue,
         EmailKind::PublicationScheduled,
         EmailKind::Published,
@@ -351,6 +378,8 @@ impl EmailKind {
             EmailKind::DecisionChangesRequested => "decision_changes_requested",
             EmailKind::DecisionApproved => "decision_approved",
             EmailKind::DecisionRejected => "decision_rejected",
+            EmailKind::AppealReceived => "appeal_received",
+            EmailKind::AppealDecided => "appeal_decided",
             EmailKind::DecisionOverdue => "decision_overdue",
             EmailKind::PublicationScheduled => "publication_scheduled",
             EmailKind::Published => "published",
@@ -423,6 +452,8 @@ impl Email {
             Email::DecisionChangesRequested(_) => EmailKind::DecisionChangesRequested,
             Email::DecisionApproved(_) => EmailKind::DecisionApproved,
             Email::DecisionRejected(_) => EmailKind::DecisionRejected,
+            Email::AppealReceived(_) => EmailKind::AppealReceived,
+            Email::AppealDecided(_) => EmailKind::AppealDecided,
             Email::DecisionOverdue(_) => EmailKind::DecisionOverdue,
             Email::PublicationScheduled(_) => EmailKind::PublicationScheduled,
             Email::Published(_) => EmailKind::Published,
@@ -455,6 +486,8 @@ impl Email {
             Email::DecisionChangesRequested(e) => Some(&e.submission),
             Email::DecisionApproved(e) => Some(&e.submission),
             Email::DecisionRejected(e) => Some(&e.submission),
+            Email::AppealReceived(e) => Some(&e.submission),
+            Email::AppealDecided(e) => Some(&e.submission),
             Email::DecisionOverdue(e) => Some(&e.submission),
             Email::PublicationScheduled(e) => Some(&e.submission),
             Email::Published(e) => Some(&e.submission),
@@ -497,6 +530,8 @@ impl Email {
             | Email::DecisionChangesRequested(ChangesRequested { submission, .. })
             | Email::DecisionApproved(DecisionApproved { submission, .. })
             | Email::DecisionRejected(DecisionRejected { submission, .. })
+            | Email::AppealReceived(AppealReceived { submission, .. })
+            | Email::AppealDecided(AppealDecided { submission, .. })
             | Email::DecisionOverdue(DecisionOverdue { submission, .. })
             | Email::PublicationScheduled(PublicationScheduled { submission, .. }) => {
                 paths::submission(submission.submission_id)

@@ -95,6 +95,8 @@ pub static TEMPLATES: &[(&str, &str)] = templates!(
     "decision_changes_requested",
     "decision_approved",
     "decision_rejected",
+    "appeal_received",
+    "appeal_decided",
     "decision_overdue",
     "publication_scheduled",
     "published",

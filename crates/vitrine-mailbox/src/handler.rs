@@ -111,7 +111,26 @@ pub enum Handled {
 /// be idempotent (deduplicate by Message-ID).
 pub trait Handler: Send {
     fn handle(&mut self, message: Fetched) -> impl Future<Output = Handled> + Send;
+
+    /// Several messages of one fetch (at most [`GROUP_MESSAGES`], held in memory together:
+    /// at most [`GROUP_BYTES`] besides the last): their answers, in their order. By default
+    /// one after the other; a handler whose messages may be taken side by side overrides it,
+    /// so that their storage overlaps (on PostgreSQL, their commits share the log's flush).
+    fn handle_all(&mut self, messages: Vec<Fetched>) -> impl Future<Output = Vec<Handled>> + Send {
+        async move {
+            let mut answers = Vec::with_capacity(messages.len());
+            for message in messages {
+                answers.push(self.handle(message).await);
+            }
+            answers
+        }
+    }
 }
+
+/// The most messages handed to [`Handler::handle_all`] at once.
+pub const GROUP_MESSAGES: usize = 16;
+/// The most bytes of messages held for one [`Handler::handle_all`] before it is called.
+pub const GROUP_BYTES: u64 = 16 * 1024 * 1024;
 
 impl<F, Fut> Handler for F
 where

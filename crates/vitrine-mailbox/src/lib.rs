@@ -35,8 +35,8 @@ use std::collections::HashSet;
 
 pub use error::{MailboxError, Step};
 pub use handler::{
-    Content, Fetched, Handled, Handler, PollReport, SPOOL_PIECE_BYTES, Spool,
-    TOO_LARGE_HEADER_BYTES,
+    Content, Fetched, GROUP_BYTES, GROUP_MESSAGES, Handled, Handler, PollReport, SPOOL_PIECE_BYTES,
+    Spool, TOO_LARGE_HEADER_BYTES,
 };
 pub use run::run;
 pub use settings::{AfterHandling, ImapSettings, Security};

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use crate::connection::Connection;
 use crate::error::MailboxError;
 use crate::handler::{
-    Content, Fetched, Handled, Handler, PollReport, SPOOL_PIECE_BYTES, Spool,
-    TOO_LARGE_HEADER_BYTES,
+    Content, Fetched, GROUP_BYTES, GROUP_MESSAGES, Handled, Handler, PollReport, SPOOL_PIECE_BYTES,
+    Spool, TOO_LARGE_HEADER_BYTES,
 };
 use crate::settings::{AfterHandling, ImapSettings};
 
@@ -121,21 +121,39 @@ async fn poll_batch<H: Handler>(
         let mut answers = connection
             .fetch(&uid_set(&small), "(UID BODY.PEEK[])")
             .await?;
-        while let Some(answer) = answers.next().await? {
-            // Unsolicited FETCH answers (another client changing flags) carry no body.
-            let (Some(uid), Some(body)) = (answer.uid, answer.body()) else {
-                continue;
-            };
-            let size = size_of(uid).unwrap_or(body.len() as u64);
-            let message = Fetched {
-                uid,
-                size,
-                content: Content::Message(body.to_vec()),
-            };
-            drop(answer);
-            tracing::debug!(uid, size, "handing over an inbound message");
-            let answer = handler.handle(message).await;
-            tally(uid, answer, report);
+        // Handed over in groups (a few messages, a few MiB), so a handler can take them side
+        // by side; memory holds one group, not the batch.
+        let mut group: Vec<Fetched> = Vec::new();
+        let mut group_bytes = 0;
+        loop {
+            let next = answers.next().await?;
+            let end = next.is_none();
+            if let Some(answer) = next {
+                // Unsolicited FETCH answers (another client changing flags) carry no body.
+                let (Some(uid), Some(body)) = (answer.uid, answer.body()) else {
+                    continue;
+                };
+                let size = size_of(uid).unwrap_or(body.len() as u64);
+                group.push(Fetched {
+                    uid,
+                    size,
+                    content: Content::Message(body.to_vec()),
+                });
+                group_bytes += size;
+                tracing::debug!(uid, size, "handing over an inbound message");
+            }
+            let full = group.len() >= GROUP_MESSAGES || group_bytes >= GROUP_BYTES;
+            if !group.is_empty() && (full || end) {
+                let uids: Vec<u32> = group.iter().map(|m| m.uid).collect();
+                let handled = handler.handle_all(std::mem::take(&mut group)).await;
+                group_bytes = 0;
+                for (uid, answer) in uids.into_iter().zip(handled) {
+                    tally(uid, answer, report);
+                }
+            }
+            if end {
+                break;
+            }
         }
     }
 

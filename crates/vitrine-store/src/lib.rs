@@ -275,8 +275,9 @@ pub struct OutboxEmail {
     pub recipients: String,
     pub subject: String,
     pub submission_id: Option<SubmissionId>,
-    /// The email as it will be sent.
-    #[schema(value_type = Object)]
+    /// The email as it will be sent (an object), or, for one holding a one-time link only its
+    /// recipient may see, a sentence saying so.
+    #[schema(value_type = serde_json::Value)]
     pub payload: serde_json::Value,
     pub status: OutboxStatus,
     /// Attempts made so far.
@@ -588,6 +589,17 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
         &self,
         submission: &Submission,
         offering: &Offering,
+        events: &[AuditEvent],
+        emails: &[NewEmail],
+    ) -> Result<()>;
+    /// A revision's publication: the submission, the live offering with the revision's
+    /// fields and (when it changed them) the broker settings, in one transaction, each
+    /// version-checked or required to exist; the catalog generation moves with the offering.
+    async fn publish_revision(
+        &self,
+        submission: &Submission,
+        offering: &Offering,
+        broker: Option<&vitrine_domain::checks::BrokerRegistration>,
         events: &[AuditEvent],
         emails: &[NewEmail],
     ) -> Result<()>;

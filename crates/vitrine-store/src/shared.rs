@@ -604,7 +604,7 @@ pub(crate) fn requirements_from_row(version: i64, json: &str) -> Result<Requirem
 macro_rules! submission_columns {
     () => {
         "s.id, s.offering_id, s.provider_account_id, s.state, s.validator_id, s.publication_at, \
-         s.rounds, s.created_at, s.updated_at, s.version"
+         s.rounds, s.revision, s.created_at, s.updated_at, s.version"
     };
 }
 pub(crate) use submission_columns;
@@ -618,6 +618,7 @@ pub(crate) struct SubmissionRow {
     validator_id: Option<Uuid>,
     publication_at: Option<i64>,
     rounds: String,
+    revision: Option<String>,
     created_at: i64,
     updated_at: i64,
     version: i64,
@@ -639,6 +640,10 @@ impl SubmissionRow {
             rounds,
             validator: self.validator_id.map(UserId),
             publication_at: opt_timestamp(self.publication_at)?,
+            revision: match self.revision.as_deref() {
+                Some(json) => Some(from_json("submissions.revision", json)?),
+                None => None,
+            },
             created_at: timestamp(self.created_at)?,
             updated_at: timestamp(self.updated_at)?,
             version: self.version,
@@ -651,6 +656,7 @@ pub(crate) struct SubmissionColumns {
     pub round_number: i64,
     pub submitted_at: Option<i64>,
     pub rounds: String,
+    pub revision: Option<String>,
 }
 
 pub(crate) fn submission_values(s: &Submission) -> Result<SubmissionColumns> {
@@ -662,6 +668,10 @@ pub(crate) fn submission_values(s: &Submission) -> Result<SubmissionColumns> {
         round_number: i64::from(current.number),
         submitted_at: current.submitted_at.map(micros),
         rounds: to_json("rounds", &s.rounds)?,
+        revision: match &s.revision {
+            Some(r) => Some(to_json("revision", r)?),
+            None => None,
+        },
     })
 }
 
@@ -1309,7 +1319,8 @@ macro_rules! impl_store {
                     .bind(s.publication_at.map(micros))
                     .bind(columns.rounds)
                     .bind(micros(s.updated_at))
-                    .bind(s.version))
+                    .bind(s.version)
+                    .bind(columns.revision))
             }
 
             impl $store {
@@ -1548,11 +1559,12 @@ macro_rules! impl_store {
                              provider_account_id = v.column3, state = v.column4, \
                              validator_id = v.column5, round_number = v.column6, \
                              submitted_at = v.column7, publication_at = v.column8, \
-                             rounds = v.column9, updated_at = v.column10, version = v.column11 \
+                             rounds = v.column9, updated_at = v.column10, version = v.column11, \
+                             revision = v.column12 \
                              FROM (VALUES {}) AS v \
                              WHERE submissions.id = v.column1 \
                              AND submissions.version = v.column11 - 1",
-                            $crate::shared::values_rows(chunk.len(), 11)
+                            $crate::shared::values_rows(chunk.len(), 12)
                         );
                         let mut query = sqlx::query(AssertSqlSafe(sql));
                         for s in chunk {
@@ -2515,7 +2527,12 @@ macro_rules! impl_store {
                     emails: &[NewEmail],
                 ) -> Result<i64> {
                     let value = $crate::shared::to_json("calendar settings", settings)?;
-                    let version = expected_version + 1;
+                    // The expected version is the client's: one no row can hold (negative, or
+                    // the last i64) is a conflict, not an overflow.
+                    let version = match expected_version.checked_add(1) {
+                        Some(version) if expected_version >= 0 => version,
+                        _ => return Err(StoreError::Conflict { what: "the calendar settings" }),
+                    };
                     // Version 0 means "never stored": the first writer inserts the row, and a
                     // second one finds it taken.
                     let statement = if expected_version == 0 {
@@ -2763,8 +2780,8 @@ macro_rules! impl_store {
                         sqlx::query(
                             "INSERT INTO submissions (id, offering_id, provider_account_id, \
                              state, validator_id, round_number, submitted_at, publication_at, \
-                             rounds, updated_at, version, created_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                             rounds, updated_at, version, revision, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                         ),
                         submission,
                     )?
@@ -2876,6 +2893,35 @@ macro_rules! impl_store {
                     Self::update_submission_rows(&mut tx, std::slice::from_ref(submission)).await?;
                     Self::update_offering_row(&mut tx, offering).await?;
                     Self::commit_all(tx, events, emails, "commit a publication").await
+                }
+
+                async fn publish_revision(
+                    &self,
+                    submission: &Submission,
+                    offering: &Offering,
+                    broker: Option<&vitrine_domain::checks::BrokerRegistration>,
+                    events: &[AuditEvent],
+                    emails: &[NewEmail],
+                ) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    Self::update_submission_rows(&mut tx, std::slice::from_ref(submission)).await?;
+                    Self::update_offering_row(&mut tx, offering).await?;
+                    if let Some(b) = broker {
+                        let statement = sqlx::query(
+                            "UPDATE broker_registrations SET url = $2, username = $3, \
+                             api_version = $4, updated_at = $5, updated_by = $6 \
+                             WHERE offering_id = $1",
+                        )
+                        .bind(b.offering_id.0)
+                        .bind(b.url.as_str())
+                        .bind(b.username.as_str())
+                        .bind(b.api_version.as_str())
+                        .bind(micros(b.updated_at))
+                        .bind(b.updated_by.0);
+                        let map_err = db("write a revision's broker settings");
+                        Self::execute(&mut tx, statement, map_err, found).await?;
+                    }
+                    Self::commit_all(tx, events, emails, "commit a revision's publication").await
                 }
 
                 // --- review sessions ---

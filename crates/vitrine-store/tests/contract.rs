@@ -1342,3 +1342,6 @@ mod inbound;
 
 #[path = "contract/multi.rs"]
 mod multi;
+
+#[path = "contract/revisions.rs"]
+mod revisions;

@@ -35,6 +35,7 @@ pub fn routes() -> Router<Web> {
             "/provider/offerings/{name}/checklist/{step}",
             post(attest_step),
         )
+        .route("/provider/offerings/{name}/revisions", post(start_revision))
         .route(
             "/provider/offerings/{name}/visibility",
             post(set_visibility),
@@ -151,7 +152,7 @@ async fn apply_as_provider(
 /// The plans form: its rows renumbered without the blank ones (so the API's `plans.N`
 /// names the row the user sees), and each row's pricing reduced to the fields of its kind
 /// (the form shows every pricing field; the API refuses those of another kind).
-fn plan_rows_of(form: &Form) -> Form {
+pub(crate) fn plan_rows_of(form: &Form) -> Form {
     let mut rows: Vec<(usize, Vec<(String, String)>)> = Vec::new();
     let mut others = Vec::new();
     for (name, value) in &form.fields {
@@ -200,7 +201,7 @@ fn plan_rows_of(form: &Form) -> Form {
 }
 
 /// The plan rows to show: the offering's plans (or what was typed), then blank rows.
-fn plan_rows(plans: Option<&Value>, typed: Option<&Form>) -> Vec<Value> {
+pub(crate) fn plan_rows(plans: Option<&Value>, typed: Option<&Form>) -> Vec<Value> {
     let typed_rows = typed
         .map(|form| {
             form.fields
@@ -281,7 +282,7 @@ async fn create_offering(page: Page, form: Form) -> Result<Response, WebError> {
 
 /// The listing patch a form stands for. Unlike creation, a field emptied in the editor is
 /// sent empty, which clears it (the API keeps an absent field).
-fn listing_patch(form: &Form) -> Value {
+pub(crate) fn listing_patch(form: &Form) -> Value {
     let mut body = form.to_json();
     if let Value::Object(map) = &mut body {
         for (field, empty) in [
@@ -435,6 +436,25 @@ async fn update_listing(
     let form = plan_rows_of(&form);
     let call = offering_call(Method::PATCH, &name, "", listing_patch(&form));
     edit(page, &name, &form, call, "listing", "notice.saved").await
+}
+
+/// Starts a revision of a live offering (`POST /api/v1/offerings/{name}/revisions`) and
+/// opens it on its submission page, where it is edited and submitted.
+async fn start_revision(
+    page: Page,
+    Path(name): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let call = offering_call(Method::POST, &name, "/revisions", json!({}));
+    let to = |reply: &Value| {
+        let id = reply["submission_id"].as_str().unwrap_or_default();
+        format!("/submissions/{}#revision", urlencode(id))
+    };
+    let action = call.redirect_by(to, Some("notice.revision_started"));
+    page.submit(action, async |page, reply| {
+        editor_refused(page, &name, &form, reply, "listing").await
+    })
+    .await
 }
 
 async fn attest_step(

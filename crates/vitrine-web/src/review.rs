@@ -22,6 +22,19 @@ pub fn routes() -> Router<Web> {
         .route("/submissions/{id}/decision", post(submission::decide))
         .route("/submissions/{id}/withdraw", post(submission::withdraw))
         .route(
+            "/submissions/{id}/revision",
+            post(submission::edit_revision),
+        )
+        .route(
+            "/submissions/{id}/revision/submit",
+            post(submission::submit_revision),
+        )
+        .route("/submissions/{id}/appeal", post(submission::appeal))
+        .route(
+            "/submissions/{id}/appeal/decision",
+            post(submission::decide_appeal),
+        )
+        .route(
             "/submissions/{id}/publication",
             post(submission::schedule_publication),
         )
@@ -37,6 +50,7 @@ pub(super) fn state_key(state: &str) -> Option<&'static str> {
         SubmissionState::ChangesRequested => "submission_state.changes_requested",
         SubmissionState::Approved => "submission_state.approved",
         SubmissionState::Rejected => "submission_state.rejected",
+        SubmissionState::Appealed => "submission_state.appealed",
         SubmissionState::PublicationScheduled => "submission_state.publication_scheduled",
         SubmissionState::Published => "submission_state.published",
         SubmissionState::Withdrawn => "submission_state.withdrawn",
@@ -115,10 +129,13 @@ async fn desk(mut page: Page) -> Result<Response, WebError> {
         .cloned()
         .collect();
     let session = page.get("/api/v1/review/session").await?;
+    // Appeals the reader may hear (never those of rejections they decided).
+    let appeals = page.get("/api/v1/appeals").await?;
     page.render(
         "review.html",
         json!({
             "session": session,
+            "appeals": appeals,
             "mine": mine,
             "all": all,
             "held": held,

@@ -32,6 +32,7 @@ pub struct Cli {
 pub struct CommonArgs {
     /// TOML configuration file. Keys: listen, data_dir, database_url, secure_cookies,
     /// max_body_bytes, cache_ttl_ms, max_recording_bytes, test_clock, scheduler_interval_secs,
+    /// appeal_days, revision_review_fields,
     /// public_url, trusted_proxies, mail_from, smtp_host, smtp_port,
     /// smtp_tls, smtp_username, smtp_password, reply_address, log. Command-line options and environment variables override it.
     #[arg(
@@ -381,6 +382,18 @@ pub struct ServeArgs {
     #[arg(long, env = "VITRINE_SCHEDULER_INTERVAL_SECS", value_name = "SECONDS")]
     pub scheduler_interval_secs: Option<u64>,
 
+    /// How many days after a rejection is released its provider may appeal it (once).
+    /// [default: 14]
+    #[arg(long, env = "VITRINE_APPEAL_DAYS", value_name = "DAYS")]
+    pub appeal_days: Option<u32>,
+
+    /// Which fields of a live offering's revision, when changed, send it through the
+    /// go-live review (comma-separated: display_name, description, category, tags,
+    /// documentation_url, support_contact, plans, broker; empty: none); the others publish
+    /// at once. [default: plans,broker]
+    #[arg(long, env = "VITRINE_REVISION_REVIEW_FIELDS", value_name = "FIELDS")]
+    pub revision_review_fields: Option<String>,
+
     /// The From address of every email, such as `vitrine <noreply@example.com>`; its domain
     /// also names the Message-IDs. [default: vitrine <vitrine@localhost>]
     #[arg(
@@ -593,6 +606,8 @@ impl Cli {
                     .and_then(|s| s.allow_private_broker_addresses),
             },
             scheduler_interval_secs: serve.and_then(|s| s.scheduler_interval_secs),
+            appeal_days: serve.and_then(|s| s.appeal_days),
+            revision_review_fields: serve.and_then(|s| s.revision_review_fields.clone()),
             mail: crate::config::MailOverrides {
                 from: serve.and_then(|s| s.mail_from.clone()),
                 smtp_host: serve.and_then(|s| s.smtp_host.clone()),

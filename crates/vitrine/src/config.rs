@@ -36,6 +36,8 @@ pub struct FileConfig {
     pub max_recording_bytes: Option<u64>,
     pub test_clock: Option<bool>,
     pub scheduler_interval_secs: Option<u64>,
+    pub appeal_days: Option<u32>,
+    pub revision_review_fields: Option<String>,
     pub public_url: Option<String>,
     pub secret_key_file: Option<PathBuf>,
     pub authorization_endpoint: Option<String>,
@@ -131,6 +133,8 @@ pub struct Overrides {
     pub max_recording_bytes: Option<u64>,
     pub test_clock: Option<bool>,
     pub scheduler_interval_secs: Option<u64>,
+    pub appeal_days: Option<u32>,
+    pub revision_review_fields: Option<String>,
     pub public_url: Option<String>,
     pub trusted_proxies: Option<Vec<String>>,
     pub checks: ChecksOverrides,
@@ -437,6 +441,10 @@ pub struct Config {
     pub test_clock: bool,
     /// Seconds between the review scheduler's runs; 0: it does not run on its own.
     pub scheduler_interval_secs: u64,
+    /// Days a released rejection may be appealed.
+    pub appeal_days: u32,
+    /// The revision fields that need review, as configured (checked by `load`).
+    pub revision_review_fields: String,
     /// The server's public address, for the links in emails.
     pub public_url: String,
     /// The key sealing broker passwords; `None`: `<data_dir>/secret.key`.
@@ -483,6 +491,14 @@ impl Config {
                 )
             })?;
         }
+        vitrine_domain::revision::ReviewRule::parse(&config.revision_review_fields).map_err(
+            |error| {
+                anyhow::anyhow!(
+                    "{error} (--revision-review-fields, VITRINE_REVISION_REVIEW_FIELDS or \
+                     revision_review_fields in the configuration file)"
+                )
+            },
+        )?;
         for proxy in &config.trusted_proxies {
             parse_proxy(proxy).map_err(|error| {
                 anyhow::anyhow!(
@@ -538,6 +554,22 @@ impl Config {
                 .scheduler_interval_secs
                 .or(file.scheduler_interval_secs)
                 .unwrap_or_else(|| defaults.scheduler_interval.map_or(0, |d| d.as_secs())),
+            appeal_days: overrides
+                .appeal_days
+                .or(file.appeal_days)
+                .unwrap_or(defaults.appeal_days),
+            revision_review_fields: overrides
+                .revision_review_fields
+                .or(file.revision_review_fields)
+                .unwrap_or_else(|| {
+                    let fields: Vec<&str> = defaults
+                        .revision_review
+                        .fields
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect();
+                    fields.join(",")
+                }),
             public_url: overrides
                 .public_url
                 .or(file.public_url)
@@ -628,6 +660,12 @@ impl Config {
                     .unwrap_or_else(|| self.data_dir.join(SECRET_KEY_FILE)),
             ),
             checks: self.check_settings(),
+            appeal_days: self.appeal_days,
+            // Checked by `load`.
+            revision_review: vitrine_domain::revision::ReviewRule::parse(
+                &self.revision_review_fields,
+            )
+            .unwrap_or_default(),
             // Checked by `load`; an entry that does not parse is left out.
             trusted_proxies: self
                 .trusted_proxies
@@ -1113,6 +1151,8 @@ mod tests {
                 max_recording_bytes: Some(5000),
                 test_clock: Some(true),
                 scheduler_interval_secs: Some(5),
+                appeal_days: Some(21),
+                revision_review_fields: None,
                 public_url: None,
                 trusted_proxies: Some(vec!["10.0.0.0/8".into(), " ::1 ".into()]),
                 checks: ChecksOverrides::default(),
@@ -1136,6 +1176,8 @@ mod tests {
                 max_body_bytes = 4096
                 max_recording_bytes = 9000
                 scheduler_interval_secs = 60
+                appeal_days = 7
+                revision_review_fields = "plans, broker, display_name"
                 public_url = "https://market.example"
                 smtp_host = "smtp.file.example"
                 smtp_port = 2525
@@ -1156,6 +1198,13 @@ mod tests {
         assert_eq!(config.max_recording_bytes, 5000);
         assert!(config.test_clock);
         assert_eq!(config.scheduler_interval_secs, 5);
+        assert_eq!(config.server_config().appeal_days, 21, "the command line's");
+        let review = config.server_config().revision_review;
+        assert_eq!(
+            review,
+            vitrine_domain::revision::ReviewRule::parse("plans,broker,display_name").unwrap(),
+            "the file's"
+        );
         assert_eq!(config.server_config().public_url, "https://market.example");
         assert_eq!(
             config.server_config().scheduler_interval,

@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("vitrine-base", &[]),
     ("vitrine-calendar", &["vitrine-base"]),
-    ("vitrine-domain", &["vitrine-base", "vitrine-calendar"]),
+    ("vitrine-submission", &["vitrine-base"]),
+    (
+        "vitrine-domain",
+        &["vitrine-base", "vitrine-calendar", "vitrine-submission"],
+    ),
     ("vitrine-blob", &[]),
     ("vitrine-inbound", &[]),
     ("vitrine-mailbox", &[]),
@@ -87,6 +91,15 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "vitrine-revisions",
+        &[
+            "vitrine-domain",
+            "vitrine-store",
+            "vitrine-jobs",
+            "vitrine-http",
+        ],
+    ),
+    (
         "vitrine-api",
         &[
             "vitrine-domain",
@@ -98,6 +111,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "vitrine-http",
             "vitrine-identity",
             "vitrine-webhooks",
+            "vitrine-revisions",
         ],
     ),
     (
@@ -147,6 +161,11 @@ const FORBIDDEN: &[(&str, &[&str], &str)] = &[
         "vitrine-webhook-rules",
         &["sqlx", "tokio", "axum", "reqwest", "lettre"],
         "the webhooks' rules have no I/O",
+    ),
+    (
+        "vitrine-submission",
+        &["sqlx", "tokio", "axum", "reqwest", "lettre"],
+        "the state machine has no I/O",
     ),
     (
         "vitrine-inbound",

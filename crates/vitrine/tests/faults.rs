@@ -9,11 +9,9 @@
 //! another server on the same database and bucket, checksum right. Killed while it delivers
 //! webhooks, every event reaches the receiver after the restart, in order. On SQLite, and on PostgreSQL when `VITRINE_TEST_DATABASE_URL` is set.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -27,85 +25,13 @@ use vitrine_server::{Clock, Dispatcher, DispatcherSettings};
 use vitrine_store::{NewEmail, OutboxQuery, OutboxStatus, Store};
 use vitrine_store_testing::TestDatabase;
 
-const VITRINE: &str = env!("CARGO_BIN_EXE_vitrine");
 const MIB: usize = 1024 * 1024;
 
-/// A `vitrine serve` child, killed (SIGKILL) when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Serve {
-    fn start(data_dir: &Path, database_url: &str, log: PathBuf) -> Serve {
-        Serve::start_with(data_dir, database_url, log, &[])
-    }
-
-    /// `serve` with `args` besides the data directory, database and address.
-    fn start_with(data_dir: &Path, database_url: &str, log: PathBuf, args: &[&str]) -> Serve {
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("server log");
-        let mut child = vitrine_command(data_dir, database_url)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .expect("start vitrine serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(address) = line.strip_prefix("vitrine listening on ") {
-                    let _ = sender.send(address.trim().to_owned());
-                }
-            }
-        });
-        let base = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "serve did not start\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            });
-        Serve { child, base }
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
+mod support;
+use support::Serve;
 
 fn vitrine_command(data_dir: &Path, database_url: &str) -> Command {
-    let mut command = Command::new(VITRINE);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("VITRINE_") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--database-url")
-        .arg(database_url)
-        .stdin(Stdio::null());
-    command
+    support::vitrine_command(data_dir, Some(database_url))
 }
 
 fn bootstrap(data_dir: &Path, database_url: &str) -> String {
@@ -216,6 +142,7 @@ async fn seed(base: &str, admin: &str, store: &dyn Store) -> (String, Submission
         }],
         validator: None,
         publication_at: None,
+        revision: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -281,7 +208,7 @@ async fn upload_killed_with_sigkill_resumes_after_restart_and_nothing_is_half_at
         let dir = tempfile::tempdir().expect("tempdir");
         let data_dir = dir.path().join("data");
         let admin = bootstrap(&data_dir, &db.url);
-        let server = Serve::start(&data_dir, &db.url, dir.path().join("serve.log"));
+        let server = Serve::start(&data_dir, Some(&db.url), dir.path().join("serve.log"), &[]);
         let store = db.open().await;
         let (token, submission) = seed(&server.base, &admin, store.as_ref()).await;
         let bytes = video(8 * MIB);
@@ -345,7 +272,7 @@ async fn upload_killed_with_sigkill_resumes_after_restart_and_nothing_is_half_at
                 .is_empty()
         );
 
-        let server = Serve::start(&data_dir, &db.url, dir.path().join("serve.log"));
+        let server = Serve::start(&data_dir, Some(&db.url), dir.path().join("serve.log"), &[]);
         let offset_response = tus(
             &server.base,
             &token,
@@ -442,7 +369,7 @@ async fn killed_between_a_recordings_rename_and_its_commit_nothing_is_half_attac
         let data_dir = dir.path().join("data");
         let log = dir.path().join("serve.log");
         let admin = bootstrap(&data_dir, &db.url);
-        let server = Serve::start(&data_dir, &db.url, log.clone());
+        let server = Serve::start(&data_dir, Some(&db.url), log.clone(), &[]);
         let store = db.open().await;
         let (token, submission) = seed(&server.base, &admin, store.as_ref()).await;
         let bytes = video(MIB);
@@ -496,7 +423,7 @@ async fn killed_between_a_recordings_rename_and_its_commit_nothing_is_half_attac
             recording_file(&data_dir, &young_orphan, &bytes, Duration::from_secs(60));
 
         server.kill();
-        let server = Serve::start(&data_dir, &db.url, log.clone());
+        let server = Serve::start(&data_dir, Some(&db.url), log.clone(), &[]);
 
         // The start-up sweep removes the old orphan; nothing else.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -603,7 +530,7 @@ async fn dispatch_killed_with_sigkill_loses_no_email() {
         let data_dir = dir.path().join("data");
         let mail_dir = data_dir.join("mail");
         let admin = bootstrap(&data_dir, &db.url);
-        let server = Serve::start(&data_dir, &db.url, dir.path().join("serve.log"));
+        let server = Serve::start(&data_dir, Some(&db.url), dir.path().join("serve.log"), &[]);
         let store: Arc<dyn Store> = Arc::from(db.open().await);
         let (_, mut submission) = seed(&server.base, &admin, store.as_ref()).await;
 
@@ -668,7 +595,7 @@ async fn dispatch_killed_with_sigkill_loses_no_email() {
 
         // Restarted, the server sends what nobody holds; what the dead server held is sent
         // once its lease has run out (a dispatcher whose clock is past the lease).
-        let _server = Serve::start(&data_dir, &db.url, dir.path().join("serve.log"));
+        let _server = Serve::start(&data_dir, Some(&db.url), dir.path().join("serve.log"), &[]);
         let late = Dispatcher::new(
             store.clone(),
             Arc::new(Ahead(
@@ -740,7 +667,7 @@ async fn a_check_run_killed_mid_lifecycle_is_interrupted_and_cleaned_up_on_resta
         let data_dir = dir.path().join("data");
         let log = dir.path().join("serve.log");
         let admin = bootstrap(&data_dir, &db.url);
-        let server = Serve::start_with(&data_dir, &db.url, log.clone(), &args);
+        let server = Serve::start(&data_dir, Some(&db.url), log.clone(), &args);
         let store = db.open().await;
         let (token, _) = seed(&server.base, &admin, store.as_ref()).await;
         let target = broker.target();
@@ -782,7 +709,7 @@ async fn a_check_run_killed_mid_lifecycle_is_interrupted_and_cleaned_up_on_resta
             "the killed run left its instance on the broker"
         );
 
-        let server = Serve::start_with(&data_dir, &db.url, log.clone(), &args);
+        let server = Serve::start(&data_dir, Some(&db.url), log.clone(), &args);
         // The lease (30 s) has not run out yet: the run still reads running.
         let (_, still) = get_json(
             &server.base,
@@ -927,7 +854,7 @@ async fn ingest_killed_with_sigkill_mid_batch_stores_every_reply_exactly_once() 
         let data_dir = dir.path().join("data");
         let admin = bootstrap(&data_dir, &db.url);
         let log = dir.path().join("serve.log");
-        let server = Serve::start(&data_dir, &db.url, log.clone());
+        let server = Serve::start(&data_dir, Some(&db.url), log.clone(), &[]);
         let store: Arc<dyn Store> = Arc::from(db.open().await);
         let (_, submission) = seed(&server.base, &admin, store.as_ref()).await;
         server.kill();
@@ -987,7 +914,7 @@ async fn ingest_killed_with_sigkill_mid_batch_stores_every_reply_exactly_once() 
             "--imap-password",
             Dovecot::PASSWORD,
         ];
-        let server = Serve::start_with(&data_dir, &db.url, log.clone(), &imap_args);
+        let server = Serve::start(&data_dir, Some(&db.url), log.clone(), &imap_args);
         let posted = || async { store.messages(submission.id).await.expect("messages").len() };
         let deadline = Instant::now() + Duration::from_secs(60);
         while posted().await < 10 {
@@ -1010,7 +937,7 @@ async fn ingest_killed_with_sigkill_mid_batch_stores_every_reply_exactly_once() 
         );
 
         // Restarted, it reads the unmoved ones again: the stored ones change nothing.
-        let _server = Serve::start_with(&data_dir, &db.url, log.clone(), &imap_args);
+        let _server = Serve::start(&data_dir, Some(&db.url), log.clone(), &imap_args);
         let deadline = Instant::now() + Duration::from_secs(120);
         while (dovecot.count(Dovecot::USER, "Processed").await as usize) < REPLIES {
             assert!(
@@ -1089,10 +1016,22 @@ async fn an_upload_to_the_bucket_started_on_a_server_killed_with_sigkill_resumes
         // Two machines: a data directory each, one database, one bucket.
         let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
         let admin = bootstrap(&dir_a, &db.url);
-        let server_a = Serve::start_with(&dir_a, &db.url, dir.path().join("a.log"), &bucket_args);
+        let server_a = Serve::start(
+            &dir_a,
+            Some(&db.url),
+            dir.path().join("a.log"),
+            &bucket_args,
+        );
         // On PostgreSQL B runs beside A; a SQLite file serves one server at a time, so there
         // B is the machine that replaces A once it died.
-        let start_b = || Serve::start_with(&dir_b, &db.url, dir.path().join("b.log"), &bucket_args);
+        let start_b = || {
+            Serve::start(
+                &dir_b,
+                Some(&db.url),
+                dir.path().join("b.log"),
+                &bucket_args,
+            )
+        };
         let several_servers = db.url.starts_with("postgres");
         let early_b = several_servers.then(start_b);
         let store = db.open().await;
@@ -1226,7 +1165,7 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
         let admin = bootstrap(&data_dir, &db.url);
         let allow = ["--allow-private-broker-addresses"];
         let log = dir.path().join("serve.log");
-        let server = Serve::start_with(&data_dir, &db.url, log.clone(), &allow);
+        let server = Serve::start(&data_dir, Some(&db.url), log.clone(), &allow);
         let store: Arc<dyn Store> = Arc::from(db.open().await);
         let (token, submission) = seed(&server.base, &admin, store.as_ref()).await;
         let created = call(
@@ -1278,7 +1217,7 @@ async fn webhook_delivery_killed_with_sigkill_loses_no_event() {
         let at_kill = verified(&receiver).len();
         assert!(at_kill < EVENTS, "killed too late to test anything");
 
-        let _server = Serve::start_with(&data_dir, &db.url, log.clone(), &allow);
+        let _server = Serve::start(&data_dir, Some(&db.url), log.clone(), &allow);
         let sealer = vitrine_checks::Sealer::from_file_or_create(&data_dir.join("secret.key"))
             .expect("the key");
         let settings = vitrine_webhooks::DeliverySettings {

@@ -23,10 +23,8 @@
 //! On SQLite a second `serve` on the same database file stops at once with a clear error.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -34,82 +32,27 @@ use serde_json::{Value, json};
 use vitrine_store::{AuditQuery, OutboxQuery, OutboxStatus, Store};
 use vitrine_store_testing::TestDatabase;
 
-const VITRINE: &str = env!("CARGO_BIN_EXE_vitrine");
+mod support;
+use support::{Serve, vitrine_command};
+
 const PASSWORD: &str = "correct horse battery";
 
-fn vitrine_command(data_dir: &Path, database_url: Option<&str>) -> Command {
-    let mut command = Command::new(VITRINE);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("VITRINE_") {
-            command.env_remove(name);
-        }
-    }
-    command.arg("--data-dir").arg(data_dir).stdin(Stdio::null());
-    if let Some(url) = database_url {
-        command.arg("--database-url").arg(url);
-    }
-    command
-}
-
-/// A `vitrine serve` child, killed (SIGKILL) when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn start(data_dir: &Path, database_url: Option<&str>, log: PathBuf) -> Serve {
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .expect("server log");
-        let mut child = vitrine_command(data_dir, database_url)
-            .args(["serve", "--listen", "127.0.0.1:0", "--test-clock"])
-            .args(["--scheduler-interval-secs", "1"])
-            // Five times the default: a change seen through another server within one
-            // second was seen through its change notice, not through the entry expiring.
-            .args(["--cache-ttl-ms", "5000"])
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .expect("start vitrine serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(address) = line.strip_prefix("vitrine listening on ") {
-                    let _ = sender.send(address.trim().to_owned());
-                }
-            }
-        });
-        let base = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "serve did not start\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            });
-        Serve { child, base, log }
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// A server of this test: the test clock, a scheduler ticking every second, and caches kept
+/// five times the default, so a change seen through another server within one second was
+/// seen through its change notice, not through the entry expiring.
+fn serve(data_dir: &Path, database_url: Option<&str>, log: PathBuf) -> Serve {
+    Serve::start(
+        data_dir,
+        database_url,
+        log,
+        &[
+            "--test-clock",
+            "--scheduler-interval-secs",
+            "1",
+            "--cache-ttl-ms",
+            "5000",
+        ],
+    )
 }
 
 /// One API call with a bearer token; panics on an HTTP error (naming the server's log).
@@ -345,9 +288,9 @@ async fn three_servers_rehearse_a_review_cycle_with_a_server_killed_and_each_ste
         .trim()
         .to_owned();
     let admin = admin.as_str();
-    let a = Serve::start(&data_dir, Some(url), log("a"));
-    let mut b = Serve::start(&data_dir, Some(url), log("b"));
-    let mut c = Serve::start(&data_dir, Some(url), log("c"));
+    let a = serve(&data_dir, Some(url), log("a"));
+    let mut b = serve(&data_dir, Some(url), log("b"));
+    let mut c = serve(&data_dir, Some(url), log("c"));
     let store = vitrine_store::open(url).await.expect("open the store");
 
     // People, through three servers; their tokens made on a server other than the one
@@ -496,7 +439,7 @@ async fn three_servers_rehearse_a_review_cycle_with_a_server_killed_and_each_ste
     at_most_once(&changed, "open_due_sessions", "the session opened once");
     assert_eq!(state(&c).await, "in_review");
     wait_for_outbox_drained(&*store).await;
-    b = Serve::start(&data_dir, Some(url), log("b"));
+    b = serve(&data_dir, Some(url), log("b"));
     let clock_on_b = api(&b, admin, Method::GET, "/api/v1/test-clock", None).await;
     let clock_on_a = api(&a, admin, Method::GET, "/api/v1/test-clock", None).await;
     let offset = |v: &Value| v["offset_seconds"].as_f64().expect("offset");
@@ -596,7 +539,7 @@ async fn three_servers_rehearse_a_review_cycle_with_a_server_killed_and_each_ste
         "the approval released once",
     );
     wait_for_outbox_drained(&*store).await;
-    c = Serve::start(&data_dir, Some(url), log("c"));
+    c = serve(&data_dir, Some(url), log("c"));
     assert_eq!(state(&c).await, "approved");
 
     // Publication at noon of decision day, the clock moved through B.
@@ -668,12 +611,31 @@ async fn three_servers_rehearse_a_review_cycle_with_a_server_killed_and_each_ste
         let before = read_name(&c).await;
         let renamed = format!("Acme DB {round}");
         assert_ne!(before, renamed);
+        // A live offering changes through a revision; texts only, so it is published as
+        // soon as it is submitted.
+        let started = api(
+            &a,
+            &olga,
+            Method::POST,
+            "/api/v1/offerings/acme-db/revisions",
+            Some(json!({})),
+        )
+        .await;
+        let id = started["submission_id"].as_str().expect("id").to_owned();
         api(
             &a,
             &olga,
             Method::PATCH,
-            "/api/v1/offerings/acme-db",
+            &format!("/api/v1/submissions/{id}/revision"),
             Some(json!({"display_name": {"en": renamed}})),
+        )
+        .await;
+        api(
+            &a,
+            &olga,
+            Method::POST,
+            &format!("/api/v1/submissions/{id}/revision/submit"),
+            Some(json!({})),
         )
         .await;
         let changed_at = Instant::now();
@@ -751,7 +713,7 @@ async fn three_servers_rehearse_a_review_cycle_with_a_server_killed_and_each_ste
 fn a_second_server_on_one_sqlite_file_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("data");
-    let first = Serve::start(&data_dir, None, dir.path().join("first.log"));
+    let first = serve(&data_dir, None, dir.path().join("first.log"));
     let second = vitrine_command(&data_dir, None)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -781,6 +743,6 @@ fn a_second_server_on_one_sqlite_file_is_refused_with_a_clear_error() {
     );
     // Once the first server is gone (even killed), a new one starts.
     first.kill();
-    let again = Serve::start(&data_dir, None, dir.path().join("again.log"));
+    let again = serve(&data_dir, None, dir.path().join("again.log"));
     drop(again);
 }

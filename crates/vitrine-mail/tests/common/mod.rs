@@ -195,6 +195,26 @@ pub fn samples(kind: EmailKind) -> Vec<Email> {
             validator_name: "Vera Validator".to_owned(),
             reason: "The service is not billed through the marketplace.".to_owned(),
         })],
+        EmailKind::AppealReceived => vec![Email::AppealReceived(AppealReceived {
+            submission: submission(),
+            round: 1,
+            appellant_name: "Paula Provider".to_owned(),
+            reason: "Billing goes through the marketplace since June; see the invoice.".to_owned(),
+        })],
+        EmailKind::AppealDecided => vec![
+            Email::AppealDecided(AppealDecided {
+                submission: submission(),
+                round: 1,
+                upheld: true,
+                answer: Some("The invoice is for another service.".to_owned()),
+            }),
+            Email::AppealDecided(AppealDecided {
+                submission: submission(),
+                round: 1,
+                upheld: false,
+                answer: None,
+            }),
+        ],
         EmailKind::DecisionOverdue => vec![
             Email::DecisionOverdue(DecisionOverdue {
                 submission: submission(),

@@ -89,15 +89,33 @@ async fn etags_and_not_modified() {
             "anonymous view unchanged"
         );
 
-        // A change to the listing changes the tag.
+        // A change to the listing (a revision of the live offering, texts only: published
+        // at once) changes the tag.
+        let revision = owner
+            .client
+            .post("/api/v1/offerings/pub-svc/revisions", &json!({}))
+            .await
+            .expect_status(201)
+            .json();
+        let id = revision["submission_id"].as_str().expect("id").to_owned();
         owner
             .client
             .patch(
-                "/api/v1/offerings/pub-svc",
+                &format!("/api/v1/submissions/{id}/revision"),
                 &json!({"description": {"en": "Changed"}}),
             )
             .await
             .expect_status(200);
+        let published = owner
+            .client
+            .post(
+                &format!("/api/v1/submissions/{id}/revision/submit"),
+                &json!({}),
+            )
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(published["state"], "published");
         let changed = c
             .send(revalidate("/api/v1/catalog", &etag))
             .await

@@ -514,6 +514,16 @@ impl Store for DownStore {
     ) -> Result<()> {
         Err(down())
     }
+    async fn publish_revision(
+        &self,
+        _submission: &Submission,
+        _offering: &Offering,
+        _broker: Option<&vitrine_domain::checks::BrokerRegistration>,
+        _events: &[AuditEvent],
+        _emails: &[NewEmail],
+    ) -> Result<()> {
+        Err(down())
+    }
     async fn open_review_session(
         &self,
         _nominal_date: Date,

@@ -69,6 +69,41 @@ async fn openapi_document_snapshot() {
     // it misplaces when `cargo metadata` fails (say, while another crate is half-written).
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/snapshots"));
+    // The time zones are the machine's database (what the server validates against).
+    let zones = document["components"]["schemas"]["TimeZone"]["enum"]
+        .as_array()
+        .expect("time zones");
+    assert!(zones.iter().any(|z| z == "Europe/Paris") && zones.iter().any(|z| z == "UTC"));
+    settings.add_redaction(
+        ".components.schemas.TimeZone.enum",
+        "[the time zone database's names]",
+    );
+    // The submission list's `state` pattern names every state there is.
+    let state_pattern = document["paths"]["/api/v1/submissions"]["get"]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "state"))
+        .and_then(|p| p["schema"]["pattern"].as_str())
+        .expect("the state parameter's pattern")
+        .to_owned();
+    let names: Vec<&str> = state_pattern
+        .strip_prefix("^(?:")
+        .and_then(|rest| rest.split(')').next())
+        .expect("a group of names")
+        .split('|')
+        .collect();
+    for state in vitrine_domain::submission::SubmissionState::ALL {
+        assert!(
+            names.contains(&state.as_str()),
+            "{} missing from {state_pattern}",
+            state.as_str()
+        );
+    }
+    // Every field rule was replaced by its pattern: a marker left means a rule misnamed.
+    let text = document.to_string();
+    assert!(
+        !text.contains("vitrine:"),
+        "a field names a rule that does not exist"
+    );
     settings.bind(|| insta::assert_json_snapshot!("openapi", document));
 }
 

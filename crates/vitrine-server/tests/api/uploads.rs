@@ -67,6 +67,7 @@ pub async fn draft_submission(app: &TestApp, state: SubmissionState) -> Submissi
         }],
         validator: None,
         publication_at: None,
+        revision: None,
         created_at: now,
         updated_at: now,
         version: 1,

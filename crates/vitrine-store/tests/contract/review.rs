@@ -82,6 +82,7 @@ fn new_submission(w: &World) -> Submission {
         rounds: vec![round(1, None)],
         validator: None,
         publication_at: None,
+        revision: None,
         created_at: at(10),
         updated_at: at(10),
         version: 1,
@@ -198,6 +199,20 @@ async fn check_settings(store: &dyn Store) {
         .put_calendar_settings(&friday, 7, at(22), std::slice::from_ref(&event), &[])
         .await;
     assert!(is_conflict(never), "a version never stored is stale too");
+    // A client's version is incremented by the store: the last i64 and negative ones are
+    // conflicts too, not an overflow (this once panicked the request).
+    for impossible in [i64::MAX, -1, i64::MIN] {
+        let refused = store
+            .put_calendar_settings(
+                &friday,
+                impossible,
+                at(22),
+                std::slice::from_ref(&event),
+                &[],
+            )
+            .await;
+        assert!(is_conflict(refused), "version {impossible}");
+    }
     let stored = store.calendar_settings().await.expect("settings");
     assert_eq!((stored.value, stored.version), (monday, 2));
     assert_eq!(audit_count(store).await, events_before + 1);
@@ -534,6 +549,7 @@ async fn check_submissions(store: &dyn Store) {
         by: w.validator.id,
         at: at(60),
         released_at: None,
+        appeal: None,
     });
     store
         .update_submission(&decided, &[], &[])

@@ -20,6 +20,8 @@ use crate::{Call, Form, Page, WebError, urlencode};
 #[derive(Clone, Copy)]
 enum Section {
     Actions,
+    Appeal,
+    Revision,
     Decision,
     Publication,
     Thread,
@@ -29,6 +31,8 @@ impl Section {
     fn as_str(self) -> &'static str {
         match self {
             Section::Actions => "actions",
+            Section::Appeal => "appeal",
+            Section::Revision => "revision",
             Section::Decision => "decision",
             Section::Publication => "publication",
             Section::Thread => "thread",
@@ -51,6 +55,12 @@ fn action_key(action: &str) -> Option<&'static str> {
         "submission.publish" => "submission_timeline.publish",
         "submission.withdraw" => "submission_timeline.withdraw",
         "submission.message" => "submission_timeline.message",
+        "revision.created" => "submission_timeline.revision_created",
+        "revision.edited" => "submission_timeline.revision_edited",
+        "submission.publish_unreviewed" => "submission_timeline.publish_unreviewed",
+        "submission.appeal" => "submission_timeline.appeal",
+        "submission.appeal_upheld" => "submission_timeline.appeal_upheld",
+        "submission.appeal_reopened" => "submission_timeline.appeal_reopened",
         _ => return None,
     })
 }
@@ -260,6 +270,26 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         Value::Null
     };
 
+    // A revision: the live version, what it proposes and the diff (the validator judges
+    // the diff); its provider edits it here while it may.
+    let revision = if submission["revision"].is_object() {
+        page.get(&format!("{path}/revision")).await?
+    } else {
+        Value::Null
+    };
+    let revision_plans = crate::provider::plan_rows(revision.pointer("/proposed/plans"), None);
+    let revision_tags = revision
+        .pointer("/proposed/tags")
+        .and_then(Value::as_array)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let appeal = page.get(&format!("{path}/appeal")).await?;
+
     // What the reader may do, as the API's state machine says.
     let may = |action: &str| {
         view["actions"]
@@ -282,6 +312,10 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         "timeline": timeline,
         "messages": messages,
         "checklist": checklist,
+        "revision": revision,
+        "revision_plans": revision_plans,
+        "revision_tags": revision_tags,
+        "appeal": appeal,
         "party": {
             "provider": is_provider,
             "validator": is_assigned,
@@ -289,7 +323,9 @@ async fn context(page: &mut Page, id: &str) -> Result<Value, WebError> {
         },
         "can": {
             "withdraw": may("withdraw"),
-            "go_live": may("edit"),
+            "go_live": may("edit") && revision.is_null(),
+            "revise": may("edit") && !revision.is_null(),
+            "submit_revision": (may("submit") || may("resubmit")) && !revision.is_null(),
             "decide": may("decide"),
             "publish": may("schedule_publication"),
             "write": is_provider || is_assigned || is_admin,
@@ -378,6 +414,64 @@ pub(super) async fn decide(
     let call = post(&id, "decision", form.to_json());
     let notice = "submission_page.notice_decision_recorded";
     answer(page, &id, &form, call, Section::Decision, notice).await
+}
+
+/// Edits what a revision proposes (`PATCH /api/v1/submissions/{id}/revision`): the
+/// listing and plan fields as on the offering's editor, and the broker settings.
+pub(super) async fn edit_revision(
+    page: Page,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    page.require_me()?;
+    let form = crate::provider::plan_rows_of(&form);
+    let mut body = crate::provider::listing_patch(&form);
+    // Broker fields left empty keep the proposed settings.
+    if let Some(broker) = body.get_mut("broker").and_then(Value::as_object_mut) {
+        broker.retain(|_, v| v.as_str().is_none_or(|s| !s.trim().is_empty()));
+    }
+    let path = format!("/api/v1/submissions/{}/revision", urlencode(&id));
+    let call = Call::new(Method::PATCH, path, body);
+    let notice = "submission_page.notice_revision_saved";
+    answer(page, &id, &form, call, Section::Revision, notice).await
+}
+
+/// Submits a revision (`POST /api/v1/submissions/{id}/revision/submit`): queued for review
+/// or published at once, by the operator's rule.
+pub(super) async fn submit_revision(
+    page: Page,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    page.require_me()?;
+    let call = post(&id, "revision/submit", json!({}));
+    let notice = "submission_page.notice_revision_submitted";
+    answer(page, &id, &form, call, Section::Revision, notice).await
+}
+
+/// Appeals a rejection (`POST /api/v1/submissions/{id}/appeal`, `{"reason"}`).
+pub(super) async fn appeal(
+    page: Page,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    page.require_me()?;
+    let call = post(&id, "appeal", form.to_json());
+    let notice = "submission_page.notice_appealed";
+    answer(page, &id, &form, call, Section::Appeal, notice).await
+}
+
+/// Hears an appeal (`POST /api/v1/submissions/{id}/appeal/decision`, `{"outcome",
+/// "answer"}`).
+pub(super) async fn decide_appeal(
+    page: Page,
+    Path(id): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    page.require_me()?;
+    let call = post(&id, "appeal/decision", form.to_json());
+    let notice = "submission_page.notice_appeal_heard";
+    answer(page, &id, &form, call, Section::Appeal, notice).await
 }
 
 /// Withdraws the submission (`POST /api/v1/submissions/{id}/withdraw`).

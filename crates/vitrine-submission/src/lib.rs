@@ -1,4 +1,7 @@
-//! The go-live submission state machine (PRODUCT.md, "Submission states").
+//! The go-live submission state machine (PRODUCT.md, "Submission states"), with appeals
+//! and the unreviewed publication of a revision. It needs nothing of the domain but its
+//! vocabulary (`vitrine-base`), so it is a crate of its own beneath it, re-exported as
+//! `vitrine_domain::submission`.
 //!
 //! ```text
 //! draft --submit--> queued --session opens--> in_review --decide--> decided_pending_release
@@ -6,15 +9,19 @@
 //! changes_requested --resubmit (new round)--> queued
 //! approved --admin schedules--> publication_scheduled --time comes--> published
 //! draft | queued | in_review | decided_pending_release --provider--> withdrawn
+//! rejected --appeal (provider, once, in time)--> appealed
+//! appealed --uphold (admin or another validator)--> rejected
+//! appealed --reopen (admin or another validator)--> queued (a new round, keeping its place)
+//! draft | changes_requested --publish unreviewed (a revision needing no review)--> published
 //! ```
 //!
 //! Each transition names who may make it; [`transition`] refuses anything else with the
 //! reason. The store applies the result only if the state it was computed from is still the
 //! stored one, so of two concurrent transitions one wins and the other gets a conflict.
 
-use crate::error::DomainError;
-use crate::tr;
 use serde::{Deserialize, Serialize};
+use vitrine_base::error::DomainError;
+use vitrine_base::tr;
 
 /// Where a submission stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -27,13 +34,15 @@ pub enum SubmissionState {
     ChangesRequested,
     Approved,
     Rejected,
+    /// A rejection the provider appealed, waiting for an admin or another validator.
+    Appealed,
     PublicationScheduled,
     Published,
     Withdrawn,
 }
 
 impl SubmissionState {
-    pub const ALL: [SubmissionState; 10] = [
+    pub const ALL: [SubmissionState; 11] = [
         SubmissionState::Draft,
         SubmissionState::Queued,
         SubmissionState::InReview,
@@ -41,6 +50,7 @@ impl SubmissionState {
         SubmissionState::ChangesRequested,
         SubmissionState::Approved,
         SubmissionState::Rejected,
+        SubmissionState::Appealed,
         SubmissionState::PublicationScheduled,
         SubmissionState::Published,
         SubmissionState::Withdrawn,
@@ -55,6 +65,7 @@ impl SubmissionState {
             SubmissionState::ChangesRequested => "changes_requested",
             SubmissionState::Approved => "approved",
             SubmissionState::Rejected => "rejected",
+            SubmissionState::Appealed => "appealed",
             SubmissionState::PublicationScheduled => "publication_scheduled",
             SubmissionState::Published => "published",
             SubmissionState::Withdrawn => "withdrawn",
@@ -81,6 +92,7 @@ impl SubmissionState {
             }
             SubmissionState::Approved => ("approved", "« approuvée »"),
             SubmissionState::Rejected => ("rejected", "« refusée »"),
+            SubmissionState::Appealed => ("under appeal", "« en appel »"),
             SubmissionState::PublicationScheduled => {
                 ("scheduled for publication", "« publication programmée »")
             }
@@ -105,6 +117,16 @@ pub enum Decision {
     Approve,
     RequestChanges,
     Reject,
+}
+
+/// What the admin or validator taking an appeal decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppealOutcome {
+    /// The rejection stands.
+    Uphold,
+    /// The submission goes back into the queue in a new round, keeping its place.
+    Reopen,
 }
 
 /// Who asks for a transition, as far as the state machine cares.
@@ -132,11 +154,17 @@ pub enum Transition {
     SchedulePublication,
     Publish,
     Withdraw,
+    /// The provider appeals a released rejection.
+    Appeal,
+    /// An admin or a validator other than the decider upholds or reopens.
+    DecideAppeal(AppealOutcome),
+    /// A revision whose changes need no review replaces the live version at once.
+    PublishUnreviewed,
 }
 
 impl Transition {
-    /// Every transition, each decision counted.
-    pub const ALL: [Transition; 10] = [
+    /// Every transition, each decision and appeal outcome counted.
+    pub const ALL: [Transition; 14] = [
         Transition::Submit,
         Transition::OpenSession,
         Transition::Decide(Decision::Approve),
@@ -147,6 +175,10 @@ impl Transition {
         Transition::SchedulePublication,
         Transition::Publish,
         Transition::Withdraw,
+        Transition::Appeal,
+        Transition::DecideAppeal(AppealOutcome::Uphold),
+        Transition::DecideAppeal(AppealOutcome::Reopen),
+        Transition::PublishUnreviewed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -159,6 +191,9 @@ impl Transition {
             Transition::SchedulePublication => "schedule_publication",
             Transition::Publish => "publish",
             Transition::Withdraw => "withdraw",
+            Transition::Appeal => "appeal",
+            Transition::DecideAppeal(_) => "decide_appeal",
+            Transition::PublishUnreviewed => "publish_unreviewed",
         }
     }
 
@@ -166,8 +201,14 @@ impl Transition {
     fn allowed(self, party: Party) -> bool {
         use Party::*;
         match self {
-            Transition::Submit | Transition::Resubmit | Transition::Withdraw => party == Provider,
+            Transition::Submit
+            | Transition::Resubmit
+            | Transition::Withdraw
+            | Transition::Appeal
+            | Transition::PublishUnreviewed => party == Provider,
             Transition::Decide(_) => party == AssignedValidator,
+            // Never the validator who decided: a second pair of eyes.
+            Transition::DecideAppeal(_) => matches!(party, Admin | OtherValidator),
             Transition::OpenSession | Transition::ReleaseDecision | Transition::Publish => {
                 matches!(party, Scheduler | Admin)
             }
@@ -178,9 +219,17 @@ impl Transition {
     /// Who may make it, `(English, French)`, read after "only" / "seul".
     fn who(self) -> (&'static str, &'static str) {
         match self {
-            Transition::Submit | Transition::Resubmit | Transition::Withdraw => (
+            Transition::Submit
+            | Transition::Resubmit
+            | Transition::Withdraw
+            | Transition::Appeal
+            | Transition::PublishUnreviewed => (
                 "a member of the provider account",
                 "un membre du compte fournisseur",
+            ),
+            Transition::DecideAppeal(_) => (
+                "an admin or a validator other than the one who decided",
+                "un administrateur ou un validateur autre que celui qui a décidé",
             ),
             Transition::Decide(_) => (
                 "the validator assigned to this submission",
@@ -209,6 +258,9 @@ impl Transition {
             ),
             Transition::Publish => ("publish", "publier"),
             Transition::Withdraw => ("withdraw", "retirer"),
+            Transition::Appeal => ("appeal the rejection of", "faire appel du refus de"),
+            Transition::DecideAppeal(_) => ("decide on the appeal of", "statuer sur l’appel de"),
+            Transition::PublishUnreviewed => ("publish without review", "publier sans revue"),
         }
     }
 }
@@ -234,6 +286,10 @@ fn target(
         (Approved, Transition::SchedulePublication) => PublicationScheduled,
         (PublicationScheduled, Transition::Publish) => Published,
         (Draft | Queued | InReview | DecidedPendingRelease, Transition::Withdraw) => Withdrawn,
+        (Rejected, Transition::Appeal) => Appealed,
+        (Appealed, Transition::DecideAppeal(AppealOutcome::Uphold)) => Rejected,
+        (Appealed, Transition::DecideAppeal(AppealOutcome::Reopen)) => Queued,
+        (Draft | ChangesRequested, Transition::PublishUnreviewed) => Published,
         _ => return None,
     })
 }
@@ -278,7 +334,7 @@ mod tests {
         Party::Admin,
         Party::Scheduler,
     ];
-    const TRANSITIONS: [Transition; 10] = Transition::ALL;
+    const TRANSITIONS: [Transition; 14] = Transition::ALL;
 
     /// The whole table of PRODUCT.md: (from, transition, recorded decision, to).
     fn allowed_moves() -> Vec<(
@@ -316,6 +372,26 @@ mod tests {
                 PublicationScheduled,
             ),
             (PublicationScheduled, Transition::Publish, None, Published),
+            (Rejected, Transition::Appeal, None, Appealed),
+            (
+                Appealed,
+                Transition::DecideAppeal(AppealOutcome::Uphold),
+                None,
+                Rejected,
+            ),
+            (
+                Appealed,
+                Transition::DecideAppeal(AppealOutcome::Reopen),
+                None,
+                Queued,
+            ),
+            (Draft, Transition::PublishUnreviewed, None, Published),
+            (
+                ChangesRequested,
+                Transition::PublishUnreviewed,
+                None,
+                Published,
+            ),
         ];
         for d in [
             Decision::Approve,
@@ -413,11 +489,59 @@ mod tests {
     }
 
     #[test]
+    fn appeals_are_for_the_provider_and_decided_by_someone_else() {
+        let cases = [
+            (Transition::Appeal, Party::Provider, true),
+            (Transition::Appeal, Party::Admin, false),
+            (Transition::Appeal, Party::AssignedValidator, false),
+            (
+                Transition::DecideAppeal(AppealOutcome::Reopen),
+                Party::Admin,
+                true,
+            ),
+            (
+                Transition::DecideAppeal(AppealOutcome::Uphold),
+                Party::OtherValidator,
+                true,
+            ),
+            (
+                Transition::DecideAppeal(AppealOutcome::Uphold),
+                Party::AssignedValidator,
+                false,
+            ),
+            (
+                Transition::DecideAppeal(AppealOutcome::Reopen),
+                Party::Provider,
+                false,
+            ),
+            (
+                Transition::DecideAppeal(AppealOutcome::Reopen),
+                Party::Scheduler,
+                false,
+            ),
+        ];
+        for (t, party, allowed) in cases {
+            let from = if t == Transition::Appeal {
+                Rejected
+            } else {
+                Appealed
+            };
+            let got = transition(from, t, party, None);
+            assert_eq!(got.is_ok(), allowed, "{t:?} {party:?}: {got:?}");
+            if !allowed {
+                let err = got.expect_err("refused");
+                assert!(err.to_string().contains("only"), "names who may: {err}");
+            }
+        }
+    }
+
+    #[test]
     fn released_decisions_cannot_be_withdrawn() {
         for from in [
             ChangesRequested,
             Approved,
             Rejected,
+            Appealed,
             PublicationScheduled,
             Published,
             Withdrawn,

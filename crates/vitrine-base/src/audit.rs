@@ -1,6 +1,6 @@
 //! The audit log: one append-only record per change, written in the same transaction as
 //! the change. Admins read all of it; a provider reads what concerns its own account and
-//! offerings (see [`crate::permissions::Actor::audit_scope`]).
+//! offerings (see `vitrine_domain::permissions::Actor::audit_scope`).
 
 use crate::Timestamp;
 use crate::ids::{AccountId, OfferingId, UserId};
