@@ -128,6 +128,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        // No stored text holds a NUL (PostgreSQL's text cannot), so a filter with one is
+        // refused here, as the document's pattern says, rather than failing the database.
+        if let Some((name, _)) =
+            form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.contains('\0'))
+        {
+            return Err(ApiError::invalid(vec![FieldError::new(
+                name.into_owned(),
+                tr!(
+                    "field.nul",
+                    "must not contain a NUL character",
+                    "ne doit pas contenir de caractère NUL"
+                ),
+            )]));
+        }
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)

@@ -26,9 +26,14 @@ pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> Result<String, serde_jso
     serde_json::to_string(&document)
 }
 
+/// The pattern of a query parameter's text with no rule of its own: anything but NUL, which
+/// `ApiQuery` refuses (no stored text can hold one).
+pub const NO_NUL: &str = "^[^\\u0000]*$";
+
 /// Applies the field rules and closed variants to a serialised document.
 pub fn refine(document: &mut Value, time_zones: Vec<String>) {
     replace_markers(document);
+    no_nul_in_query_text(document);
     if let Some(schemas) = document
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
@@ -51,6 +56,45 @@ pub fn refine(document: &mut Value, time_zones: Vec<String>) {
                     if let Some(variant) = variant.as_object_mut() {
                         variant.insert("additionalProperties".to_owned(), Value::Bool(false));
                     }
+                }
+            }
+        }
+    }
+}
+
+fn no_nul_in_query_text(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            let Some(parameters) = operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            for parameter in parameters {
+                if parameter.get("in").and_then(Value::as_str) != Some("query") {
+                    continue;
+                }
+                let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                let text = match schema.get("type") {
+                    Some(Value::String(t)) => t == "string",
+                    Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+                    _ => false,
+                };
+                let ruled = ["pattern", "format", "enum", "$ref"]
+                    .iter()
+                    .any(|key| schema.contains_key(*key));
+                if text && !ruled {
+                    schema.insert("pattern".to_owned(), Value::String(NO_NUL.to_owned()));
                 }
             }
         }

@@ -726,8 +726,11 @@ async fn a_check_run_killed_mid_lifecycle_is_interrupted_and_cleaned_up_on_resta
             json!({"seconds": 120}),
         )
         .await;
-        // Marked interrupted first, then cleaned up: the report comes with the cleanup.
-        let view = wait_for(Duration::from_secs(30), "the run cleaned up", || async {
+        // Marked interrupted first, then cleaned up: the report comes with the cleanup. The
+        // lease is on real time (moving the clock ends none), so this waits for the killed
+        // server's last 30 s lease to run out, the runner's next look (every 5 s) and the
+        // cleanup: within 90 s even on a loaded machine.
+        let view = wait_for(Duration::from_secs(90), "the run cleaned up", || async {
             let (_, view) = get_json(
                 &server.base,
                 &token,
