@@ -216,20 +216,7 @@ async fn view(state: &AppState, s: Submission, party: Party) -> ApiResult<Submis
     })
 }
 
-/// Loads a submission the caller may see (404 otherwise) and the party they play.
-async fn load(
-    state: &AppState,
-    caller: &Caller,
-    id: SubmissionId,
-) -> ApiResult<(Submission, Party)> {
-    let s = state
-        .store
-        .submission(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let party = s.require_visible_to(&caller.actor)?;
-    Ok((s, party))
-}
+use vitrine_http::auth::visible_submission as load;
 
 fn about<'a>(s: &'a Submission, ctx: &'a Context) -> About<'a> {
     About {

@@ -200,3 +200,23 @@ pub fn clear_session_cookie_header(secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
 }
+
+/// Loads a submission the caller may see (404 otherwise: one that is not theirs to see is
+/// not there for them) and the party they play in it. The API's and the revisions' routes
+/// start from it.
+pub async fn visible_submission(
+    state: &crate::AppState,
+    caller: &Caller,
+    id: vitrine_domain::SubmissionId,
+) -> crate::problem::ApiResult<(
+    vitrine_domain::go_live::Submission,
+    vitrine_domain::submission::Party,
+)> {
+    let s = state
+        .store
+        .submission(id)
+        .await?
+        .ok_or_else(crate::problem::ApiError::not_found)?;
+    let party = s.require_visible_to(&caller.actor)?;
+    Ok((s, party))
+}

@@ -60,19 +60,7 @@ pub struct RevisionView {
     pub review_fields: Vec<RevisionField>,
 }
 
-async fn load(
-    state: &AppState,
-    caller: &Caller,
-    id: SubmissionId,
-) -> ApiResult<(Submission, Party)> {
-    let s = state
-        .store
-        .submission(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let party = s.require_visible_to(&caller.actor)?;
-    Ok((s, party))
-}
+use vitrine_http::auth::visible_submission as load;
 
 async fn revision_view(state: &AppState, s: Submission, party: Party) -> ApiResult<RevisionView> {
     let Some(proposed) = s.revision.clone() else {
