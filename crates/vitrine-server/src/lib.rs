@@ -91,6 +91,8 @@ fn build(
     // build mistake that the tests catch, so here it only costs the pages, not the API.
     let settings = vitrine_web::WebSettings {
         secure_cookies: state.config.secure_cookies,
+        cache_ttl: state.config.cache_ttl,
+        generation: generation.clone(),
     };
     let mut app = api.clone();
     let mut web = None;
@@ -164,7 +166,9 @@ fn follow_other_servers(state: &vitrine_http::AppState, generation: Arc<cache::W
             true
         });
         match store.watch_changes(on_change).await {
-            Ok(true) => tracing::info!("listening for the other servers' changes"),
+            Ok(true) => {
+                tracing::info!("listening for the changes made outside this server's requests")
+            }
             Ok(false) => {}
             // The caches' time-to-live still bounds what this server serves stale.
             Err(error) => tracing::warn!(%error, "cannot listen for the other servers' changes"),

@@ -693,8 +693,9 @@ pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
     /// advances through two servers both count; returns the new offset.
     async fn advance_test_clock(&self, micros: i64) -> Result<i64>;
     /// Starts telling `on_change` of the changes committed through any server on this
-    /// database (PostgreSQL's `LISTEN/NOTIFY`), until it answers `false`. `Ok(false)` where
-    /// the backend has no such notices (SQLite: one server per file, nothing to hear).
+    /// database, until it answers `false`: PostgreSQL's `LISTEN/NOTIFY`; on SQLite (one
+    /// server per file) this process's own writes, from SQLite's update hook. `Ok(false)`
+    /// where a backend has no such notices.
     async fn watch_changes(&self, on_change: ChangeHandler) -> Result<bool>;
 }
 

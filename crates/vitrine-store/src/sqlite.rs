@@ -11,23 +11,49 @@
 //! strings (`json_each`, `unhex`), and full-text search uses the FTS5 table `offerings_fts`.
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqliteOperation, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous, UpdateHookResult,
 };
 use sqlx::{Sqlite, Transaction};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::shared::{CatalogCache, Dialect, db, impl_store};
-use crate::{Result, StoreError};
+use crate::{Change, Result, StoreError};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// Connections kept for a file database. Readers run in parallel under WAL; writers queue
 /// on SQLite's single write lock whatever the pool size.
 const MAX_CONNECTIONS: u32 = 8;
+
+/// Counts the writes this process made to its SQLite databases that a cached answer may
+/// show: the rows PostgreSQL's change notices stand for (an audit event, which every state
+/// change writes; a session ended). Bumped by SQLite's update hook on every connection, so
+/// the work done outside requests (the scheduler, inbound mail, check runs) reaches the
+/// caches as a request's write does. One counter for the process: a notice about another
+/// database opened by the same process (tests) only costs a cache miss.
+static LOCAL_WRITES: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::Sender::new(0));
+
+/// The update hook fires before its transaction commits; the change is told again this
+/// long after, when the commit is surely visible, so an answer computed in between from
+/// the old rows is not kept.
+const COMMIT_GRACE: Duration = Duration::from_millis(50);
+
+fn note_write(change: UpdateHookResult<'_>) {
+    let counts = match change.table {
+        "audit_events" => matches!(change.operation, SqliteOperation::Insert),
+        "sessions" => matches!(change.operation, SqliteOperation::Delete),
+        _ => false,
+    };
+    if counts {
+        LOCAL_WRITES.send_modify(|writes| *writes = writes.wrapping_add(1));
+    }
+}
 
 /// A vitrine store in a SQLite database.
 #[derive(Clone, Debug)]
@@ -71,6 +97,12 @@ impl SqliteStore {
             pool = pool.max_connections(MAX_CONNECTIONS);
         }
         let pool = pool
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    connection.lock_handle().await?.set_update_hook(note_write);
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(db("open the SQLite database"))?;
@@ -90,9 +122,22 @@ impl SqliteStore {
     }
 
     /// One server per database file (`vitrine serve` locks it): no other server's changes
-    /// to hear of.
-    async fn spawn_change_watch(&self, _on_change: crate::ChangeHandler) -> Result<bool> {
-        Ok(false)
+    /// to hear of, but this process's own writes outside requests ([`LOCAL_WRITES`]).
+    async fn spawn_change_watch(&self, on_change: crate::ChangeHandler) -> Result<bool> {
+        let mut writes = LOCAL_WRITES.subscribe();
+        tokio::spawn(async move {
+            // The sender is a static: it is never dropped.
+            while writes.changed().await.is_ok() {
+                if !on_change(Change::Write) {
+                    return;
+                }
+                tokio::time::sleep(COMMIT_GRACE).await;
+                if !on_change(Change::Write) {
+                    return;
+                }
+            }
+        });
+        Ok(true)
     }
 
     /// Ids travel as a JSON array of hex strings, turned back into 16-byte blobs in SQL.

@@ -53,6 +53,7 @@ use tower::ServiceExt;
 use vitrine_domain::user::Language;
 
 use vitrine_http::auth::SESSION_COOKIE;
+use vitrine_http::cache::{ShortCache, Weigh, WriteGeneration};
 
 mod account;
 mod admin;
@@ -94,6 +95,11 @@ pub struct Web(Arc<WebInner>);
 pub struct WebSettings {
     /// Mark every cookie the pages set `Secure` (served over HTTPS).
     pub secure_cookies: bool,
+    /// How long a page kept by [`Page::render_cached`] may be served (the server's cache
+    /// time-to-live; zero keeps none).
+    pub cache_ttl: std::time::Duration,
+    /// The server's write generation: a page kept before a write is never served after it.
+    pub generation: Arc<WriteGeneration>,
 }
 
 pub struct WebInner {
@@ -103,6 +109,29 @@ pub struct WebInner {
     templates: Environment<'static>,
     /// A digest of the static files, in their URLs, so browsers may keep them for a year.
     asset_version: String,
+    /// Pages kept by [`Page::render_cached`].
+    pages: ShortCache<PageKey, Html>,
+}
+
+/// Who reads which page, as what makes its HTML differ: the reader, their browser (its
+/// CSRF token is in every form), the language and the address with its query.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PageKey {
+    template: &'static str,
+    reader: String,
+    csrf: String,
+    lang: Language,
+    uri: String,
+}
+
+/// A rendered page kept by [`Page::render_cached`].
+#[derive(Clone)]
+struct Html(axum::body::Bytes);
+
+impl Weigh for Html {
+    fn weight(&self) -> u64 {
+        u64::try_from(self.0.len()).unwrap_or(u64::MAX)
+    }
 }
 
 impl std::ops::Deref for Web {
@@ -125,11 +154,19 @@ pub fn router(settings: WebSettings, api: Router) -> Result<(Router, Web), Strin
         }
         hex_prefix(&digest.finalize())
     };
+    // Up to 32 MiB of pages (about 1,500 submission pages).
+    let pages = ShortCache::new(
+        1024,
+        32 << 20,
+        settings.cache_ttl,
+        settings.generation.clone(),
+    );
     let web = Web(Arc::new(WebInner {
         settings,
         api,
         templates,
         asset_version,
+        pages,
     }));
     let routes = public::routes()
         .merge(account::routes())
@@ -893,8 +930,64 @@ impl Page {
         self,
         status: StatusCode,
         template: &str,
-        mut context: Value,
+        context: Value,
     ) -> Result<Response, WebError> {
+        let html = self.render_html(template, context)?;
+        let mut response = (status, html_headers(), html).into_response();
+        self.finish(&mut response);
+        Ok(response)
+    }
+
+    /// As [`Page::render`], for a page read far more often than what it shows changes (the
+    /// submission page, which its validator keeps open and reloads): its HTML is kept per
+    /// reader, browser, language and address under the caches' rule (never served after a
+    /// write, at most the time-to-live; see `vitrine_http::cache`), and `context` is read
+    /// only when it is not kept. A page with a one-time notice, for a browser given its
+    /// first CSRF token, or for no one signed in is neither served from nor kept in it.
+    pub async fn render_cached(
+        mut self,
+        template: &'static str,
+        context: impl AsyncFnOnce(&mut Page) -> Result<Value, WebError>,
+    ) -> Result<Response, WebError> {
+        let Some(key) = self.cache_key(template) else {
+            let context = context(&mut self).await?;
+            return self.render(template, context);
+        };
+        let web = self.web.clone();
+        let html = web
+            .pages
+            .get_or_compute(key, || async {
+                let context = context(&mut self).await?;
+                let html = self.render_html(template, context)?;
+                Ok::<_, WebError>(Html(html.into()))
+            })
+            .await?;
+        let mut response = (
+            StatusCode::OK,
+            html_headers(),
+            axum::body::Body::from(html.0),
+        )
+            .into_response();
+        self.finish(&mut response);
+        Ok(response)
+    }
+
+    fn cache_key(&self, template: &'static str) -> Option<PageKey> {
+        if self.new_csrf || self.notice.is_some() {
+            return None;
+        }
+        let reader = self.me.as_ref()?.pointer("/user/id")?.as_str()?;
+        Some(PageKey {
+            template,
+            reader: reader.to_owned(),
+            csrf: self.csrf.clone(),
+            lang: self.lang,
+            uri: self.uri.clone(),
+        })
+    }
+
+    /// `template` rendered with `context` plus what every page has.
+    fn render_html(&self, template: &str, mut context: Value) -> Result<String, WebError> {
         let time_zone = self
             .me
             .as_ref()
@@ -924,18 +1017,14 @@ impl Page {
                 target.entry(key).or_insert(value);
             }
         }
-        let html = self
-            .web
+        self.web
             .templates
             .get_template(template)
             .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&context))))
             .map_err(|e| {
                 let kind = e.kind();
                 WebError::Internal(format!("rendering {template}: {e:#} ({kind:?})"))
-            })?;
-        let mut response = (status, html_headers(), html).into_response();
-        self.finish(&mut response);
-        Ok(response)
+            })
     }
 
     /// Re-renders `template` after the API refused `form`, with 422 (or the API's status).

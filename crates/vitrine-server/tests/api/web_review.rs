@@ -456,3 +456,72 @@ async fn an_admin_sees_every_assignment_and_schedules_the_publication() {
     })
     .await;
 }
+
+/// The submission page is kept between writes (its validator keeps it open): read again,
+/// a change made without a request (here straight into the store, which this test
+/// harness announces to no cache) is not shown yet; a write through any request is shown
+/// at once; and no reader is ever served another reader's page.
+#[tokio::test]
+async fn the_submission_page_is_kept_per_reader_until_a_write() {
+    let kept = || ServerConfig {
+        cache_ttl: std::time::Duration::from_secs(600),
+        ..rehearsal()
+    };
+    each_backend_with(kept, async |app| {
+        let cast = queued_submission(&app).await;
+        advance_to(&app, "2026-03-03T00:00:00Z").await;
+        // (The first page after signing in shows a one-time notice, and is not kept.)
+        for _ in 0..2 {
+            cast.validator_web
+                .get(&cast.page)
+                .await
+                .assert_contains("id=\"decision\"");
+        }
+        let submission = cast.id.parse().expect("a submission id");
+        let (owner, _) = app
+            .store
+            .user_by_email(
+                &vitrine_domain::user::Email::parse("email", "owner@p.test").expect("email"),
+            )
+            .await
+            .expect("read")
+            .expect("the owner");
+        let message = vitrine_domain::thread::Message {
+            id: vitrine_domain::thread::MessageId::generate(),
+            submission_id: submission,
+            author: owner.id,
+            side: vitrine_domain::thread::Side::Provider,
+            body: "Written straight into the store.".into(),
+            created_at: vitrine_server::Clock::now(app.clock.as_ref()),
+        };
+        app.store
+            .insert_message(&message, &[], &[])
+            .await
+            .expect("message stored");
+        // Kept for its validator; the provider, who had not read it, reads it fresh and
+        // without the validator's forms.
+        cast.validator_web
+            .get(&cast.page)
+            .await
+            .assert_lacks("Written straight into the store.");
+        cast.provider_web
+            .get(&cast.page)
+            .await
+            .assert_contains("Written straight into the store.")
+            .assert_lacks("id=\"decision\"");
+        // Any write through a request (here the provider's reply) makes it stale.
+        cast.provider_web
+            .post_form(
+                &cast.page,
+                &format!("{}/messages", cast.page),
+                &[("body:text", "A reply through the page.")],
+            )
+            .await;
+        cast.validator_web
+            .get(&cast.page)
+            .await
+            .assert_contains("Written straight into the store.")
+            .assert_contains("A reply through the page.");
+    })
+    .await;
+}

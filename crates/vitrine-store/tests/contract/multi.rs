@@ -1,5 +1,6 @@
 //! Several servers on one database: the rehearsal clock's offset is shared and every
-//! advance counts, and (PostgreSQL) committed changes are announced to every listener.
+//! advance counts, and committed changes are announced to every listener (on SQLite, the
+//! process's own writes: the work done outside requests).
 
 use std::time::Duration;
 
@@ -32,10 +33,6 @@ async fn check_change_notices(store: &dyn Store) {
     let (sender, mut notices) = tokio::sync::mpsc::unbounded_channel();
     let on_change: ChangeHandler = std::sync::Arc::new(move |change| sender.send(change).is_ok());
     let listening = store.watch_changes(on_change).await.expect("watch");
-    if store.backend() == "sqlite" {
-        assert!(!listening, "SQLite has no other server to hear");
-        return;
-    }
     assert!(listening);
     let next = async |notices: &mut tokio::sync::mpsc::UnboundedReceiver<Change>| {
         tokio::time::timeout(Duration::from_secs(5), notices.recv())
@@ -49,6 +46,14 @@ async fn check_change_notices(store: &dyn Store) {
         .await
         .expect("insert");
     assert_eq!(next(&mut notices).await, Change::Write);
+    if store.backend() == "sqlite" {
+        // Told again once the commit is surely visible.
+        assert_eq!(next(&mut notices).await, Change::Write);
+        // The rest is PostgreSQL's: SQLite's test clock is one server's, and its notices
+        // count every database of the process, so the tests running beside this one
+        // would announce changes during a read.
+        return;
+    }
     store.advance_test_clock(1).await.expect("advance");
     assert_eq!(next(&mut notices).await, Change::Clock);
     // A read announces nothing.

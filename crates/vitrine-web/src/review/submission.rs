@@ -360,9 +360,11 @@ async fn session_place(page: &mut Page, id: &str) -> Result<Value, WebError> {
         .unwrap_or(Value::Null))
 }
 
-pub(super) async fn show(mut page: Page, Path(id): Path<String>) -> Result<Response, WebError> {
-    let context = context(&mut page, &id).await?;
-    page.render("submission.html", context)
+/// The page its validator keeps open: kept for a moment between two writes (see
+/// [`Page::render_cached`]), as the catalog's answers are.
+pub(super) async fn show(page: Page, Path(id): Path<String>) -> Result<Response, WebError> {
+    page.render_cached("submission.html", async |page| context(page, &id).await)
+        .await
 }
 
 /// Makes `call`, the form of `section`: on success to the page (at that section) with
