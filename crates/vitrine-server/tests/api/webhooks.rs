@@ -651,3 +651,170 @@ async fn the_webhook_pages_register_show_the_secret_once_and_list_deliveries() {
     })
     .await;
 }
+
+/// Moves the application's clock to `to` and runs every scheduler step, as the background
+/// ticks would (by hand: the deliverer reads the same clock, so the deliveries of what the
+/// steps do are due at once).
+async fn tick_at(app: &TestApp, to: &str) {
+    let to: jiff::Timestamp = to.parse().expect("a time");
+    app.clock.advance(app.clock.now().duration_until(to));
+    for step in vitrine_jobs::scheduler::STEPS {
+        app.admin
+            .post(&format!("/api/v1/scheduler/{step}/run"), &json!({}))
+            .await
+            .expect_status(200);
+    }
+}
+
+/// A go-live journey on the test clock, every event type of it verified at the provider's
+/// receiver in the order of the changes, with the ids of what changed: two submissions
+/// queued, the second's dates moved by a capacity change, a message in the first's thread,
+/// its approval released on decision day, its publication.
+#[tokio::test]
+async fn a_go_live_journey_reaches_the_receiver_event_by_event_in_order() {
+    let config = || ServerConfig {
+        scheduler_interval: None,
+        ..allowing_private()
+    };
+    each_backend_with(config, |app| async move {
+        let dir = tempfile::tempdir().expect("a directory");
+        let Some(receiver) = TestReceiver::start_or_skip("webhooks_journey", dir.path()) else {
+            return;
+        };
+        let c = crate::go_live::cast(&app).await;
+        // Each validator reviews one a session: a session holds two submissions.
+        for v in [&c.validator, &c.other_validator] {
+            app.admin
+                .put(
+                    &format!("/api/v1/validators/{}/capacity", v.id),
+                    &json!({"capacity": 1}),
+                )
+                .await
+                .expect_status(200);
+        }
+        crate::go_live::ready_offering(&app, &c.owner, &c.provider, "two-svc").await;
+        register(
+            &c.owner.client,
+            &format!("/api/v1/accounts/{}/webhooks", c.provider),
+            &receiver,
+            &[
+                "submission.queued",
+                "submission.dates_moved",
+                "message.posted",
+                "decision.released",
+                "offering.published",
+            ],
+        )
+        .await;
+        let worker = deliverer(&app, true);
+
+        let first = crate::go_live::submitted(&app, &c.owner).await;
+        let second = crate::go_live::submitted_for(&app, &c.member, "two-svc").await;
+        // One validator's room gone: the second moves to the next session.
+        app.admin
+            .put(
+                &format!("/api/v1/validators/{}/capacity", c.other_validator.id),
+                &json!({"capacity": 0}),
+            )
+            .await
+            .expect_status(200);
+        // Tuesday: the first goes in review; its provider asks something.
+        tick_at(&app, "2026-03-03T00:00:00Z").await;
+        let posted = c
+            .owner
+            .client
+            .post(
+                &format!("/api/v1/submissions/{first}/messages"),
+                &json!({"body": "Anything missing?"}),
+            )
+            .await
+            .expect_status(201)
+            .json();
+        let requirements = c.owner.client.get("/api/v1/requirements").await.json();
+        c.validator
+            .client
+            .post(
+                &format!("/api/v1/submissions/{first}/decision"),
+                &json!({"verdicts": crate::go_live::verdicts(&[], &requirements),
+                    "decision": "approve"}),
+            )
+            .await
+            .expect_status(200);
+        // A held decision is no event: nothing more until Thursday's release.
+        drain(&worker).await;
+        assert_eq!(receiver.received().len(), 4, "{:#?}", receiver.received());
+        tick_at(&app, "2026-03-05T00:00:00Z").await;
+        let scheduled = app
+            .admin
+            .post(
+                &format!("/api/v1/submissions/{first}/publication"),
+                &json!({"at": "2026-03-09T00:00:00Z"}),
+            )
+            .await
+            .expect_status(200)
+            .json();
+        let publication_at = scheduled["submission"]["publication_at"]
+            .as_str()
+            .expect("a publication time")
+            .to_owned();
+        tick_at(&app, &publication_at).await;
+        let report = drain(&worker).await;
+        assert_eq!(report.failed + report.retried, 0, "{report:?}");
+
+        let received = receiver.received();
+        assert!(received.iter().all(|r| r.verified), "{received:#?}");
+        let seen: Vec<(String, String)> = received
+            .iter()
+            .map(|r| {
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                let data = &r.payload["data"];
+                let subject = match data.get("submission_id") {
+                    Some(id) => text(id),
+                    None => text(&data["offering_name"]),
+                };
+                (text(&r.payload["type"]), subject)
+            })
+            .collect();
+        let pair = |kind: &str, subject: &str| (kind.to_owned(), subject.to_owned());
+        assert_eq!(
+            seen,
+            [
+                pair("submission.queued", &first),
+                pair("submission.queued", &second),
+                pair("submission.dates_moved", &second),
+                pair("message.posted", &first),
+                pair("decision.released", &first),
+                pair("offering.published", "demo-svc"),
+            ],
+            "{received:#?}"
+        );
+        let moved = &received[2].payload["data"];
+        assert_eq!(moved["reason"], "capacity");
+        assert_eq!(
+            (&moved["previous_review_date"], &moved["review_date"]),
+            (&json!("2026-03-03"), &json!("2026-03-10"))
+        );
+        assert_eq!(moved["queue_position"], 2);
+        assert_eq!(moved["offering_name"], "two-svc");
+        assert_eq!(moved["provider_account_id"], c.provider.as_str());
+        let message = &received[3].payload["data"];
+        assert_eq!(message["message_id"], posted["id"], "{posted}");
+        assert_eq!(message["side"], "provider");
+        assert!(
+            !received[3]
+                .payload
+                .to_string()
+                .contains("Anything missing?"),
+            "the text is read through the API"
+        );
+        let released = &received[4].payload["data"];
+        assert_eq!(
+            (&released["state"], &released["round"]),
+            (&json!("approved"), &json!(1))
+        );
+        assert_eq!(received[5].payload["data"]["visibility"], "public");
+        let ids: std::collections::BTreeSet<_> = received.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(ids.len(), 6, "one webhook-id per message");
+    })
+    .await;
+}
