@@ -145,6 +145,17 @@ async fn deliveries(client: &crate::support::Client, endpoint: &str) -> Vec<Valu
         .clone()
 }
 
+/// How many delivery attempts the database holds.
+async fn attempts_stored(app: &TestApp) -> i64 {
+    let sql = "SELECT COUNT(*) FROM webhook_delivery_attempts";
+    let (n,): (i64,) = match app.store.pools() {
+        vitrine_store::Pools::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+        vitrine_store::Pools::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+    }
+    .expect("counted");
+    n
+}
+
 #[tokio::test]
 async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotation() {
     each_backend_with(allowing_private, |app| async move {
@@ -223,6 +234,54 @@ async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotati
                 .iter()
                 .all(|d| d["last_status"] == 200 && d["last_excerpt"] == "ok")
         );
+        // Every attempt is kept, not only the last: the one that waited for the receiver
+        // shows its two failures, then its success.
+        let retried = log
+            .iter()
+            .find(|d| d["attempts"] == 3)
+            .unwrap_or_else(|| panic!("the retried one: {log:#?}"));
+        let tries = retried["attempt_log"].as_array().expect("attempts");
+        assert_eq!(tries.len(), 3, "{retried}");
+        for failed in &tries[..2] {
+            assert_eq!(failed["status"], Value::Null, "{failed}");
+            assert!(
+                failed["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("request failed")),
+                "{failed}"
+            );
+        }
+        assert_eq!(tries[2]["status"], 200);
+        assert_eq!(tries[2]["excerpt"], "ok");
+        assert!(tries.iter().all(|t| t["duration_ms"].is_u64()), "{tries:?}");
+        assert!(
+            tries[0]["at"].as_str() < tries[1]["at"].as_str()
+                && tries[1]["at"].as_str() < tries[2]["at"].as_str(),
+            "oldest first: {tries:?}"
+        );
+        let once: Vec<&&Value> = delivered.iter().filter(|d| d["attempts"] == 1).collect();
+        assert_eq!(once.len(), 6);
+        assert!(
+            once.iter()
+                .all(|d| d["attempt_log"].as_array().map(Vec::len) == Some(1)),
+            "{once:?}"
+        );
+        // A page of the log carries its own deliveries' attempts, and no others.
+        let first_page = p
+            .owner
+            .client
+            .get(&format!("/api/v1/webhooks/{endpoint}/deliveries?limit=2"))
+            .await
+            .expect_status(200)
+            .json();
+        for d in first_page["items"].as_array().expect("items") {
+            let n = d["attempts"].as_u64().expect("a count");
+            assert_eq!(
+                d["attempt_log"].as_array().map(Vec::len),
+                usize::try_from(n).ok(),
+                "{d}"
+            );
+        }
 
         // A rotation: the receiver still holding the old secret verifies (both signatures
         // are sent during the overlap), and so does one holding the new.
@@ -252,6 +311,15 @@ async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotati
         let report = drain(&worker).await;
         assert_eq!(report.retried, 1, "{report:?}");
         assert!(!receiver.received().last().expect("a request").verified);
+
+        // The attempts go with their delivery, which goes with its endpoint.
+        assert!(attempts_stored(&app).await >= 12);
+        p.owner
+            .client
+            .delete(&format!("/api/v1/webhooks/{endpoint}"))
+            .await
+            .expect_status(204);
+        assert_eq!(attempts_stored(&app).await, 0);
     })
     .await;
 }
@@ -454,6 +522,9 @@ async fn a_day_of_failures_disables_the_endpoint_and_emails_its_owner() {
         let gave_up = log.iter().find(|d| d["state"] == "failed").expect("failed");
         assert_eq!(gave_up["attempts"], 8);
         assert_eq!(gave_up["last_status"], 503);
+        let tries = gave_up["attempt_log"].as_array().expect("attempts");
+        assert_eq!(tries.len(), 8, "the try and every retry: {gave_up}");
+        assert!(tries.iter().all(|t| t["status"] == 503), "{tries:?}");
         // The owner is emailed, through the outbox.
         let outbox = app
             .admin
@@ -610,7 +681,9 @@ async fn the_webhook_pages_register_show_the_secret_once_and_list_deliveries() {
         let page = web.get(&format!("/webhooks/{id}")).await;
         page.assert_lacks(&on_page)
             .assert_contains("id=\"webhook-deliveries\"")
-            .assert_contains("Delivered");
+            .assert_contains("Delivered")
+            .assert_contains("<ol class=\"attempts\">")
+            .assert_contains("<small>in ");
         // In French (the reader's setting), and a delivery sent again from its row.
         owner
             .client
@@ -620,7 +693,8 @@ async fn the_webhook_pages_register_show_the_secret_once_and_list_deliveries() {
         web.get(&format!("/webhooks/{id}"))
             .await
             .assert_contains("Journal d’envois")
-            .assert_contains("Remis");
+            .assert_contains("Remis")
+            .assert_contains("<small>en ");
         let log = deliveries(&owner.client, &id).await;
         let delivered = log
             .iter()
