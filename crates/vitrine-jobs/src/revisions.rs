@@ -119,7 +119,7 @@ pub async fn submit(
         Submitted::Queued(queued) => {
             let (next, event) = *queued;
             let queue = Queue::read(services).await?;
-            let joined = queued_emails(services, actor, &ctx, &queue, &next).await?;
+            let joined = joining_the_queue(services, actor, &ctx, &queue, &next).await?;
             let mut events = vec![event];
             events.extend(joined.events);
             services
@@ -149,9 +149,9 @@ pub async fn submit(
     }
 }
 
-/// The emails of a submission joining the queue: its members learn its dates and place;
+/// What a submission joining the queue writes with it: its members learn its dates and place;
 /// those whose dates it moves are told (with an audit event each).
-async fn queued_emails(
+async fn joining_the_queue(
     services: &Services,
     actor: &Actor,
     ctx: &Context,
@@ -264,7 +264,7 @@ pub async fn decide_appeal(
     let mut events = vec![event];
     if !upheld {
         let queue = Queue::read(services).await?;
-        let joined = queued_emails(services, actor, &ctx, &queue, &next).await?;
+        let joined = joining_the_queue(services, actor, &ctx, &queue, &next).await?;
         emails.extend(joined.emails);
         events.extend(joined.events);
     }
