@@ -159,20 +159,24 @@ pub async fn put_calendar(
         .map_err(|e| ApiError::internal("the stored calendar settings are invalid", e))?;
     let now = state.clock.now();
     let queue = Queue::read(&state).await?.with_calendar(old_calendar);
-    let emails = scheduler::dates_moved(
+    let moves = scheduler::dates_moved(
         &state,
+        Some(caller.user.id),
         (&queue, now),
         &queue.with_calendar(new_calendar),
         DatesMovedReason::CalendarChange,
         now,
     )
     .await?;
-    let event = AuditEvent::new(Some(caller.user.id), "calendar.updated", now)
-        .before(&stored.value)
-        .after(&settings);
+    let mut events = vec![
+        AuditEvent::new(Some(caller.user.id), "calendar.updated", now)
+            .before(&stored.value)
+            .after(&settings),
+    ];
+    events.extend(moves.events);
     let version = state
         .store
-        .put_calendar_settings(&settings, expected, now, &[event], &emails)
+        .put_calendar_settings(&settings, expected, now, &events, &moves.emails)
         .await?;
     Ok(Json(to_doc(&settings, version)?))
 }
@@ -274,21 +278,25 @@ pub async fn set_capacity(
         .saturating_add(new_capacity);
     let now = state.clock.now();
     let queue = Queue::read(&state).await?.with_capacity(old_total);
-    let emails = scheduler::dates_moved(
+    let moves = scheduler::dates_moved(
         &state,
+        Some(caller.user.id),
         (&queue, now),
         &queue.with_capacity(new_total),
         DatesMovedReason::Capacity,
         now,
     )
     .await?;
-    let event = AuditEvent::new(Some(caller.user.id), "validator.capacity_set", now)
-        .subject_user(id)
-        .before(&serde_json::json!({"capacity": validator.own_capacity}))
-        .after(&serde_json::json!({"capacity": input.capacity}));
+    let mut events = vec![
+        AuditEvent::new(Some(caller.user.id), "validator.capacity_set", now)
+            .subject_user(id)
+            .before(&serde_json::json!({"capacity": validator.own_capacity}))
+            .after(&serde_json::json!({"capacity": input.capacity})),
+    ];
+    events.extend(moves.events);
     state
         .store
-        .set_validator_capacity(id, input.capacity, &[event], &emails)
+        .set_validator_capacity(id, input.capacity, &events, &moves.emails)
         .await?;
     list_validators(State(state), SignedIn(caller)).await
 }

@@ -466,12 +466,21 @@ pub async fn submit(
     )?;
     let mut emails = scheduler::outbox(rendered, Some(next.id), now)?;
     // A resubmission goes ahead of first-time submissions: theirs may move a week.
-    emails.extend(
-        scheduler::dates_moved(&state, (&queue, now), &after, DatesMovedReason::Queue, now).await?,
-    );
+    let moves = scheduler::dates_moved(
+        &state,
+        Some(caller.user.id),
+        (&queue, now),
+        &after,
+        DatesMovedReason::Queue,
+        now,
+    )
+    .await?;
+    emails.extend(moves.emails);
+    let mut events = vec![event];
+    events.extend(moves.events);
     state
         .store
-        .update_submission(&next, &[event], &emails)
+        .update_submission(&next, &events, &emails)
         .await?;
     // Checked prerequisites: a go-live request starts a run of the offering's checks (if
     // it has a broker), so the validator reads fresh evidence on Tuesday. The request
@@ -499,10 +508,11 @@ pub async fn withdraw(
     let now = state.clock.now();
     let (next, event) = go_live::withdraw(&caller.actor, &s, now)?;
     // Leaving the queue moves those behind it earlier: they are told.
-    let emails = if s.state == SubmissionState::Queued {
+    let moves = if s.state == SubmissionState::Queued {
         let queue = Queue::read(&state).await?;
         scheduler::dates_moved(
             &state,
+            Some(caller.user.id),
             (&queue, now),
             &queue.with(&next),
             DatesMovedReason::Queue,
@@ -510,11 +520,13 @@ pub async fn withdraw(
         )
         .await?
     } else {
-        Vec::new()
+        scheduler::DateMoves::default()
     };
+    let mut events = vec![event];
+    events.extend(moves.events);
     state
         .store
-        .update_submission(&next, &[event], &emails)
+        .update_submission(&next, &events, &moves.emails)
         .await?;
     Ok(Json(view(&state, next, party).await?))
 }

@@ -18,8 +18,8 @@ use jiff::SignedDuration;
 use tokio::sync::Notify;
 use url::Url;
 use vitrine_domain::checks::{
-    self, BrokerInput, BrokerRegistration, CheckRun, FailedCheck, RunTrigger, Start, Verdict,
-    Verdicts,
+    self, BrokerInput, BrokerRegistration, BrokerSettings, CheckRun, FailedCheck, RunTrigger,
+    Start, Verdict, Verdicts,
 };
 use vitrine_domain::{Actor, AuditEvent, CheckRunId, ChecklistStep, Offering, Timestamp};
 use vitrine_jobs::{JobError, JobResult, Services};
@@ -186,6 +186,32 @@ impl Checks {
         Ok(Some(run))
     }
 
+    /// Starts the run of a revision queued for review (see
+    /// [`checks::start_revision_run`]: the proposed broker settings when they differ from
+    /// the registration's) if the offering has a broker; nothing otherwise (a revision
+    /// carries no password, so a broker it would add cannot be called).
+    pub async fn start_for_revision(
+        &self,
+        actor: &Actor,
+        offering: &Offering,
+        proposed: Option<&BrokerSettings>,
+    ) -> JobResult<Option<CheckRun>> {
+        let Some(live) = self.registration(offering).await? else {
+            return Ok(None);
+        };
+        let runs = self.store().check_runs(offering.id, 50).await?;
+        let start =
+            checks::start_revision_run(actor, offering, &live, proposed, &runs, self.now())?;
+        Ok(Some(match start {
+            Start::UnderWay(run) => run,
+            Start::Queued(run, event) => {
+                self.store().insert_check_run(&run, &[event]).await?;
+                self.wake.notify_one();
+                run
+            }
+        }))
+    }
+
     /// Runs until `shutdown` resolves: cleans up after dead servers, then takes queued runs
     /// one at a time. A run cut by shutdown is left running; its lease runs out and it is
     /// interrupted and cleaned up like a crash's.
@@ -327,14 +353,19 @@ impl Checks {
             .await?
             .ok_or(StoreError::NotFound)?;
         let password = self.sealer.open(&stored.password_sealed).map_err(sealing)?;
-        let broker_url = Url::parse(&stored.registration.url)
-            .map_err(|e| JobError::internal("a stored broker URL", e))?;
+        // A revision's run calls the broker it proposes, with the registered password.
+        let settings = run
+            .broker
+            .clone()
+            .unwrap_or_else(|| BrokerSettings::of(&stored.registration));
+        let broker_url =
+            Url::parse(&settings.url).map_err(|e| JobError::internal("a stored broker URL", e))?;
         Ok((
             vitrine_osb::Target {
                 broker_url,
-                username: stored.registration.username,
+                username: settings.username,
                 password,
-                api_version: stored.registration.api_version,
+                api_version: settings.api_version,
             },
             offering,
         ))

@@ -173,6 +173,42 @@ pub(crate) fn broker_url(value: &str) -> Result<String, DomainError> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// The broker settings a revision may change (the password stays the registered one: it
+/// is rotated on the broker registration itself, never copied into a revision).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BrokerSettings {
+    pub url: String,
+    pub username: String,
+    pub api_version: String,
+}
+
+impl BrokerSettings {
+    pub fn of(registration: &BrokerRegistration) -> Self {
+        Self {
+            url: registration.url.clone(),
+            username: registration.username.clone(),
+            api_version: registration.api_version.clone(),
+        }
+    }
+
+    /// The registration once these settings replace `live`'s.
+    pub fn applied_to(
+        &self,
+        live: &BrokerRegistration,
+        by: UserId,
+        now: Timestamp,
+    ) -> BrokerRegistration {
+        BrokerRegistration {
+            url: self.url.clone(),
+            username: self.username.clone(),
+            api_version: self.api_version.clone(),
+            updated_at: now,
+            updated_by: by,
+            ..live.clone()
+        }
+    }
+}
+
 /// Who asked for a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -323,6 +359,10 @@ pub struct CheckRun {
     pub finished_at: Option<Timestamp>,
     /// Set once finished.
     pub verdicts: Option<Verdicts>,
+    /// The broker settings this run checks instead of the registered ones (with the
+    /// registered password): a revision's proposal, when it changes them. `None`: the
+    /// registration.
+    pub broker: Option<BrokerSettings>,
 }
 
 /// The latest finished run, as the checklist reads it.
@@ -431,11 +471,44 @@ pub fn start_run(
         started_at: None,
         finished_at: None,
         verdicts: None,
+        broker: None,
     };
     let event = AuditEvent::new(Some(actor.user_id), "offering.checks_started", now)
         .subject_offering(offering.id, offering.provider_account_id)
         .after(&serde_json::json!({ "run": run.id, "trigger": trigger.as_str() }));
     Ok(Start::Queued(run, event))
+}
+
+/// The run a revision queued for review starts, as a go-live request's (trigger
+/// `submission`): against the broker settings the revision proposes when they differ from
+/// the registration's, since those are what the validator approves and what publication
+/// puts live (with the registered password, which a revision never carries); against the
+/// registration otherwise. A run already under way is the answer, as for any start.
+pub fn start_revision_run(
+    actor: &Actor,
+    offering: &Offering,
+    live: &BrokerRegistration,
+    proposed: Option<&BrokerSettings>,
+    runs: &[CheckRun],
+    now: Timestamp,
+) -> Result<Start, DomainError> {
+    let proposed = proposed
+        .filter(|p| **p != BrokerSettings::of(live))
+        .cloned();
+    Ok(
+        match start_run(actor, offering, true, RunTrigger::Submission, runs, now)? {
+            Start::Queued(mut run, event) => {
+                let event = event.after(&serde_json::json!({
+                    "run": run.id,
+                    "trigger": run.trigger.as_str(),
+                    "broker_url": proposed.as_ref().map(|b| b.url.as_str()),
+                }));
+                run.broker = proposed;
+                Start::Queued(run, event)
+            }
+            under_way => under_way,
+        },
+    )
 }
 
 /// Who may read an offering's registration and runs: its provider's members and staff.
@@ -583,7 +656,48 @@ mod tests {
             started_at: None,
             finished_at: None,
             verdicts: None,
+            broker: None,
         }
+    }
+
+    #[test]
+    fn a_revision_run_checks_the_proposed_broker_only_when_it_differs() {
+        let offering = sample_offering();
+        let actor = member(&offering);
+        let (live, _, _) = register_broker(&actor, &offering, None, input(), NOW).expect("ok");
+        let moved = BrokerSettings {
+            url: "https://broker2.acme.example/osb".into(),
+            ..BrokerSettings::of(&live)
+        };
+        let Start::Queued(run, event) =
+            start_revision_run(&actor, &offering, &live, Some(&moved), &[], NOW).expect("starts")
+        else {
+            panic!("queued");
+        };
+        assert_eq!(run.trigger, RunTrigger::Submission);
+        assert_eq!(run.broker, Some(moved.clone()));
+        assert_eq!(
+            event.after.as_ref().and_then(|a| a.get("broker_url")),
+            Some(&serde_json::json!("https://broker2.acme.example/osb"))
+        );
+        let same = BrokerSettings::of(&live);
+        for proposed in [Some(&same), None] {
+            let Start::Queued(run, _) =
+                start_revision_run(&actor, &offering, &live, proposed, &[], NOW).expect("starts")
+            else {
+                panic!("queued");
+            };
+            assert_eq!(run.broker, None, "the registration is what it checks");
+        }
+        // A run under way is the answer, whichever broker it checks.
+        let busy = run_at(&offering, RunTrigger::Provider, NOW, RunState::Running);
+        assert!(matches!(
+            start_revision_run(&actor, &offering, &live, Some(&moved), &[busy], NOW),
+            Ok(Start::UnderWay(_))
+        ));
+        // Only the provider's members start it (as the submission's author).
+        let stranger = Actor::new(UserId::generate(), Default::default(), Vec::new());
+        assert!(start_revision_run(&stranger, &offering, &live, Some(&moved), &[], NOW).is_err());
     }
 
     #[test]

@@ -8,48 +8,15 @@
 //! leaf: it knows offerings and broker registrations, not submissions.
 
 use crate::checks::BrokerRegistration;
+/// Where it lives: a check run of a revision names the settings it checked, and the checks
+/// know nothing of revisions.
+pub use crate::checks::BrokerSettings;
 use crate::error::DomainError;
 use crate::offering::{Localized, Offering, Plan};
-use crate::{Timestamp, UserId, tr};
+use crate::tr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-
-/// The broker settings a revision may change (the password stays the registered one: it
-/// is rotated on the broker registration itself, never copied into a revision).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BrokerSettings {
-    pub url: String,
-    pub username: String,
-    pub api_version: String,
-}
-
-impl BrokerSettings {
-    pub fn of(registration: &BrokerRegistration) -> Self {
-        Self {
-            url: registration.url.clone(),
-            username: registration.username.clone(),
-            api_version: registration.api_version.clone(),
-        }
-    }
-
-    /// The registration once these settings replace `live`'s.
-    pub fn applied_to(
-        &self,
-        live: &BrokerRegistration,
-        by: UserId,
-        now: Timestamp,
-    ) -> BrokerRegistration {
-        BrokerRegistration {
-            url: self.url.clone(),
-            username: self.username.clone(),
-            api_version: self.api_version.clone(),
-            updated_at: now,
-            updated_by: by,
-            ..live.clone()
-        }
-    }
-}
 
 /// Everything a revision proposes, whole (not a patch): the live version's fields as the
 /// provider wants them.

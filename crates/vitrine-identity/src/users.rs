@@ -176,7 +176,7 @@ pub async fn set_staff_roles(
     let (next, event) = user::set_staff_roles(&caller.actor, &current, roles, now)?;
     // A validator removed takes their capacity with them: queued submissions may move to
     // later sessions, and their providers are told.
-    let emails = if current.staff.validator && !next.staff.validator {
+    let moves = if current.staff.validator && !next.staff.validator {
         let validators = state.store.validators().await?;
         let gone = validators
             .iter()
@@ -186,6 +186,7 @@ pub async fn set_staff_roles(
         let after = queue.with_capacity(queue.capacity.saturating_sub(gone));
         scheduler::dates_moved(
             &state,
+            Some(caller.user.id),
             (&queue, now),
             &after,
             DatesMovedReason::Capacity,
@@ -193,8 +194,13 @@ pub async fn set_staff_roles(
         )
         .await?
     } else {
-        Vec::new()
+        scheduler::DateMoves::default()
     };
-    state.store.update_user(&next, &[event], &emails).await?;
+    let mut events = vec![event];
+    events.extend(moves.events);
+    state
+        .store
+        .update_user(&next, &events, &moves.emails)
+        .await?;
     Ok(Json(next))
 }

@@ -15,10 +15,10 @@ use vitrine_domain::revision::{Change, ReviewRule, Revision, diff};
 use vitrine_domain::submission::AppealOutcome;
 use vitrine_domain::{Actor, DomainError, Offering, appeal, tr};
 use vitrine_mail::DatesMovedReason;
-use vitrine_store::{NewEmail, StoreError};
+use vitrine_store::StoreError;
 
 use crate::notify::{self, About};
-use crate::scheduler::{self, Context, Queue};
+use crate::scheduler::{self, Context, DateMoves, Queue};
 use crate::{JobResult, Services};
 
 /// The offering's registered broker, if any.
@@ -119,10 +119,12 @@ pub async fn submit(
         Submitted::Queued(queued) => {
             let (next, event) = *queued;
             let queue = Queue::read(services).await?;
-            let emails = queued_emails(services, &ctx, &queue, &next).await?;
+            let joined = joining_the_queue(services, actor, &ctx, &queue, &next).await?;
+            let mut events = vec![event];
+            events.extend(joined.events);
             services
                 .store
-                .update_submission(&next, &[event], &emails)
+                .update_submission(&next, &events, &joined.emails)
                 .await?;
             Ok(next)
         }
@@ -147,14 +149,15 @@ pub async fn submit(
     }
 }
 
-/// The emails of a submission joining the queue: its members learn its dates and place;
-/// those whose dates it moves are told.
-async fn queued_emails(
+/// What a submission joining the queue writes with it: its members learn its dates and place;
+/// those whose dates it moves are told (with an audit event each).
+async fn joining_the_queue(
     services: &Services,
+    actor: &Actor,
     ctx: &Context,
     queue: &Queue,
     next: &Submission,
-) -> JobResult<Vec<NewEmail>> {
+) -> JobResult<DateMoves> {
     let now = services.clock.now();
     let after = queue.with(next);
     let placement = after
@@ -174,12 +177,19 @@ async fn queued_emails(
         placement.position,
         &ctx.members,
     )?;
+    let mut moves = scheduler::dates_moved(
+        services,
+        Some(actor.user_id),
+        (queue, now),
+        &after,
+        DatesMovedReason::Queue,
+        now,
+    )
+    .await?;
     let mut emails = scheduler::outbox(rendered, Some(next.id), now)?;
-    emails.extend(
-        scheduler::dates_moved(services, (queue, now), &after, DatesMovedReason::Queue, now)
-            .await?,
-    );
-    Ok(emails)
+    emails.append(&mut moves.emails);
+    moves.emails = emails;
+    Ok(moves)
 }
 
 /// The provider appeals a rejection; the admins and the validators who did not decide are
@@ -251,13 +261,16 @@ pub async fn decide_appeal(
     let rendered =
         notify::appeal_decided(&services.mail, &about, round, upheld, answer, &ctx.members)?;
     let mut emails = scheduler::outbox(rendered, Some(next.id), now)?;
+    let mut events = vec![event];
     if !upheld {
         let queue = Queue::read(services).await?;
-        emails.extend(queued_emails(services, &ctx, &queue, &next).await?);
+        let joined = joining_the_queue(services, actor, &ctx, &queue, &next).await?;
+        emails.extend(joined.emails);
+        events.extend(joined.events);
     }
     services
         .store
-        .update_submission(&next, &[event], &emails)
+        .update_submission(&next, &events, &emails)
         .await?;
     Ok(next)
 }

@@ -240,18 +240,30 @@ impl Queue {
     }
 }
 
-/// The emails telling the providers whose submission's review or decision date differs
-/// between the queue `before` a change (planned at `before_at`) and `after` it (planned at
-/// `now`), earlier or later; written by the caller with the change, in its transaction. A
-/// submission in one of the two only (the one queued or withdrawn) is not told here.
+/// What a change to the queue does to the submissions whose dates it moves: the emails
+/// telling their providers, and one `submission.dates_moved` audit event per moved
+/// submission (what the webhooks' `submission.dates_moved` is fanned out from). The caller
+/// writes both with the change, in its transaction.
+#[derive(Debug, Default)]
+pub struct DateMoves {
+    pub emails: Vec<NewEmail>,
+    pub events: Vec<AuditEvent>,
+}
+
+/// The date moves between the queue `before` a change (planned at `before_at`) and `after`
+/// it (planned at `now`): every submission whose review or decision date differs, earlier
+/// or later, gets its providers emailed and an audit event under `by` (the change's author;
+/// `None` for the scheduler or the command line). A submission in one of the two only (the
+/// one queued or withdrawn) is not told here: its own change says what happened to it.
 pub async fn dates_moved(
     services: &Services,
+    by: Option<UserId>,
     (before, before_at): (&Queue, Timestamp),
     after: &Queue,
     reason: DatesMovedReason,
     now: Timestamp,
-) -> JobResult<Vec<NewEmail>> {
-    let mut emails = Vec::new();
+) -> JobResult<DateMoves> {
+    let mut moves = DateMoves::default();
     for change in moved(&before.plan(before_at), &after.plan(now)) {
         let Some(s) = after.queued.iter().find(|s| s.id == change.after.id) else {
             continue;
@@ -270,9 +282,49 @@ pub async fn dates_moved(
             change.after.position,
             &ctx.members,
         )?;
-        emails.extend(outbox(rendered, Some(s.id), now)?);
+        moves.emails.extend(outbox(rendered, Some(s.id), now)?);
+        moves.events.push(dates_moved_event(
+            by,
+            s,
+            &change.before,
+            &change.after,
+            reason,
+            now,
+        ));
     }
-    Ok(emails)
+    Ok(moves)
+}
+
+/// The audit record of one submission's dates moving: its place before and after (session,
+/// review and decision dates, queue position) and why.
+fn dates_moved_event(
+    by: Option<UserId>,
+    s: &Submission,
+    before: &Placement<SubmissionId>,
+    after: &Placement<SubmissionId>,
+    reason: DatesMovedReason,
+    now: Timestamp,
+) -> AuditEvent {
+    let place = |p: &Placement<SubmissionId>| {
+        serde_json::json!({
+            "session": p.session.nominal_date,
+            "review_date": p.session.review_date,
+            "decision_date": p.session.decision_date,
+            "queue_position": p.position,
+        })
+    };
+    let mut after_place = place(after);
+    if let serde_json::Value::Object(map) = &mut after_place {
+        map.insert("round".to_owned(), s.current_round().number.into());
+        map.insert(
+            "reason".to_owned(),
+            serde_json::to_value(reason).unwrap_or_default(),
+        );
+    }
+    AuditEvent::new(by, "submission.dates_moved", now)
+        .subject_submission(s.id, s.offering_id, s.provider_account_id)
+        .before(&place(before))
+        .after(&after_place)
 }
 
 /// The latest session that opened at or before `at`.
@@ -455,16 +507,16 @@ async fn open_due_sessions(services: &Services, by: Option<&Actor>) -> JobResult
     // What the session could not take (more due than its validators hold) moves on: its
     // providers are told, with the rest of the queue if it moved too.
     let taken: Vec<SubmissionId> = in_review.iter().map(|s| s.id).collect();
-    emails.extend(
-        dates_moved(
-            services,
-            (&queue, before),
-            &queue.without(&taken),
-            DatesMovedReason::Capacity,
-            now,
-        )
-        .await?,
-    );
+    let moves = dates_moved(
+        services,
+        by.map(|a| a.user_id),
+        (&queue, before),
+        &queue.without(&taken),
+        DatesMovedReason::Capacity,
+        now,
+    )
+    .await?;
+    emails.extend(moves.emails);
     let mut audit = vec![
         AuditEvent::new(by.map(|a| a.user_id), "review_session.opened", now).after(
             &serde_json::json!({
@@ -476,6 +528,7 @@ async fn open_due_sessions(services: &Services, by: Option<&Actor>) -> JobResult
         ),
     ];
     audit.extend(events);
+    audit.extend(moves.events);
     match services
         .store
         .open_review_session(session.nominal_date, now, &in_review, &audit, &emails)

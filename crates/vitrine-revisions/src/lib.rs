@@ -229,6 +229,21 @@ pub async fn submit_revision(
     let (s, party) = load(&state, &caller, id).await?;
     let rule = &state.config.revision_review;
     let next = revisions::submit(&state, &caller.actor, &s, rule).await?;
+    // Queued for review, a revision starts a run of the checks as a go-live request does,
+    // against the broker it proposes (the validator approves that one). The submission
+    // stands even if the run cannot start; the validator starts one from the review.
+    if next.state == SubmissionState::Queued
+        && let Some(checks) = state.checks.as_ref()
+        && let Some(offering) = state.store.offering_by_id(next.offering_id).await?
+    {
+        let proposed = next.revision.as_ref().and_then(|r| r.broker.as_ref());
+        if let Err(error) = checks
+            .start_for_revision(&caller.actor, &offering, proposed)
+            .await
+        {
+            tracing::warn!(%error, submission = %next.id, "no check run for a revision");
+        }
+    }
     Ok(Json(revision_view(&state, next, party).await?))
 }
 

@@ -134,6 +134,7 @@ macro_rules! impl_checks_store {
                 started_at: Option<i64>,
                 finished_at: Option<i64>,
                 verdicts: Option<String>,
+                broker: Option<String>,
             }
 
             impl RunRow {
@@ -158,12 +159,18 @@ macro_rules! impl_checks_store {
                             .map(serde_json::from_str::<Verdicts>)
                             .transpose()
                             .map_err(|e| corrupt("verdicts", &e.to_string()))?,
+                        broker: self
+                            .broker
+                            .as_deref()
+                            .map(serde_json::from_str)
+                            .transpose()
+                            .map_err(|e| corrupt("broker", &e.to_string()))?,
                     })
                 }
             }
 
             const RUN_COLUMNS: &str = "id, offering_id, trigger, started_by, state, \
-                 created_at, started_at, finished_at, verdicts";
+                 created_at, started_at, finished_at, verdicts, broker";
 
             fn encode_verdicts(verdicts: &Verdicts) -> Result<String> {
                 serde_json::to_string(verdicts)
@@ -253,7 +260,7 @@ macro_rules! impl_checks_store {
                     let mut tx = self.begin_write().await?;
                     sqlx::query(
                         "INSERT INTO check_runs (id, offering_id, trigger, started_by, state, \
-                         created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                         created_at, broker) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     )
                     .bind(run.id.0)
                     .bind(run.offering_id.0)
@@ -261,6 +268,7 @@ macro_rules! impl_checks_store {
                     .bind(run.started_by.map(|u| u.0))
                     .bind(run.state.as_str())
                     .bind(micros(run.created_at))
+                    .bind(run.broker.as_ref().and_then(|b| serde_json::to_string(b).ok()))
                     .execute(&mut *tx)
                     .await
                     .map_err(unique("id", "queue a check run"))?;

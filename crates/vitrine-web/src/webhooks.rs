@@ -32,8 +32,9 @@ pub fn routes() -> Router<Web> {
 }
 
 /// The event types offered, in the API's names (labels are translation keys).
-const EVENTS: [&str; 6] = [
+const EVENTS: [&str; 7] = [
     "submission.queued",
+    "submission.dates_moved",
     "decision.released",
     "offering.published",
     "offering.unpublished",

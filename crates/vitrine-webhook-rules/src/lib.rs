@@ -69,6 +69,10 @@ pub enum EventType {
     /// A round joined the review queue (first submission or resubmission).
     #[serde(rename = "submission.queued")]
     SubmissionQueued,
+    /// A queued submission's review or decision date moved (earlier or later) because the
+    /// queue, a validator's capacity or the calendar changed.
+    #[serde(rename = "submission.dates_moved")]
+    SubmissionDatesMoved,
     /// A decision was released to the provider, on decision day (never while held).
     #[serde(rename = "decision.released")]
     DecisionReleased,
@@ -87,8 +91,9 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         EventType::SubmissionQueued,
+        EventType::SubmissionDatesMoved,
         EventType::DecisionReleased,
         EventType::OfferingPublished,
         EventType::OfferingUnpublished,
@@ -99,6 +104,7 @@ impl EventType {
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::SubmissionQueued => "submission.queued",
+            EventType::SubmissionDatesMoved => "submission.dates_moved",
             EventType::DecisionReleased => "decision.released",
             EventType::OfferingPublished => "offering.published",
             EventType::OfferingUnpublished => "offering.unpublished",
@@ -115,6 +121,7 @@ impl EventType {
     pub fn actions(self) -> &'static [&'static str] {
         match self {
             EventType::SubmissionQueued => &["submission.submit", "submission.resubmit"],
+            EventType::SubmissionDatesMoved => &["submission.dates_moved"],
             EventType::DecisionReleased => &["submission.release_decision"],
             EventType::OfferingPublished => &["offering.published"],
             // Every visibility change is fanned out; [`EventType::of`] keeps only those
@@ -561,13 +568,14 @@ pub fn payload(
     {
         return None;
     }
-    let after = change.after.as_ref();
-    let pick = |pointer: &str| {
-        after
-            .and_then(|a| a.pointer(pointer))
+    let pick_in = |record: Option<&serde_json::Value>, pointer: &str| {
+        record
+            .and_then(|r| r.pointer(pointer))
             .cloned()
             .unwrap_or_default()
     };
+    let pick = |pointer: &str| pick_in(change.after.as_ref(), pointer);
+    let was = |pointer: &str| pick_in(change.before.as_ref(), pointer);
     let mut data = serde_json::json!({
         "offering_id": change.offering_id,
         "offering_name": change.offering_name,
@@ -578,6 +586,18 @@ pub fn payload(
             ("submission_id", change.subject_id.clone().into()),
             ("round", pick("/round/number")),
             ("state", pick("/state")),
+        ],
+        // What the provider reads on the submission (`schedule`) and in its emails: the
+        // dates and place before and after, and why.
+        EventType::SubmissionDatesMoved => vec![
+            ("submission_id", change.subject_id.clone().into()),
+            ("round", pick("/round")),
+            ("reason", pick("/reason")),
+            ("review_date", pick("/review_date")),
+            ("decision_date", pick("/decision_date")),
+            ("queue_position", pick("/queue_position")),
+            ("previous_review_date", was("/review_date")),
+            ("previous_decision_date", was("/decision_date")),
         ],
         EventType::DecisionReleased => vec![
             ("submission_id", change.subject_id.clone().into()),
@@ -948,6 +968,45 @@ mod tests {
                 &queued
             ),
             None
+        );
+        let moved = AuditedChange {
+            before: Some(
+                serde_json::json!({"session": "2026-03-03", "review_date": "2026-03-03", "decision_date": "2026-03-05", "queue_position": 2}),
+            ),
+            ..change(
+                "submission.dates_moved",
+                account,
+                serde_json::json!({"session": "2026-03-10", "review_date": "2026-03-10", "decision_date": "2026-03-12", "queue_position": 3, "round": 1, "reason": "capacity", "validator": "v"}),
+            )
+        };
+        let body = payload(
+            Owner::Account(account),
+            EventType::SubmissionDatesMoved,
+            &moved,
+        )
+        .expect("a payload");
+        assert_eq!(body["type"], "submission.dates_moved");
+        assert_eq!(body["data"]["submission_id"], "0190-sub");
+        assert_eq!(body["data"]["reason"], "capacity");
+        assert_eq!(body["data"]["round"], 1);
+        assert_eq!(body["data"]["queue_position"], 3);
+        assert_eq!(body["data"]["review_date"], "2026-03-10");
+        assert_eq!(body["data"]["decision_date"], "2026-03-12");
+        assert_eq!(body["data"]["previous_review_date"], "2026-03-03");
+        assert_eq!(body["data"]["previous_decision_date"], "2026-03-05");
+        assert!(!body.to_string().contains("validator"), "{body}");
+        assert_eq!(
+            payload(
+                Owner::Account(AccountId::generate()),
+                EventType::SubmissionDatesMoved,
+                &moved
+            ),
+            None,
+            "another provider is not told of this one's dates"
+        );
+        assert_eq!(
+            EventType::of("submission.dates_moved", None),
+            Some(EventType::SubmissionDatesMoved)
         );
         let unpublished = change(
             "offering.visibility_changed",

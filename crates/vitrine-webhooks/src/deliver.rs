@@ -199,6 +199,7 @@ impl Deliverer {
         // with their own clock.
         let timestamp = self.services.clock.lease_now().as_second();
         let signature = sign::signature_header(&keys, &row.message_id, timestamp, &body);
+        let started = std::time::Instant::now();
         let (status, failure, excerpt) = self
             .send(
                 &stored.endpoint.url,
@@ -213,6 +214,7 @@ impl Deliverer {
             status,
             error: failure.as_ref().map(ToString::to_string),
             excerpt,
+            duration_ms: Some(u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX)),
         };
         if failure.is_none() && status.is_some_and(webhooks::delivered) {
             return self.finish(&row, attempt, Next::Delivered).await;
@@ -388,6 +390,7 @@ fn skipped(now: Timestamp) -> Attempt {
         status: None,
         error: None,
         excerpt: None,
+        duration_ms: None,
     }
 }
 

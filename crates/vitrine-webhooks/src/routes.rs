@@ -16,7 +16,9 @@ use vitrine_http::problem::{ApiError, ApiResult, Problem, ProblemKind};
 use vitrine_webhook_rules::{self as webhooks, Endpoint, EndpointInput, Owner, WebhookEndpointId};
 
 use crate::sign;
-use crate::store::{DeliveryRow, SecretChange, StoredEndpoint, WebhookStore, timestamp};
+use crate::store::{
+    AttemptRow, DeliveryRow, SecretChange, StoredEndpoint, WebhookStore, timestamp,
+};
 
 pub const TAG: &str = "webhooks";
 
@@ -57,10 +59,40 @@ pub struct DeliveryView {
     pub last_excerpt: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub finished_at: Option<Timestamp>,
+    /// Every attempt, oldest first (at most the first try and the seven retries).
+    pub attempt_log: Vec<AttemptView>,
+}
+
+/// One attempt of a delivery: what the receiver answered, or why it did not.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// The receiver's status code; `null` without an answer.
+    pub status: Option<i32>,
+    /// How long the request took, in milliseconds.
+    pub duration_ms: Option<i32>,
+    /// The first KiB of the answer.
+    #[schema(max_length = 1024)]
+    pub excerpt: Option<String>,
+    /// Why there was no answer (refused address, timeout, …).
+    pub error: Option<String>,
+}
+
+impl AttemptView {
+    fn of(row: AttemptRow) -> ApiResult<Self> {
+        Ok(AttemptView {
+            at: timestamp(row.attempted_at)?,
+            status: row.status,
+            duration_ms: row.duration_ms,
+            excerpt: row.excerpt,
+            error: row.error,
+        })
+    }
 }
 
 impl DeliveryView {
-    fn of(row: DeliveryRow) -> ApiResult<Self> {
+    fn of(row: DeliveryRow, attempts: Vec<AttemptRow>) -> ApiResult<Self> {
         let pending = row.state == crate::store::PENDING;
         let at = |us: Option<i64>| us.map(timestamp).transpose();
         Ok(DeliveryView {
@@ -80,6 +112,10 @@ impl DeliveryView {
             last_excerpt: row.last_excerpt,
             finished_at: at(row.finished_at)?,
             state: row.state,
+            attempt_log: attempts
+                .into_iter()
+                .map(AttemptView::of)
+                .collect::<ApiResult<_>>()?,
         })
     }
 }
@@ -413,9 +449,25 @@ pub async fn list_webhook_deliveries(
         .deliveries(stored.endpoint.id, before, limit + 1)
         .await?;
     let next_cursor = next_cursor(&mut rows, limit, |row| row.id.to_string());
+    // The page's attempts in one read: its deliveries' ids are one range of the endpoint's.
+    let (from, to) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| {
+        (lo.min(r.id), hi.max(r.id))
+    });
+    let mut attempts: std::collections::BTreeMap<i64, Vec<AttemptRow>> = Default::default();
+    if !rows.is_empty() {
+        for attempt in store(&state).attempts(stored.endpoint.id, from, to).await? {
+            attempts
+                .entry(attempt.delivery_id)
+                .or_default()
+                .push(attempt);
+        }
+    }
     let items = rows
         .into_iter()
-        .map(DeliveryView::of)
+        .map(|row| {
+            let tried = attempts.remove(&row.id).unwrap_or_default();
+            DeliveryView::of(row, tried)
+        })
         .collect::<ApiResult<_>>()?;
     Ok(Json(DeliveryPage { items, next_cursor }))
 }
@@ -454,5 +506,9 @@ pub async fn redeliver_webhook(
         .into_iter()
         .next()
         .ok_or_else(ApiError::not_found)?;
-    Ok((StatusCode::ACCEPTED, Json(DeliveryView::of(row)?)))
+    // Queued again: not tried yet.
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DeliveryView::of(row, Vec::new())?),
+    ))
 }

@@ -37,6 +37,33 @@ pub struct SubmissionEventData {
     pub state: String,
 }
 
+/// `submission.dates_moved`: a queued submission's new dates and place, and its old dates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatesMovedEventData {
+    #[serde(flatten)]
+    pub offering: OfferingRef,
+    #[schema(format = Uuid)]
+    pub submission_id: String,
+    /// The round in the queue.
+    pub round: u32,
+    /// Why they moved: `queue` (a submission joined ahead or one ahead left), `capacity`
+    /// (the validators' room changed, or a session was full), `calendar_change` or
+    /// `holiday`.
+    pub reason: String,
+    /// The new review day.
+    #[schema(format = Date)]
+    pub review_date: String,
+    /// The new decision day.
+    #[schema(format = Date)]
+    pub decision_date: String,
+    /// The new place in the whole queue (1 is next).
+    pub queue_position: u32,
+    #[schema(format = Date)]
+    pub previous_review_date: String,
+    #[schema(format = Date)]
+    pub previous_decision_date: String,
+}
+
 /// `offering.published` and `offering.unpublished`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfferingEventData {
@@ -98,6 +125,10 @@ pub fn payload_schema(
             "SubmissionQueuedPayload",
             WebhookPayload::<SubmissionEventData>::schema(),
         ),
+        EventType::SubmissionDatesMoved => (
+            "SubmissionDatesMovedPayload",
+            WebhookPayload::<DatesMovedEventData>::schema(),
+        ),
         EventType::DecisionReleased => (
             "DecisionReleasedPayload",
             WebhookPayload::<SubmissionEventData>::schema(),
@@ -143,6 +174,10 @@ pub fn document_webhooks(openapi: &mut OpenApi) {
     schemas.push((
         "SubmissionEventData".to_owned(),
         SubmissionEventData::schema(),
+    ));
+    schemas.push((
+        "DatesMovedEventData".to_owned(),
+        DatesMovedEventData::schema(),
     ));
     schemas.push(("OfferingEventData".to_owned(), OfferingEventData::schema()));
     schemas.push(("MessageEventData".to_owned(), MessageEventData::schema()));
@@ -222,6 +257,7 @@ mod tests {
         let by_name = |name: &str| match name {
             "SubmissionEventData" => serde_json::to_value(SubmissionEventData::schema()),
             "OfferingEventData" => serde_json::to_value(OfferingEventData::schema()),
+            "DatesMovedEventData" => serde_json::to_value(DatesMovedEventData::schema()),
             "MessageEventData" => serde_json::to_value(MessageEventData::schema()),
             "CheckRunEventData" => serde_json::to_value(CheckRunEventData::schema()),
             "OfferingRef" => serde_json::to_value(OfferingRef::schema()),

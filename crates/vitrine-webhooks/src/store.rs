@@ -61,6 +61,19 @@ pub struct Attempt {
     pub status: Option<u16>,
     pub error: Option<String>,
     pub excerpt: Option<String>,
+    /// How long the request took (none for what was not sent).
+    pub duration_ms: Option<u32>,
+}
+
+/// One attempt of a delivery, as the log shows it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub delivery_id: i64,
+    pub attempted_at: i64,
+    pub status: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub excerpt: Option<String>,
+    pub error: Option<String>,
 }
 
 /// What becomes of a delivery after an attempt.
@@ -445,6 +458,21 @@ macro_rules! backend {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
+                if counts {
+                    sqlx::query(
+                        "INSERT INTO webhook_delivery_attempts (delivery_id, attempted_at, \
+                         status, duration_ms, excerpt, error) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id)
+                    .bind(micros(attempt.at))
+                    .bind(attempt.status.map(i32::from))
+                    .bind(attempt.duration_ms.map(|ms| i32::try_from(ms).unwrap_or(i32::MAX)))
+                    .bind(&attempt.excerpt)
+                    .bind(&attempt.error)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db("log a webhook attempt"))?;
+                }
                 if let Next::GiveUp { endpoint, events, emails } = next {
                     let done = sqlx::query(
                         "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = $2, \
@@ -488,6 +516,26 @@ macro_rules! backend {
                     .fetch_all(pool)
                     .await
                     .map_err(db("list webhook deliveries"))
+            }
+
+            pub async fn attempts(
+                pool: &Pool,
+                endpoint: WebhookEndpointId,
+                (from, to): (i64, i64),
+            ) -> Result<Vec<AttemptRow>> {
+                sqlx::query_as(
+                    "SELECT a.delivery_id, a.attempted_at, a.status, a.duration_ms, \
+                     a.excerpt, a.error FROM webhook_delivery_attempts a \
+                     JOIN webhook_deliveries d ON d.id = a.delivery_id \
+                     WHERE d.endpoint_id = $1 AND a.delivery_id BETWEEN $2 AND $3 \
+                     ORDER BY a.delivery_id, a.id",
+                )
+                .bind(endpoint.0)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await
+                .map_err(db("list webhook attempts"))
             }
 
             pub async fn manual_since(
@@ -649,6 +697,17 @@ impl<'a> WebhookStore<'a> {
         limit: u32,
     ) -> Result<Vec<DeliveryRow>> {
         both!(self, deliveries(endpoint, before, limit))
+    }
+
+    /// The attempts of an endpoint's deliveries whose ids are in `from..=to`, by delivery,
+    /// oldest first.
+    pub async fn attempts(
+        self,
+        endpoint: WebhookEndpointId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<AttemptRow>> {
+        both!(self, attempts(endpoint, (from, to)))
     }
 
     pub async fn manual_since(self, endpoint: WebhookEndpointId, since: Timestamp) -> Result<u64> {

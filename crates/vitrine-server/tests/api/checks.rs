@@ -569,3 +569,151 @@ async fn submitted(app: &TestApp, member: &crate::support::Client, name: &str) -
         .expect_status(200);
     id
 }
+
+/// A revision queued for review starts a run as a go-live request does: against the broker
+/// it proposes when it changes the broker settings (checked with the registered password,
+/// the registration itself untouched until publication), against the registered broker
+/// otherwise; a revision published at once starts none.
+#[tokio::test]
+async fn a_revision_queued_for_review_checks_the_broker_it_proposes() {
+    let Some(live) = TestBroker::start_or_skip("checks_revision", BrokerMode::Conformant) else {
+        return;
+    };
+    let Some(proposed) = TestBroker::start_or_skip("checks_revision", BrokerMode::DuplicatePlanIds)
+    else {
+        return;
+    };
+    each_backend_with(config, |app| {
+        let (live, proposed) = (&live, &proposed);
+        async move {
+            let member = offering_for(&app, Some(live), "rev-broker").await;
+            register(&member, "rev-broker", &live.target()).await;
+            app.admin
+                .put(
+                    "/api/v1/offerings/rev-broker/visibility",
+                    &json!({"visibility": "public"}),
+                )
+                .await
+                .expect_status(200);
+            let runs = |app: &TestApp| {
+                let admin = app.admin.clone();
+                async move {
+                    admin
+                        .get("/api/v1/offerings/rev-broker/checks")
+                        .await
+                        .expect_status(200)
+                        .json()
+                }
+            };
+            let start = |member: crate::support::Client| async move {
+                member
+                    .post("/api/v1/offerings/rev-broker/revisions", &json!({}))
+                    .await
+                    .expect_status(201)
+                    .json()["submission_id"]
+                    .as_str()
+                    .expect("id")
+                    .to_owned()
+            };
+            let submit = |member: crate::support::Client, id: String| async move {
+                member
+                    .post(
+                        &format!("/api/v1/submissions/{id}/revision/submit"),
+                        &json!({}),
+                    )
+                    .await
+                    .expect_status(200)
+                    .json()
+            };
+
+            // Texts only: published at once, no run.
+            let id = start(member.clone()).await;
+            member
+                .patch(
+                    &format!("/api/v1/submissions/{id}/revision"),
+                    &json!({"description": {"en": "Objects, now faster", "fr": "Des objets"}}),
+                )
+                .await
+                .expect_status(200);
+            assert_eq!(submit(member.clone(), id).await["state"], "published");
+            assert_eq!(runs(&app).await["items"], json!([]), "no run for a publication");
+
+            // A new broker: the run checks it, not the registered one.
+            let id = start(member.clone()).await;
+            member
+                .patch(
+                    &format!("/api/v1/submissions/{id}/revision"),
+                    &json!({"broker": {"url": proposed.url().as_str()}}),
+                )
+                .await
+                .expect_status(200);
+            assert_eq!(submit(member.clone(), id.clone()).await["state"], "queued");
+            let checks = checks_of(&member, &id).await;
+            let run = &checks["run"];
+            assert_eq!(run["trigger"], "submission", "{checks}");
+            assert_eq!(run["state"], "queued");
+            assert_eq!(
+                run["broker"]["url"].as_str().map(|u| u.trim_end_matches('/')),
+                Some(proposed.url().as_str().trim_end_matches('/'))
+            );
+            assert!(runner(&app).work_once().await.expect("runs"));
+            let checks = checks_of(&app.admin, &id).await;
+            assert_eq!(checks["passed"], false, "{checks}");
+            assert!(
+                checks["failing"]
+                    .as_array()
+                    .expect("failing")
+                    .iter()
+                    .any(|c| c["id"] == "catalog.unique_ids"),
+                "the proposed broker's duplicate plan ids were found: {checks}"
+            );
+            let registered = member
+                .get("/api/v1/offerings/rev-broker/broker")
+                .await
+                .expect_status(200)
+                .json();
+            assert_eq!(
+                registered["registration"]["url"]
+                    .as_str()
+                    .map(|u| u.trim_end_matches('/')),
+                Some(live.url().as_str().trim_end_matches('/')),
+                "the registration is the live one until publication"
+            );
+            member
+                .post(&format!("/api/v1/submissions/{id}/withdraw"), &json!({}))
+                .await
+                .expect_status(200);
+
+            // Plans only: the registered broker is checked, and passes. (A minute later: the
+            // summary tells a newer run by its time.)
+            app.clock.advance(jiff::SignedDuration::from_mins(1));
+            let id = start(member.clone()).await;
+            let plans: Vec<Value> = ["small", "large"]
+                .iter()
+                .map(|p| json!({"name": p, "display_name": {"en": format!("{p} plan")}, "pricing": {"kind": "free"}}))
+                .collect();
+            member
+                .patch(
+                    &format!("/api/v1/submissions/{id}/revision"),
+                    &json!({"plans": plans}),
+                )
+                .await
+                .expect_status(200);
+            assert_eq!(submit(member.clone(), id.clone()).await["state"], "queued");
+            let summary = checks_of(&member, &id).await;
+            let under_way = &summary["under_way"];
+            assert_eq!(
+                under_way["trigger"],
+                "submission",
+                "{summary}\n{}",
+                runs(&app).await
+            );
+            assert_eq!(under_way["broker"], Value::Null);
+            assert!(runner(&app).work_once().await.expect("runs"));
+            let checks = checks_of(&member, &id).await;
+            assert_eq!(checks["passed"], true, "{checks}");
+            assert_eq!(checks["run"]["id"], under_way["id"]);
+        }
+    })
+    .await;
+}

@@ -1001,6 +1001,53 @@ fn moved_about<'a>(
         .collect()
 }
 
+/// The `submission.dates_moved` audit records after `seen` (a `seq`), oldest first.
+async fn dates_moved_since(app: &TestApp, seen: i64) -> Vec<Value> {
+    let page = app
+        .admin
+        .get("/api/v1/audit?action=submission.dates_moved&limit=100")
+        .await
+        .expect_status(200)
+        .json();
+    let mut items: Vec<Value> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|r| r["seq"].as_i64().is_some_and(|seq| seq > seen))
+        .cloned()
+        .collect();
+    items.sort_by_key(|r| r["seq"].as_i64());
+    items
+}
+
+/// The last `seq` of the audit log.
+async fn last_seq(app: &TestApp) -> i64 {
+    let page = app
+        .admin
+        .get("/api/v1/audit?limit=1")
+        .await
+        .expect_status(200)
+        .json();
+    page["items"][0]["seq"].as_i64().expect("a record")
+}
+
+/// The submissions the records are about, in their order, and each one's reason and
+/// review dates (before → after).
+fn moved_subjects(records: &[Value]) -> Vec<(String, String, String, String)> {
+    records
+        .iter()
+        .map(|r| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                text(&r["subject_id"]),
+                text(&r["after"]["reason"]),
+                text(&r["before"]["review_date"]),
+                text(&r["after"]["review_date"]),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn every_change_to_the_queue_tells_the_providers_whose_dates_moved() {
     each_backend_with(rehearsal, |app| async move {
@@ -1020,7 +1067,13 @@ async fn every_change_to_the_queue_tells_the_providers_whose_dates_moved() {
         let first = submitted(&app, &c.owner).await;
         let second = submitted_for(&app, &c.member, "two-svc").await;
         let before = outbox(&app).await.len();
+        let seen = last_seq(&app).await;
         let third = submitted_for(&app, &c.member, "three-svc").await;
+        assert_eq!(
+            dates_moved_since(&app, seen).await,
+            Vec::<Value>::new(),
+            "joining behind the others moves nobody's dates"
+        );
         let review = |s: &Value| s["schedule"]["review_date"].as_str().map(str::to_owned);
         assert_eq!(
             review(&get(&c.member.client, &second).await).as_deref(),
@@ -1038,6 +1091,7 @@ async fn every_change_to_the_queue_tells_the_providers_whose_dates_moved() {
 
         // A validator removed takes their room: the second and third move a week later.
         let before = outbox(&app).await.len();
+        let seen = last_seq(&app).await;
         app.admin
             .put(
                 &format!("/api/v1/users/{}/staff-roles", c.other_validator.id),
@@ -1067,6 +1121,42 @@ async fn every_change_to_the_queue_tells_the_providers_whose_dates_moved() {
             moved_about(&emails, before, "member@p.test", "demo-svc").is_empty(),
             "the first kept its place"
         );
+        // One audit event per moved submission, in the change's transaction: what the
+        // webhooks' `submission.dates_moved` is made of.
+        let cap = |id: &str, from: &str, to: &str| {
+            (
+                id.to_owned(),
+                "capacity".to_owned(),
+                from.to_owned(),
+                to.to_owned(),
+            )
+        };
+        let records = dates_moved_since(&app, seen).await;
+        assert_eq!(
+            moved_subjects(&records),
+            [
+                cap(&second, "2026-03-03", "2026-03-10"),
+                cap(&third, "2026-03-10", "2026-03-17")
+            ],
+            "{records:?}"
+        );
+        assert_eq!(
+            records[0]["actor_email"], "admin@vitrine.test",
+            "who made the change"
+        );
+        assert_eq!(records[1]["after"]["decision_date"], "2026-03-19");
+        assert_eq!(records[1]["before"]["decision_date"], "2026-03-12");
+        let timeline = get(&c.member.client, &third).await["timeline"].clone();
+        assert_eq!(
+            timeline
+                .as_array()
+                .expect("a timeline")
+                .iter()
+                .filter(|e| e["action"] == "submission.dates_moved")
+                .count(),
+            1,
+            "{timeline}"
+        );
         let told = moved_about(&emails, before, "owner@p.test", "three-svc");
         assert_eq!(told.len(), 1, "every member of the provider, once");
         assert_threaded(told[0], &third);
@@ -1081,6 +1171,7 @@ async fn every_change_to_the_queue_tells_the_providers_whose_dates_moved() {
 
         // The first withdrawn: the ones behind it move a week earlier, and are told so.
         let before = outbox(&app).await.len();
+        let seen = last_seq(&app).await;
         c.owner
             .client
             .post(&format!("/api/v1/submissions/{first}/withdraw"), &json!({}))
@@ -1112,6 +1203,21 @@ async fn every_change_to_the_queue_tells_the_providers_whose_dates_moved() {
         assert!(
             moved_about(&emails, before, "owner@p.test", "demo-svc").is_empty(),
             "the withdrawn one is not told its dates"
+        );
+        let queue = |id: &str, from: &str, to: &str| {
+            (
+                id.to_owned(),
+                "queue".to_owned(),
+                from.to_owned(),
+                to.to_owned(),
+            )
+        };
+        assert_eq!(
+            moved_subjects(&dates_moved_since(&app, seen).await),
+            [
+                queue(&second, "2026-03-10", "2026-03-03"),
+                queue(&third, "2026-03-17", "2026-03-10")
+            ]
         );
     })
     .await;

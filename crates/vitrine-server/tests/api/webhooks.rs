@@ -145,6 +145,17 @@ async fn deliveries(client: &crate::support::Client, endpoint: &str) -> Vec<Valu
         .clone()
 }
 
+/// How many delivery attempts the database holds.
+async fn attempts_stored(app: &TestApp) -> i64 {
+    let sql = "SELECT COUNT(*) FROM webhook_delivery_attempts";
+    let (n,): (i64,) = match app.store.pools() {
+        vitrine_store::Pools::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+        vitrine_store::Pools::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await,
+    }
+    .expect("counted");
+    n
+}
+
 #[tokio::test]
 async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotation() {
     each_backend_with(allowing_private, |app| async move {
@@ -223,6 +234,54 @@ async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotati
                 .iter()
                 .all(|d| d["last_status"] == 200 && d["last_excerpt"] == "ok")
         );
+        // Every attempt is kept, not only the last: the one that waited for the receiver
+        // shows its two failures, then its success.
+        let retried = log
+            .iter()
+            .find(|d| d["attempts"] == 3)
+            .unwrap_or_else(|| panic!("the retried one: {log:#?}"));
+        let tries = retried["attempt_log"].as_array().expect("attempts");
+        assert_eq!(tries.len(), 3, "{retried}");
+        for failed in &tries[..2] {
+            assert_eq!(failed["status"], Value::Null, "{failed}");
+            assert!(
+                failed["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("request failed")),
+                "{failed}"
+            );
+        }
+        assert_eq!(tries[2]["status"], 200);
+        assert_eq!(tries[2]["excerpt"], "ok");
+        assert!(tries.iter().all(|t| t["duration_ms"].is_u64()), "{tries:?}");
+        assert!(
+            tries[0]["at"].as_str() < tries[1]["at"].as_str()
+                && tries[1]["at"].as_str() < tries[2]["at"].as_str(),
+            "oldest first: {tries:?}"
+        );
+        let once: Vec<&&Value> = delivered.iter().filter(|d| d["attempts"] == 1).collect();
+        assert_eq!(once.len(), 6);
+        assert!(
+            once.iter()
+                .all(|d| d["attempt_log"].as_array().map(Vec::len) == Some(1)),
+            "{once:?}"
+        );
+        // A page of the log carries its own deliveries' attempts, and no others.
+        let first_page = p
+            .owner
+            .client
+            .get(&format!("/api/v1/webhooks/{endpoint}/deliveries?limit=2"))
+            .await
+            .expect_status(200)
+            .json();
+        for d in first_page["items"].as_array().expect("items") {
+            let n = d["attempts"].as_u64().expect("a count");
+            assert_eq!(
+                d["attempt_log"].as_array().map(Vec::len),
+                usize::try_from(n).ok(),
+                "{d}"
+            );
+        }
 
         // A rotation: the receiver still holding the old secret verifies (both signatures
         // are sent during the overlap), and so does one holding the new.
@@ -252,6 +311,15 @@ async fn deliveries_are_signed_in_order_and_survive_a_receiver_down_and_a_rotati
         let report = drain(&worker).await;
         assert_eq!(report.retried, 1, "{report:?}");
         assert!(!receiver.received().last().expect("a request").verified);
+
+        // The attempts go with their delivery, which goes with its endpoint.
+        assert!(attempts_stored(&app).await >= 12);
+        p.owner
+            .client
+            .delete(&format!("/api/v1/webhooks/{endpoint}"))
+            .await
+            .expect_status(204);
+        assert_eq!(attempts_stored(&app).await, 0);
     })
     .await;
 }
@@ -454,6 +522,9 @@ async fn a_day_of_failures_disables_the_endpoint_and_emails_its_owner() {
         let gave_up = log.iter().find(|d| d["state"] == "failed").expect("failed");
         assert_eq!(gave_up["attempts"], 8);
         assert_eq!(gave_up["last_status"], 503);
+        let tries = gave_up["attempt_log"].as_array().expect("attempts");
+        assert_eq!(tries.len(), 8, "the try and every retry: {gave_up}");
+        assert!(tries.iter().all(|t| t["status"] == 503), "{tries:?}");
         // The owner is emailed, through the outbox.
         let outbox = app
             .admin
@@ -610,7 +681,9 @@ async fn the_webhook_pages_register_show_the_secret_once_and_list_deliveries() {
         let page = web.get(&format!("/webhooks/{id}")).await;
         page.assert_lacks(&on_page)
             .assert_contains("id=\"webhook-deliveries\"")
-            .assert_contains("Delivered");
+            .assert_contains("Delivered")
+            .assert_contains("<ol class=\"attempts\">")
+            .assert_contains("<small>in ");
         // In French (the reader's setting), and a delivery sent again from its row.
         owner
             .client
@@ -620,7 +693,8 @@ async fn the_webhook_pages_register_show_the_secret_once_and_list_deliveries() {
         web.get(&format!("/webhooks/{id}"))
             .await
             .assert_contains("Journal d’envois")
-            .assert_contains("Remis");
+            .assert_contains("Remis")
+            .assert_contains("<small>en ");
         let log = deliveries(&owner.client, &id).await;
         let delivered = log
             .iter()
@@ -648,6 +722,173 @@ async fn the_webhook_pages_register_show_the_secret_once_and_list_deliveries() {
         rotated
             .assert_contains("id=\"webhook-secret\">whsec_")
             .assert_lacks(&on_page);
+    })
+    .await;
+}
+
+/// Moves the application's clock to `to` and runs every scheduler step, as the background
+/// ticks would (by hand: the deliverer reads the same clock, so the deliveries of what the
+/// steps do are due at once).
+async fn tick_at(app: &TestApp, to: &str) {
+    let to: jiff::Timestamp = to.parse().expect("a time");
+    app.clock.advance(app.clock.now().duration_until(to));
+    for step in vitrine_jobs::scheduler::STEPS {
+        app.admin
+            .post(&format!("/api/v1/scheduler/{step}/run"), &json!({}))
+            .await
+            .expect_status(200);
+    }
+}
+
+/// A go-live journey on the test clock, every event type of it verified at the provider's
+/// receiver in the order of the changes, with the ids of what changed: two submissions
+/// queued, the second's dates moved by a capacity change, a message in the first's thread,
+/// its approval released on decision day, its publication.
+#[tokio::test]
+async fn a_go_live_journey_reaches_the_receiver_event_by_event_in_order() {
+    let config = || ServerConfig {
+        scheduler_interval: None,
+        ..allowing_private()
+    };
+    each_backend_with(config, |app| async move {
+        let dir = tempfile::tempdir().expect("a directory");
+        let Some(receiver) = TestReceiver::start_or_skip("webhooks_journey", dir.path()) else {
+            return;
+        };
+        let c = crate::go_live::cast(&app).await;
+        // Each validator reviews one a session: a session holds two submissions.
+        for v in [&c.validator, &c.other_validator] {
+            app.admin
+                .put(
+                    &format!("/api/v1/validators/{}/capacity", v.id),
+                    &json!({"capacity": 1}),
+                )
+                .await
+                .expect_status(200);
+        }
+        crate::go_live::ready_offering(&app, &c.owner, &c.provider, "two-svc").await;
+        register(
+            &c.owner.client,
+            &format!("/api/v1/accounts/{}/webhooks", c.provider),
+            &receiver,
+            &[
+                "submission.queued",
+                "submission.dates_moved",
+                "message.posted",
+                "decision.released",
+                "offering.published",
+            ],
+        )
+        .await;
+        let worker = deliverer(&app, true);
+
+        let first = crate::go_live::submitted(&app, &c.owner).await;
+        let second = crate::go_live::submitted_for(&app, &c.member, "two-svc").await;
+        // One validator's room gone: the second moves to the next session.
+        app.admin
+            .put(
+                &format!("/api/v1/validators/{}/capacity", c.other_validator.id),
+                &json!({"capacity": 0}),
+            )
+            .await
+            .expect_status(200);
+        // Tuesday: the first goes in review; its provider asks something.
+        tick_at(&app, "2026-03-03T00:00:00Z").await;
+        let posted = c
+            .owner
+            .client
+            .post(
+                &format!("/api/v1/submissions/{first}/messages"),
+                &json!({"body": "Anything missing?"}),
+            )
+            .await
+            .expect_status(201)
+            .json();
+        let requirements = c.owner.client.get("/api/v1/requirements").await.json();
+        c.validator
+            .client
+            .post(
+                &format!("/api/v1/submissions/{first}/decision"),
+                &json!({"verdicts": crate::go_live::verdicts(&[], &requirements),
+                    "decision": "approve"}),
+            )
+            .await
+            .expect_status(200);
+        // A held decision is no event: nothing more until Thursday's release.
+        drain(&worker).await;
+        assert_eq!(receiver.received().len(), 4, "{:#?}", receiver.received());
+        tick_at(&app, "2026-03-05T00:00:00Z").await;
+        let scheduled = app
+            .admin
+            .post(
+                &format!("/api/v1/submissions/{first}/publication"),
+                &json!({"at": "2026-03-09T00:00:00Z"}),
+            )
+            .await
+            .expect_status(200)
+            .json();
+        let publication_at = scheduled["submission"]["publication_at"]
+            .as_str()
+            .expect("a publication time")
+            .to_owned();
+        tick_at(&app, &publication_at).await;
+        let report = drain(&worker).await;
+        assert_eq!(report.failed + report.retried, 0, "{report:?}");
+
+        let received = receiver.received();
+        assert!(received.iter().all(|r| r.verified), "{received:#?}");
+        let seen: Vec<(String, String)> = received
+            .iter()
+            .map(|r| {
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                let data = &r.payload["data"];
+                let subject = match data.get("submission_id") {
+                    Some(id) => text(id),
+                    None => text(&data["offering_name"]),
+                };
+                (text(&r.payload["type"]), subject)
+            })
+            .collect();
+        let pair = |kind: &str, subject: &str| (kind.to_owned(), subject.to_owned());
+        assert_eq!(
+            seen,
+            [
+                pair("submission.queued", &first),
+                pair("submission.queued", &second),
+                pair("submission.dates_moved", &second),
+                pair("message.posted", &first),
+                pair("decision.released", &first),
+                pair("offering.published", "demo-svc"),
+            ],
+            "{received:#?}"
+        );
+        let moved = &received[2].payload["data"];
+        assert_eq!(moved["reason"], "capacity");
+        assert_eq!(
+            (&moved["previous_review_date"], &moved["review_date"]),
+            (&json!("2026-03-03"), &json!("2026-03-10"))
+        );
+        assert_eq!(moved["queue_position"], 2);
+        assert_eq!(moved["offering_name"], "two-svc");
+        assert_eq!(moved["provider_account_id"], c.provider.as_str());
+        let message = &received[3].payload["data"];
+        assert_eq!(message["message_id"], posted["id"], "{posted}");
+        assert_eq!(message["side"], "provider");
+        assert!(
+            !received[3]
+                .payload
+                .to_string()
+                .contains("Anything missing?"),
+            "the text is read through the API"
+        );
+        let released = &received[4].payload["data"];
+        assert_eq!(
+            (&released["state"], &released["round"]),
+            (&json!("approved"), &json!(1))
+        );
+        assert_eq!(received[5].payload["data"]["visibility"], "public");
+        let ids: std::collections::BTreeSet<_> = received.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(ids.len(), 6, "one webhook-id per message");
     })
     .await;
 }

@@ -51,6 +51,7 @@ fn queued(offering: &Offering, by: UserId, at_s: i64) -> CheckRun {
         started_at: None,
         finished_at: None,
         verdicts: None,
+        broker: None,
     }
 }
 

@@ -61,6 +61,7 @@ fn action_key(action: &str) -> Option<&'static str> {
         "submission.appeal" => "submission_timeline.appeal",
         "submission.appeal_upheld" => "submission_timeline.appeal_upheld",
         "submission.appeal_reopened" => "submission_timeline.appeal_reopened",
+        "submission.dates_moved" => "submission_timeline.dates_moved",
         _ => return None,
     })
 }
@@ -541,6 +542,7 @@ mod tests {
             "submission.publish",
             "submission.withdraw",
             "submission.message",
+            "submission.dates_moved",
         ] {
             let key = action_key(action).expect("a key per step");
             assert!(translations.contains(key), "{key}");
