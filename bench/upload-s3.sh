@@ -115,4 +115,33 @@ t1=$(now)
 curl_s=$(echo "$t1 - $t0" | bc -l)
 report "curl PUT straight to s3s-fs (peer)" "$curl_s" "$s3pid" "$sidle"
 [ "$(sha256sum "$work/s3/$bucket/direct.mp4" | cut -d' ' -f1)" = "$expected" ] || echo "s3s-fs stored other bytes"
-awk -v t="$tus_s" -v c="$curl_s" 'BEGIN { printf "tus to S3 / curl PUT: %.2fx (target >= 0.8x)\n", c / t }'
+# The second peer: curl uploading the same file to s3s-fs as a multipart upload of parts of
+# the tus chunk's size, one after the other, then completing it: the least any multipart
+# client asks of the bucket (s3s-fs writes each part to its own file and, at completion,
+# reads them all back into the object, hashing them again).
+rm -f "$work/s3/$bucket/direct.mp4"
+s3() { curl -sS --fail-with-body --aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" \
+  -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
+mkdir -p "$work/parts"
+split -b "$chunk" -d -a 5 "$file" "$work/parts/part-"
+t0=$(now)
+upload_id=$(s3 -X POST "http://127.0.0.1:$s3port/$bucket/multipart.mp4?uploads" |
+  sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
+complete="<CompleteMultipartUpload>"
+n=0
+for part in "$work"/parts/part-*; do
+  n=$((n + 1))
+  etag=$(s3 -o /dev/null -D - -T "$part" \
+    "http://127.0.0.1:$s3port/$bucket/multipart.mp4?partNumber=$n&uploadId=$upload_id" |
+    awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')
+  complete+="<Part><PartNumber>$n</PartNumber><ETag>$etag</ETag></Part>"
+done
+complete+="</CompleteMultipartUpload>"
+s3 -o /dev/null -X POST -H 'Content-Type: application/xml' --data-binary "$complete" \
+  "http://127.0.0.1:$s3port/$bucket/multipart.mp4?uploadId=$upload_id"
+t1=$(now)
+multipart_s=$(echo "$t1 - $t0" | bc -l)
+report "curl multipart to s3s-fs (peer, ${chunk_mib} MiB parts)" "$multipart_s" "$s3pid" "$sidle"
+[ "$(sha256sum "$work/s3/$bucket/multipart.mp4" | cut -d' ' -f1)" = "$expected" ] || echo "s3s-fs stored other bytes (multipart)"
+awk -v t="$tus_s" -v c="$curl_s" -v m="$multipart_s" 'BEGIN {
+  printf "tus to S3 / curl PUT: %.2fx (target >= 0.8x); tus / curl multipart: %.2fx; curl multipart / curl PUT: %.2fx\n", c / t, m / t, c / m }'
