@@ -130,7 +130,7 @@ s3() { curl -sS --fail-with-body --aws-sigv4 "aws:amz:us-east-1:s3" --user "$key
 mkdir -p "$work/parts"
 split -b "$chunk" -d -a 5 "$file" "$work/parts/part-"
 t0=$(now)
-upload_id=$(s3 -X POST "http://127.0.0.1:$s3port/$bucket/multipart.mp4?uploads" |
+upload_id=$(s3 -X POST "http://127.0.0.1:$s3port/$bucket/multipart.mp4?uploads=" |
   sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
 complete="<CompleteMultipartUpload>"
 n=0
