@@ -7,11 +7,15 @@
 # (default 8) MiB PATCHes and as one streamed PUT, with curl: MB/s, and the server's peak
 # resident memory (VmHWM) against its idle RSS; the server is restarted between the two so
 # each peak is its own. In the same run, the peer: the same file PUT straight to s3s-fs by
-# curl, signed with SigV4 with an UNSIGNED-PAYLOAD (vitrine's client signs each part's
-# SHA-256, object_store's default, so it hashes every byte once more than curl).
+# curl, signed with SigV4 with an UNSIGNED-PAYLOAD, and the same file as curl's own
+# multipart upload (parts of CHUNK_MIB, in sequence). vitrine runs with parts of PART_MIB
+# (default 8) and unsigned payloads (UNSIGNED, default true, as curl sends; false signs
+# each part's SHA-256, vitrine's default over http://).
 set -euo pipefail
 size_mib=${SIZE_MIB:-512}
 chunk_mib=${CHUNK_MIB:-8}
+part_mib=${PART_MIB:-8}
+unsigned=${UNSIGNED:-true}
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 s3s_fs=${S3S_FS:-$root/target/tools/s3s-fs/bin/s3s-fs}
@@ -38,7 +42,7 @@ PY
 bytes=$(stat -c %s "$file")
 expected=$(sha256sum "$file" | cut -d' ' -f1)
 chunk=$((chunk_mib * 1024 * 1024))
-echo "== $((bytes / 1048576)) MiB recording, tus chunks of $chunk_mib MiB, work dir $work ($(df --output=source "$work" | tail -1)), $(nproc) cores"
+echo "== $((bytes / 1048576)) MiB recording, tus chunks of $chunk_mib MiB, parts of $part_mib MiB, unsigned payload $unsigned, work dir $work ($(df --output=source "$work" | tail -1)), $(nproc) cores"
 
 # The bucket.
 key=bench-key secret=bench-secret bucket=recordings s3port=18091
@@ -55,7 +59,8 @@ start_server() {
   "$target/release/vitrine" serve --database-url "$url" --listen "127.0.0.1:$port" \
     --data-dir "$work/data" --log warn \
     --s3-endpoint "http://127.0.0.1:$s3port" --s3-allow-http --s3-bucket "$bucket" \
-    --s3-access-key-id "$key" --s3-secret-access-key "$secret" >>"$work/server.log" 2>&1 &
+    --s3-access-key-id "$key" --s3-secret-access-key "$secret" \
+    --s3-part-size-mib "$part_mib" --s3-unsigned-payload="$unsigned" >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   idle=$(awk '/VmRSS/ {print $2}' "/proc/$server/status")
@@ -115,4 +120,33 @@ t1=$(now)
 curl_s=$(echo "$t1 - $t0" | bc -l)
 report "curl PUT straight to s3s-fs (peer)" "$curl_s" "$s3pid" "$sidle"
 [ "$(sha256sum "$work/s3/$bucket/direct.mp4" | cut -d' ' -f1)" = "$expected" ] || echo "s3s-fs stored other bytes"
-awk -v t="$tus_s" -v c="$curl_s" 'BEGIN { printf "tus to S3 / curl PUT: %.2fx (target >= 0.8x)\n", c / t }'
+# The second peer: curl uploading the same file to s3s-fs as a multipart upload of parts of
+# the tus chunk's size, one after the other, then completing it: the least any multipart
+# client asks of the bucket (s3s-fs writes each part to its own file and, at completion,
+# reads them all back into the object, hashing them again).
+rm -f "$work/s3/$bucket/direct.mp4"
+s3() { curl -sS --fail-with-body --aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" \
+  -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
+mkdir -p "$work/parts"
+split -b "$chunk" -d -a 5 "$file" "$work/parts/part-"
+t0=$(now)
+upload_id=$(s3 -X POST "http://127.0.0.1:$s3port/$bucket/multipart.mp4?uploads=" |
+  sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
+complete="<CompleteMultipartUpload>"
+n=0
+for part in "$work"/parts/part-*; do
+  n=$((n + 1))
+  etag=$(s3 -o /dev/null -D - -T "$part" \
+    "http://127.0.0.1:$s3port/$bucket/multipart.mp4?partNumber=$n&uploadId=$upload_id" |
+    awk 'tolower($1)=="etag:" {print $2}' | tr -d '\r')
+  complete+="<Part><PartNumber>$n</PartNumber><ETag>$etag</ETag></Part>"
+done
+complete+="</CompleteMultipartUpload>"
+s3 -o /dev/null -X POST -H 'Content-Type: application/xml' --data-binary "$complete" \
+  "http://127.0.0.1:$s3port/$bucket/multipart.mp4?uploadId=$upload_id"
+t1=$(now)
+multipart_s=$(echo "$t1 - $t0" | bc -l)
+report "curl multipart to s3s-fs (peer, ${chunk_mib} MiB parts)" "$multipart_s" "$s3pid" "$sidle"
+[ "$(sha256sum "$work/s3/$bucket/multipart.mp4" | cut -d' ' -f1)" = "$expected" ] || echo "s3s-fs stored other bytes (multipart)"
+awk -v t="$tus_s" -v c="$curl_s" -v m="$multipart_s" 'BEGIN {
+  printf "tus to S3 / curl PUT: %.2fx (target >= 0.8x); tus / curl multipart: %.2fx; curl multipart / curl PUT: %.2fx\n", c / t, m / t, c / m }'

@@ -61,5 +61,7 @@ pub use checksum::Sha256Expectation;
 pub use error::{BlobError, Result};
 pub use key::{RecordingKey, UploadKey};
 pub use media::{MediaType, SNIFF_LEN, sniff};
-pub use s3::{DEFAULT_PART_SIZE, MIN_PART_SIZE, S3BlobStore, S3ConnectError, S3Settings};
+pub use s3::{
+    DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, S3BlobStore, S3ConnectError, S3Settings,
+};
 pub use store::{AppendOutcome, AppendRequest, LocalBlobStore, OpenRecording, RecordingInfo};

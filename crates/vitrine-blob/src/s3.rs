@@ -78,6 +78,9 @@ use crate::store::{AppendOutcome, AppendRequest, RecordingInfo, hex};
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 /// The part size unless configured: few requests per upload, 24 MiB held at most.
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+/// The largest part size taken: an upload holds three parts at most, so this bounds the
+/// memory one upload takes (384 MiB).
+pub const MAX_PART_SIZE: usize = 128 * 1024 * 1024;
 /// Parts uploaded at once by one request, while the next one is being received.
 const PARTS_IN_FLIGHT: usize = 2;
 /// Ranged reads for the duration parser fetch this much at a time: box and element headers
@@ -96,8 +99,12 @@ pub struct S3Settings {
     pub secret_access_key: String,
     /// Allow `http://` endpoints (a loopback test server, a store on a private network).
     pub allow_http: bool,
-    /// Bytes per multipart part (at least [`MIN_PART_SIZE`]).
+    /// Bytes per multipart part ([`MIN_PART_SIZE`] to [`MAX_PART_SIZE`]).
     pub part_size: usize,
+    /// Sign requests without hashing their bodies (`UNSIGNED-PAYLOAD`), as the AWS SDKs do
+    /// over HTTPS, where TLS already protects the bytes: one SHA-256 pass over every
+    /// recording fewer, on the server and on the store.
+    pub unsigned_payload: bool,
 }
 
 impl std::fmt::Debug for S3Settings {
@@ -109,6 +116,7 @@ impl std::fmt::Debug for S3Settings {
             .field("access_key_id", &self.access_key_id)
             .field("allow_http", &self.allow_http)
             .field("part_size", &self.part_size)
+            .field("unsigned_payload", &self.unsigned_payload)
             .finish_non_exhaustive()
     }
 }
@@ -255,6 +263,12 @@ impl S3BlobStore {
                 settings.part_size
             )));
         }
+        if settings.part_size > MAX_PART_SIZE {
+            return Err(S3ConnectError::Settings(format!(
+                "the part size {} is above {MAX_PART_SIZE} bytes (an upload holds three parts)",
+                settings.part_size
+            )));
+        }
         for (name, value) in [
             ("endpoint", &settings.endpoint),
             ("bucket", &settings.bucket),
@@ -282,6 +296,7 @@ impl S3BlobStore {
             .with_access_key_id(&settings.access_key_id)
             .with_secret_access_key(&settings.secret_access_key)
             .with_virtual_hosted_style_request(false)
+            .with_unsigned_payload(settings.unsigned_payload)
             .with_allow_http(settings.allow_http)
             .with_client_options(client_options)
             .with_retry(retry)

@@ -118,6 +118,8 @@ impl TestS3 {
             secret_access_key: Self::SECRET_KEY.to_owned(),
             allow_http: true,
             part_size: MIN_PART_SIZE,
+            // Signed, so s3s-fs checks every part's hash against what was sent.
+            unsigned_payload: false,
         }
     }
 

@@ -177,6 +177,33 @@ pub struct S3Args {
         help_heading = "Recording storage (S3)"
     )]
     pub s3_allow_http: Option<bool>,
+
+    /// Bytes per part of a multipart upload, in MiB (5 to 128; an upload holds three parts
+    /// in memory). [default: 8]
+    #[arg(
+        long,
+        env = "VITRINE_S3_PART_SIZE_MIB",
+        value_name = "MIB",
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_part_size_mib: Option<u64>,
+
+    /// Leave request bodies out of the signatures (`UNSIGNED-PAYLOAD`), sparing a SHA-256
+    /// pass over every recording. [default: true over https://, false over http://, where
+    /// the signature is all that protects the bytes]
+    #[arg(
+        long,
+        env = "VITRINE_S3_UNSIGNED_PAYLOAD",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new(),
+        global = true,
+        help_heading = "Recording storage (S3)"
+    )]
+    pub s3_unsigned_payload: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -641,6 +668,8 @@ impl Cli {
                 secret_access_key: self.common.s3.s3_secret_access_key.clone(),
                 secret_access_key_file: self.common.s3.s3_secret_access_key_file.clone(),
                 allow_http: self.common.s3.s3_allow_http,
+                part_size_mib: self.common.s3.s3_part_size_mib,
+                unsigned_payload: self.common.s3.s3_unsigned_payload,
             },
         }
     }

@@ -67,6 +67,8 @@ pub struct FileConfig {
     pub s3_secret_access_key: Option<String>,
     pub s3_secret_access_key_file: Option<PathBuf>,
     pub s3_allow_http: Option<bool>,
+    pub s3_part_size_mib: Option<u64>,
+    pub s3_unsigned_payload: Option<bool>,
 }
 
 impl FileConfig {
@@ -156,6 +158,8 @@ pub struct S3Overrides {
     pub secret_access_key: Option<String>,
     pub secret_access_key_file: Option<PathBuf>,
     pub allow_http: Option<bool>,
+    pub part_size_mib: Option<u64>,
+    pub unsigned_payload: Option<bool>,
 }
 
 /// The region when none is configured (the one S3-compatible stores expect by default).
@@ -173,7 +177,14 @@ pub struct S3Config {
     pub secret_access_key: Option<String>,
     pub secret_access_key_file: Option<PathBuf>,
     pub allow_http: bool,
+    /// Bytes per multipart part, in MiB.
+    pub part_size_mib: u64,
+    /// Bodies left out of the signatures; unless configured, over `https://` only.
+    pub unsigned_payload: bool,
 }
+
+/// The multipart part size unless configured, in MiB.
+pub const DEFAULT_S3_PART_SIZE_MIB: u64 = (vitrine_blob::DEFAULT_PART_SIZE >> 20) as u64;
 
 impl std::fmt::Debug for S3Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -184,6 +195,8 @@ impl std::fmt::Debug for S3Config {
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key_file", &self.secret_access_key_file)
             .field("allow_http", &self.allow_http)
+            .field("part_size_mib", &self.part_size_mib)
+            .field("unsigned_payload", &self.unsigned_payload)
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +207,7 @@ impl S3Config {
             .endpoint
             .or_else(|| file.s3_endpoint.clone())
             .filter(|e| !e.trim().is_empty())?;
+        let https = endpoint.trim().starts_with("https://");
         Some(S3Config {
             endpoint: endpoint.trim().to_owned(),
             bucket: overrides
@@ -217,6 +231,16 @@ impl S3Config {
                 .secret_access_key_file
                 .or_else(|| file.s3_secret_access_key_file.clone()),
             allow_http: overrides.allow_http.or(file.s3_allow_http).unwrap_or(false),
+            part_size_mib: overrides
+                .part_size_mib
+                .or(file.s3_part_size_mib)
+                .unwrap_or(DEFAULT_S3_PART_SIZE_MIB),
+            // Over plain HTTP the payload's hash in the signature is all that protects the
+            // bytes on the way; over HTTPS, TLS does.
+            unsigned_payload: overrides
+                .unsigned_payload
+                .or(file.s3_unsigned_payload)
+                .unwrap_or(https),
         })
     }
 
@@ -232,6 +256,18 @@ impl S3Config {
             bail!(
                 "the S3 endpoint {} is http://: the recordings would cross the network in the                  clear. Use https://, or allow it for a store on loopback or a private network                  with --s3-allow-http (VITRINE_S3_ALLOW_HTTP, s3_allow_http)",
                 self.endpoint
+            );
+        }
+        let (min, max) = (
+            vitrine_blob::MIN_PART_SIZE >> 20,
+            vitrine_blob::MAX_PART_SIZE >> 20,
+        );
+        if !(min as u64..=max as u64).contains(&self.part_size_mib) {
+            bail!(
+                "the S3 part size of {} MiB is outside {min}–{max} MiB (--s3-part-size-mib, \
+                 VITRINE_S3_PART_SIZE_MIB or s3_part_size_mib): S3 takes parts of 5 MiB at \
+                 least, and an upload holds three parts in memory",
+                self.part_size_mib
             );
         }
         if self.bucket.trim().is_empty() {
@@ -273,7 +309,9 @@ impl S3Config {
             access_key_id: self.access_key_id.clone(),
             secret_access_key,
             allow_http: self.allow_http,
-            part_size: vitrine_blob::DEFAULT_PART_SIZE,
+            part_size: usize::try_from(self.part_size_mib << 20)
+                .context("the S3 part size does not fit this machine's memory")?,
+            unsigned_payload: self.unsigned_payload,
         })
     }
 }
@@ -1107,6 +1145,11 @@ mod tests {
         assert_eq!(settings.secret_access_key, "from-env");
         assert_eq!(settings.bucket, "recordings");
         assert!(!format!("{s3:?}").contains("from-env"));
+        assert_eq!(settings.part_size, vitrine_blob::DEFAULT_PART_SIZE);
+        assert!(
+            settings.unsigned_payload,
+            "over https, bodies are not hashed"
+        );
 
         // No endpoint: local disk.
         assert_eq!(
@@ -1127,6 +1170,26 @@ mod tests {
              s3_access_key_id = \"AK\"\ns3_secret_access_key = \"S\"",
         );
         assert!(http.contains("--s3-allow-http"), "{http}");
+        let over_http = Config::merge(
+            Overrides::default(),
+            file(
+                "s3_endpoint = \"http://10.0.0.5:9000\"\ns3_bucket = \"b\"\ns3_allow_http = true\n\
+                 s3_access_key_id = \"AK\"\ns3_secret_access_key = \"S\"\ns3_part_size_mib = 16",
+            ),
+        )
+        .s3
+        .expect("configured");
+        let settings = over_http.settings().unwrap();
+        assert!(
+            !settings.unsigned_payload,
+            "over http, the signature covers the body"
+        );
+        assert_eq!(settings.part_size, 16 << 20);
+        let tiny = refused(
+            "s3_endpoint = \"https://s3.example.com\"\ns3_bucket = \"b\"\n\
+             s3_access_key_id = \"AK\"\ns3_secret_access_key = \"S\"\ns3_part_size_mib = 4",
+        );
+        assert!(tiny.contains("--s3-part-size-mib"), "{tiny}");
         let no_bucket = refused("s3_endpoint = \"https://s3.example.com\"");
         assert!(no_bucket.contains("--s3-bucket"), "{no_bucket}");
         let no_secret = refused(
