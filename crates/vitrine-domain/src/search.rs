@@ -55,6 +55,31 @@ pub fn terms(query: &str) -> Vec<String> {
         .collect()
 }
 
+/// The text a database indexes for an offering: [`document`] with every word cut to
+/// [`MAX_TERM_CHARS`]. Query terms are never longer (see [`index_terms`]), so a term is a
+/// prefix of a cut word exactly when it is a prefix of the whole word; the cut keeps every
+/// indexed word far below PostgreSQL's 2 KiB limit on a tsvector lexeme.
+pub fn stored_document(offering: &Offering) -> String {
+    document(offering)
+        .split(' ')
+        .map(|w| match w.char_indices().nth(MAX_TERM_CHARS) {
+            Some((end, _)) => &w[..end],
+            None => w,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The terms of a catalog query as the index sees them: empty terms dropped (an empty
+/// prefix matches every document), each cut to [`MAX_TERM_CHARS`] as [`terms`] does.
+pub fn index_terms(terms: &[String]) -> Vec<String> {
+    terms
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(|t| t.chars().take(MAX_TERM_CHARS).collect())
+        .collect()
+}
+
 /// The reference semantics: every term is a prefix of some word of the document.
 pub fn matches(document: &str, terms: &[String]) -> bool {
     terms

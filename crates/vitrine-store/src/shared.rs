@@ -149,33 +149,6 @@ fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
-/// The text stored in `offerings.search_document`: [`search::document`] with every word cut
-/// to [`search::MAX_TERM_CHARS`]. Query terms are never longer (see [`search_terms`]), so a
-/// term is a prefix of a cut word exactly when it is a prefix of the whole word; the cut
-/// keeps every indexed word far below PostgreSQL's 2 KiB limit on a tsvector lexeme.
-pub(crate) fn stored_document(offering: &Offering) -> String {
-    let document = search::document(offering);
-    document
-        .split(' ')
-        .map(|w| match w.char_indices().nth(search::MAX_TERM_CHARS) {
-            Some((end, _)) => &w[..end],
-            None => w,
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The terms of a catalog query as the index sees them: empty terms dropped (an empty
-/// prefix matches every document), each cut to [`search::MAX_TERM_CHARS`] like
-/// [`search::terms`] does.
-fn search_terms(terms: &[String]) -> Vec<String> {
-    terms
-        .iter()
-        .filter(|t| !t.is_empty())
-        .map(|t| t.chars().take(search::MAX_TERM_CHARS).collect())
-        .collect()
-}
-
 // --- rows ---
 
 macro_rules! user_columns {
@@ -385,7 +358,7 @@ pub(crate) fn offering_json(o: &Offering) -> Result<OfferingJson> {
         description: to_json("description", &o.description)?,
         plans: to_json("plans", &o.plans)?,
         attestations: to_json("attestations", &o.attestations)?,
-        search_document: stored_document(o),
+        search_document: search::stored_document(o),
     })
 }
 
@@ -1069,7 +1042,7 @@ pub(crate) fn catalog_sql<D: Dialect>(query: &CatalogQuery) -> CatalogSql {
             ));
         }
     }
-    let terms = search_terms(&query.terms);
+    let terms = search::index_terms(&query.terms);
     if !terms.is_empty() {
         let p = params.push(Param::Text(D::search_value(&terms)));
         conditions.push(D::search_condition(&p));
