@@ -102,7 +102,8 @@ t0=$(now)
 answer=$(curl -sS --fail-with-body -T "$file" -H "$auth" -H 'Expect:' -H 'Content-Type: video/mp4' \
   "$api/recordings?filename=bench.mp4")
 t1=$(now)
-report "vitrine PUT to S3 (streamed)" "$(echo "$t1 - $t0" | bc -l)" "$server" "$idle"
+put_s=$(echo "$t1 - $t0" | bc -l)
+report "vitrine PUT to S3 (streamed)" "$put_s" "$server" "$idle""
 echo "$answer" | grep -q "\"sha256\":\"$expected\"" || { echo "wrong sha256: $answer"; exit 1; }
 stop_server
 for object in "$work/s3/$bucket"/recordings/*; do
@@ -148,5 +149,5 @@ t1=$(now)
 multipart_s=$(echo "$t1 - $t0" | bc -l)
 report "curl multipart to s3s-fs (peer, ${chunk_mib} MiB parts)" "$multipart_s" "$s3pid" "$sidle"
 [ "$(sha256sum "$work/s3/$bucket/multipart.mp4" | cut -d' ' -f1)" = "$expected" ] || echo "s3s-fs stored other bytes (multipart)"
-awk -v t="$tus_s" -v c="$curl_s" -v m="$multipart_s" 'BEGIN {
-  printf "tus to S3 / curl PUT: %.2fx (target >= 0.8x); tus / curl multipart: %.2fx; curl multipart / curl PUT: %.2fx\n", c / t, m / t, c / m }'
+awk -v t="$tus_s" -v p="$put_s" -v c="$curl_s" -v m="$multipart_s" 'BEGIN {
+  printf "vitrine PUT / curl PUT: %.2fx (target >= 0.8x); tus / curl PUT: %.2fx; tus / curl multipart: %.2fx; curl multipart / curl PUT: %.2fx\n", c / p, c / t, m / t, c / m }'

@@ -4,6 +4,7 @@
 
 use std::error::Error as StdError;
 use std::io::{self, SeekFrom};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -15,6 +16,7 @@ use crate::error::Result;
 use crate::key::{RecordingKey, UploadKey};
 use crate::s3::S3BlobStore;
 use crate::store::{AppendOutcome, AppendRequest, LocalBlobStore, RecordingInfo};
+use crate::upload_states::UploadStates;
 
 /// Local files are read and sent in pieces of this size.
 const READ_CHUNK: usize = 256 * 1024;
@@ -102,6 +104,15 @@ impl BlobStore {
         match self {
             Self::Local(store) => store.root().display().to_string(),
             Self::S3(store) => store.name().to_owned(),
+        }
+    }
+
+    /// This store with its uploads' states kept by `states` (a server's database). The
+    /// local store keeps them on its own disk (the file is the state), so it is unchanged.
+    pub fn with_upload_states(&self, states: Arc<dyn UploadStates>) -> Self {
+        match self {
+            Self::Local(store) => Self::Local(store.clone()),
+            Self::S3(store) => Self::S3(store.with_upload_states(states)),
         }
     }
 

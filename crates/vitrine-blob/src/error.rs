@@ -101,6 +101,15 @@ pub enum BlobError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// The keeper of upload states (the database) said no.
+    #[error("{action} the state of upload {key}: {source}")]
+    UploadState {
+        action: &'static str,
+        key: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A blocking file task died (a panic in it); the upload's state on disk is still
     /// consistent because its length is the offset.
     #[error("a blob store task failed: {0}")]
@@ -125,7 +134,10 @@ impl BlobError {
             // tusd answers a locked upload with 423 Locked; clients retry after a HEAD.
             Self::UploadBusy { .. } => 423,
             Self::ChecksumMismatch => 460,
-            Self::Io { .. } | Self::ObjectStore { .. } | Self::TaskFailed(_) => 500,
+            Self::Io { .. }
+            | Self::ObjectStore { .. }
+            | Self::UploadState { .. }
+            | Self::TaskFailed(_) => 500,
         }
     }
 

@@ -55,6 +55,7 @@ mod s3;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod upload_states;
 
 pub use backend::{BlobStore, RecordingReader};
 pub use checksum::Sha256Expectation;
@@ -65,3 +66,4 @@ pub use s3::{
     DEFAULT_PART_SIZE, MAX_PART_SIZE, MIN_PART_SIZE, S3BlobStore, S3ConnectError, S3Settings,
 };
 pub use store::{AppendOutcome, AppendRequest, LocalBlobStore, OpenRecording, RecordingInfo};
+pub use upload_states::{MemoryUploadStates, StateError, StateFuture, UploadStates};

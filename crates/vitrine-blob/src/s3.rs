@@ -6,21 +6,25 @@
 //! - `recordings/<key>`: a finished recording. A tus upload is one S3 multipart upload aimed
 //!   at `recordings/<upload key>` from its creation, so finishing it is S3's
 //!   `CompleteMultipartUpload`, which makes the whole object appear at once.
-//! - `uploads/<key>/state.json`: where an upload stands ([`UploadState`]): the multipart
-//!   upload's id, the parts stored (their ETags), the bytes after the last whole part (the
-//!   *tail*, in its own object), the running SHA-256 state, the sniffed type.
 //! - `uploads/<key>/tail-<offset>`: the tail, fewer bytes than one part. S3 takes parts of at
 //!   least 5 MiB (except the last), while tus chunks may be any size, so the bytes after the
 //!   last whole part wait here until the next request brings enough to cut a part.
 //!
+//! Where an upload stands ([`UploadState`]: the multipart upload's id, the parts stored and
+//! their ETags, the tail's object, the running SHA-256 state, the sniffed type) is not in
+//! the bucket but in an [`UploadStates`] keeper: the database, when a server binds the store
+//! to it ([`S3BlobStore::with_upload_states`]). A chunk then costs the bucket only its own
+//! bytes (no state object read and written back per request), and the expiry job finds
+//! abandoned uploads with a query instead of a listing.
+//!
 //! # Any server resumes any upload
 //!
-//! Nothing of an upload is kept in a server's memory between requests: a request reads
-//! `state.json`, sends the tail back through the same cutting as its own body, uploads the
-//! whole parts, writes the new tail, and commits by overwriting `state.json` (one PUT: S3
-//! replaces an object atomically). A request that fails or whose server dies before that PUT
-//! changed nothing the next request reads: parts it uploaded are not listed (a later request
-//! uploads the same part number again), its tail object is not named.
+//! Nothing of an upload is kept in a server's memory between requests: a request reads the
+//! state, sends the tail back through the same cutting as its own body, uploads the whole
+//! parts, writes the new tail, and commits by saving the new state (one row written). A
+//! request that fails or whose server dies before that save changed nothing the next
+//! request reads: parts it uploaded are not listed (a later request uploads the same part
+//! number again), its tail object is not named.
 //!
 //! Parts are cut at fixed multiples of the part size from the upload's start, so part `n`
 //! always holds the same bytes of the file: two servers taking the same chunk (a client
@@ -34,7 +38,7 @@
 //!
 //! The hash is fed part by part as parts are cut, in file order, and its state after the
 //! last whole part (sha2's `SerializableState`: the chaining value, the byte count and the
-//! buffered block) is stored in `state.json`; the next request, on any server, continues
+//! buffered block) is saved with the state; the next request, on any server, continues
 //! from it. So the finished recording's digest is known when its last byte arrives and the
 //! bytes are never read back. (The alternative, reading every part back at the end, would
 //! double the traffic of every upload.)
@@ -73,6 +77,9 @@ use crate::error::{BlobError, Result};
 use crate::key::{RecordingKey, UploadKey};
 use crate::media::{self, MediaType, SNIFF_LEN};
 use crate::store::{AppendOutcome, AppendRequest, RecordingInfo, hex};
+use crate::upload_states::{MemoryUploadStates, UploadStates};
+
+mod single_put;
 
 /// S3 refuses parts smaller than this, except the last.
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -166,11 +173,16 @@ pub struct S3BlobStore {
 struct Inner {
     s3: AmazonS3,
     part_size: usize,
+    /// The HTTP client for recordings sent in one request ([`single_put`]), when payloads
+    /// may go unsigned.
+    single_put: Option<reqwest::Client>,
+    /// Where uploads stand between requests.
+    states: Arc<dyn UploadStates>,
     /// `<endpoint>/<bucket>`, for messages.
     name: String,
 }
 
-/// Where an upload stands: `uploads/<key>/state.json`.
+/// Where an upload stands, kept by the [`UploadStates`] as JSON.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct UploadState {
     declared_length: Option<u64>,
@@ -229,6 +241,21 @@ fn s3_error(action: &'static str, location: &ObjectPath, source: object_store::E
     }
 }
 
+fn state_error(action: &'static str, key: &UploadKey, source: StateErrorBox) -> BlobError {
+    BlobError::UploadState {
+        action,
+        key: key.to_string(),
+        source,
+    }
+}
+
+type StateErrorBox = Box<dyn StdError + Send + Sync>;
+
+fn state_json(state: &UploadState) -> Result<String> {
+    serde_json::to_string(state)
+        .map_err(|e| BlobError::TaskFailed(format!("writing an upload's state: {e}")))
+}
+
 fn recording_path(key: &RecordingKey) -> ObjectPath {
     ObjectPath::from(format!("recordings/{key}"))
 }
@@ -241,10 +268,6 @@ fn upload_dir(key: &UploadKey) -> ObjectPath {
     ObjectPath::from(format!("uploads/{key}"))
 }
 
-fn state_path(key: &UploadKey) -> ObjectPath {
-    ObjectPath::from(format!("uploads/{key}/state.json"))
-}
-
 impl S3BlobStore {
     /// Builds the client and probes the bucket (a listing, signed like every request), so a
     /// wrong secret, a missing bucket or an unreachable endpoint stops the start-up with a
@@ -255,7 +278,8 @@ impl S3BlobStore {
         Ok(store)
     }
 
-    /// Builds the client without contacting the endpoint.
+    /// Builds the client without contacting the endpoint. Upload states are kept in this
+    /// process's memory until [`Self::with_upload_states`] names their keeper.
     pub fn new(settings: &S3Settings) -> Result<Self, S3ConnectError> {
         if settings.part_size < MIN_PART_SIZE {
             return Err(S3ConnectError::Settings(format!(
@@ -302,10 +326,16 @@ impl S3BlobStore {
             .with_retry(retry)
             .build()
             .map_err(|error| S3ConnectError::Settings(error.to_string()))?;
+        let single_put = match settings.unsigned_payload {
+            true => Some(single_put::client().map_err(S3ConnectError::Settings)?),
+            false => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 s3,
                 part_size: settings.part_size,
+                single_put,
+                states: Arc::new(MemoryUploadStates::default()),
                 name: format!(
                     "{}/{}",
                     settings.endpoint.trim_end_matches('/'),
@@ -364,6 +394,20 @@ impl S3BlobStore {
         }
     }
 
+    /// The same bucket, with upload states kept by `states` (a server's database, so that
+    /// every server sharing it resumes every upload).
+    pub fn with_upload_states(&self, states: Arc<dyn UploadStates>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                s3: self.inner.s3.clone(),
+                part_size: self.inner.part_size,
+                single_put: self.inner.single_put.clone(),
+                states,
+                name: self.inner.name.clone(),
+            }),
+        }
+    }
+
     /// `<endpoint>/<bucket>`, for logs and messages.
     pub fn name(&self) -> &str {
         &self.inner.name
@@ -376,7 +420,8 @@ impl S3BlobStore {
 
     /// Starts an upload: its multipart upload, then its state (a crash in between leaves a
     /// multipart upload nothing names; a bucket lifecycle rule aborting incomplete multipart
-    /// uploads after a few days removes those).
+    /// uploads after a few days removes those). Two requests creating the same key at once:
+    /// one saves its state, the other aborts its multipart upload and is refused.
     pub async fn create_upload(
         &self,
         key: &UploadKey,
@@ -388,15 +433,10 @@ impl S3BlobStore {
             Some(0) => return Err(BlobError::UnsupportedMediaType { detected: None }),
             _ => {}
         }
-        let state_location = state_path(key);
-        match self.inner.s3.head(&state_location).await {
-            Ok(_) => {
-                return Err(BlobError::UploadExists {
-                    key: key.to_string(),
-                });
-            }
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(error) => return Err(s3_error("checking", &state_location, error)),
+        if self.load_state(key).await?.is_some() {
+            return Err(BlobError::UploadExists {
+                key: key.to_string(),
+            });
         }
         let target = upload_target(key);
         let multipart_id = self
@@ -416,7 +456,26 @@ impl S3BlobStore {
             media_type: None,
             sha256_hex: None,
         };
-        self.write_state(key, &state).await
+        let created = self
+            .inner
+            .states
+            .create(key, &state_json(&state)?)
+            .await
+            .map_err(|e| state_error("saving", key, e))?;
+        if created {
+            return Ok(());
+        }
+        if let Err(error) = self
+            .inner
+            .s3
+            .abort_multipart(&target, &state.multipart_id)
+            .await
+        {
+            tracing::warn!(%error, "aborting the multipart upload of a refused creation");
+        }
+        Err(BlobError::UploadExists {
+            key: key.to_string(),
+        })
     }
 
     /// The upload's offset (tus `HEAD`). An upload whose recording is already complete in
@@ -573,8 +632,9 @@ impl S3BlobStore {
         })
     }
 
-    /// Stores a whole recording from one streamed request: create, one append, finish; on
-    /// any failure the upload is removed.
+    /// Stores a whole recording from one streamed request: one `PutObject` when its length
+    /// is known and payloads may go unsigned ([`single_put`]), else create, one append,
+    /// finish. On any failure nothing is kept.
     pub async fn store_stream<S, E>(
         &self,
         upload: &UploadKey,
@@ -587,6 +647,13 @@ impl S3BlobStore {
         S: Stream<Item = std::result::Result<Bytes, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
+        if let Some(declared_length) = declared_length
+            && self.takes_single_put(declared_length)
+        {
+            return self
+                .store_single_put(recording, declared_length, max_size, body)
+                .await;
+        }
         self.create_upload(upload, declared_length, max_size)
             .await?;
         let request = AppendRequest {
@@ -636,32 +703,18 @@ impl S3BlobStore {
         Ok(removed)
     }
 
-    /// Uploads whose state was last written before `cutoff` (every request that stores
-    /// bytes rewrites it).
+    /// Uploads whose state was last saved before `cutoff` (every request that stores bytes
+    /// saves it).
     pub async fn stale_uploads(&self, cutoff: SystemTime) -> Result<Vec<UploadKey>> {
-        let prefix = ObjectPath::from("uploads");
-        let mut listing = self.inner.s3.list(Some(&prefix));
-        let mut stale = Vec::new();
-        while let Some(meta) = listing.next().await {
-            let meta = meta.map_err(|e| s3_error("listing", &prefix, e))?;
-            let mut parts = meta.location.parts();
-            let (Some(_), Some(key), Some(file), None) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            if file.as_ref() != "state.json" {
-                continue;
-            }
-            let Ok(key) = UploadKey::new(key.as_ref()) else {
-                continue;
-            };
-            if SystemTime::from(meta.last_modified) < cutoff {
-                stale.push(key);
-            }
-        }
-        stale.sort();
-        Ok(stale)
+        self.inner
+            .states
+            .saved_before(cutoff)
+            .await
+            .map_err(|source| BlobError::UploadState {
+                action: "listing",
+                key: "(stale uploads)".to_owned(),
+                source,
+            })
     }
 
     /// Every finished recording in the bucket.
@@ -824,38 +877,40 @@ impl S3BlobStore {
         }
     }
 
-    async fn read_state(&self, key: &UploadKey) -> Result<UploadState> {
-        let location = state_path(key);
-        let bytes = match self.inner.s3.get(&location).await {
-            Ok(got) => got
-                .bytes()
-                .await
-                .map_err(|e| s3_error("reading", &location, e))?,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(BlobError::UploadNotFound {
-                    key: key.to_string(),
-                });
-            }
-            Err(error) => return Err(s3_error("reading", &location, error)),
+    async fn load_state(&self, key: &UploadKey) -> Result<Option<UploadState>> {
+        let Some(json) = self
+            .inner
+            .states
+            .load(key)
+            .await
+            .map_err(|e| state_error("reading", key, e))?
+        else {
+            return Ok(None);
         };
-        serde_json::from_slice(&bytes)
-            .map_err(|e| BlobError::TaskFailed(format!("{location} cannot be read: {e}")))
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| state_error("reading", key, Box::new(e)))
+    }
+
+    async fn read_state(&self, key: &UploadKey) -> Result<UploadState> {
+        self.load_state(key)
+            .await?
+            .ok_or_else(|| BlobError::UploadNotFound {
+                key: key.to_string(),
+            })
     }
 
     async fn write_state(&self, key: &UploadKey, state: &UploadState) -> Result<()> {
-        let location = state_path(key);
-        let json = serde_json::to_vec(state)
-            .map_err(|e| BlobError::TaskFailed(format!("writing an upload's state: {e}")))?;
         self.inner
-            .s3
-            .put(&location, PutPayload::from(json))
+            .states
+            .save(key, &state_json(state)?)
             .await
-            .map_err(|e| s3_error("writing", &location, e))?;
-        Ok(())
+            .map_err(|e| state_error("saving", key, e))
     }
 
     /// Aborts the multipart upload when `state` is given (not after completing it), then
-    /// deletes every object under `uploads/<key>/`, the state last.
+    /// deletes every object under `uploads/<key>/` (the tail, and any a failed request
+    /// left), then the state.
     async fn remove_upload_objects(
         &self,
         key: &UploadKey,
@@ -876,20 +931,20 @@ impl S3BlobStore {
             }
         }
         let dir = upload_dir(key);
-        let state_location = state_path(key);
         let mut listing = self.inner.s3.list(Some(&dir));
-        let mut others = Vec::new();
+        let mut objects = Vec::new();
         while let Some(meta) = listing.next().await {
-            let meta = meta.map_err(|e| s3_error("listing", &dir, e))?;
-            if meta.location != state_location {
-                others.push(meta.location);
-            }
+            objects.push(meta.map_err(|e| s3_error("listing", &dir, e))?.location);
         }
         drop(listing);
-        for location in &others {
+        for location in &objects {
             self.delete_object(location).await?;
         }
-        self.delete_object(&state_location).await
+        self.inner
+            .states
+            .remove(key)
+            .await
+            .map_err(|e| state_error("removing", key, e))
     }
 }
 

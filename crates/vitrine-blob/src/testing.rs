@@ -23,7 +23,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use crate::s3::{MIN_PART_SIZE, S3BlobStore, S3Settings};
+use crate::upload_states::MemoryUploadStates;
 
 /// Set to `1` to make a missing s3s-fs a failure instead of a skip.
 pub const REQUIRE_S3_VAR: &str = "VITRINE_TEST_REQUIRE_S3";
@@ -35,6 +38,9 @@ pub struct TestS3 {
     child: Child,
     port: u16,
     root: tempfile::TempDir,
+    /// The upload states every store [`TestS3::connect`] gives shares, as servers on one
+    /// database do.
+    states: MemoryUploadStates,
 }
 
 impl TestS3 {
@@ -91,7 +97,12 @@ impl TestS3 {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{test}: cannot start {}: {e}", binary.display()));
-        let server = TestS3 { child, port, root };
+        let server = TestS3 {
+            child,
+            port,
+            root,
+            states: MemoryUploadStates::default(),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -123,11 +134,23 @@ impl TestS3 {
         }
     }
 
-    /// A store on the test bucket (probed, as at a server's start).
+    /// A store on the test bucket (probed, as at a server's start), its upload states
+    /// shared with every other store this gives.
     pub async fn connect(&self) -> S3BlobStore {
-        S3BlobStore::connect(&self.settings())
+        self.connect_with(&self.settings()).await
+    }
+
+    /// A store on the test bucket with other settings, its upload states shared likewise.
+    pub async fn connect_with(&self, settings: &S3Settings) -> S3BlobStore {
+        S3BlobStore::connect(settings)
             .await
             .unwrap_or_else(|e| panic!("connecting to the test S3 server: {e}"))
+            .with_upload_states(Arc::new(self.states.clone()))
+    }
+
+    /// The upload states the stores share.
+    pub fn upload_states(&self) -> &MemoryUploadStates {
+        &self.states
     }
 
     /// Where s3s-fs keeps the bucket's files.

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use vitrine_blob::testing::TestS3;
 use vitrine_blob::{
     AppendRequest, BlobError, BlobStore, MIN_PART_SIZE, RecordingKey, S3BlobStore, S3ConnectError,
-    UploadKey,
+    S3Settings, UploadKey, UploadStates,
 };
 
 const MAX: u64 = 1 << 30;
@@ -204,6 +204,158 @@ async fn a_single_request_of_unknown_length_and_refusals() {
     ));
 }
 
+/// Every object's name in the bucket, sorted.
+async fn objects(store: &S3BlobStore) -> Vec<String> {
+    let mut names: Vec<String> = store
+        .object_store()
+        .list(None)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|meta| meta.expect("listing").location.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_recording_of_known_length_goes_up_in_one_put_when_payloads_may_go_unsigned() {
+    let Some(s3) = TestS3::start_or_skip(
+        "a_recording_of_known_length_goes_up_in_one_put_when_payloads_may_go_unsigned",
+    ) else {
+        return;
+    };
+    let unsigned = s3
+        .connect_with(&S3Settings {
+            unsigned_payload: true,
+            ..s3.settings()
+        })
+        .await;
+    let store = BlobStore::from(unsigned.clone());
+    // Larger than two parts, so the multipart path would have cut it.
+    let bytes = video(2 * MIN_PART_SIZE + 4321);
+    let whole = RecordingKey::new("whole").expect("key");
+    let info = store
+        .store_stream(
+            &UploadKey::new("whole").expect("key"),
+            &whole,
+            Some(bytes.len() as u64),
+            MAX,
+            body(&bytes),
+        )
+        .await
+        .expect("stored");
+    assert_eq!(info.size, bytes.len() as u64);
+    assert_eq!(info.sha256_hex, hex(&Sha256::digest(&bytes)));
+    assert_eq!(info.media_type.mime(), "video/mp4");
+    assert!(info.duration_seconds.is_some_and(|d| d > 0.0), "{info:?}");
+    assert_eq!(store.recording_info(&whole).await.expect("info"), info);
+    let stored = std::fs::read(s3.bucket_dir().join("recordings/whole")).expect("the object");
+    assert!(stored == bytes, "the bucket holds other bytes");
+    // One PutObject: a completed multipart upload's ETag ends in `-<parts>`.
+    let meta = unsigned
+        .object_store()
+        .head(&"recordings/whole".into())
+        .await
+        .expect("head");
+    let e_tag = meta.e_tag.expect("an ETag");
+    assert!(
+        !e_tag.contains('-'),
+        "stored as a multipart upload: {e_tag}"
+    );
+    // Signed payloads (or an unknown length) take the multipart path.
+    let signed = BlobStore::from(s3.connect().await);
+    let parts = RecordingKey::new("parts").expect("key");
+    signed
+        .store_stream(
+            &UploadKey::new("parts").expect("key"),
+            &parts,
+            Some(bytes.len() as u64),
+            MAX,
+            body(&bytes),
+        )
+        .await
+        .expect("stored in parts");
+    let meta = unsigned
+        .object_store()
+        .head(&"recordings/parts".into())
+        .await
+        .expect("head");
+    assert!(meta.e_tag.is_some_and(|tag| tag.contains("-3")));
+    let expected = vec!["recordings/parts".to_owned(), "recordings/whole".to_owned()];
+    assert_eq!(objects(&unsigned).await, expected);
+
+    // The refusals leave nothing behind.
+    let refuse = |name: &'static str, declared: u64, max: u64, sent: Vec<u8>| {
+        let store = store.clone();
+        async move {
+            store
+                .store_stream(
+                    &UploadKey::new(name).expect("key"),
+                    &RecordingKey::new(name).expect("key"),
+                    Some(declared),
+                    max,
+                    body(&sent),
+                )
+                .await
+        }
+    };
+    let text = refuse("text", 10_000, MAX, vec![b'x'; 10_000]).await;
+    assert!(
+        matches!(text, Err(BlobError::UnsupportedMediaType { .. })),
+        "{text:?}"
+    );
+    let short = refuse("short", bytes.len() as u64 + 1, MAX, bytes.clone()).await;
+    assert!(
+        matches!(short, Err(BlobError::BodyInterrupted { .. })),
+        "{short:?}"
+    );
+    let long = refuse("long", bytes.len() as u64 - 1, MAX, bytes.clone()).await;
+    assert!(
+        matches!(long, Err(BlobError::ExceedsDeclaredLength { .. })),
+        "{long:?}"
+    );
+    let large = refuse("large", bytes.len() as u64, 1000, bytes.clone()).await;
+    assert!(
+        matches!(large, Err(BlobError::TooLarge { max_size: 1000 })),
+        "{large:?}"
+    );
+    // A body cut off by the client.
+    let half = bytes.len() / 2;
+    let frames = body(&bytes[..half]).chain(futures_util::stream::iter([Err(io::Error::other(
+        "the client went away",
+    ))]));
+    let cut = store
+        .store_stream(
+            &UploadKey::new("cut").expect("key"),
+            &RecordingKey::new("cut").expect("key"),
+            Some(bytes.len() as u64),
+            MAX,
+            frames,
+        )
+        .await;
+    assert!(
+        matches!(cut, Err(BlobError::BodyInterrupted { .. })),
+        "{cut:?}"
+    );
+    // The same recording twice is refused, the first kept.
+    let again = store
+        .store_stream(
+            &UploadKey::new("again").expect("key"),
+            &whole,
+            Some(bytes.len() as u64),
+            MAX,
+            body(&bytes),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(BlobError::RecordingExists { .. })),
+        "{again:?}"
+    );
+    assert_eq!(objects(&unsigned).await, expected);
+    assert_eq!(store.recording_info(&whole).await.expect("info"), info);
+}
+
 #[tokio::test]
 async fn terminating_aborts_the_multipart_upload() {
     let Some(s3) = TestS3::start_or_skip("terminating_aborts_the_multipart_upload") else {
@@ -219,15 +371,12 @@ async fn terminating_aborts_the_multipart_upload() {
         .await
         .expect("create");
     append(&store, &key, 0, &bytes[..MIN_PART_SIZE + 100], total).await;
-    let state: serde_json::Value = serde_json::from_slice(
-        &s3_store
-            .object_store()
-            .get(&"uploads/abandoned/state.json".into())
+    let state: serde_json::Value = serde_json::from_str(
+        &s3.upload_states()
+            .load(&key)
             .await
             .expect("state")
-            .bytes()
-            .await
-            .expect("state bytes"),
+            .expect("a saved state"),
     )
     .expect("json");
     let multipart_id = state["multipart_id"].as_str().expect("id").to_owned();

@@ -160,7 +160,11 @@ impl AppState {
             None => vitrine_blob::LocalBlobStore::open(&config.blob_dir).map(Into::into),
         };
         let blobs = match blobs {
-            Ok(blobs) => Some(blobs),
+            // A bucket's uploads stand in this server's database, shared by every server.
+            Ok(blobs) => Some(vitrine_jobs::upload_states::bind_to_database(
+                &blobs,
+                store.clone(),
+            )),
             Err(error) => {
                 tracing::error!(%error, "the recording store cannot be opened; uploads are refused");
                 None

@@ -634,7 +634,10 @@ fn blob_text(error: &BlobError) -> Text {
             "the request body was interrupted; the upload is at offset {offset}",
             "le corps de la requête a été interrompu ; le dépôt en est à la position {offset}"
         ),
-        BlobError::Io { .. } | BlobError::ObjectStore { .. } | BlobError::TaskFailed(_) => tr!(
+        BlobError::Io { .. }
+        | BlobError::ObjectStore { .. }
+        | BlobError::UploadState { .. }
+        | BlobError::TaskFailed(_) => tr!(
             "upload.failed",
             "the recording could not be stored",
             "l’enregistrement n’a pas pu être stocké"

@@ -25,6 +25,7 @@ pub mod recordings;
 pub mod revisions;
 pub mod scheduler;
 pub mod thread;
+pub mod upload_states;
 
 pub use clock::{Clock, ClockError, SystemClock, TestClock};
 pub use dispatcher::{DispatchReport, Dispatcher, DispatcherSettings, drain_outbox_once};

@@ -66,7 +66,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     // Opened (or, for a bucket, probed) here, so that a directory that cannot be created or
     // a bucket that refuses the credentials stops the start with a clear message rather
     // than leaving uploads refused.
-    let recordings = open_recording_store(config).await?;
+    let recordings = open_recording_store(config, &store).await?;
     let recordings_at = recordings.describe();
     let mut server_config = server_config;
     server_config.recording_store = Some(recordings.clone());
@@ -464,7 +464,7 @@ async fn mail_ingest(
     };
     let store: Arc<dyn Store> = Arc::from(open_store(config).await?);
     // Exit code 67 makes the MTA bounce what is not for one of our addresses.
-    let blobs = match open_recording_store(config).await {
+    let blobs = match open_recording_store(config, &store).await {
         Ok(blobs) => Some(blobs),
         Err(error) => {
             tracing::warn!(error = format!("{error:#}"), "recordings cannot be stored");
@@ -480,10 +480,16 @@ async fn mail_ingest(
 
 /// The recording store the configuration names: the S3 bucket (probed: a wrong secret, a
 /// missing bucket or an unreachable endpoint is an error here, at start-up), else
-/// `<data_dir>/blobs`.
-pub async fn open_recording_store(config: &Config) -> anyhow::Result<vitrine_blob::BlobStore> {
+/// `<data_dir>/blobs`. A bucket's uploads stand in `store`'s database.
+pub async fn open_recording_store(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> anyhow::Result<vitrine_blob::BlobStore> {
     match &config.s3 {
-        Some(s3) => Ok(open_bucket(s3).await?.into()),
+        Some(s3) => Ok(vitrine_jobs::upload_states::bind_to_database(
+            &open_bucket(s3).await?.into(),
+            store.clone(),
+        )),
         None => open_local_recordings(config).map(Into::into),
     }
 }

@@ -5,14 +5,17 @@
 
 use base64::Engine;
 use object_store::multipart::MultipartStore;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::ObjectStore;
 use reqwest::Method;
 use sha2::{Digest, Sha256};
 use vitrine_blob::testing::TestS3;
-use vitrine_blob::{BlobStore, LocalBlobStore, MIN_PART_SIZE, S3BlobStore};
+use vitrine_blob::{
+    BlobStore, LocalBlobStore, MIN_PART_SIZE, S3BlobStore, UploadKey, UploadStates,
+};
 use vitrine_domain::submission::SubmissionState;
 use vitrine_domain::{RecordingId, SubmissionId};
 use vitrine_jobs::migrate::{MigrationSummary, migrate_recordings};
+use vitrine_jobs::upload_states::{DatabaseUploadStates, bind_to_database};
 use vitrine_server::{Clock, ServerConfig};
 
 use crate::support::Client;
@@ -201,19 +204,23 @@ async fn an_abandoned_upload_in_the_bucket_is_aborted_by_the_sweep() {
                 .await
                 .expect_status(204);
             let upload_id = location.rsplit('/').next().expect("id").to_owned();
-            let state: serde_json::Value = serde_json::from_slice(
-                &bucket
-                    .object_store()
-                    .get(&format!("uploads/{upload_id}/state.json").into())
+            // Where it stands is in the database, not in the bucket.
+            let states = DatabaseUploadStates::new(app.store.clone());
+            let key = UploadKey::new(upload_id.as_str()).expect("key");
+            let state: serde_json::Value = serde_json::from_str(
+                &states
+                    .load(&key)
                     .await
                     .expect("the upload's state")
-                    .bytes()
-                    .await
-                    .expect("state bytes"),
+                    .expect("a saved state"),
             )
             .expect("json");
             let multipart_id = state["multipart_id"].as_str().expect("id").to_owned();
-            let blobs = BlobStore::from(bucket.clone());
+            assert_eq!(
+                objects(&bucket, &format!("uploads/{upload_id}")).await,
+                vec![format!("uploads/{upload_id}/tail-{}", MIN_PART_SIZE + 1000)]
+            );
+            let blobs = bind_to_database(&BlobStore::from(bucket.clone()), app.store.clone());
 
             let now = app.clock.now();
             assert_eq!(
@@ -234,6 +241,7 @@ async fn an_abandoned_upload_in_the_bucket_is_aborted_by_the_sweep() {
                 objects(&bucket, &format!("uploads/{upload_id}")).await,
                 Vec::<String>::new()
             );
+            assert_eq!(states.load(&key).await.expect("read"), None);
             // S3 no longer knows the multipart upload: it takes no more parts.
             let late = bucket
                 .object_store()
