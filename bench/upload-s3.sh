@@ -103,7 +103,7 @@ answer=$(curl -sS --fail-with-body -T "$file" -H "$auth" -H 'Expect:' -H 'Conten
   "$api/recordings?filename=bench.mp4")
 t1=$(now)
 put_s=$(echo "$t1 - $t0" | bc -l)
-report "vitrine PUT to S3 (streamed)" "$put_s" "$server" "$idle""
+report "vitrine PUT to S3 (streamed)" "$put_s" "$server" "$idle"
 echo "$answer" | grep -q "\"sha256\":\"$expected\"" || { echo "wrong sha256: $answer"; exit 1; }
 stop_server
 for object in "$work/s3/$bucket"/recordings/*; do
