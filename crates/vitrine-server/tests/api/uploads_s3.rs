@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use object_store::multipart::MultipartStore;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use reqwest::Method;
 use sha2::{Digest, Sha256};
 use vitrine_blob::testing::TestS3;
@@ -375,4 +375,75 @@ async fn recordings_migrate_to_the_bucket_and_back_verified() {
         }
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_streamed_put_to_a_bucket_taking_unsigned_payloads_is_one_object() {
+    let Some(s3) =
+        TestS3::start_or_skip("a_streamed_put_to_a_bucket_taking_unsigned_payloads_is_one_object")
+    else {
+        return;
+    };
+    let bucket = s3
+        .connect_with(&vitrine_blob::S3Settings {
+            unsigned_payload: true,
+            ..s3.settings()
+        })
+        .await;
+    crate::support::each_backend_with(on_bucket(&bucket), |app| {
+        let bucket = bucket.clone();
+        async move {
+            let w = World::build(app).await;
+            let app = &w.app;
+            let submission = draft_submission(app, SubmissionState::Draft).await;
+            // Two parts' worth: a multipart upload would have cut it.
+            let bytes = video(2 * MIN_PART_SIZE + 999);
+            let id = put_recording(&w, submission, bytes.clone()).await;
+            let recording = app.store.recording(id).await.expect("read").expect("row");
+            assert_eq!(recording.sha256, sha256_hex(&bytes));
+            assert_eq!(recording.size, bytes.len() as u64);
+            assert!(recording.duration_seconds.is_some_and(|d| d > 0.0));
+            // One PutObject: a completed multipart upload's ETag ends in `-<parts>`.
+            let meta = bucket
+                .object_store()
+                .head(&format!("recordings/{id}").into())
+                .await
+                .expect("the object");
+            assert!(
+                meta.e_tag.as_deref().is_some_and(|tag| !tag.contains('-')),
+                "{meta:?}"
+            );
+            assert_eq!(objects(&bucket, "uploads").await, Vec::<String>::new());
+            assert_eq!(files_under(&app.blob_dir), Vec::<String>::new());
+            let served = w
+                .member
+                .client
+                .get(&recording_path(id))
+                .await
+                .expect_status(200);
+            assert!(served.body == bytes, "other bytes served");
+
+            // Not a video: refused, and nothing is left in the bucket.
+            let refused = w
+                .member
+                .client
+                .raw(
+                    Method::PUT,
+                    &format!("/api/v1/submissions/{submission}/recordings?filename=notes.mp4"),
+                    "video/mp4",
+                    vec![b'x'; 100_000],
+                )
+                .await;
+            assert_eq!(refused.status, 415, "{refused:?}");
+            assert_eq!(
+                objects(&bucket, "recordings").await,
+                vec![format!("recordings/{id}")]
+            );
+        }
+    })
+    .await;
+}
+
+fn recording_path(id: RecordingId) -> String {
+    format!("/api/v1/recordings/{id}")
 }
