@@ -101,11 +101,10 @@ pub enum BlobError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
-    /// The keeper of upload states (the database) said no.
-    #[error("{action} the state of upload {key}: {source}")]
+    /// The keeper of upload states (the database) said no; `what` says to what.
+    #[error("{what}: {source}")]
     UploadState {
-        action: &'static str,
-        key: String,
+        what: String,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },

@@ -77,7 +77,7 @@ use crate::error::{BlobError, Result};
 use crate::key::{RecordingKey, UploadKey};
 use crate::media::{self, MediaType, SNIFF_LEN};
 use crate::store::{AppendOutcome, AppendRequest, RecordingInfo, hex};
-use crate::upload_states::{MemoryUploadStates, UploadStates};
+use crate::upload_states::{MemoryUploadStates, StateError, UploadStates};
 
 mod single_put;
 
@@ -241,15 +241,12 @@ fn s3_error(action: &'static str, location: &ObjectPath, source: object_store::E
     }
 }
 
-fn state_error(action: &'static str, key: &UploadKey, source: StateErrorBox) -> BlobError {
+fn state_error(action: &str, key: &UploadKey, source: StateError) -> BlobError {
     BlobError::UploadState {
-        action,
-        key: key.to_string(),
+        what: format!("{action} the state of upload {key}"),
         source,
     }
 }
-
-type StateErrorBox = Box<dyn StdError + Send + Sync>;
 
 fn state_json(state: &UploadState) -> Result<String> {
     serde_json::to_string(state)
@@ -687,16 +684,24 @@ impl S3BlobStore {
     /// tail and state.
     pub async fn terminate(&self, key: &UploadKey) -> Result<()> {
         let state = self.read_state(key).await?;
-        self.remove_upload_objects(key, Some(&state)).await
+        self.remove_upload_objects(key, Some(&state))
+            .await
+            .map(drop)
     }
 
     /// Removes the given uploads, skipping those already gone. Returns the ones removed.
+    /// One without a state but with objects left under `uploads/<key>/` counts as removed
+    /// once they are deleted.
     pub async fn expire(&self, keys: &[UploadKey]) -> Result<Vec<UploadKey>> {
         let mut removed = Vec::new();
         for key in keys {
             match self.terminate(key).await {
                 Ok(()) => removed.push(key.clone()),
-                Err(BlobError::UploadNotFound { .. }) => {}
+                Err(BlobError::UploadNotFound { .. }) => {
+                    if self.remove_upload_objects(key, None).await? > 0 {
+                        removed.push(key.clone());
+                    }
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -704,17 +709,47 @@ impl S3BlobStore {
     }
 
     /// Uploads whose state was last saved before `cutoff` (every request that stores bytes
-    /// saves it).
+    /// saves it), and those with objects under `uploads/<key>/` older than `cutoff` but no
+    /// state: a tail written by a request whose server died after the upload was removed,
+    /// or the `state.json` of the versions that kept the state in the bucket (their
+    /// multipart uploads are the bucket's lifecycle rule's to abort).
     pub async fn stale_uploads(&self, cutoff: SystemTime) -> Result<Vec<UploadKey>> {
-        self.inner
+        let mut stale: std::collections::BTreeSet<UploadKey> = self
+            .inner
             .states
             .saved_before(cutoff)
             .await
             .map_err(|source| BlobError::UploadState {
-                action: "listing",
-                key: "(stale uploads)".to_owned(),
+                what: "listing the stale uploads".to_owned(),
                 source,
-            })
+            })?
+            .into_iter()
+            .collect();
+        let prefix = ObjectPath::from("uploads");
+        let mut listing = self.inner.s3.list(Some(&prefix));
+        let mut candidates = std::collections::BTreeSet::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(|e| s3_error("listing", &prefix, e))?;
+            if SystemTime::from(meta.last_modified) >= cutoff {
+                continue;
+            }
+            if let Some(Ok(key)) = meta
+                .location
+                .parts()
+                .nth(1)
+                .map(|key| UploadKey::new(key.as_ref()))
+                && !stale.contains(&key)
+            {
+                candidates.insert(key);
+            }
+        }
+        drop(listing);
+        for key in candidates {
+            if self.load_state(&key).await?.is_none() {
+                stale.insert(key);
+            }
+        }
+        Ok(stale.into_iter().collect())
     }
 
     /// Every finished recording in the bucket.
@@ -910,12 +945,12 @@ impl S3BlobStore {
 
     /// Aborts the multipart upload when `state` is given (not after completing it), then
     /// deletes every object under `uploads/<key>/` (the tail, and any a failed request
-    /// left), then the state.
+    /// left), then the state. Returns how many objects it deleted.
     async fn remove_upload_objects(
         &self,
         key: &UploadKey,
         state: Option<&UploadState>,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         if let Some(state) = state {
             let target = upload_target(key);
             match self
@@ -944,7 +979,8 @@ impl S3BlobStore {
             .states
             .remove(key)
             .await
-            .map_err(|e| state_error("removing", key, e))
+            .map_err(|e| state_error("removing", key, e))?;
+        Ok(objects.len())
     }
 }
 

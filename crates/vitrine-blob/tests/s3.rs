@@ -407,6 +407,35 @@ async fn terminating_aborts_the_multipart_upload() {
     );
     let left = s3_store.object_store().list(None).collect::<Vec<_>>().await;
     assert!(left.is_empty(), "{left:?}");
+
+    // Objects under `uploads/` that no state names (a tail a dying server wrote after its
+    // upload was removed; the `state.json` of a version that kept states in the bucket)
+    // are swept once old enough.
+    for name in ["uploads/leftover/state.json", "uploads/leftover/tail-5"] {
+        s3_store
+            .object_store()
+            .put(&name.into(), Bytes::from_static(b"{}").into())
+            .await
+            .expect("put");
+    }
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    assert_eq!(
+        store.stale_uploads(an_hour_ago).await.expect("stale"),
+        Vec::<UploadKey>::new()
+    );
+    let leftover = UploadKey::new("leftover").expect("key");
+    let stale = store
+        .stale_uploads(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .await
+        .expect("stale");
+    assert_eq!(stale, vec![leftover.clone()]);
+    assert_eq!(store.expire(&stale).await.expect("expire"), vec![leftover]);
+    assert_eq!(
+        store.expire(&stale).await.expect("again"),
+        Vec::<UploadKey>::new()
+    );
+    let left = s3_store.object_store().list(None).collect::<Vec<_>>().await;
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test]
