@@ -848,12 +848,13 @@ fn ingest(target: &Target, extra: &[&str], email: &[u8]) -> Output {
     let mut child = command
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {VITRINE}: {e}"));
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(email)
-        .expect("write the email");
+    match child.stdin.take().expect("stdin").write_all(email) {
+        Ok(()) => {}
+        // It may answer before reading the message (a configuration error), and exit before
+        // the write: the MTA reads the exit code either way.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(error) => panic!("write the email: {error}"),
+    }
     child.wait_with_output().expect("vitrine mail ingest ends")
 }
 
