@@ -267,3 +267,33 @@ async fn bad_queries_and_paths() {
     })
     .await;
 }
+
+/// A NUL in a query filter: no stored text holds one (PostgreSQL's text cannot), so it is a
+/// 422 naming the parameter, the same on both backends, never the database's error.
+#[tokio::test]
+async fn a_nul_in_a_query_filter_is_refused_naming_it() {
+    each_backend(|app| async move {
+        let (owner, provider) = setup(&app).await;
+        for path in [
+            "/api/v1/audit?action=a%00b".to_owned(),
+            "/api/v1/audit?limit=10&actor_email=x%00%40p.test".to_owned(),
+            format!("/api/v1/accounts/{provider}/offerings?cursor=a%00"),
+        ] {
+            let problem = app.admin.get(&path).await.problem(422, "validation-failed");
+            let fields = error_fields(&problem);
+            let name = path
+                .rsplit(['?', '&'])
+                .next()
+                .and_then(|pair| pair.split('=').next())
+                .expect("a parameter");
+            assert_eq!(fields, vec![name.to_owned()], "{path}: {problem}");
+        }
+        // The provider's own listing too.
+        owner
+            .client
+            .get(&format!("/api/v1/accounts/{provider}/offerings?cursor=%00"))
+            .await
+            .problem(422, "validation-failed");
+    })
+    .await;
+}
