@@ -68,6 +68,9 @@ start_server() {
 stop_server() { kill "$server"; wait "$server" 2>/dev/null || true; }
 peak() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 now() { date +%s.%N; }
+# Each line starts with the page cache written back: a phase does not pay for the previous
+# phase's 512 MiB still being flushed to the disk (which made the figures swing by ±30 %).
+settle() { sync; sleep 1; }
 report() { # name seconds pid idle_kib
   local peak_kib; peak_kib=$(peak "$3")
   awk -v n="$1" -v s="$2" -v b="$bytes" -v p="$peak_kib" -v i="$4" 'BEGIN {
@@ -80,6 +83,7 @@ auth="Authorization: Bearer $token"
 # vitrine: tus, CHUNK_MIB PATCHes (each request ends in a tail under one part, written to
 # the bucket and read back by the next request, as any server would).
 start_server
+settle
 t0=$(now)
 location=$(curl -sS --fail-with-body -o /dev/null -D - -X POST -H "$auth" -H 'Tus-Resumable: 1.0.0' \
   -H "Upload-Length: $bytes" "$api/uploads" | awk 'tolower($1)=="location:" {print $2}' | tr -d '\r')
@@ -98,6 +102,7 @@ stop_server
 
 # vitrine: one streamed PUT.
 start_server
+settle
 t0=$(now)
 answer=$(curl -sS --fail-with-body -T "$file" -H "$auth" -H 'Expect:' -H 'Content-Type: video/mp4' \
   "$api/recordings?filename=bench.mp4")
@@ -112,6 +117,7 @@ done
 
 # The peer: curl PUT straight to s3s-fs, SigV4, same file, same run.
 sidle=$(awk '/VmRSS/ {print $2}' "/proc/$s3pid/status")
+settle
 t0=$(now)
 # (No `Expect:` override here: curl signs the empty header and s3s-fs refuses the signature.)
 curl -sS --fail-with-body -o /dev/null -T "$file" \
@@ -130,6 +136,7 @@ s3() { curl -sS --fail-with-body --aws-sigv4 "aws:amz:us-east-1:s3" --user "$key
   -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"; }
 mkdir -p "$work/parts"
 split -b "$chunk" -d -a 5 "$file" "$work/parts/part-"
+settle
 t0=$(now)
 upload_id=$(s3 -X POST "http://127.0.0.1:$s3port/$bucket/multipart.mp4?uploads=" |
   sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')

@@ -387,6 +387,7 @@ async fn append_to_upload(
         declared_length: upload.declared_length,
         max_size,
         checksum,
+        body_length: content_length(&headers),
     };
     let outcome = match blobs.append(&key, request, body.into_data_stream()).await {
         Ok(outcome) => outcome,

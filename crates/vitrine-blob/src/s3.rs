@@ -79,6 +79,7 @@ use crate::media::{self, MediaType, SNIFF_LEN};
 use crate::store::{AppendOutcome, AppendRequest, RecordingInfo, hex};
 use crate::upload_states::{MemoryUploadStates, StateError, UploadStates};
 
+mod part_stream;
 mod single_put;
 
 /// S3 refuses parts smaller than this, except the last.
@@ -658,6 +659,7 @@ impl S3BlobStore {
             declared_length,
             max_size,
             checksum: None,
+            body_length: None,
         };
         let stored = match self.append_inner(upload, request, body, true).await {
             Ok(outcome) if outcome.complete => Ok(()),
@@ -1017,6 +1019,10 @@ struct Session<'a> {
     /// ETags of the parts cut by this request, by index from `state.parts.len()`.
     new_parts: Vec<Option<String>>,
     in_flight: Vec<JoinHandle<(usize, Result<PartId>)>>,
+    /// The part being sent as its bytes arrive ([`part_stream`]), if any.
+    streaming: Option<part_stream::PartStream>,
+    /// A part stream failed in this request: the rest goes the buffered way.
+    streaming_failed: bool,
     sniff: SniffState,
     body_hash: Option<sha2::Sha256>,
 }
@@ -1063,6 +1069,8 @@ impl<'a> Session<'a> {
             parts_hash,
             new_parts: Vec::new(),
             in_flight: Vec::new(),
+            streaming: None,
+            streaming_failed: false,
             sniff,
             body_hash: request.checksum.map(|_| sha2::Sha256::new()),
         })
@@ -1115,10 +1123,8 @@ impl<'a> Session<'a> {
             }
             self.pending_len += frame.len();
             self.pending.push(frame);
-            while self.pending_len >= self.part_size() {
-                if let Err(error) = self.cut_part(self.part_size()).await {
-                    return BodyEnd::Refused(error);
-                }
+            if let Err(error) = self.advance().await {
+                return BodyEnd::Refused(error);
             }
         }
         BodyEnd::Complete
@@ -1147,22 +1153,7 @@ impl<'a> Session<'a> {
     /// Takes the first `len` pending bytes as the next part, hashes them, and starts
     /// uploading them (waiting first when [`PARTS_IN_FLIGHT`] uploads are under way).
     async fn cut_part(&mut self, len: usize) -> Result<()> {
-        let mut frames = Vec::new();
-        let mut wanted = len;
-        while wanted > 0 {
-            let Some(mut frame) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) else {
-                break;
-            };
-            if frame.len() > wanted {
-                let rest = frame.split_off(wanted);
-                self.pending.insert(0, rest);
-            }
-            wanted -= frame.len();
-            self.parts_hash.update(&frame);
-            frames.push(frame);
-        }
-        let cut = len - wanted;
-        self.pending_len -= cut;
+        let frames = self.take_part(len);
         while self.in_flight.len() >= PARTS_IN_FLIGHT {
             self.wait_for_oldest().await?;
         }
@@ -1180,6 +1171,28 @@ impl<'a> Session<'a> {
             (index, stored)
         }));
         Ok(())
+    }
+
+    /// Takes the first `len` pending bytes (all there are if fewer) as the next part's, and
+    /// feeds them to the upload's hash.
+    fn take_part(&mut self, len: usize) -> Vec<Bytes> {
+        let mut frames = Vec::new();
+        let mut wanted = len;
+        while wanted > 0 {
+            let Some(mut frame) = (!self.pending.is_empty()).then(|| self.pending.remove(0)) else {
+                break;
+            };
+            if frame.len() > wanted {
+                let rest = frame.split_off(wanted);
+                self.pending.insert(0, rest);
+            }
+            wanted -= frame.len();
+            self.parts_hash.update(&frame);
+            frames.push(frame);
+        }
+        let cut = len - wanted;
+        self.pending_len -= cut;
+        frames
     }
 
     async fn wait_for_oldest(&mut self) -> Result<()> {
@@ -1208,6 +1221,7 @@ impl<'a> Session<'a> {
     /// Stops the part uploads of a request that is not committed (they would be overwritten
     /// by the next request anyway).
     fn abandon(&mut self) {
+        self.stop_streaming();
         for handle in self.in_flight.drain(..) {
             handle.abort();
         }
@@ -1237,6 +1251,8 @@ impl<'a> Session<'a> {
             }
             BodyEnd::Interrupted(source) => Some(source),
         };
+        // A part still being streamed will not be filled: its bytes stay pending.
+        self.stop_streaming();
         if let Some(expected) = self.request.checksum {
             let digest = self.body_hash.take().map(sha2::Sha256::finalize);
             if !digest.is_some_and(|digest| expected.matches(&digest)) {

@@ -44,6 +44,9 @@ pub struct AppendRequest {
     pub max_size: u64,
     /// The tus `Upload-Checksum` of this request's body, if the client sent one.
     pub checksum: Option<Sha256Expectation>,
+    /// The body's length (`Content-Length`), if the client said it: the S3 backend then
+    /// streams each part the body will fill to the bucket as it arrives.
+    pub body_length: Option<u64>,
 }
 
 /// Where an upload stands after a successful append.
@@ -349,6 +352,7 @@ impl LocalBlobStore {
             declared_length,
             max_size,
             checksum: None,
+            body_length: None,
         };
         let stored = match self.append(upload, request, body).await {
             Ok(outcome) if declared_length.is_none() || outcome.complete => Ok(()),
@@ -1090,6 +1094,7 @@ mod tests {
             declared_length: Some(20_000),
             max_size: 1 << 20,
             checksum: None,
+            body_length: None,
         };
         let body = futures_util::stream::iter([Ok::<_, io::Error>(Bytes::from(prefix))]);
         assert_eq!(store.append(key, request, body).await.unwrap().offset, 5000);

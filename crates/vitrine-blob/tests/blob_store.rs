@@ -101,6 +101,7 @@ fn request(expected_offset: u64, declared_length: Option<u64>) -> AppendRequest 
         declared_length,
         max_size: MAX_SIZE,
         checksum: None,
+        body_length: None,
     }
 }
 

@@ -55,6 +55,8 @@ async fn append(
         declared_length: Some(total as u64),
         max_size: MAX,
         checksum: None,
+        // As a PATCH says it: with unsigned payloads, the parts it fills are streamed.
+        body_length: Some(bytes.len() as u64),
     };
     store
         .append(key, request, body(bytes))
@@ -70,11 +72,24 @@ async fn an_upload_is_cut_into_parts_and_resumes_on_another_instance() {
     else {
         return;
     };
-    let first = BlobStore::from(s3.connect().await);
-    let second = BlobStore::from(s3.connect().await);
+    // Signed payloads (parts cut from what was received) and unsigned ones (parts streamed
+    // as they arrive), the same upload.
+    for unsigned_payload in [false, true] {
+        let settings = S3Settings {
+            unsigned_payload,
+            ..s3.settings()
+        };
+        let key = UploadKey::new(format!("upload-unsigned-{unsigned_payload}")).expect("key");
+        cut_into_parts_and_resumed(&s3, &settings, &key).await;
+    }
+}
+
+async fn cut_into_parts_and_resumed(s3: &TestS3, settings: &S3Settings, key: &UploadKey) {
+    let first = BlobStore::from(s3.connect_with(settings).await);
+    let second = BlobStore::from(s3.connect_with(settings).await);
     let total = 2 * MIN_PART_SIZE + 1_234_567;
     let bytes = video(total);
-    let key = UploadKey::new("0195f3c2-7a7e-7cc1-9a51-1f0f1c2d3e4f").expect("key");
+    let key = key.clone();
     first
         .create_upload(&key, Some(total as u64), MAX)
         .await
@@ -98,6 +113,7 @@ async fn an_upload_is_cut_into_parts_and_resumes_on_another_instance() {
     }
     let recording = RecordingKey::new(key.as_str()).expect("key");
     let info = second.finish(&key, &recording).await.expect("finish");
+    let bucket = s3.connect_with(settings).await;
     assert_eq!(info.size, total as u64);
     assert_eq!(info.sha256_hex, hex(&Sha256::digest(&bytes)));
     assert_eq!(info.media_type.mime(), "video/mp4");
@@ -121,19 +137,70 @@ async fn an_upload_is_cut_into_parts_and_resumes_on_another_instance() {
     assert_eq!(read, &bytes[1000..1000 + 6 * 1024 * 1024]);
     // Recomputed by reading (recovery, migration): the same.
     assert_eq!(first.recording_info(&recording).await.expect("info"), info);
-    // Only the recording is left in the bucket.
-    let mut left = Vec::new();
-    let mut listing = s3
-        .connect()
+    // Nothing of the upload is left in the bucket: its recording, and the one before.
+    let left = objects(&bucket).await;
+    assert!(
+        left.contains(&format!("recordings/{recording}")),
+        "{left:?}"
+    );
+    assert!(
+        !left.iter().any(|name| name.starts_with("uploads/")),
+        "{left:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_part_being_streamed_when_the_body_breaks_keeps_what_arrived() {
+    let Some(s3) =
+        TestS3::start_or_skip("a_part_being_streamed_when_the_body_breaks_keeps_what_arrived")
+    else {
+        return;
+    };
+    let store = BlobStore::from(
+        s3.connect_with(&S3Settings {
+            unsigned_payload: true,
+            ..s3.settings()
+        })
+        .await,
+    );
+    let total = 2 * MIN_PART_SIZE + 4321;
+    let bytes = video(total);
+    let key = UploadKey::new("broken").expect("key");
+    store
+        .create_upload(&key, Some(total as u64), MAX)
         .await
-        .object_store()
-        .list(None)
-        .collect::<Vec<_>>()
-        .await;
-    for meta in listing.drain(..) {
-        left.push(meta.expect("listing").location.to_string());
-    }
-    assert_eq!(left, vec![format!("recordings/{recording}")]);
+        .expect("create");
+    // The PATCH says it fills the first part and more, and breaks in its middle.
+    let half = MIN_PART_SIZE / 2;
+    let broken = body(&bytes[..half]).chain(futures_util::stream::iter([Err(io::Error::other(
+        "connection reset",
+    ))]));
+    let request = AppendRequest {
+        expected_offset: 0,
+        declared_length: Some(total as u64),
+        max_size: MAX,
+        checksum: None,
+        body_length: Some(MIN_PART_SIZE as u64 + 100),
+    };
+    let outcome = store.append(&key, request, broken).await;
+    assert!(
+        matches!(outcome, Err(BlobError::BodyInterrupted { offset, .. }) if offset == half as u64),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        store.upload_offset(&key).await.expect("offset"),
+        half as u64
+    );
+    // The rest in one request, which streams both parts; the recording is whole.
+    assert_eq!(
+        append(&store, &key, half, &bytes[half..], total).await,
+        total as u64
+    );
+    let recording = RecordingKey::new("broken").expect("key");
+    let info = store.finish(&key, &recording).await.expect("finish");
+    assert_eq!(info.sha256_hex, hex(&Sha256::digest(&bytes)));
+    let stored = std::fs::read(s3.bucket_dir().join("recordings/broken")).expect("object");
+    assert!(stored == bytes, "the bucket holds other bytes");
 }
 
 #[tokio::test]
@@ -183,6 +250,7 @@ async fn a_single_request_of_unknown_length_and_refusals() {
         declared_length: Some(8000),
         max_size: MAX,
         checksum: None,
+        body_length: None,
     };
     let long = store.append(&key, request, body(&bytes[..9000])).await;
     assert!(

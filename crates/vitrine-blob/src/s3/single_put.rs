@@ -32,8 +32,10 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer as _;
+use reqwest::header::HeaderMap;
 use sha2::Digest as _;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::{S3BlobStore, recording_path};
 use crate::error::{BlobError, Result};
@@ -63,7 +65,7 @@ pub(super) fn client() -> std::result::Result<reqwest::Client, String> {
         .map_err(|e| format!("the HTTP client for single uploads cannot be built: {e}"))
 }
 
-fn put_error(
+pub(super) fn put_error(
     location: &ObjectPath,
     detail: impl Into<Box<dyn StdError + Send + Sync>>,
 ) -> BlobError {
@@ -144,56 +146,83 @@ impl S3BlobStore {
             .signed_url(reqwest::Method::PUT, location, URL_VALIDITY)
             .await
             .map_err(|e| put_error(location, e))?;
+        let StreamedPut { frames, sending } = StreamedPut::start(client, url, declared_length);
+        match check_frames(body, declared_length, &frames).await {
+            Ok(digest) => {
+                drop(frames);
+                sending_outcome(sending, location).await.map(|_| digest)
+            }
+            Err(Refusal::BucketGone) => {
+                // The request to the bucket ended early: its error says why.
+                drop(frames);
+                match sending_outcome(sending, location).await {
+                    Ok(_) => Err(put_error(location, "the bucket ended the upload early")),
+                    Err(error) => Err(error),
+                }
+            }
+            Err(Refusal::Blob(error)) => {
+                cut(frames, sending).await;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// One PUT to a presigned URL whose body is fed, frame by frame, through `frames`; the
+/// task answers the bucket's response headers, or why there are none.
+pub(super) struct StreamedPut {
+    pub(super) frames: mpsc::Sender<io::Result<Bytes>>,
+    pub(super) sending: JoinHandle<std::result::Result<HeaderMap, String>>,
+}
+
+impl StreamedPut {
+    /// Starts the request: `length` bytes (its `Content-Length`) to come through `frames`.
+    pub(super) fn start(client: &reqwest::Client, url: reqwest::Url, length: u64) -> Self {
         let (frames, receiver) = mpsc::channel::<io::Result<Bytes>>(FRAMES_IN_FLIGHT);
         let outgoing = futures_util::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|frame| (frame, receiver))
         });
         let request = client
             .put(url)
-            .header(reqwest::header::CONTENT_LENGTH, declared_length)
+            .header(reqwest::header::CONTENT_LENGTH, length)
             .body(reqwest::Body::wrap_stream(outgoing))
             .send();
         let sending = tokio::spawn(async move {
             let response = request.await.map_err(|e| e.to_string())?;
             let status = response.status();
             if status.is_success() {
-                return Ok(Ok(()));
+                return Ok(response.headers().clone());
             }
             // The bucket's own words (an XML error document), cut short.
             let mut text = response.text().await.unwrap_or_default();
             text.truncate(text.floor_char_boundary(ERROR_BODY_LIMIT));
-            Ok::<_, String>(Err(format!("the bucket answered {status}: {text}")))
+            Err(format!("the bucket answered {status}: {text}"))
         });
-        match check_frames(body, declared_length, &frames).await {
-            Ok(digest) => {
-                drop(frames);
-                match sending.await {
-                    Ok(Ok(Ok(()))) => Ok(digest),
-                    Ok(Ok(Err(refusal))) => Err(put_error(location, refusal)),
-                    Ok(Err(error)) => Err(put_error(location, error)),
-                    Err(error) => Err(BlobError::TaskFailed(format!("uploading: {error}"))),
-                }
-            }
-            Err(Refusal::BucketGone) => {
-                // The request to the bucket ended early: its error says why.
-                drop(frames);
-                match sending.await {
-                    Ok(Ok(Err(refusal))) => Err(put_error(location, refusal)),
-                    Ok(Err(error)) => Err(put_error(location, error)),
-                    Ok(Ok(Ok(()))) => Err(put_error(location, "the bucket ended the upload early")),
-                    Err(error) => Err(BlobError::TaskFailed(format!("uploading: {error}"))),
-                }
-            }
-            Err(Refusal::Blob(error)) => {
-                // Cut the request so the bucket stores nothing.
-                let _ = frames
-                    .send(Err(io::Error::other("the upload was refused")))
-                    .await;
-                drop(frames);
-                sending.abort();
-                Err(error)
-            }
-        }
+        Self { frames, sending }
+    }
+}
+
+/// Cuts a request whose body will not be sent whole, so the bucket stores nothing.
+pub(super) async fn cut(
+    frames: mpsc::Sender<io::Result<Bytes>>,
+    sending: JoinHandle<std::result::Result<HeaderMap, String>>,
+) {
+    // An error frame makes the client abort the request; aborting the task closes the
+    // connection if the frame could not be taken.
+    let _ = frames.try_send(Err(io::Error::other("the upload was refused")));
+    drop(frames);
+    sending.abort();
+}
+
+/// The response headers of a request whose body has been sent whole.
+pub(super) async fn sending_outcome(
+    sending: JoinHandle<std::result::Result<HeaderMap, String>>,
+    location: &ObjectPath,
+) -> Result<HeaderMap> {
+    match sending.await {
+        Ok(Ok(headers)) => Ok(headers),
+        Ok(Err(refusal)) => Err(put_error(location, refusal)),
+        Err(error) => Err(BlobError::TaskFailed(format!("uploading: {error}"))),
     }
 }
 
