@@ -1011,136 +1011,141 @@ async fn an_upload_to_the_bucket_started_on_a_server_killed_with_sigkill_resumes
     ) else {
         return;
     };
-    let bucket_args = bucket_args(&s3);
-    let bucket_args: Vec<&str> = bucket_args.iter().map(String::as_str).collect();
-    for db in TestDatabase::all().await {
-        eprintln!("running on {}", db.backend);
-        let dir = tempfile::tempdir().expect("tempdir");
-        // Two machines: a data directory each, one database, one bucket.
-        let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
-        let admin = bootstrap(&dir_a, &db.url);
-        let server_a = Serve::start(
-            &dir_a,
-            Some(&db.url),
-            dir.path().join("a.log"),
-            &bucket_args,
-        );
-        // On PostgreSQL B runs beside A; a SQLite file serves one server at a time, so there
-        // B is the machine that replaces A once it died.
-        let start_b = || {
-            Serve::start(
-                &dir_b,
+    // Signed payloads (parts cut once received), then unsigned ones (parts streamed as they
+    // arrive): A dies while a part is on its way either way.
+    for unsigned in [false, true] {
+        let mut bucket_args = bucket_args(&s3);
+        bucket_args.push(format!("--s3-unsigned-payload={unsigned}"));
+        let bucket_args: Vec<&str> = bucket_args.iter().map(String::as_str).collect();
+        for db in TestDatabase::all().await {
+            eprintln!("running on {}, unsigned payloads {unsigned}", db.backend);
+            let dir = tempfile::tempdir().expect("tempdir");
+            // Two machines: a data directory each, one database, one bucket.
+            let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
+            let admin = bootstrap(&dir_a, &db.url);
+            let server_a = Serve::start(
+                &dir_a,
                 Some(&db.url),
-                dir.path().join("b.log"),
+                dir.path().join("a.log"),
                 &bucket_args,
+            );
+            // On PostgreSQL B runs beside A; a SQLite file serves one server at a time, so there
+            // B is the machine that replaces A once it died.
+            let start_b = || {
+                Serve::start(
+                    &dir_b,
+                    Some(&db.url),
+                    dir.path().join("b.log"),
+                    &bucket_args,
+                )
+            };
+            let several_servers = db.url.starts_with("postgres");
+            let early_b = several_servers.then(start_b);
+            let store = db.open().await;
+            let (token, submission) = seed(&server_a.base, &admin, store.as_ref()).await;
+            // Two whole 8 MiB parts and a last one of 4 MiB.
+            let bytes = video(20 * MIB);
+            let patch_headers = |offset: usize| {
+                vec![
+                    ("Upload-Offset", offset.to_string()),
+                    ("Content-Type", "application/offset+octet-stream".to_owned()),
+                ]
+            };
+            let created = tus(
+                &server_a.base,
+                &token,
+                reqwest::Method::POST,
+                &format!("/api/v1/submissions/{}/uploads", submission.id),
+                &[("Upload-Length", bytes.len().to_string())],
+                vec![],
             )
-        };
-        let several_servers = db.url.starts_with("postgres");
-        let early_b = several_servers.then(start_b);
-        let store = db.open().await;
-        let (token, submission) = seed(&server_a.base, &admin, store.as_ref()).await;
-        // Two whole 8 MiB parts and a last one of 4 MiB.
-        let bytes = video(20 * MIB);
-        let patch_headers = |offset: usize| {
-            vec![
-                ("Upload-Offset", offset.to_string()),
-                ("Content-Type", "application/offset+octet-stream".to_owned()),
-            ]
-        };
-        let created = tus(
-            &server_a.base,
-            &token,
-            reqwest::Method::POST,
-            &format!("/api/v1/submissions/{}/uploads", submission.id),
-            &[("Upload-Length", bytes.len().to_string())],
-            vec![],
-        )
-        .await;
-        assert_eq!(created.status(), 201);
-        let location = header(&created, "location");
-        // 3 MiB: a tail below one part, in the bucket.
-        let first = tus(
-            &server_a.base,
-            &token,
-            reqwest::Method::PATCH,
-            &location,
-            &patch_headers(0),
-            bytes[..3 * MIB].to_vec(),
-        )
-        .await;
-        assert_eq!(first.status(), 204);
+            .await;
+            assert_eq!(created.status(), 201);
+            let location = header(&created, "location");
+            // 3 MiB: a tail below one part, in the bucket.
+            let first = tus(
+                &server_a.base,
+                &token,
+                reqwest::Method::PATCH,
+                &location,
+                &patch_headers(0),
+                bytes[..3 * MIB].to_vec(),
+            )
+            .await;
+            assert_eq!(first.status(), 204);
 
-        // The rest announced to A, 9 MiB of it sent (a part cut and on its way), then A dies.
-        let address = server_a.base.trim_start_matches("http://").to_owned();
-        let mut stream = tokio::net::TcpStream::connect(&address)
-            .await
-            .expect("connect");
-        let head = format!(
-            "PATCH {location} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+            // The rest announced to A, 9 MiB of it sent (a part cut and on its way), then A dies.
+            let address = server_a.base.trim_start_matches("http://").to_owned();
+            let mut stream = tokio::net::TcpStream::connect(&address)
+                .await
+                .expect("connect");
+            let head = format!(
+                "PATCH {location} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
              Tus-Resumable: 1.0.0\r\nUpload-Offset: {}\r\n\
              Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
-            3 * MIB,
-            bytes.len() - 3 * MIB
-        );
-        stream.write_all(head.as_bytes()).await.expect("headers");
-        stream
-            .write_all(&bytes[3 * MIB..12 * MIB])
-            .await
-            .expect("part of the body");
-        stream.flush().await.expect("flush");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        server_a.kill();
-        drop(stream);
-        let server_b = early_b.unwrap_or_else(start_b);
+                3 * MIB,
+                bytes.len() - 3 * MIB
+            );
+            stream.write_all(head.as_bytes()).await.expect("headers");
+            stream
+                .write_all(&bytes[3 * MIB..12 * MIB])
+                .await
+                .expect("part of the body");
+            stream.flush().await.expect("flush");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            server_a.kill();
+            drop(stream);
+            let server_b = early_b.unwrap_or_else(start_b);
 
-        // B knows where the upload stands: the request A never finished counts for nothing.
-        let offset_response = tus(
-            &server_b.base,
-            &token,
-            reqwest::Method::HEAD,
-            &location,
-            &[],
-            vec![],
-        )
-        .await;
-        assert_eq!(offset_response.status(), 200);
-        let offset: usize = header(&offset_response, "upload-offset")
-            .parse()
-            .expect("offset");
-        assert_eq!(offset, 3 * MIB);
-        let last = tus(
-            &server_b.base,
-            &token,
-            reqwest::Method::PATCH,
-            &location,
-            &patch_headers(offset),
-            bytes[offset..].to_vec(),
-        )
-        .await;
-        assert_eq!(last.status(), 204, "{:?}", last.text().await);
-        let recordings = store.recordings_of(submission.id).await.expect("read");
-        assert_eq!(recordings.len(), 1);
-        assert_eq!(recordings[0].sha256, hex(&Sha256::digest(&bytes)));
-        assert_eq!(recordings[0].size, bytes.len() as u64);
-        assert!(recordings[0].duration_seconds.is_some());
-        let served = reqwest::Client::new()
-            .get(format!(
-                "{}/api/v1/recordings/{}",
-                server_b.base, recordings[0].id
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("get")
-            .bytes()
-            .await
-            .expect("bytes");
-        assert_eq!(hex(&Sha256::digest(&served)), recordings[0].sha256);
-        // Neither server kept anything on its disk.
-        for data_dir in [&dir_a, &dir_b] {
-            for sub in ["blobs/uploads", "blobs/recordings"] {
-                let left = std::fs::read_dir(data_dir.join(sub)).map_or(0, |d| d.count());
-                assert_eq!(left, 0, "{}", data_dir.join(sub).display());
+            // B knows where the upload stands: the request A never finished counts for nothing.
+            let offset_response = tus(
+                &server_b.base,
+                &token,
+                reqwest::Method::HEAD,
+                &location,
+                &[],
+                vec![],
+            )
+            .await;
+            assert_eq!(offset_response.status(), 200);
+            let offset: usize = header(&offset_response, "upload-offset")
+                .parse()
+                .expect("offset");
+            assert_eq!(offset, 3 * MIB);
+            let last = tus(
+                &server_b.base,
+                &token,
+                reqwest::Method::PATCH,
+                &location,
+                &patch_headers(offset),
+                bytes[offset..].to_vec(),
+            )
+            .await;
+            assert_eq!(last.status(), 204, "{:?}", last.text().await);
+            let recordings = store.recordings_of(submission.id).await.expect("read");
+            assert_eq!(recordings.len(), 1);
+            assert_eq!(recordings[0].sha256, hex(&Sha256::digest(&bytes)));
+            assert_eq!(recordings[0].size, bytes.len() as u64);
+            assert!(recordings[0].duration_seconds.is_some());
+            let served = reqwest::Client::new()
+                .get(format!(
+                    "{}/api/v1/recordings/{}",
+                    server_b.base, recordings[0].id
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("bytes");
+            assert_eq!(hex(&Sha256::digest(&served)), recordings[0].sha256);
+            // Neither server kept anything on its disk.
+            for data_dir in [&dir_a, &dir_b] {
+                for sub in ["blobs/uploads", "blobs/recordings"] {
+                    let left = std::fs::read_dir(data_dir.join(sub)).map_or(0, |d| d.count());
+                    assert_eq!(left, 0, "{}", data_dir.join(sub).display());
+                }
             }
         }
     }
