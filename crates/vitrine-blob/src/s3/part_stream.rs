@@ -2,10 +2,12 @@
 //!
 //! A tus PATCH of one part's size (the usual chunked client) would otherwise be received
 //! whole, then sent whole: the two one after the other. When the request says its length
-//! (`Content-Length`, [`AppendRequest::body_length`]) and that length fills the part being
-//! cut, the part goes up as an `UploadPart` whose body is fed frame by frame as they arrive
-//! (a presigned URL, as for the single PUT: so only with unsigned payloads), and the PATCH
-//! is answered soon after its last byte.
+//! (`Content-Length`, [`AppendRequest::body_length`]) and it fills the part being cut, and
+//! that part is the last it fills, the part goes up as an `UploadPart` whose body is fed
+//! frame by frame as they arrive (a presigned URL, as for the single PUT: so only with
+//! unsigned payloads), and the PATCH is answered soon after its last byte. The parts before
+//! it, in a longer body, are cut from the buffer as before: received ahead while two go up
+//! at once, they go faster than one connection's pace.
 //!
 //! The bytes stay in `pending` until the part is whole, exactly as when it is cut from a
 //! buffer, so nothing else changes: the hash is fed when the part is complete, a body that
@@ -102,6 +104,12 @@ impl Session<'_> {
         }
         // A short part only as the last of the upload.
         if part_end - part_start < part_size && Some(part_end) != self.declared_length {
+            return Ok(());
+        }
+        // Only the last part this body fills: before it, the body gains more from being
+        // received ahead while two parts go up at once (a part streamed goes at the pace of
+        // one connection to the bucket).
+        if request_end - part_end >= part_size {
             return Ok(());
         }
         let Ok(len) = usize::try_from(part_end - part_start) else {
