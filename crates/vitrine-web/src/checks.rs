@@ -1,5 +1,4 @@
-//! The checked prerequisites' pages: the offering's broker (registered from the offering
-//! editor's "Broker and checks" section), starting a run, and a run's report
+//! The checked prerequisites' pages: starting a run, and a run's report
 //! (`/checks/{name}` for the latest, `/checks/{name}/{run}` for one), which the provider
 //! and the validators read alike: each check with its outcome, the spec's words, the
 //! requests and answers, what changed since the run before, and the history.
@@ -8,14 +7,13 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::Method;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::{Call, Form, Page, Web, WebError, urlencode};
 
 pub fn routes() -> Router<Web> {
     Router::new()
-        .route("/provider/offerings/{name}/broker", post(register_broker))
         .route("/checks/{name}", get(latest_report).post(start_run))
         .route("/checks/{name}/{run}", get(report))
 }
@@ -24,7 +22,8 @@ fn api_checks(name: &str) -> String {
     format!("/api/v1/offerings/{}/checks", urlencode(name))
 }
 
-/// What the offering editor shows of the broker and the runs (its `#broker` section).
+/// What the offering editor shows of the broker and the runs (its `#broker` section, whose
+/// form the editor handles: `provider::register_broker`).
 pub(crate) async fn editor_section(page: &mut Page, name: &str) -> Result<Value, WebError> {
     let broker = page
         .get(&format!("/api/v1/offerings/{}/broker", urlencode(name)))
@@ -36,34 +35,6 @@ pub(crate) async fn editor_section(page: &mut Page, name: &str) -> Result<Value,
         "versions": broker["versions"],
         "latest_run": latest,
     }))
-}
-
-async fn register_broker(
-    page: Page,
-    Path(name): Path<String>,
-    form: Form,
-) -> Result<Response, WebError> {
-    let mut body = form.to_json();
-    // An empty password field keeps the stored one.
-    if form.get("password").is_none_or(str::is_empty)
-        && let Some(map) = body.as_object_mut()
-    {
-        map.remove("password");
-    }
-    let call = Call::new(
-        Method::PUT,
-        format!("/api/v1/offerings/{}/broker", urlencode(&name)),
-        body,
-    );
-    super::provider::edit(
-        page,
-        &name,
-        &form,
-        call,
-        "broker",
-        "notice.checks_broker_saved",
-    )
-    .await
 }
 
 async fn start_run(page: Page, Path(name): Path<String>, form: Form) -> Result<Response, WebError> {

@@ -1,6 +1,7 @@
 //! The provider's pages: their accounts and provider applications, their offerings (create,
-//! edit the listing and plans, the onboarding checklist, visibility and allowlist), and the
-//! go-live request (the gate, the draft round with its recordings, notes and date, submit).
+//! edit the listing and plans, the onboarding checklist, the broker, visibility and
+//! allowlist), and the go-live request (the gate, the draft round with its recordings,
+//! notes and date, submit).
 //!
 //! Every form maps to one API call (two for "save and submit"); the rules are the API's.
 
@@ -35,6 +36,7 @@ pub fn routes() -> Router<Web> {
             "/provider/offerings/{name}/checklist/{step}",
             post(attest_step),
         )
+        .route("/provider/offerings/{name}/broker", post(register_broker))
         .route("/provider/offerings/{name}/revisions", post(start_revision))
         .route(
             "/provider/offerings/{name}/visibility",
@@ -420,6 +422,35 @@ pub(crate) async fn edit(
     page.submit(action, async |page, reply| {
         editor_refused(page, name, form, reply, section).await
     })
+    .await
+}
+
+/// The editor's "Broker and checks" form: registers (or changes) the offering's broker.
+async fn register_broker(
+    page: Page,
+    Path(name): Path<String>,
+    form: Form,
+) -> Result<Response, WebError> {
+    let mut body = form.to_json();
+    // An empty password field keeps the stored one.
+    if form.get("password").is_none_or(str::is_empty)
+        && let Some(map) = body.as_object_mut()
+    {
+        map.remove("password");
+    }
+    let call = Call::new(
+        Method::PUT,
+        format!("/api/v1/offerings/{}/broker", urlencode(&name)),
+        body,
+    );
+    edit(
+        page,
+        &name,
+        &form,
+        call,
+        "broker",
+        "notice.checks_broker_saved",
+    )
     .await
 }
 
