@@ -201,6 +201,97 @@ fn header(response: &reqwest::Response, name: &str) -> String {
         .to_owned()
 }
 
+/// Creates a tus upload of `length` bytes on the submission; its location.
+async fn create_upload(base: &str, token: &str, submission: SubmissionId, length: usize) -> String {
+    let created = tus(
+        base,
+        token,
+        reqwest::Method::POST,
+        &format!("/api/v1/submissions/{submission}/uploads"),
+        &[("Upload-Length", length.to_string())],
+        vec![],
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    header(&created, "location")
+}
+
+/// PATCHes `body` onto the upload at `offset`.
+async fn patch_upload(
+    base: &str,
+    token: &str,
+    location: &str,
+    offset: usize,
+    body: &[u8],
+) -> reqwest::Response {
+    let headers = [
+        ("Upload-Offset", offset.to_string()),
+        ("Content-Type", "application/offset+octet-stream".to_owned()),
+    ];
+    tus(
+        base,
+        token,
+        reqwest::Method::PATCH,
+        location,
+        &headers,
+        body.to_vec(),
+    )
+    .await
+}
+
+/// Where the server says the upload stands (its HEAD's `Upload-Offset`).
+async fn upload_offset(base: &str, token: &str, location: &str) -> usize {
+    let response = tus(base, token, reqwest::Method::HEAD, location, &[], vec![]).await;
+    assert_eq!(response.status(), 200);
+    header(&response, "upload-offset")
+        .parse()
+        .expect("Upload-Offset is a number")
+}
+
+/// Starts a PATCH at `offset` announcing `announced` bytes and sends only `sent`: the
+/// connection is left open, the body unfinished, for the caller to kill the server mid-body.
+async fn patch_cut_short(
+    base: &str,
+    token: &str,
+    location: &str,
+    offset: usize,
+    announced: usize,
+    sent: &[u8],
+) -> tokio::net::TcpStream {
+    let address = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "PATCH {location} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Tus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {announced}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("headers");
+    stream.write_all(sent).await.expect("part of the body");
+    stream.flush().await.expect("flush");
+    stream
+}
+
+/// The submission holds one recording, `bytes` exactly, and the server serves it whole.
+async fn assert_one_recording(
+    store: &dyn Store,
+    base: &str,
+    token: &str,
+    submission: SubmissionId,
+    bytes: &[u8],
+) -> vitrine_domain::recording::Recording {
+    let mut recordings = store.recordings_of(submission).await.expect("read");
+    assert_eq!(recordings.len(), 1);
+    let recording = recordings.remove(0);
+    assert_eq!(recording.sha256, hex(&Sha256::digest(bytes)));
+    assert_eq!(recording.size, bytes.len() as u64);
+    let (status, served) = get_recording(base, token, &recording.id.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(hex(&Sha256::digest(&served)), recording.sha256);
+    recording
+}
+
 #[tokio::test]
 async fn upload_killed_with_sigkill_resumes_after_restart_and_nothing_is_half_attached() {
     for db in TestDatabase::all().await {
@@ -212,53 +303,20 @@ async fn upload_killed_with_sigkill_resumes_after_restart_and_nothing_is_half_at
         let store = db.open().await;
         let (token, submission) = seed(&server.base, &admin, store.as_ref()).await;
         let bytes = video(8 * MIB);
-        let patch_headers = |offset: usize| {
-            vec![
-                ("Upload-Offset", offset.to_string()),
-                ("Content-Type", "application/offset+octet-stream".to_owned()),
-            ]
-        };
-
-        let created = tus(
-            &server.base,
-            &token,
-            reqwest::Method::POST,
-            &format!("/api/v1/submissions/{}/uploads", submission.id),
-            &[("Upload-Length", bytes.len().to_string())],
-            vec![],
-        )
-        .await;
-        assert_eq!(created.status(), 201);
-        let location = header(&created, "location");
-        let first = tus(
-            &server.base,
-            &token,
-            reqwest::Method::PATCH,
-            &location,
-            &patch_headers(0),
-            bytes[..2 * MIB].to_vec(),
-        )
-        .await;
+        let location = create_upload(&server.base, &token, submission.id, bytes.len()).await;
+        let first = patch_upload(&server.base, &token, &location, 0, &bytes[..2 * MIB]).await;
         assert_eq!(first.status(), 204);
 
         // The rest is announced, half of it sent, and the server is killed mid-body.
-        let address = server.base.trim_start_matches("http://").to_owned();
-        let mut stream = tokio::net::TcpStream::connect(&address)
-            .await
-            .expect("connect");
-        let head = format!(
-            "PATCH {location} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
-             Tus-Resumable: 1.0.0\r\nUpload-Offset: {}\r\n\
-             Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+        let stream = patch_cut_short(
+            &server.base,
+            &token,
+            &location,
             2 * MIB,
-            bytes.len() - 2 * MIB
-        );
-        stream.write_all(head.as_bytes()).await.expect("headers");
-        stream
-            .write_all(&bytes[2 * MIB..5 * MIB])
-            .await
-            .expect("half the body");
-        stream.flush().await.expect("flush");
+            bytes.len() - 2 * MIB,
+            &bytes[2 * MIB..5 * MIB],
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         server.kill();
         drop(stream);
@@ -273,50 +331,14 @@ async fn upload_killed_with_sigkill_resumes_after_restart_and_nothing_is_half_at
         );
 
         let server = Serve::start(&data_dir, Some(&db.url), dir.path().join("serve.log"), &[]);
-        let offset_response = tus(
-            &server.base,
-            &token,
-            reqwest::Method::HEAD,
-            &location,
-            &[],
-            vec![],
-        )
-        .await;
-        assert_eq!(offset_response.status(), 200);
-        let offset: usize = header(&offset_response, "upload-offset")
-            .parse()
-            .expect("offset");
+        let offset = upload_offset(&server.base, &token, &location).await;
         assert!(
             (2 * MIB..=5 * MIB).contains(&offset),
             "resumes from {offset}"
         );
-        let last = tus(
-            &server.base,
-            &token,
-            reqwest::Method::PATCH,
-            &location,
-            &patch_headers(offset),
-            bytes[offset..].to_vec(),
-        )
-        .await;
+        let last = patch_upload(&server.base, &token, &location, offset, &bytes[offset..]).await;
         assert_eq!(last.status(), 204, "{:?}", last.text().await);
-        let recordings = store.recordings_of(submission.id).await.expect("read");
-        assert_eq!(recordings.len(), 1);
-        assert_eq!(recordings[0].sha256, hex(&Sha256::digest(&bytes)));
-        assert_eq!(recordings[0].size, bytes.len() as u64);
-        let served = reqwest::Client::new()
-            .get(format!(
-                "{}/api/v1/recordings/{}",
-                server.base, recordings[0].id
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("get")
-            .bytes()
-            .await
-            .expect("bytes");
-        assert_eq!(hex(&Sha256::digest(&served)), recordings[0].sha256);
+        assert_one_recording(store.as_ref(), &server.base, &token, submission.id, &bytes).await;
         // No part file is left behind.
         let uploads = std::fs::read_dir(data_dir.join("blobs/uploads"))
             .expect("uploads dir")
@@ -1045,101 +1067,41 @@ async fn an_upload_to_the_bucket_started_on_a_server_killed_with_sigkill_resumes
             let (token, submission) = seed(&server_a.base, &admin, store.as_ref()).await;
             // Two whole 8 MiB parts and a last one of 4 MiB.
             let bytes = video(20 * MIB);
-            let patch_headers = |offset: usize| {
-                vec![
-                    ("Upload-Offset", offset.to_string()),
-                    ("Content-Type", "application/offset+octet-stream".to_owned()),
-                ]
-            };
-            let created = tus(
-                &server_a.base,
-                &token,
-                reqwest::Method::POST,
-                &format!("/api/v1/submissions/{}/uploads", submission.id),
-                &[("Upload-Length", bytes.len().to_string())],
-                vec![],
-            )
-            .await;
-            assert_eq!(created.status(), 201);
-            let location = header(&created, "location");
+            let location = create_upload(&server_a.base, &token, submission.id, bytes.len()).await;
             // 3 MiB: a tail below one part, in the bucket.
-            let first = tus(
-                &server_a.base,
-                &token,
-                reqwest::Method::PATCH,
-                &location,
-                &patch_headers(0),
-                bytes[..3 * MIB].to_vec(),
-            )
-            .await;
+            let first = patch_upload(&server_a.base, &token, &location, 0, &bytes[..3 * MIB]).await;
             assert_eq!(first.status(), 204);
 
             // The rest announced to A, 9 MiB of it sent (a part cut and on its way), then A dies.
-            let address = server_a.base.trim_start_matches("http://").to_owned();
-            let mut stream = tokio::net::TcpStream::connect(&address)
-                .await
-                .expect("connect");
-            let head = format!(
-                "PATCH {location} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
-             Tus-Resumable: 1.0.0\r\nUpload-Offset: {}\r\n\
-             Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+            let stream = patch_cut_short(
+                &server_a.base,
+                &token,
+                &location,
                 3 * MIB,
-                bytes.len() - 3 * MIB
-            );
-            stream.write_all(head.as_bytes()).await.expect("headers");
-            stream
-                .write_all(&bytes[3 * MIB..12 * MIB])
-                .await
-                .expect("part of the body");
-            stream.flush().await.expect("flush");
+                bytes.len() - 3 * MIB,
+                &bytes[3 * MIB..12 * MIB],
+            )
+            .await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             server_a.kill();
             drop(stream);
             let server_b = early_b.unwrap_or_else(start_b);
 
             // B knows where the upload stands: the request A never finished counts for nothing.
-            let offset_response = tus(
-                &server_b.base,
-                &token,
-                reqwest::Method::HEAD,
-                &location,
-                &[],
-                vec![],
-            )
-            .await;
-            assert_eq!(offset_response.status(), 200);
-            let offset: usize = header(&offset_response, "upload-offset")
-                .parse()
-                .expect("offset");
+            let offset = upload_offset(&server_b.base, &token, &location).await;
             assert_eq!(offset, 3 * MIB);
-            let last = tus(
+            let last =
+                patch_upload(&server_b.base, &token, &location, offset, &bytes[offset..]).await;
+            assert_eq!(last.status(), 204, "{:?}", last.text().await);
+            let recording = assert_one_recording(
+                store.as_ref(),
                 &server_b.base,
                 &token,
-                reqwest::Method::PATCH,
-                &location,
-                &patch_headers(offset),
-                bytes[offset..].to_vec(),
+                submission.id,
+                &bytes,
             )
             .await;
-            assert_eq!(last.status(), 204, "{:?}", last.text().await);
-            let recordings = store.recordings_of(submission.id).await.expect("read");
-            assert_eq!(recordings.len(), 1);
-            assert_eq!(recordings[0].sha256, hex(&Sha256::digest(&bytes)));
-            assert_eq!(recordings[0].size, bytes.len() as u64);
-            assert!(recordings[0].duration_seconds.is_some());
-            let served = reqwest::Client::new()
-                .get(format!(
-                    "{}/api/v1/recordings/{}",
-                    server_b.base, recordings[0].id
-                ))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .expect("get")
-                .bytes()
-                .await
-                .expect("bytes");
-            assert_eq!(hex(&Sha256::digest(&served)), recordings[0].sha256);
+            assert!(recording.duration_seconds.is_some());
             // Neither server kept anything on its disk.
             for data_dir in [&dir_a, &dir_b] {
                 for sub in ["blobs/uploads", "blobs/recordings"] {
