@@ -431,17 +431,12 @@ async fn register_broker(
     Path(name): Path<String>,
     form: Form,
 ) -> Result<Response, WebError> {
-    let mut body = form.to_json();
-    // An empty password field keeps the stored one.
-    if form.get("password").is_none_or(str::is_empty)
-        && let Some(map) = body.as_object_mut()
-    {
-        map.remove("password");
-    }
+    // An empty password field keeps the stored one: the domain's rule
+    // (`vitrine_domain::checks::register_broker`), so the form is sent as it is.
     let call = Call::new(
         Method::PUT,
         format!("/api/v1/offerings/{}/broker", urlencode(&name)),
-        body,
+        form.to_json(),
     );
     edit(
         page,

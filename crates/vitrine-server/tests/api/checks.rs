@@ -717,3 +717,115 @@ async fn a_revision_queued_for_review_checks_the_broker_it_proposes() {
     })
     .await;
 }
+
+/// The editor's "Broker and checks" form: a save goes back to the editor's broker section
+/// saying so, a second save with the password left empty keeps the stored one, and a refused
+/// URL is answered beside that form with the reason, the registration unchanged.
+#[tokio::test]
+async fn the_editors_broker_form_saves_keeps_the_password_and_refuses_beside_itself() {
+    each_backend_with(config, |app| async move {
+        let member = offering_for(&app, None, "form-broker").await;
+        let web = crate::web::WebClient::new(&app);
+        web.sign_in("dev@form-broker.test", "correct horse battery")
+            .await;
+        let editor = "/provider/offerings/form-broker";
+        let action = "/provider/offerings/form-broker/broker";
+
+        let saved = web
+            .post_form(
+                editor,
+                action,
+                &[
+                    ("url", "https://broker.form-broker.test/osb/"),
+                    ("username", "vitrine"),
+                    ("password", "s3cret-broker-password"),
+                    ("api_version", "2.17"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status, 303, "{}", saved.html);
+        assert_eq!(saved.location(), "/provider/offerings/form-broker#broker");
+        web.get(editor)
+            .await
+            .assert_contains("The broker was saved.")
+            // Stored without its trailing slash (the page escapes `/`).
+            .assert_contains("value=\"https:&#x2f;&#x2f;broker.form-broker.test&#x2f;osb\"")
+            .assert_lacks("s3cret-broker-password");
+
+        let offering_id: vitrine_domain::OfferingId = member
+            .get("/api/v1/offerings/form-broker/broker")
+            .await
+            .expect_status(200)
+            .json()["registration"]["offering_id"]
+            .as_str()
+            .expect("offering_id")
+            .parse()
+            .expect("an offering id");
+        let sealed_password = || async {
+            app.store
+                .broker(offering_id)
+                .await
+                .expect("read")
+                .expect("registered")
+                .password_sealed
+        };
+        let first_password = sealed_password().await;
+
+        // The password field left empty: the stored password stays, the username changes.
+        let kept = web
+            .post_form(
+                editor,
+                action,
+                &[
+                    ("url", "https://broker.form-broker.test/osb"),
+                    ("username", "vitrine-2"),
+                    ("password", ""),
+                    ("api_version", "2.17"),
+                ],
+            )
+            .await;
+        assert_eq!(kept.status, 303, "{}", kept.html);
+        let read = member
+            .get("/api/v1/offerings/form-broker/broker")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(read["registration"]["username"], "vitrine-2", "{read}");
+        assert_eq!(sealed_password().await, first_password, "the password kept");
+
+        let refused = web
+            .post_form(
+                editor,
+                action,
+                &[
+                    ("url", "https://user:pw@broker.form-broker.test/osb"),
+                    ("username", "vitrine-3"),
+                    ("password", ""),
+                    ("api_version", "2.17"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{}", refused.html);
+        let broker_section = refused
+            .html
+            .split("id=\"broker\"")
+            .nth(1)
+            .expect("the editor's broker section");
+        assert!(
+            broker_section.contains("must not carry credentials"),
+            "the reason beside the broker form: {}",
+            refused.html
+        );
+        let read = member
+            .get("/api/v1/offerings/form-broker/broker")
+            .await
+            .expect_status(200)
+            .json();
+        assert_eq!(read["registration"]["username"], "vitrine-2", "unchanged");
+        assert_eq!(
+            read["registration"]["url"],
+            "https://broker.form-broker.test/osb"
+        );
+    })
+    .await;
+}
