@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vitrine_checks::{CheckChange, Outcome, Report, SpecRef, Step};
+use vitrine_checks_store::ChecksStore;
 use vitrine_domain::checks::{self, BrokerInput, BrokerRegistration, CheckRun, RunTrigger};
 use vitrine_domain::tr;
 use vitrine_domain::{CheckRunId, Offering};

@@ -2,6 +2,7 @@
 //! of an offering.
 
 use serde::Serialize;
+use vitrine_checks_store::ChecksStore;
 use vitrine_domain::checklist::Checklist;
 use vitrine_domain::checks::Evidence;
 use vitrine_domain::{Account, AccountId, Offering, OfferingId, OfferingName, User, UserId};

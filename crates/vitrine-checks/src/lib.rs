@@ -17,6 +17,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use tokio::sync::Notify;
 use url::Url;
+use vitrine_checks_store::{ChecksStore, InterruptedRun};
 use vitrine_domain::checks::{
     self, BrokerInput, BrokerRegistration, BrokerSettings, CheckRun, FailedCheck, RunTrigger,
     Start, Verdict, Verdicts,
@@ -24,7 +25,7 @@ use vitrine_domain::checks::{
 use vitrine_domain::{Actor, AuditEvent, CheckRunId, ChecklistStep, Offering, Timestamp};
 use vitrine_jobs::{JobError, JobResult, Services};
 use vitrine_osb::{Journal, StepVerdict};
-use vitrine_store::{InterruptedRun, Store, StoreError};
+use vitrine_store::{Store, StoreError};
 
 pub use seal::{SealError, Sealer};
 /// The checker's report as stored and served (with OpenAPI schemas under the `openapi`

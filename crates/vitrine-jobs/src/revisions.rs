@@ -7,6 +7,7 @@
 //! through [`Queue`] and [`scheduler::dates_moved`]: the plan before and after, compared in
 //! the change's transaction, and each provider whose dates moved is emailed.
 
+use vitrine_checks_store::ChecksStore;
 use vitrine_domain::checks::BrokerRegistration;
 use vitrine_domain::go_live::Submission;
 use vitrine_domain::offering::ListingInput;

@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use vitrine_checks_store::ChecksStore;
 use vitrine_domain::assignment::{DueSubmission, ValidatorSlot, assign};
 use vitrine_domain::calendar::{Placement, QueueEntry, ReviewCalendar, Session, moved, plan_queue};
 use vitrine_domain::go_live::{self, Submission};

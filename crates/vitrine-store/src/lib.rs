@@ -59,10 +59,8 @@ use vitrine_domain::{
     Timestamp, TokenId, User, UserId,
 };
 
-pub mod checks;
 mod error;
 mod inbound;
-pub use checks::{ChecksStore, InterruptedRun, StoredBroker};
 pub use error::StoreError;
 pub use inbound::{Bouncing, InboundEmail, InboundOutcome, InboundStore, ReplyKey};
 
@@ -328,7 +326,7 @@ pub enum Pools<'a> {
 
 /// The storage interface. Implementations: [`sqlite::SqliteStore`], [`postgres::PgStore`].
 #[async_trait]
-pub trait Store: InboundStore + ChecksStore + Send + Sync + 'static {
+pub trait Store: InboundStore + Send + Sync + 'static {
     /// Which backend this is, for logs and metrics (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
     /// The connection pool, for a capability whose storage lives in a crate of its own

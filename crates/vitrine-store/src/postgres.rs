@@ -147,7 +147,6 @@ impl Dialect for PgStore {
 
 impl_store!(PgStore, Postgres);
 crate::inbound::impl_inbound_store!(PgStore, Postgres);
-crate::checks::impl_checks_store!(PgStore, Postgres);
 
 impl<'a> From<&'a PgPool> for crate::Pools<'a> {
     fn from(pool: &'a PgPool) -> Self {

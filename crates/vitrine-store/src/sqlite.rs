@@ -207,7 +207,6 @@ impl Dialect for SqliteStore {
 
 impl_store!(SqliteStore, Sqlite);
 crate::inbound::impl_inbound_store!(SqliteStore, Sqlite);
-crate::checks::impl_checks_store!(SqliteStore, Sqlite);
 
 impl<'a> From<&'a SqlitePool> for crate::Pools<'a> {
     fn from(pool: &'a SqlitePool) -> Self {

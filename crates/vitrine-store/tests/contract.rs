@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
+use vitrine_checks_store::ChecksStore;
 use vitrine_domain::account::ProviderStatus;
 use vitrine_domain::audit::{AuditEvent, AuditNames, SubjectKind};
 use vitrine_domain::checklist::{Attestation, Attestations, StepState};

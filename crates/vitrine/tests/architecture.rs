@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("vitrine-outbound", &[]),
     ("vitrine-store", &["vitrine-domain"]),
     ("vitrine-store-testing", &["vitrine-store"]),
+    ("vitrine-checks-store", &["vitrine-domain", "vitrine-store"]),
     ("vitrine-mail", &["vitrine-domain"]),
     ("vitrine-webhook-rules", &["vitrine-domain"]),
     (
@@ -33,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "vitrine-domain",
             "vitrine-store",
+            "vitrine-checks-store",
             "vitrine-blob",
             "vitrine-mail",
             "vitrine-inbound",
@@ -53,6 +55,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "vitrine-domain",
             "vitrine-store",
+            "vitrine-checks-store",
             "vitrine-osb",
             "vitrine-jobs",
         ],
@@ -104,6 +107,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "vitrine-domain",
             "vitrine-store",
+            "vitrine-checks-store",
             "vitrine-blob",
             "vitrine-mail",
             "vitrine-jobs",

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use vitrine_checks_store::ChecksStore;
 use vitrine_osb::testing::{BrokerMode, TestBroker};
 use vitrine_server::ServerConfig;
 

@@ -29,7 +29,7 @@ use crate::support::{Client, TestClock, serve};
 
 struct DownStore {
     /// A pool that never connects (nothing listens on port 1), for the capabilities that
-    /// run SQL of their own on the store's pool (webhooks).
+    /// run SQL of their own on the store's pool (checks, webhooks).
     pool: sqlx::PgPool,
 }
 
@@ -45,108 +45,6 @@ impl DownStore {
 
 fn down() -> StoreError {
     StoreError::Corrupt("secret internal detail: the disk is on fire".into())
-}
-
-#[async_trait]
-impl vitrine_store::ChecksStore for DownStore {
-    async fn broker(
-        &self,
-        _offering: vitrine_domain::OfferingId,
-    ) -> Result<Option<vitrine_store::StoredBroker>> {
-        Err(down())
-    }
-    async fn put_broker(
-        &self,
-        _registration: &vitrine_domain::checks::BrokerRegistration,
-        _password_sealed: Option<&[u8]>,
-        _events: &[AuditEvent],
-    ) -> Result<()> {
-        Err(down())
-    }
-    async fn insert_check_run(
-        &self,
-        _run: &vitrine_domain::checks::CheckRun,
-        _events: &[AuditEvent],
-    ) -> Result<()> {
-        Err(down())
-    }
-    async fn check_run(
-        &self,
-        _id: vitrine_domain::CheckRunId,
-    ) -> Result<Option<vitrine_domain::checks::CheckRun>> {
-        Err(down())
-    }
-    async fn check_report(&self, _id: vitrine_domain::CheckRunId) -> Result<Option<String>> {
-        Err(down())
-    }
-    async fn check_runs(
-        &self,
-        _offering: vitrine_domain::OfferingId,
-        _limit: u32,
-    ) -> Result<Vec<vitrine_domain::checks::CheckRun>> {
-        Err(down())
-    }
-    async fn latest_finished_run(
-        &self,
-        _offering: vitrine_domain::OfferingId,
-    ) -> Result<Option<vitrine_domain::checks::CheckRun>> {
-        Err(down())
-    }
-    async fn claim_check_run(
-        &self,
-        _now: jiff::Timestamp,
-        _lease_until: jiff::Timestamp,
-    ) -> Result<Option<vitrine_domain::checks::CheckRun>> {
-        Err(down())
-    }
-    async fn renew_check_run(
-        &self,
-        _id: vitrine_domain::CheckRunId,
-        _lease_until: jiff::Timestamp,
-    ) -> Result<bool> {
-        Err(down())
-    }
-    async fn add_check_resource(
-        &self,
-        _run: vitrine_domain::CheckRunId,
-        _key: &str,
-        _resource: &str,
-        _at: jiff::Timestamp,
-    ) -> Result<()> {
-        Err(down())
-    }
-    async fn remove_check_resource(
-        &self,
-        _run: vitrine_domain::CheckRunId,
-        _key: &str,
-    ) -> Result<()> {
-        Err(down())
-    }
-    async fn finish_check_run(
-        &self,
-        _id: vitrine_domain::CheckRunId,
-        _finished_at: jiff::Timestamp,
-        _verdicts: &vitrine_domain::checks::Verdicts,
-        _report: &str,
-        _events: &[AuditEvent],
-    ) -> Result<()> {
-        Err(down())
-    }
-    async fn interrupt_stale_check_runs(
-        &self,
-        _now: jiff::Timestamp,
-        _cleanup_until: jiff::Timestamp,
-    ) -> Result<Vec<vitrine_store::InterruptedRun>> {
-        Err(down())
-    }
-    async fn close_interrupted_run(
-        &self,
-        _id: vitrine_domain::CheckRunId,
-        _finished_at: jiff::Timestamp,
-        _report: &str,
-    ) -> Result<()> {
-        Err(down())
-    }
 }
 
 #[async_trait]
