@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use vitrine_domain::audit::AuditEvent;
 use vitrine_domain::checks::{BrokerRegistration, CheckRun, Verdicts};
 use vitrine_domain::{CheckRunId, OfferingId, Timestamp};
-use vitrine_store::{Pools, Result, Store, StoreError};
+use vitrine_store::{Pools, Result, Store};
 
 /// A registration with its sealed password.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -190,30 +190,6 @@ impl<S: Store + ?Sized> ChecksStore for S {
     }
 }
 
-fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Database { context, source }
-}
-
-/// Like [`db`], but a unique violation becomes [`StoreError::Duplicate`] on `field`.
-fn unique(field: &'static str, context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| match source.as_database_error() {
-        Some(e) if e.is_unique_violation() => StoreError::Duplicate { field },
-        _ => StoreError::Database { context, source },
-    }
-}
-
-fn micros(t: Timestamp) -> i64 {
-    t.as_microsecond()
-}
-
-fn timestamp(us: i64) -> Result<Timestamp> {
-    Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(format!("a timestamp: {e}")))
-}
-
-fn opt_timestamp(us: Option<i64>) -> Result<Option<Timestamp>> {
-    us.map(timestamp).transpose()
-}
-
 /// The SQL of both backends, written once: `$skip_locked` is what a claim adds to its
 /// subquery (PostgreSQL's `FOR UPDATE SKIP LOCKED`; nothing on SQLite, whose writes take
 /// the database's one write lock from their start) and `$begin` how a write starts (SQLite:
@@ -229,9 +205,9 @@ macro_rules! backend {
             use vitrine_domain::{CheckRunId, OfferingId, Timestamp, UserId};
             use vitrine_store::{Result, StoreError};
 
-            use super::{
-                InterruptedRun, StoredBroker, db, micros, opt_timestamp, timestamp, unique,
-            };
+            use vitrine_store::sql::{db, micros, opt_timestamp, timestamp, unique};
+
+            use super::{InterruptedRun, StoredBroker};
 
             type Pool = sqlx::Pool<$db>;
 

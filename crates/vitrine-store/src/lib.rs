@@ -714,6 +714,13 @@ pub type ChangeHandler = std::sync::Arc<dyn Fn(Change) -> bool + Send + Sync>;
 
 pub mod postgres;
 mod shared;
+
+/// The store's SQL value and error helpers, for the capabilities whose SQL runs on the
+/// store's pools outside this crate (checks, webhooks): one definition of how a time is
+/// stored and how a database error is told.
+pub mod sql {
+    pub use crate::shared::{db, micros, opt_timestamp, timestamp, unique};
+}
 pub mod sqlite;
 
 /// Opens the store a URL names: `postgres://` or `postgresql://` for PostgreSQL, otherwise

@@ -106,12 +106,12 @@ pub(crate) use bind_params;
 // --- errors ---
 
 /// Wraps a database error with what the store was doing.
-pub(crate) fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Database { context, source }
 }
 
 /// Like [`db`], but a unique violation becomes [`StoreError::Duplicate`] on `field`.
-pub(crate) fn unique(
+pub fn unique(
     field: &'static str,
     context: &'static str,
 ) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -129,15 +129,15 @@ fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
 
 /// Times are stored as microseconds since the Unix epoch: an integer sorts and compares the
 /// same way on both backends and needs no time zone. Sub-microsecond precision is dropped.
-pub(crate) fn micros(t: Timestamp) -> i64 {
+pub fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
 }
 
-pub(crate) fn timestamp(us: i64) -> Result<Timestamp> {
+pub fn timestamp(us: i64) -> Result<Timestamp> {
     Timestamp::from_microsecond(us).map_err(|e| corrupt("timestamp", e))
 }
 
-pub(crate) fn opt_timestamp(us: Option<i64>) -> Result<Option<Timestamp>> {
+pub fn opt_timestamp(us: Option<i64>) -> Result<Option<Timestamp>> {
     us.map(timestamp).transpose()
 }
 

@@ -9,6 +9,8 @@
 use uuid::Uuid;
 use vitrine_domain::audit::AuditEvent;
 use vitrine_domain::{AccountId, OfferingId, Timestamp};
+pub(crate) use vitrine_store::sql::timestamp;
+use vitrine_store::sql::{db, micros};
 use vitrine_store::{NewEmail, Pools, Result, StoreError};
 use vitrine_webhook_rules::{AuditedChange, Endpoint, EventType, Owner, WebhookEndpointId};
 
@@ -90,18 +92,6 @@ pub enum Next {
         events: Vec<AuditEvent>,
         emails: Vec<NewEmail>,
     },
-}
-
-pub(crate) fn micros(t: Timestamp) -> i64 {
-    t.as_microsecond()
-}
-
-pub(crate) fn timestamp(us: i64) -> Result<Timestamp> {
-    Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(format!("a timestamp: {e}")))
-}
-
-fn db(context: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Database { context, source }
 }
 
 fn actions_of(events: &[EventType]) -> Vec<&'static str> {
